@@ -1,0 +1,95 @@
+"""Configuration classes; each reads the ``SHIFTFILL_*`` environment when it is built."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+SAMPLE_SEED = str(Path(__file__).resolve().parent.parent / "shiftfill" / "data" / "sample.json")
+
+
+class ConfigError(ValueError):
+    """An environment variable has a value shiftfill cannot use."""
+
+
+class Config:
+    """Settings shared by every environment (contract section 7)."""
+
+    DEBUG = False
+    TESTING = False
+    DEFAULT_SEED_FILE = SAMPLE_SEED
+    MAX_CONTENT_LENGTH = 64 * 1024
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        env = os.environ if environ is None else environ
+        self.SHIFTFILL_ESCALATION_DELAY_SECONDS = _number(
+            env, "SHIFTFILL_ESCALATION_DELAY_SECONDS", 600.0, minimum=0
+        )
+        self.SHIFTFILL_SEED_FILE = env.get("SHIFTFILL_SEED_FILE", self.DEFAULT_SEED_FILE)
+        self.SHIFTFILL_SEND_CONCURRENCY = int(
+            _number(env, "SHIFTFILL_SEND_CONCURRENCY", 8, minimum=1, whole=True)
+        )
+        self.SHIFTFILL_NOTIFIER = _choice(env, "SHIFTFILL_NOTIFIER", "log", {"log"})
+        self.SHIFTFILL_NOTIFIER_LATENCY_MS = int(
+            _number(env, "SHIFTFILL_NOTIFIER_LATENCY_MS", 0, minimum=0, whole=True)
+        )
+        self.SHIFTFILL_LOG_LEVEL = _choice(
+            env, "SHIFTFILL_LOG_LEVEL", "INFO", {"DEBUG", "INFO", "WARNING", "ERROR"}, upper=True
+        )
+        self.SHIFTFILL_DEFAULT_REGION = env.get("SHIFTFILL_DEFAULT_REGION", "US").upper()
+
+
+class DevelopmentConfig(Config):
+    DEBUG = True
+
+
+class TestingConfig(Config):
+    """Tests start with an empty store unless they ask for a seed file."""
+
+    TESTING = True
+    DEFAULT_SEED_FILE = ""
+
+
+class ProductionConfig(Config):
+    pass
+
+
+CONFIGS: dict[str, type[Config]] = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def config_from_env(environ: Mapping[str, str] | None = None) -> Config:
+    """Build the config class named by ``SHIFTFILL_ENV`` (default ``production``)."""
+    env = os.environ if environ is None else environ
+    name = _choice(env, "SHIFTFILL_ENV", "production", set(CONFIGS))
+    return CONFIGS[name](env)
+
+
+def _number(
+    env: Mapping[str, str], name: str, default: float, *, minimum: float, whole: bool = False
+) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw) if whole else float(raw)
+    except ValueError:
+        kind = "a whole number" if whole else "a number"
+        raise ConfigError(f"{name} must be {kind}, got {raw!r}.") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {raw!r}.")
+    return value
+
+
+def _choice(
+    env: Mapping[str, str], name: str, default: str, allowed: set[str], *, upper: bool = False
+) -> str:
+    raw = env.get(name, "").strip() or default
+    value = raw.upper() if upper else raw.lower()
+    if value not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(sorted(allowed))}, got {raw!r}.")
+    return value

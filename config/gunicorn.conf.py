@@ -1,0 +1,23 @@
+"""gunicorn settings: one worker process with threads (see README, "Why one process")."""
+
+import os
+
+# The repositories and the escalation scheduler live in the worker's memory:
+# a second worker process would hold a second, diverging copy of both.
+workers = 1
+worker_class = "gthread"
+threads = int(os.environ.get("SHIFTFILL_THREADS", "16"))
+bind = os.environ.get("SHIFTFILL_BIND", "127.0.0.1:8000")
+# Let queued sends finish on SIGTERM before the worker is killed.
+graceful_timeout = 30
+timeout = 30
+accesslog = "-"
+loglevel = os.environ.get("SHIFTFILL_LOG_LEVEL", "info").lower()
+
+
+def worker_exit(server, worker):
+    """Stop the scheduler and drain the send queue of the exiting worker."""
+    app = getattr(worker, "wsgi", None)
+    context = getattr(app, "extensions", {}).get("shiftfill") if app else None
+    if context is not None:
+        context.shutdown()

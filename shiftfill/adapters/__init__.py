@@ -1,0 +1,1 @@
+"""Storage and the outside world: repositories, notifier, send pool, scheduler."""

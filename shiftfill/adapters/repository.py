@@ -1,0 +1,287 @@
+"""Thread-safe in-memory repositories.
+
+Each repository hides a dict and the lock that guards it. Stored values are
+immutable dataclasses, so what a repository hands out is a snapshot a caller
+cannot change behind its back. Changes go through operations that run a pure
+decision under the lock (``update``) or insert only when absent (``add``,
+``add_missing``): these are the compare-and-set steps the invariants rest on.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future
+from dataclasses import replace
+from typing import TypeVar
+
+from shiftfill.domain.model import (
+    Caregiver,
+    Event,
+    Notification,
+    Shift,
+    ShiftStatus,
+)
+from shiftfill.domain.rules import Decision
+
+R = TypeVar("R")
+
+
+class DuplicateKey(Exception):
+    """A record with this identity already exists."""
+
+    def __init__(self, field: str, value: str) -> None:
+        super().__init__(f"{field} {value!r} is already taken.")
+        self.field = field
+        self.value = value
+
+
+class CaregiverRepository:
+    """Caregivers by id, with indexes by phone and by role.
+
+    The role index holds only caregivers who may be contacted, so finding the
+    qualified caregivers of a shift costs the size of the answer, not of the store.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_id: dict[str, Caregiver] = {}
+        self._by_phone: dict[str, str] = {}
+        self._contactable_by_role: dict[str, dict[str, None]] = defaultdict(dict)
+
+    def add(self, caregiver: Caregiver) -> None:
+        """Store a new caregiver; ids and phone numbers are unique."""
+        with self._lock:
+            if caregiver.id in self._by_id:
+                raise DuplicateKey("id", caregiver.id)
+            if caregiver.phone in self._by_phone:
+                raise DuplicateKey("phone", caregiver.phone)
+            self._by_id[caregiver.id] = caregiver
+            self._by_phone[caregiver.phone] = caregiver.id
+            if not caregiver.opted_out:
+                self._contactable_by_role[caregiver.role][caregiver.id] = None
+
+    def get(self, caregiver_id: str) -> Caregiver | None:
+        return self._by_id.get(caregiver_id)
+
+    def get_many(self, caregiver_ids: Iterable[str]) -> list[Caregiver]:
+        by_id = self._by_id
+        return [by_id[cid] for cid in caregiver_ids if cid in by_id]
+
+    def by_phone(self, phone: str) -> Caregiver | None:
+        caregiver_id = self._by_phone.get(phone)
+        return self._by_id.get(caregiver_id) if caregiver_id else None
+
+    def list(self, role: str | None = None) -> list[Caregiver]:
+        with self._lock:
+            values = list(self._by_id.values())
+        return values if role is None else [c for c in values if c.role == role]
+
+    def qualified_ids(self, role: str) -> list[str]:
+        """List the caregivers of ``role`` who have not opted out, in the order they joined."""
+        with self._lock:
+            return list(self._contactable_by_role.get(role, ()))
+
+    def opt_out(self, caregiver_id: str) -> tuple[Caregiver, bool]:
+        """Mark a caregiver opted out; returns the caregiver and whether this call changed it."""
+        with self._lock:
+            caregiver = self._by_id[caregiver_id]
+            if caregiver.opted_out:
+                return caregiver, False
+            caregiver = replace(caregiver, opted_out=True)
+            self._by_id[caregiver_id] = caregiver
+            self._contactable_by_role[caregiver.role].pop(caregiver_id, None)
+            return caregiver, True
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+
+def random_offer_code(digits: int) -> str:
+    """Draw an offer code of ``digits`` digits."""
+    return f"{secrets.randbelow(10**digits):0{digits}d}"
+
+
+class ShiftRepository:
+    """Shifts by id, the offer codes of open fanouts, and each caregiver's offers."""
+
+    # Codes stay four digits while at most this many are in use, so a random
+    # draw almost always finds a free one; past it they grow to six digits.
+    SHORT_CODE_CAPACITY = 2_000
+
+    def __init__(self, code_source: Callable[[int], str] = random_offer_code) -> None:
+        self._lock = threading.Lock()
+        self._by_id: dict[str, Shift] = {}
+        self._codes_in_use: dict[str, str] = {}
+        self._code_of_shift: dict[str, str] = {}
+        self._offers_by_caregiver: dict[str, list[str]] = defaultdict(list)
+        self._code_source = code_source
+
+    def add(self, shift: Shift) -> None:
+        """Store a new shift; ids are unique."""
+        with self._lock:
+            if shift.id in self._by_id:
+                raise DuplicateKey("id", shift.id)
+            self._by_id[shift.id] = shift
+
+    def get(self, shift_id: str) -> Shift | None:
+        return self._by_id.get(shift_id)
+
+    def list(self, status: ShiftStatus | None = None, role: str | None = None) -> list[Shift]:
+        with self._lock:
+            values = list(self._by_id.values())
+        return [
+            s
+            for s in values
+            if (status is None or s.status is status) and (role is None or s.role_required == role)
+        ]
+
+    def update(self, shift_id: str, decide: Callable[[Shift], Decision]) -> Decision:
+        """Run ``decide`` on the current shift under the lock and store the shift it returns.
+
+        ``decide`` must be a pure function: it is the one atomic step between
+        reading a shift and writing it, so two racing claims cannot both win.
+        Raises ``KeyError`` for an unknown id.
+        """
+        with self._lock:
+            before = self._by_id[shift_id]
+            decision = decide(before)
+            if decision.changed:
+                self._by_id[shift_id] = decision.shift
+                self._reindex(before, decision.shift)
+            return decision
+
+    def reserve_offer_code(self, shift_id: str) -> str:
+        """Return the shift's offer code, drawing one unused by any other open shift."""
+        with self._lock:
+            shift = self._by_id[shift_id]
+            if shift.fanout is not None:
+                return shift.fanout.offer_code
+            if shift_id in self._code_of_shift:
+                return self._code_of_shift[shift_id]
+            digits = 4 if len(self._codes_in_use) < self.SHORT_CODE_CAPACITY else 6
+            code = self._code_source(digits)
+            while code in self._codes_in_use:
+                code = self._code_source(digits)
+            self._codes_in_use[code] = shift_id
+            self._code_of_shift[shift_id] = code
+            return code
+
+    def offers_for(self, caregiver_id: str) -> list[Shift]:
+        """List the shifts offered to a caregiver, most recent fanout first."""
+        with self._lock:
+            shift_ids = list(self._offers_by_caregiver.get(caregiver_id, ()))
+        return [self._by_id[sid] for sid in reversed(shift_ids)]
+
+    def _reindex(self, before: Shift, after: Shift) -> None:
+        if before.fanout is None and after.fanout is not None:
+            for caregiver_id in after.fanout.offered_caregiver_ids:
+                self._offers_by_caregiver[caregiver_id].append(after.id)
+        if before.is_open and not after.is_open:
+            code = self._code_of_shift.pop(after.id, None)
+            if code is not None:
+                self._codes_in_use.pop(code, None)
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+
+class NotificationRepository:
+    """Notifications by id, at most one per shift, caregiver and channel."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_id: dict[str, Notification] = {}
+        self._by_key: dict[tuple[str, str, str], str] = {}
+        self._by_shift: dict[str, list[str]] = defaultdict(list)
+
+    def add_missing(self, notifications: Iterable[Notification]) -> list[Notification]:
+        """Store each notification whose shift, caregiver and channel has none yet.
+
+        Returns the ones stored: only these may be sent (invariant 2).
+        """
+        created: list[Notification] = []
+        with self._lock:
+            by_key, by_id = self._by_key, self._by_id
+            for notification in notifications:
+                key = notification.key
+                if key in by_key:
+                    continue
+                by_key[key] = notification.id
+                by_id[notification.id] = notification
+                self._by_shift[notification.shift_id].append(notification.id)
+                created.append(notification)
+        return created
+
+    def get(self, notification_id: str) -> Notification | None:
+        return self._by_id.get(notification_id)
+
+    def for_shift(self, shift_id: str) -> list[Notification]:
+        with self._lock:
+            ids = list(self._by_shift.get(shift_id, ()))
+        return [self._by_id[nid] for nid in ids]
+
+    def update(
+        self, notification_id: str, change: Callable[[Notification], Notification]
+    ) -> Notification:
+        """Apply ``change`` to a stored notification under the lock and return the result."""
+        with self._lock:
+            notification = change(self._by_id[notification_id])
+            self._by_id[notification_id] = notification
+            return notification
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+
+class EventLog:
+    """The append-only audit trail of each shift."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_shift: dict[str, list[Event]] = defaultdict(list)
+
+    def append(self, shift_id: str, *events: Event) -> None:
+        with self._lock:
+            self._by_shift[shift_id].extend(events)
+
+    def for_shift(self, shift_id: str) -> list[Event]:
+        with self._lock:
+            return list(self._by_shift.get(shift_id, ()))
+
+
+class InboundLog:
+    """Remembers the outcome of each provider message id, so a replay gets the same answer.
+
+    The first delivery of an id computes the outcome; a concurrent duplicate waits
+    for it instead of computing again (invariant 5).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._results: dict[str, Future[object]] = {}
+
+    def once(self, message_id: str, compute: Callable[[], R]) -> tuple[R, bool]:
+        """Return the outcome for ``message_id`` and whether this call computed it."""
+        with self._lock:
+            future = self._results.get(message_id)
+            first = future is None
+            if future is None:
+                future = self._results[message_id] = Future()
+        if not first:
+            return future.result(), False  # type: ignore[return-value]
+        try:
+            result = compute()
+        except BaseException as exc:
+            # A message we failed to handle may be retried by the provider.
+            with self._lock:
+                del self._results[message_id]
+            future.set_exception(exc)
+            raise
+        future.set_result(result)
+        return result, True
+
+    def __len__(self) -> int:
+        return len(self._results)

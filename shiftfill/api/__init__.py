@@ -1,0 +1,31 @@
+"""The HTTP API: one flask-smorest blueprint per resource, and the OpenAPI document."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from shiftfill.api.blueprint import Api
+from shiftfill.api.caregivers.views import blp as caregivers_blp
+from shiftfill.api.errors import register_error_handlers
+from shiftfill.api.health.views import blp as health_blp
+from shiftfill.api.messages.views import blp as messages_blp
+from shiftfill.api.shifts.views import blp as shifts_blp
+
+OPENAPI_SETTINGS = {
+    "API_TITLE": "shiftfill",
+    "API_VERSION": "1.0.0",
+    "OPENAPI_VERSION": "3.0.3",
+    "OPENAPI_URL_PREFIX": "/",
+    "OPENAPI_JSON_PATH": "openapi.json",
+}
+
+
+def init_app(app: Flask) -> Api:
+    """Register the blueprints, the error handlers and ``/openapi.json`` on ``app``."""
+    for key, value in OPENAPI_SETTINGS.items():
+        app.config.setdefault(key, value)
+    api = Api(app)
+    for blp in (health_blp, caregivers_blp, shifts_blp, messages_blp):
+        api.register_blueprint(blp)
+    register_error_handlers(app)
+    return api

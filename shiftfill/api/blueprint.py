@@ -1,0 +1,34 @@
+"""The flask-smorest ``Api`` and ``Blueprint`` shiftfill uses, with its parser and error body."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flask_smorest
+from flask import Request
+from flask_smorest import abort
+from webargs.flaskparser import FlaskParser, is_json_request
+
+from shiftfill.api.errors import ErrorSchema, http_error_response
+
+
+class Parser(FlaskParser):
+    """Reads JSON bodies only when they say they are JSON: anything else is a 400."""
+
+    def _raw_load_json(self, req: Request) -> Any:
+        if not is_json_request(req):
+            abort(400, message="Content-Type must be application/json.")
+        return super()._raw_load_json(req)
+
+
+class Blueprint(flask_smorest.Blueprint):
+    ARGUMENTS_PARSER = Parser()
+
+
+class Api(flask_smorest.Api):
+    """flask-smorest's Api, answering every HTTP error with shiftfill's error body."""
+
+    ERROR_SCHEMA = ErrorSchema
+
+    def handle_http_exception(self, error: Any) -> Any:
+        return http_error_response(error)

@@ -1,0 +1,40 @@
+"""``/caregivers``: the roster of people who can be offered shifts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shiftfill.api.blueprint import Blueprint
+from shiftfill.api.caregivers.schemas import (
+    CaregiverCreateSchema,
+    CaregiverQuerySchema,
+    CaregiverSchema,
+)
+from shiftfill.api.context import services
+from shiftfill.domain.model import Caregiver
+from shiftfill.services import caregivers
+
+blp = Blueprint("caregivers", __name__, url_prefix="/caregivers", description="Caregivers")
+
+
+@blp.get("")
+@blp.arguments(CaregiverQuerySchema, location="query", as_kwargs=True)
+@blp.response(200, CaregiverSchema(many=True))
+def list_caregivers(role: str | None = None) -> list[Caregiver]:
+    """List caregivers, optionally of one role."""
+    return caregivers.list_caregivers(services(), role=role)
+
+
+@blp.post("")
+@blp.arguments(CaregiverCreateSchema)
+@blp.response(201, CaregiverSchema)
+def create_caregiver(data: dict[str, Any]) -> Caregiver:
+    """Add a caregiver; the role is upper-cased and the phone normalised to E.164."""
+    return caregivers.register_caregiver(services(), **data)
+
+
+@blp.get("/<caregiver_id>")
+@blp.response(200, CaregiverSchema)
+def get_caregiver(caregiver_id: str) -> Caregiver:
+    """Show one caregiver."""
+    return caregivers.get_caregiver(services(), caregiver_id)

@@ -1,0 +1,97 @@
+"""One error body for every failure: ``{"error": {"code", "message", "fields"}}``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from flask import Flask, Response, jsonify
+from werkzeug.exceptions import HTTPException
+
+from shiftfill.services.errors import Conflict, NotFound, ServiceError
+
+ERROR_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "too_many_requests",
+    500: "internal_error",
+}
+SERVICE_STATUS = {NotFound: 404, Conflict: 409}
+
+
+class ErrorDetailSchema(ma.Schema):
+    code = ma.fields.String(metadata={"description": "Machine-readable error name"})
+    message = ma.fields.String(metadata={"description": "What went wrong, for a person"})
+    fields = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.List(ma.fields.String()),
+        metadata={"description": "Messages per invalid field"},
+    )
+
+
+class ErrorSchema(ma.Schema):
+    """The error body of every 4xx and 5xx response."""
+
+    error = ma.fields.Nested(ErrorDetailSchema)
+
+
+def error_response(
+    status: int, message: str, fields: dict[str, Any] | None = None, code: str | None = None
+) -> Response:
+    """Build the JSON error response for ``status``."""
+    body = {
+        "error": {
+            "code": code or ERROR_CODES.get(status, "error"),
+            "message": message,
+            "fields": fields or {},
+        }
+    }
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+def http_error_response(error: HTTPException) -> Response:
+    """Turn any werkzeug or webargs HTTP error into the error body."""
+    status = error.code or 500
+    data = getattr(error, "data", None) or {}
+    fields: dict[str, Any] = {}
+    messages = data.get("errors") or data.get("messages") or {}
+    if isinstance(messages, dict):
+        for location_messages in messages.values():
+            if isinstance(location_messages, dict):
+                fields.update(location_messages)
+    message = data.get("message") or _flat_message(messages) or error.description or error.name
+    if status == 422 and "message" not in data:
+        message = "The request is invalid; see fields."
+    response = error_response(status, message, fields)
+    for name, value in (data.get("headers") or {}).items():
+        response.headers[name] = value
+    if status == 405 and error.get_headers():
+        response.headers.update(dict(error.get_headers()))
+        response.headers["Content-Type"] = "application/json"
+    return response
+
+
+def _flat_message(messages: Any) -> str | None:
+    if isinstance(messages, dict):
+        for value in messages.values():
+            if isinstance(value, list) and value and isinstance(value[0], str):
+                return value[0]
+    return None
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Answer service errors with 404 or 409 in the error body."""
+
+    def handle_service_error(error: ServiceError) -> Response:
+        return error_response(SERVICE_STATUS.get(type(error), 400), error.message, code=error.code)
+
+    app.register_error_handler(ServiceError, handle_service_error)

@@ -1,0 +1,1 @@
+"""The inbound message webhook."""

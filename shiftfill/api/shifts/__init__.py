@@ -1,0 +1,1 @@
+"""The shifts resource, with its fanout, cancel, notifications and events."""

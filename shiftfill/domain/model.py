@@ -1,0 +1,123 @@
+"""The things shiftfill talks about: caregivers, shifts, fanouts, notifications, events.
+
+Every value here is an immutable dataclass. Repositories hand these out freely: a
+caller can read one but can only change the store by handing a new value back.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+class ShiftStatus(enum.StrEnum):
+    OPEN = "open"
+    FILLED = "filled"
+    CANCELLED = "cancelled"
+
+
+class Round(enum.StrEnum):
+    SMS = "sms"
+    PHONE = "phone"
+
+
+class Channel(enum.StrEnum):
+    SMS = "sms"
+    CALL = "call"
+
+
+class NotificationStatus(enum.StrEnum):
+    QUEUED = "queued"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class EventType(enum.StrEnum):
+    FANOUT_STARTED = "fanout_started"
+    SMS_SENT = "sms_sent"
+    SMS_FAILED = "sms_failed"
+    ESCALATED = "escalated"
+    CALL_PLACED = "call_placed"
+    CALL_FAILED = "call_failed"
+    REPLY_RECEIVED = "reply_received"
+    DECLINED = "declined"
+    ASSIGNED = "assigned"
+    CLAIM_LOST = "claim_lost"
+    CANCELLED = "cancelled"
+    OPTED_OUT = "opted_out"
+
+
+@dataclass(frozen=True, slots=True)
+class Caregiver:
+    id: str
+    name: str
+    role: str
+    phone: str
+    opted_out: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Fanout:
+    started_at: datetime
+    offer_code: str
+    escalation_due_at: datetime
+    offered_caregiver_ids: tuple[str, ...]
+    declined_caregiver_ids: tuple[str, ...] = ()
+    escalated_at: datetime | None = None
+
+    @property
+    def round(self) -> Round:
+        return Round.SMS if self.escalated_at is None else Round.PHONE
+
+    def was_offered_to(self, caregiver_id: str) -> bool:
+        return caregiver_id in self.offered_caregiver_ids
+
+    def has_declined(self, caregiver_id: str) -> bool:
+        return caregiver_id in self.declined_caregiver_ids
+
+
+@dataclass(frozen=True, slots=True)
+class Shift:
+    id: str
+    organization_id: str
+    role_required: str
+    start_time: datetime
+    end_time: datetime
+    status: ShiftStatus = ShiftStatus.OPEN
+    assigned_caregiver_id: str | None = None
+    filled_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    fanout: Fanout | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status is ShiftStatus.OPEN
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    id: str
+    shift_id: str
+    caregiver_id: str
+    channel: Channel
+    queued_at: datetime
+    status: NotificationStatus = NotificationStatus.QUEUED
+    attempts: int = 0
+    sent_at: datetime | None = None
+    error: str | None = None
+    provider_id: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str, Channel]:
+        """The identity that invariant 2 is about: one per shift, caregiver and channel."""
+        return (self.shift_id, self.caregiver_id, self.channel)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    at: datetime
+    type: EventType
+    caregiver_id: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)

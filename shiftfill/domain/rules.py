@@ -1,0 +1,162 @@
+"""The decisions of a fill: who is offered, who wins a claim, who gets a call.
+
+Each function takes the current state and returns the next one; none of them
+touches storage, so a repository can run them under its lock as one atomic step.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from shiftfill.domain.model import Caregiver, Channel, Fanout, Shift, ShiftStatus
+
+
+class Outcome(enum.StrEnum):
+    """What an inbound message came to; the webhook reports it to its caller."""
+
+    ASSIGNED = "assigned"
+    ALREADY_ASSIGNED = "already_assigned"
+    FILLED = "filled"
+    UNAVAILABLE = "unavailable"
+    DECLINED = "declined"
+    OPTED_OUT = "opted_out"
+    HELP = "help"
+    UNRECOGNIZED = "unrecognized"
+    UNKNOWN_SENDER = "unknown_sender"
+    NO_OPEN_OFFER = "no_open_offer"
+    AMBIGUOUS = "ambiguous"
+
+
+class ShiftConflict(Exception):
+    """The shift is in a state that does not allow the requested change."""
+
+    def __init__(self, shift: Shift, message: str) -> None:
+        super().__init__(message)
+        self.shift = shift
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The shift after a decision, whether it changed, and what a reply came to."""
+
+    shift: Shift
+    changed: bool
+    outcome: Outcome | None = None
+
+
+def is_qualified(caregiver: Caregiver, role_required: str) -> bool:
+    """Tell whether a caregiver may be offered a shift needing ``role_required``."""
+    return caregiver.role == role_required and not caregiver.opted_out
+
+
+def start_fanout(
+    shift: Shift,
+    *,
+    now: datetime,
+    offer_code: str,
+    qualified_ids: Iterable[str],
+    escalation_delay: timedelta,
+) -> Decision:
+    """Open the fanout of an open shift; a shift already fanned out stays as it is.
+
+    ``changed`` tells whether this call started the fanout.
+    """
+    if shift.status is ShiftStatus.CANCELLED:
+        raise ShiftConflict(shift, "The shift is cancelled.")
+    if shift.fanout is not None:
+        return Decision(shift, changed=False)
+    if shift.status is not ShiftStatus.OPEN:
+        raise ShiftConflict(shift, f"The shift is {shift.status}.")
+    fanout = Fanout(
+        started_at=now,
+        offer_code=offer_code,
+        escalation_due_at=now + escalation_delay,
+        offered_caregiver_ids=tuple(qualified_ids),
+    )
+    return Decision(replace(shift, fanout=fanout), changed=True)
+
+
+def claim(shift: Shift, caregiver_id: str, *, now: datetime) -> Decision:
+    """Decide an accepting reply: the first claim on an open shift wins."""
+    if shift.status is ShiftStatus.CANCELLED:
+        return Decision(shift, changed=False, outcome=Outcome.UNAVAILABLE)
+    if shift.status is ShiftStatus.FILLED:
+        if shift.assigned_caregiver_id == caregiver_id:
+            return Decision(shift, changed=False, outcome=Outcome.ALREADY_ASSIGNED)
+        return Decision(shift, changed=False, outcome=Outcome.FILLED)
+    if shift.fanout is None or not shift.fanout.was_offered_to(caregiver_id):
+        return Decision(shift, changed=False, outcome=Outcome.NO_OPEN_OFFER)
+    filled = replace(
+        shift,
+        status=ShiftStatus.FILLED,
+        assigned_caregiver_id=caregiver_id,
+        filled_at=now,
+    )
+    return Decision(filled, changed=True, outcome=Outcome.ASSIGNED)
+
+
+def decline(shift: Shift, caregiver_id: str) -> Decision:
+    """Record that a caregiver will not take the shift, so the phone round skips them."""
+    if shift.fanout is None or not shift.fanout.was_offered_to(caregiver_id):
+        return Decision(shift, changed=False, outcome=Outcome.NO_OPEN_OFFER)
+    if shift.status is ShiftStatus.CANCELLED:
+        return Decision(shift, changed=False, outcome=Outcome.UNAVAILABLE)
+    if shift.assigned_caregiver_id == caregiver_id:
+        # Dropping a confirmed shift by text is not supported: ops must hear of it.
+        return Decision(shift, changed=False, outcome=Outcome.ALREADY_ASSIGNED)
+    if shift.status is ShiftStatus.FILLED or shift.fanout.has_declined(caregiver_id):
+        return Decision(shift, changed=False, outcome=Outcome.DECLINED)
+    fanout = replace(
+        shift.fanout,
+        declined_caregiver_ids=(*shift.fanout.declined_caregiver_ids, caregiver_id),
+    )
+    return Decision(replace(shift, fanout=fanout), changed=True, outcome=Outcome.DECLINED)
+
+
+def begin_phone_round(shift: Shift, *, now: datetime) -> Decision:
+    """Move an open, unescalated shift whose delay has passed into the phone round.
+
+    ``changed`` tells whether the phone round starts now. A shift that is filled,
+    cancelled, already escalated or not yet due is returned unchanged.
+    """
+    fanout = shift.fanout
+    if (
+        not shift.is_open
+        or fanout is None
+        or fanout.escalated_at is not None
+        or now < fanout.escalation_due_at
+    ):
+        return Decision(shift, changed=False)
+    return Decision(replace(shift, fanout=replace(fanout, escalated_at=now)), changed=True)
+
+
+def phone_round_callees(shift: Shift, opted_out_ids: Iterable[str]) -> list[str]:
+    """List who gets a call: every offered caregiver who has not declined or opted out."""
+    if shift.fanout is None:
+        return []
+    skip = set(shift.fanout.declined_caregiver_ids) | set(opted_out_ids)
+    return [cid for cid in shift.fanout.offered_caregiver_ids if cid not in skip]
+
+
+def cancel(shift: Shift, *, now: datetime) -> Decision:
+    """Cancel an open shift; cancelling twice is harmless, cancelling a filled shift is not."""
+    if shift.status is ShiftStatus.CANCELLED:
+        return Decision(shift, changed=False)
+    if shift.status is ShiftStatus.FILLED:
+        raise ShiftConflict(shift, "The shift is already filled.")
+    return Decision(replace(shift, status=ShiftStatus.CANCELLED, cancelled_at=now), changed=True)
+
+
+def may_contact(shift: Shift, caregiver: Caregiver, channel: Channel) -> bool:
+    """Tell whether a queued message to this caregiver about this shift may still go out.
+
+    The check runs again just before each send, because a claim, a cancel, a STOP
+    or a decline can land between queueing a message and sending it.
+    """
+    if not shift.is_open or caregiver.opted_out:
+        return False
+    declined = shift.fanout is not None and shift.fanout.has_declined(caregiver.id)
+    return not (channel is Channel.CALL and declined)

@@ -1,0 +1,1 @@
+"""Scheduled jobs; each one only calls a service."""

@@ -1,0 +1,43 @@
+"""Use cases for the caregiver roster."""
+
+from __future__ import annotations
+
+import uuid
+
+from shiftfill.adapters.repository import DuplicateKey
+from shiftfill.domain.model import Caregiver
+from shiftfill.services.context import Context
+from shiftfill.services.errors import Conflict, NotFound
+
+
+def register_caregiver(
+    ctx: Context,
+    *,
+    name: str,
+    role: str,
+    phone: str,
+    opted_out: bool = False,
+    id: str | None = None,
+) -> Caregiver:
+    """Add a caregiver; ``role`` and ``phone`` arrive already normalised."""
+    caregiver = Caregiver(
+        id=id or uuid.uuid4().hex, name=name, role=role, phone=phone, opted_out=opted_out
+    )
+    try:
+        ctx.caregivers.add(caregiver)
+    except DuplicateKey as exc:
+        raise Conflict(f"A caregiver with {exc.field} {exc.value} already exists.") from exc
+    return caregiver
+
+
+def get_caregiver(ctx: Context, caregiver_id: str) -> Caregiver:
+    """Return one caregiver or raise ``NotFound``."""
+    caregiver = ctx.caregivers.get(caregiver_id)
+    if caregiver is None:
+        raise NotFound(f"No caregiver with id {caregiver_id}.")
+    return caregiver
+
+
+def list_caregivers(ctx: Context, role: str | None = None) -> list[Caregiver]:
+    """List caregivers, optionally only those of one role."""
+    return ctx.caregivers.list(role=role)

@@ -1,0 +1,169 @@
+"""The inbound use case: read a caregiver's reply and act on it (contract section 5)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from shiftfill import phones
+from shiftfill.domain import replies, rules
+from shiftfill.domain.intents import Intent, ParsedReply, parse_reply
+from shiftfill.domain.model import Caregiver, Channel, Event, EventType, Shift
+from shiftfill.domain.rules import Outcome
+from shiftfill.services.context import Context
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """One reply, from either the provider's webhook or the JSON API."""
+
+    sender: str
+    body: str
+    channel: Channel = Channel.SMS
+    shift_id: str | None = None
+    message_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InboundResult:
+    outcome: Outcome
+    reply: str
+    shift_id: str | None = None
+    caregiver_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """The shift a reply is about, or the offers it could be about."""
+
+    shift: Shift | None
+    candidates: Sequence[Shift] = ()
+
+
+def handle_inbound(ctx: Context, message: InboundMessage) -> InboundResult:
+    """Act on one inbound message; a replayed message id gets the first outcome again."""
+    if message.message_id:
+        result, _ = ctx.inbound.once(message.message_id, lambda: _handle(ctx, message))
+        return result
+    return _handle(ctx, message)
+
+
+def _handle(ctx: Context, message: InboundMessage) -> InboundResult:
+    caregiver = _sender(ctx, message.sender)
+    if caregiver is None:
+        return InboundResult(Outcome.UNKNOWN_SENDER, replies.reply_for(Outcome.UNKNOWN_SENDER))
+    parsed = parse_reply(message.body)
+    if parsed.intent is Intent.OPT_OUT:
+        return _opt_out(ctx, caregiver, message)
+
+    target = _find_target(ctx, caregiver, message.shift_id, parsed.offer_code)
+    if parsed.intent in (Intent.HELP, Intent.UNKNOWN):
+        outcome = Outcome.HELP if parsed.intent is Intent.HELP else Outcome.UNRECOGNIZED
+        return _instructions(outcome, caregiver, target)
+    if target.shift is None:
+        outcome = Outcome.AMBIGUOUS if target.candidates else Outcome.NO_OPEN_OFFER
+        return InboundResult(
+            outcome,
+            replies.reply_for(outcome, open_offers=target.candidates),
+            caregiver_id=caregiver.id,
+        )
+    return _decide(ctx, caregiver, target.shift, parsed, message)
+
+
+def _sender(ctx: Context, raw: str) -> Caregiver | None:
+    try:
+        phone = phones.normalise(raw, ctx.phone_region)
+    except phones.InvalidPhoneNumber:
+        return None
+    return ctx.caregivers.by_phone(phone)
+
+
+def _find_target(
+    ctx: Context, caregiver: Caregiver, shift_id: str | None, offer_code: str | None
+) -> _Target:
+    """Resolve which offer a reply answers: explicit id, then offer code, then the only open one.
+
+    With no open offer left, the most recent offer is the target, so a late
+    "yes" hears that the shift was filled or cancelled rather than nothing.
+    """
+    offers = ctx.shifts.offers_for(caregiver.id)
+    if shift_id is not None:
+        return _Target(next((s for s in offers if s.id == shift_id), None))
+    if offer_code is not None:
+        matching = [s for s in offers if s.fanout and s.fanout.offer_code == offer_code]
+        matching.sort(key=lambda s: not s.is_open)
+        return _Target(matching[0] if matching else None)
+    open_offers = [s for s in offers if s.is_open]
+    if len(open_offers) > 1:
+        return _Target(None, candidates=open_offers)
+    if open_offers:
+        return _Target(open_offers[0])
+    return _Target(offers[0] if offers else None)
+
+
+def _instructions(outcome: Outcome, caregiver: Caregiver, target: _Target) -> InboundResult:
+    if target.candidates:
+        reply = replies.reply_for(Outcome.AMBIGUOUS, open_offers=target.candidates)
+    else:
+        reply = replies.reply_for(outcome, target.shift)
+    shift_id = target.shift.id if target.shift else None
+    return InboundResult(outcome, reply, shift_id=shift_id, caregiver_id=caregiver.id)
+
+
+def _decide(
+    ctx: Context, caregiver: Caregiver, shift: Shift, parsed: ParsedReply, message: InboundMessage
+) -> InboundResult:
+    now = ctx.clock()
+    received = Event(
+        at=now,
+        type=EventType.REPLY_RECEIVED,
+        caregiver_id=caregiver.id,
+        detail={
+            "channel": str(message.channel),
+            "intent": str(parsed.intent),
+            "body": message.body,
+        },
+    )
+    if parsed.intent is Intent.ACCEPT:
+        decision = ctx.shifts.update(shift.id, lambda s: rules.claim(s, caregiver.id, now=now))
+    else:
+        decision = ctx.shifts.update(shift.id, lambda s: rules.decline(s, caregiver.id))
+    outcome = decision.outcome
+    assert outcome is not None
+
+    events = [received]
+    if outcome is Outcome.ASSIGNED:
+        ctx.scheduler.cancel(shift.id)
+        events.append(Event(at=now, type=EventType.ASSIGNED, caregiver_id=caregiver.id))
+    elif outcome is Outcome.FILLED:
+        events.append(Event(at=now, type=EventType.CLAIM_LOST, caregiver_id=caregiver.id))
+    elif outcome is Outcome.DECLINED and decision.changed:
+        events.append(Event(at=now, type=EventType.DECLINED, caregiver_id=caregiver.id))
+    ctx.events.append(shift.id, *events)
+    return InboundResult(
+        outcome,
+        replies.reply_for(outcome, decision.shift),
+        shift_id=shift.id,
+        caregiver_id=caregiver.id,
+    )
+
+
+def _opt_out(ctx: Context, caregiver: Caregiver, message: InboundMessage) -> InboundResult:
+    """Stop every future contact with this caregiver, and note it on their open offers."""
+    _, changed = ctx.caregivers.opt_out(caregiver.id)
+    if changed:
+        now = ctx.clock()
+        for shift in ctx.shifts.offers_for(caregiver.id):
+            if shift.is_open:
+                ctx.events.append(
+                    shift.id,
+                    Event(
+                        at=now,
+                        type=EventType.OPTED_OUT,
+                        caregiver_id=caregiver.id,
+                        detail={"channel": str(message.channel)},
+                    ),
+                )
+    return InboundResult(
+        Outcome.OPTED_OUT, replies.reply_for(Outcome.OPTED_OUT), caregiver_id=caregiver.id
+    )
