@@ -47,6 +47,7 @@ class DevelopmentConfig(Config):
 class TestingConfig(Config):
     """Tests start with an empty store unless they ask for a seed file."""
 
+    __test__ = False  # not a pytest test class, despite its name
     TESTING = True
     DEFAULT_SEED_FILE = ""
 

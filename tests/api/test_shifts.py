@@ -1,0 +1,183 @@
+"""``/shifts``: create, list, fanout, cancel, notifications and events."""
+
+from typing import Any
+
+from flask.testing import FlaskClient
+
+from shiftfill.services.context import Context
+from tests.conftest import RN_PHONES, add_shift, reply
+from tests.fakes import FakeNotifier, FakeScheduler
+
+
+def test_create_shift_stores_times_in_utc(client: FlaskClient) -> None:
+    response = client.post(
+        "/shifts",
+        json={
+            "id": "sh_1",
+            "organization_id": "org_1",
+            "role_required": "rn",
+            "start_time": "2026-11-29T07:00:00-05:00",
+            "end_time": "2026-11-29T19:00:00-05:00",
+        },
+    )
+    assert response.status_code == 201
+    assert response.json == {
+        "id": "sh_1",
+        "organization_id": "org_1",
+        "role_required": "RN",
+        "start_time": "2026-11-29T12:00:00+00:00",
+        "end_time": "2026-11-30T00:00:00+00:00",
+        "status": "open",
+        "assigned_caregiver_id": None,
+        "filled_at": None,
+        "fanout": None,
+    }
+    assert client.get("/shifts/sh_1").json == response.json
+
+
+def test_end_before_start_is_422_on_end_time(client: FlaskClient) -> None:
+    response = client.post(
+        "/shifts",
+        json={
+            "organization_id": "org_1",
+            "role_required": "RN",
+            "start_time": "2026-11-29T07:00:00+00:00",
+            "end_time": "2026-11-29T07:00:00+00:00",
+        },
+    )
+    assert response.status_code == 422
+    assert response.json["error"]["fields"] == {"end_time": ["Must be after start_time."]}
+    assert client.get("/shifts").json == []
+
+
+def test_times_without_an_offset_are_refused(client: FlaskClient) -> None:
+    response = client.post(
+        "/shifts",
+        json={
+            "organization_id": "org_1",
+            "role_required": "RN",
+            "start_time": "2026-11-29T07:00:00",
+            "end_time": "tomorrow",
+        },
+    )
+    assert response.status_code == 422
+    assert set(response.json["error"]["fields"]) == {"start_time", "end_time"}
+
+
+def test_list_filters_by_status_and_role(client: FlaskClient) -> None:
+    add_shift(client, id="sh_1", role_required="RN")
+    add_shift(client, id="sh_2", role_required="CNA")
+    client.post("/shifts/sh_2/cancel")
+    assert [s["id"] for s in client.get("/shifts?status=open").json] == ["sh_1"]
+    assert [s["id"] for s in client.get("/shifts?role=cna").json] == ["sh_2"]
+    bad = client.get("/shifts?status=closed")
+    assert bad.status_code == 422
+    assert "status" in bad.json["error"]["fields"]
+
+
+def test_unknown_shift_is_404_everywhere(client: FlaskClient) -> None:
+    for method, path in [
+        ("get", "/shifts/nope"),
+        ("post", "/shifts/nope/fanout"),
+        ("post", "/shifts/nope/cancel"),
+        ("get", "/shifts/nope/notifications"),
+        ("get", "/shifts/nope/events"),
+    ]:
+        response = getattr(client, method)(path)
+        assert response.status_code == 404, path
+        assert response.json["error"]["code"] == "not_found"
+
+
+def test_fanout_texts_every_qualified_caregiver_and_only_them(
+    fanned_out: dict[str, Any], notifier: FakeNotifier, scheduler: FakeScheduler
+) -> None:
+    assert sorted(s.to for s in notifier.by_channel("sms")) == sorted(RN_PHONES)
+    fanout = fanned_out["fanout"]
+    assert fanout["offered_caregiver_ids"] == ["cg_1", "cg_3", "cg_5"]
+    assert fanout["round"] == "sms"
+    assert fanout["declined_caregiver_ids"] == []
+    assert len(fanout["offer_code"]) == 4
+    assert f"YES {fanout['offer_code']}" in notifier.sent[0].text
+    assert "sh_1" in scheduler.jobs
+
+
+def test_fanout_posted_five_times_sends_one_sms_per_caregiver(
+    client: FlaskClient, ctx: Context, fanned_out: dict[str, Any], notifier: FakeNotifier
+) -> None:
+    for _ in range(4):
+        response = client.post("/shifts/sh_1/fanout")
+        assert response.status_code == 200
+        assert response.json["fanout"] == fanned_out["fanout"]
+    assert ctx.send_pool.wait_idle(5)
+    assert len(notifier.by_channel("sms")) == 3
+    notifications = client.get("/shifts/sh_1/notifications").json
+    assert len(notifications) == 3
+    assert {n["status"] for n in notifications} == {"sent"}
+    assert all(n["attempts"] == 1 and n["sent_at"] for n in notifications)
+
+
+def test_fanout_of_a_cancelled_shift_is_409(client: FlaskClient, roster: Any) -> None:
+    add_shift(client, id="sh_1")
+    client.post("/shifts/sh_1/cancel")
+    response = client.post("/shifts/sh_1/fanout")
+    assert response.status_code == 409
+    assert response.json["error"]["code"] == "conflict"
+    assert client.get("/shifts/sh_1/notifications").json == []
+
+
+def test_a_provider_failure_is_recorded_on_the_notification(
+    client: FlaskClient, ctx: Context, roster: Any, notifier: FakeNotifier
+) -> None:
+    notifier.failing.add(RN_PHONES[1])
+    add_shift(client, id="sh_1")
+    assert client.post("/shifts/sh_1/fanout").status_code == 202
+    assert ctx.send_pool.wait_idle(5)
+    by_caregiver = {n["caregiver_id"]: n for n in client.get("/shifts/sh_1/notifications").json}
+    assert by_caregiver["cg_3"]["status"] == "failed"
+    assert by_caregiver["cg_3"]["error"] == "provider refused the number"
+    assert by_caregiver["cg_1"]["status"] == "sent"
+    events = client.get("/shifts/sh_1/events").json
+    assert {"type": "sms_failed", "caregiver_id": "cg_3"}.items() <= next(
+        e for e in events if e["type"] == "sms_failed"
+    ).items()
+
+
+def test_cancel_stops_the_phone_round_and_later_accepts_hear_it_is_gone(
+    client: FlaskClient, fanned_out: dict[str, Any], scheduler: FakeScheduler
+) -> None:
+    response = client.post("/shifts/sh_1/cancel")
+    assert response.status_code == 200
+    assert response.json["status"] == "cancelled"
+    assert "sh_1" not in scheduler.jobs
+    answer = reply(client, RN_PHONES[0], "yes")
+    assert answer["outcome"] == "unavailable"
+    assert "no longer available" in answer["reply"]
+    assert client.post("/shifts/sh_1/cancel").status_code == 200
+
+
+def test_cancelling_a_filled_shift_is_409_and_keeps_the_winner(
+    client: FlaskClient, fanned_out: dict[str, Any]
+) -> None:
+    reply(client, RN_PHONES[0], "yes")
+    response = client.post("/shifts/sh_1/cancel")
+    assert response.status_code == 409
+    shift = client.get("/shifts/sh_1").json
+    assert shift["status"] == "filled"
+    assert shift["assigned_caregiver_id"] == "cg_1"
+
+
+def test_events_tell_the_story_of_a_fill(client: FlaskClient, fanned_out: dict[str, Any]) -> None:
+    reply(client, RN_PHONES[1], "no")
+    reply(client, RN_PHONES[0], "yes")
+    reply(client, RN_PHONES[2], "yes")
+    types = [e["type"] for e in client.get("/shifts/sh_1/events").json]
+    assert types[0] == "fanout_started"
+    assert types.count("sms_sent") == 3
+    assert types[4:] == [
+        "reply_received",
+        "declined",
+        "reply_received",
+        "assigned",
+        "reply_received",
+        "claim_lost",
+    ]

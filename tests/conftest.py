@@ -1,0 +1,104 @@
+"""Shared fixtures: an app wired to fakes, its client, and helpers to build a fill."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from freezegun import freeze_time
+from freezegun.api import FrozenDateTimeFactory
+
+from config import TestingConfig
+from shiftfill import create_app
+from shiftfill.services.context import Context
+from tests.fakes import FakeNotifier, FakeScheduler
+
+START = datetime(2026, 11, 28, 14, 0, tzinfo=UTC)
+
+RN_PHONES = ["+15555550101", "+15555550103", "+15555550105"]
+
+
+@pytest.fixture
+def notifier() -> FakeNotifier:
+    return FakeNotifier()
+
+
+@pytest.fixture
+def scheduler() -> FakeScheduler:
+    return FakeScheduler()
+
+
+@pytest.fixture
+def frozen() -> Iterator[FrozenDateTimeFactory]:
+    with freeze_time(START, tick=False) as frozen:
+        yield frozen
+
+
+@pytest.fixture
+def app(notifier: FakeNotifier, scheduler: FakeScheduler) -> Iterator[Flask]:
+    app = create_app(TestingConfig({}), notifier=notifier, scheduler=scheduler)
+    yield app
+    app.extensions["shiftfill"].shutdown()
+
+
+@pytest.fixture
+def ctx(app: Flask) -> Context:
+    return app.extensions["shiftfill"]  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def add_caregiver(client: FlaskClient, **fields: Any) -> dict[str, Any]:
+    response = client.post("/caregivers", json=fields)
+    assert response.status_code == 201, response.json
+    return response.json  # type: ignore[no-any-return]
+
+
+def add_shift(client: FlaskClient, **fields: Any) -> dict[str, Any]:
+    body = {
+        "organization_id": "org_1",
+        "role_required": "RN",
+        "start_time": "2026-11-29T07:00:00+00:00",
+        "end_time": "2026-11-29T19:00:00+00:00",
+        **fields,
+    }
+    response = client.post("/shifts", json=body)
+    assert response.status_code == 201, response.json
+    return response.json  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def roster(client: FlaskClient) -> list[dict[str, Any]]:
+    """Three RNs, an LPN, and an RN who opted out."""
+    return [
+        add_caregiver(client, id="cg_1", name="Ana Lima", role="RN", phone=RN_PHONES[0]),
+        add_caregiver(client, id="cg_3", name="Chen Wei", role="rn", phone=RN_PHONES[1]),
+        add_caregiver(client, id="cg_5", name="Eli Haddad", role="RN", phone=RN_PHONES[2]),
+        add_caregiver(client, id="cg_2", name="Ben Okafor", role="LPN", phone="+15555550102"),
+        add_caregiver(
+            client, id="cg_8", name="Hana Sato", role="RN", phone="+15555550108", opted_out=True
+        ),
+    ]
+
+
+@pytest.fixture
+def fanned_out(client: FlaskClient, ctx: Context, roster: list[dict[str, Any]]) -> dict[str, Any]:
+    """Shift sh_1 (RN) with its fanout started and every text sent."""
+    add_shift(client, id="sh_1")
+    response = client.post("/shifts/sh_1/fanout")
+    assert response.status_code == 202
+    assert ctx.send_pool.wait_idle(5)
+    return response.json  # type: ignore[no-any-return]
+
+
+def reply(client: FlaskClient, phone: str, body: str, **extra: Any) -> dict[str, Any]:
+    response = client.post("/messages/inbound", json={"from": phone, "body": body, **extra})
+    assert response.status_code == 200, response.json
+    return response.json  # type: ignore[no-any-return]

@@ -1,0 +1,159 @@
+"""The claim decision, declines, the phone round and cancelling, without an app."""
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from shiftfill.domain import rules
+from shiftfill.domain.model import Caregiver, Channel, Shift, ShiftStatus
+from shiftfill.domain.rules import Outcome, ShiftConflict
+
+NOW = datetime(2026, 11, 28, 14, 0, tzinfo=UTC)
+DELAY = timedelta(minutes=10)
+
+
+def open_shift() -> Shift:
+    return Shift(
+        id="sh_1",
+        organization_id="org_1",
+        role_required="RN",
+        start_time=NOW + timedelta(days=1),
+        end_time=NOW + timedelta(days=1, hours=12),
+    )
+
+
+def fanned_out(offered: tuple[str, ...] = ("cg_1", "cg_3", "cg_5")) -> Shift:
+    decision = rules.start_fanout(
+        open_shift(), now=NOW, offer_code="4821", qualified_ids=offered, escalation_delay=DELAY
+    )
+    return decision.shift
+
+
+def test_only_caregivers_of_the_required_role_who_did_not_opt_out_qualify() -> None:
+    rn = Caregiver("cg_1", "Ana", "RN", "+15555550101")
+    assert rules.is_qualified(rn, "RN")
+    assert not rules.is_qualified(rn, "LPN")
+    assert not rules.is_qualified(replace(rn, opted_out=True), "RN")
+
+
+def test_fanout_offers_the_shift_and_sets_the_escalation_time() -> None:
+    shift = fanned_out()
+    assert shift.fanout is not None
+    assert shift.fanout.offered_caregiver_ids == ("cg_1", "cg_3", "cg_5")
+    assert shift.fanout.escalation_due_at == NOW + DELAY
+    assert shift.fanout.round == "sms"
+
+
+def test_a_second_fanout_changes_nothing() -> None:
+    shift = fanned_out()
+    again = rules.start_fanout(
+        shift, now=NOW + DELAY, offer_code="9999", qualified_ids=["cg_9"], escalation_delay=DELAY
+    )
+    assert not again.changed
+    assert again.shift == shift
+
+
+def test_a_cancelled_shift_cannot_be_fanned_out() -> None:
+    cancelled = rules.cancel(open_shift(), now=NOW).shift
+    with pytest.raises(ShiftConflict):
+        rules.start_fanout(
+            cancelled, now=NOW, offer_code="1", qualified_ids=[], escalation_delay=DELAY
+        )
+
+
+def test_first_claim_wins_and_later_claims_hear_it_is_filled() -> None:
+    first = rules.claim(fanned_out(), "cg_3", now=NOW)
+    assert first.outcome is Outcome.ASSIGNED
+    assert first.shift.status is ShiftStatus.FILLED
+    assert first.shift.assigned_caregiver_id == "cg_3"
+    assert first.shift.filled_at == NOW
+
+    second = rules.claim(first.shift, "cg_1", now=NOW)
+    assert second.outcome is Outcome.FILLED
+    assert not second.changed
+    assert second.shift.assigned_caregiver_id == "cg_3"
+
+
+def test_the_winner_saying_yes_again_is_already_assigned() -> None:
+    won = rules.claim(fanned_out(), "cg_3", now=NOW).shift
+    assert rules.claim(won, "cg_3", now=NOW).outcome is Outcome.ALREADY_ASSIGNED
+
+
+def test_a_caregiver_never_offered_the_shift_cannot_claim_it() -> None:
+    decision = rules.claim(fanned_out(), "cg_2", now=NOW)
+    assert decision.outcome is Outcome.NO_OPEN_OFFER
+    assert decision.shift.status is ShiftStatus.OPEN
+
+
+def test_a_claim_on_a_cancelled_shift_is_unavailable() -> None:
+    cancelled = rules.cancel(fanned_out(), now=NOW).shift
+    assert rules.claim(cancelled, "cg_1", now=NOW).outcome is Outcome.UNAVAILABLE
+
+
+def test_a_caregiver_who_declined_can_still_change_their_mind() -> None:
+    declined = rules.decline(fanned_out(), "cg_1").shift
+    assert rules.claim(declined, "cg_1", now=NOW).outcome is Outcome.ASSIGNED
+
+
+def test_decline_is_recorded_once() -> None:
+    once = rules.decline(fanned_out(), "cg_1")
+    twice = rules.decline(once.shift, "cg_1")
+    assert once.changed and not twice.changed
+    assert twice.shift.fanout is not None
+    assert twice.shift.fanout.declined_caregiver_ids == ("cg_1",)
+
+
+def test_the_holder_cannot_drop_the_shift_by_text() -> None:
+    won = rules.claim(fanned_out(), "cg_1", now=NOW).shift
+    decision = rules.decline(won, "cg_1")
+    assert decision.outcome is Outcome.ALREADY_ASSIGNED
+    assert decision.shift.assigned_caregiver_id == "cg_1"
+
+
+def test_phone_round_waits_for_the_delay() -> None:
+    shift = fanned_out()
+    assert not rules.begin_phone_round(shift, now=NOW + DELAY - timedelta(seconds=1)).changed
+    started = rules.begin_phone_round(shift, now=NOW + DELAY)
+    assert started.changed
+    assert started.shift.fanout is not None
+    assert started.shift.fanout.round == "phone"
+
+
+def test_phone_round_happens_once() -> None:
+    started = rules.begin_phone_round(fanned_out(), now=NOW + DELAY).shift
+    assert not rules.begin_phone_round(started, now=NOW + 2 * DELAY).changed
+
+
+def test_no_phone_round_for_a_filled_or_cancelled_shift() -> None:
+    filled = rules.claim(fanned_out(), "cg_1", now=NOW).shift
+    cancelled = rules.cancel(fanned_out(), now=NOW).shift
+    assert not rules.begin_phone_round(filled, now=NOW + DELAY).changed
+    assert not rules.begin_phone_round(cancelled, now=NOW + DELAY).changed
+
+
+def test_phone_round_calls_everyone_offered_except_who_declined_or_opted_out() -> None:
+    shift = rules.decline(fanned_out(), "cg_3").shift
+    assert rules.phone_round_callees(shift, opted_out_ids=["cg_5"]) == ["cg_1"]
+
+
+def test_cancelling_a_filled_shift_is_a_conflict() -> None:
+    filled = rules.claim(fanned_out(), "cg_1", now=NOW).shift
+    with pytest.raises(ShiftConflict):
+        rules.cancel(filled, now=NOW)
+
+
+def test_cancelling_twice_changes_nothing_the_second_time() -> None:
+    cancelled = rules.cancel(open_shift(), now=NOW)
+    assert cancelled.changed
+    assert not rules.cancel(cancelled.shift, now=NOW + DELAY).changed
+
+
+def test_queued_messages_are_dropped_once_the_shift_closes_or_the_caregiver_leaves() -> None:
+    caregiver = Caregiver("cg_1", "Ana", "RN", "+15555550101")
+    shift = fanned_out()
+    assert rules.may_contact(shift, caregiver, Channel.SMS)
+    assert not rules.may_contact(rules.claim(shift, "cg_3", now=NOW).shift, caregiver, Channel.CALL)
+    assert not rules.may_contact(shift, replace(caregiver, opted_out=True), Channel.SMS)
+    declined = rules.decline(shift, "cg_1").shift
+    assert not rules.may_contact(declined, caregiver, Channel.CALL)
