@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from http import HTTPStatus
+from typing import Any, TypeVar
 
 import flask_smorest
 from flask import Request
@@ -10,6 +12,8 @@ from flask_smorest import abort
 from webargs.flaskparser import FlaskParser, is_json_request
 
 from shiftfill.api.errors import ErrorSchema, http_error_response
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Parser(FlaskParser):
@@ -23,6 +27,16 @@ class Parser(FlaskParser):
 
 class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = Parser()
+
+    def errors(self, *statuses: int) -> Callable[[F], F]:
+        """Document the error responses a view can give, each with the error body."""
+
+        def decorator(view: F) -> F:
+            for status in statuses:
+                view = self.alt_response(status, response=HTTPStatus(status).name)(view)
+            return view
+
+        return decorator
 
 
 class Api(flask_smorest.Api):

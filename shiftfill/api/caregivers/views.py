@@ -28,6 +28,7 @@ def list_caregivers(role: str | None = None) -> list[Caregiver]:
 @blp.post("")
 @blp.arguments(CaregiverCreateSchema)
 @blp.response(201, CaregiverSchema)
+@blp.errors(400, 409)
 def create_caregiver(data: dict[str, Any]) -> Caregiver:
     """Add a caregiver; the role is upper-cased and the phone normalised to E.164."""
     return caregivers.register_caregiver(services(), **data)
@@ -35,6 +36,7 @@ def create_caregiver(data: dict[str, Any]) -> Caregiver:
 
 @blp.get("/<caregiver_id>")
 @blp.response(200, CaregiverSchema)
+@blp.errors(404)
 def get_caregiver(caregiver_id: str) -> Caregiver:
     """Show one caregiver."""
     return caregivers.get_caregiver(services(), caregiver_id)

@@ -36,6 +36,7 @@ _REQUEST_BODY = {
 @blp.post("/inbound")
 @blp.doc(requestBody=_REQUEST_BODY)
 @blp.response(200, InboundResultSchema, description="JSON in, JSON out; a form in, TwiML out.")
+@blp.errors(400, 422)
 def inbound() -> InboundResult | Response:
     """Handle a caregiver's reply: accept, decline, STOP, HELP, or something else."""
     if request.mimetype == FORM:

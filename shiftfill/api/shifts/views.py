@@ -30,6 +30,7 @@ def list_shifts(status: ShiftStatus | None = None, role: str | None = None) -> l
 @blp.post("")
 @blp.arguments(ShiftCreateSchema)
 @blp.response(201, ShiftSchema)
+@blp.errors(400, 409)
 def create_shift(data: dict[str, Any]) -> Shift:
     """Add an open shift."""
     return shifts.create_shift(services(), **data)
@@ -37,6 +38,7 @@ def create_shift(data: dict[str, Any]) -> Shift:
 
 @blp.get("/<shift_id>")
 @blp.response(200, ShiftSchema)
+@blp.errors(404)
 def get_shift(shift_id: str) -> Shift:
     """Show one shift, with its fanout once started."""
     return shifts.get_shift(services(), shift_id)
@@ -45,6 +47,7 @@ def get_shift(shift_id: str) -> Shift:
 @blp.post("/<shift_id>/fanout")
 @blp.response(202, ShiftSchema, description="Fanout started: texts are being sent.")
 @blp.alt_response(200, schema=ShiftSchema, description="Fanout had already started; nothing sent.")
+@blp.errors(404, 409)
 def start_fanout(shift_id: str) -> tuple[Shift, int]:
     """Text every qualified caregiver and schedule the phone round; repeating it sends nothing."""
     shift, started = fanout.start_fanout(services(), shift_id)
@@ -53,6 +56,7 @@ def start_fanout(shift_id: str) -> tuple[Shift, int]:
 
 @blp.post("/<shift_id>/cancel")
 @blp.response(200, ShiftSchema)
+@blp.errors(404, 409)
 def cancel_shift(shift_id: str) -> Shift:
     """Cancel a shift that is not filled: no phone round, later accepts hear it is gone."""
     return shifts.cancel_shift(services(), shift_id)
@@ -60,6 +64,7 @@ def cancel_shift(shift_id: str) -> Shift:
 
 @blp.get("/<shift_id>/notifications")
 @blp.response(200, NotificationSchema(many=True))
+@blp.errors(404)
 def list_notifications(shift_id: str) -> list[Notification]:
     """List the texts and calls of a shift with their delivery status."""
     return shifts.shift_notifications(services(), shift_id)
@@ -67,6 +72,7 @@ def list_notifications(shift_id: str) -> list[Notification]:
 
 @blp.get("/<shift_id>/events")
 @blp.response(200, EventSchema(many=True))
+@blp.errors(404)
 def list_events(shift_id: str) -> list[Event]:
     """Show the audit trail of a shift, oldest first."""
     return shifts.shift_events(services(), shift_id)

@@ -1,0 +1,47 @@
+"""``/openapi.json`` and ``/health``."""
+
+from flask.testing import FlaskClient
+
+
+def test_openapi_document_describes_every_endpoint_from_the_schemas(client: FlaskClient) -> None:
+    response = client.get("/openapi.json")
+    assert response.status_code == 200
+    doc = response.json
+    assert doc["openapi"].startswith("3.")
+    paths = doc["paths"]
+    for path in [
+        "/health",
+        "/caregivers",
+        "/caregivers/{caregiver_id}",
+        "/shifts",
+        "/shifts/{shift_id}",
+        "/shifts/{shift_id}/fanout",
+        "/shifts/{shift_id}/cancel",
+        "/shifts/{shift_id}/notifications",
+        "/shifts/{shift_id}/events",
+        "/messages/inbound",
+    ]:
+        assert path in paths, path
+    schemas = doc["components"]["schemas"]
+    assert set(schemas["CaregiverCreate"]["required"]) == {"name", "role", "phone"}
+    fanout = paths["/shifts/{shift_id}/fanout"]["post"]["responses"]
+    assert {"200", "202", "404", "409"} <= set(fanout)
+    inbound = paths["/messages/inbound"]["post"]["requestBody"]["content"]
+    assert set(inbound) == {"application/json", "application/x-www-form-urlencoded"}
+    assert "error" in schemas["Error"]["properties"]
+
+
+def test_health_reports_ok_and_the_scheduler(client: FlaskClient) -> None:
+    response = client.get("/health")
+    assert response.status_code == 200
+    assert response.json["status"] == "ok"
+    assert "sends_pending" in response.json
+
+
+def test_unknown_path_and_method_get_the_error_body(client: FlaskClient) -> None:
+    missing = client.get("/nowhere")
+    assert missing.status_code == 404
+    assert missing.json["error"]["code"] == "not_found"
+    wrong = client.delete("/shifts")
+    assert wrong.status_code == 405
+    assert wrong.json["error"]["code"] == "method_not_allowed"

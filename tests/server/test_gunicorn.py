@@ -1,0 +1,110 @@
+"""The invariants on the real server: gunicorn, threads, a one-second escalation delay."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+
+import pytest
+
+from tests.server.harness import Server
+
+pytestmark = pytest.mark.server
+
+RNS = [f"+1555555{i:04d}" for i in range(300, 330)]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Server]:
+    server = Server(SHIFTFILL_ESCALATION_DELAY_SECONDS="1")
+    yield server
+    assert server.stop() == 0
+
+
+def wait_for(condition, seconds: float = 10.0) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+def test_thirty_concurrent_accepts_over_http_have_one_winner(server: Server) -> None:
+    for i, phone in enumerate(RNS):
+        status, _ = server.request(
+            "POST",
+            "/caregivers",
+            {"id": f"cg_{i}", "name": f"RN {i}", "role": "RN", "phone": phone},
+        )
+        assert status == 201
+    server.request("POST", "/caregivers", {"name": "Lpn", "role": "LPN", "phone": "+15555550399"})
+    shift = {
+        "id": "sh_race",
+        "organization_id": "org_1",
+        "role_required": "RN",
+        "start_time": "2026-11-29T07:00:00+00:00",
+        "end_time": "2026-11-29T19:00:00+00:00",
+    }
+    assert server.request("POST", "/shifts", shift)[0] == 201
+
+    statuses = Counter(server.request("POST", "/shifts/sh_race/fanout")[0] for _ in range(5))
+    assert statuses == {202: 1, 200: 4}
+    assert (
+        server.request("POST", "/messages/inbound", {"from": RNS[0], "body": "no"})[1]["outcome"]
+        == "declined"
+    )
+
+    def calls() -> list[dict]:  # type: ignore[type-arg]
+        notes = server.request("GET", "/shifts/sh_race/notifications")[1]
+        return [n for n in notes if n["channel"] == "call" and n["status"] == "sent"]
+
+    assert wait_for(lambda: len(calls()) == len(RNS) - 1)
+    notes = server.request("GET", "/shifts/sh_race/notifications")[1]
+    assert Counter((n["caregiver_id"], n["channel"]) for n in notes).most_common(1)[0][1] == 1
+    assert "cg_0" not in {n["caregiver_id"] for n in calls()}
+
+    barrier = threading.Barrier(len(RNS))
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def accept(phone: str) -> None:
+        barrier.wait()
+        status, body = server.request("POST", "/messages/inbound", {"from": phone, "body": "yes"})
+        assert status == 200
+        with lock:
+            outcomes.append(body["outcome"])
+
+    threads = [threading.Thread(target=accept, args=(phone,)) for phone in RNS]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert Counter(outcomes) == {"assigned": 1, "filled": len(RNS) - 1}
+    final = server.request("GET", "/shifts/sh_race")[1]
+    assert final["status"] == "filled"
+    events = server.request("GET", "/shifts/sh_race/events")[1]
+    assert [e["type"] for e in events].count("escalated") == 1
+
+
+def test_junk_input_never_gets_a_5xx_over_http(server: Server) -> None:
+    junk = [
+        ("POST", "/caregivers", b"\xff\xfe\x00", "application/json"),
+        ("POST", "/caregivers", b"[]", "application/json"),
+        ("POST", "/caregivers", b'{"name": null, "role": 5, "phone": []}', "application/json"),
+        ("POST", "/shifts", b'{"start_time": "2026-99-99"}', "application/json"),
+        ("POST", "/shifts", b"x" * 200_000, "application/json"),
+        ("POST", "/messages/inbound", b"From=%ZZ&Body=\xff", "application/x-www-form-urlencoded"),
+        ("POST", "/messages/inbound", b'{"from": 1, "body": {}}', "application/json"),
+        ("POST", "/messages/inbound", b"yes", "text/plain"),
+        ("GET", "/shifts?status=%00", None, None),
+        ("POST", "/shifts/%00/fanout", b"", None),
+    ]
+    before = server.request("GET", "/caregivers")[1]
+    for method, path, raw, content_type in junk:
+        status, body = server.request(method, path, raw=raw, content_type=content_type)
+        assert 400 <= status < 500, (path, status, body)
+        assert set(body["error"]) == {"code", "message", "fields"}, (path, body)
+    assert server.request("GET", "/caregivers")[1] == before

@@ -1,0 +1,94 @@
+"""The app factory, the config classes and the seed file."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from config import SAMPLE_SEED, ConfigError, DevelopmentConfig, TestingConfig, config_from_env
+from shiftfill import create_app
+from shiftfill.seed import SeedError
+from tests.fakes import FakeNotifier, FakeScheduler
+
+
+def make_app(**env: str):  # type: ignore[no-untyped-def]
+    return create_app(TestingConfig(env), notifier=FakeNotifier(), scheduler=FakeScheduler())
+
+
+def test_testing_config_switches_testing_on_and_starts_empty() -> None:
+    app = make_app()
+    assert app.testing
+    assert app.test_client().get("/caregivers").json == []
+    assert not create_app(DevelopmentConfig({"SHIFTFILL_SEED_FILE": ""})).testing
+
+
+def test_environment_variables_reach_the_services() -> None:
+    app = make_app(SHIFTFILL_ESCALATION_DELAY_SECONDS="90", SHIFTFILL_SEND_CONCURRENCY="3")
+    ctx = app.extensions["shiftfill"]
+    assert ctx.escalation_delay.total_seconds() == 90
+    assert ctx.send_pool._workers == 3
+
+
+def test_sample_data_loads_through_the_schemas() -> None:
+    app = make_app(SHIFTFILL_SEED_FILE=SAMPLE_SEED)
+    client = app.test_client()
+    caregivers = client.get("/caregivers").json
+    assert len(caregivers) >= 8
+    assert len({c["role"] for c in caregivers}) >= 3
+    assert len(client.get("/shifts").json) >= 3
+
+
+def test_production_config_loads_the_sample_data_by_default() -> None:
+    assert config_from_env({}).SHIFTFILL_SEED_FILE == SAMPLE_SEED
+    assert config_from_env({"SHIFTFILL_SEED_FILE": ""}).SHIFTFILL_SEED_FILE == ""
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", "not valid JSON"),
+        ('{"caregivers": [{"name": "A", "role": "RN", "phone": "12"}]}', "phone"),
+        ('{"people": []}', "must be an object with 'caregivers' and 'shifts'"),
+        (
+            '{"caregivers": [{"id": "a", "name": "A", "role": "RN", "phone": "+15555550101"},'
+            '{"id": "a", "name": "B", "role": "RN", "phone": "+15555550102"}]}',
+            "already exists",
+        ),
+    ],
+)
+def test_a_bad_seed_file_stops_start_up_with_a_clear_message(
+    tmp_path: Path, content: str, message: str
+) -> None:
+    seed = tmp_path / "seed.json"
+    seed.write_text(content)
+    with pytest.raises(SeedError, match=message):
+        make_app(SHIFTFILL_SEED_FILE=str(seed))
+
+
+def test_a_missing_seed_file_names_the_file(tmp_path: Path) -> None:
+    with pytest.raises(SeedError, match="cannot be read"):
+        make_app(SHIFTFILL_SEED_FILE=str(tmp_path / "absent.json"))
+
+
+def test_a_seed_file_can_hold_only_caregivers(tmp_path: Path) -> None:
+    seed = tmp_path / "seed.json"
+    seed.write_text(
+        json.dumps({"caregivers": [{"name": "A", "role": "cna", "phone": "+15555550101"}]})
+    )
+    client = make_app(SHIFTFILL_SEED_FILE=str(seed)).test_client()
+    assert client.get("/caregivers").json[0]["role"] == "CNA"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("SHIFTFILL_ESCALATION_DELAY_SECONDS", "ten"),
+        ("SHIFTFILL_ESCALATION_DELAY_SECONDS", "-1"),
+        ("SHIFTFILL_SEND_CONCURRENCY", "0"),
+        ("SHIFTFILL_NOTIFIER", "carrier-pigeon"),
+        ("SHIFTFILL_ENV", "staging"),
+    ],
+)
+def test_a_bad_setting_is_refused_naming_the_variable(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        config_from_env({name: value})
