@@ -1,6 +1,7 @@
 """The app factory, the config classes and the seed file."""
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,30 @@ def test_testing_config_switches_testing_on_and_starts_empty() -> None:
     assert app.testing
     assert app.test_client().get("/caregivers").json == []
     assert not create_app(DevelopmentConfig({"SHIFTFILL_SEED_FILE": ""})).testing
+
+
+def test_creating_the_app_starts_no_thread_until_work_arrives() -> None:
+    before = threading.active_count()
+    app = create_app(TestingConfig({}), notifier=FakeNotifier())
+    ctx = app.extensions["shiftfill"]
+    assert threading.active_count() == before
+    assert ctx.scheduler.describe()["running"] is False
+    client = app.test_client()
+    client.post("/caregivers", json={"name": "A", "role": "RN", "phone": "+15555550101"})
+    client.post(
+        "/shifts",
+        json={
+            "id": "sh_1",
+            "organization_id": "o",
+            "role_required": "RN",
+            "start_time": "2026-11-29T07:00:00+00:00",
+            "end_time": "2026-11-29T08:00:00+00:00",
+        },
+    )
+    client.post("/shifts/sh_1/fanout")
+    assert ctx.scheduler.describe() == {"running": True, "jobs": 1}
+    ctx.shutdown()
+    assert ctx.scheduler.describe()["running"] is False
 
 
 def test_environment_variables_reach_the_services() -> None:
