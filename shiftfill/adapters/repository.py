@@ -99,6 +99,22 @@ class CaregiverRepository:
         return len(self._by_id)
 
 
+class EventLog:
+    """The append-only audit trail of each shift."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_shift: dict[str, list[Event]] = defaultdict(list)
+
+    def append(self, shift_id: str, *events: Event) -> None:
+        with self._lock:
+            self._by_shift[shift_id].extend(events)
+
+    def for_shift(self, shift_id: str) -> list[Event]:
+        with self._lock:
+            return list(self._by_shift.get(shift_id, ()))
+
+
 def random_offer_code(digits: int) -> str:
     """Draw an offer code of ``digits`` digits."""
     return f"{secrets.randbelow(10**digits):0{digits}d}"
@@ -111,8 +127,13 @@ class ShiftRepository:
     # draw almost always finds a free one; past it they grow to six digits.
     SHORT_CODE_CAPACITY = 2_000
 
-    def __init__(self, code_source: Callable[[int], str] = random_offer_code) -> None:
+    def __init__(
+        self,
+        events: EventLog | None = None,
+        code_source: Callable[[int], str] = random_offer_code,
+    ) -> None:
         self._lock = threading.Lock()
+        self._events = events if events is not None else EventLog()
         self._by_id: dict[str, Shift] = {}
         self._codes_in_use: dict[str, str] = {}
         self._code_of_shift: dict[str, str] = {}
@@ -138,12 +159,19 @@ class ShiftRepository:
             if (status is None or s.status is status) and (role is None or s.role_required == role)
         ]
 
-    def update(self, shift_id: str, decide: Callable[[Shift], Decision]) -> Decision:
+    def update(
+        self,
+        shift_id: str,
+        decide: Callable[[Shift], Decision],
+        record: Callable[[Decision], Iterable[Event]] | None = None,
+    ) -> Decision:
         """Run ``decide`` on the current shift under the lock and store the shift it returns.
 
         ``decide`` must be a pure function: it is the one atomic step between
         reading a shift and writing it, so two racing claims cannot both win.
-        Raises ``KeyError`` for an unknown id.
+        The events ``record`` makes of the decision are appended under the same
+        lock, so the audit trail lists racing decisions in the order they took
+        effect. Raises ``KeyError`` for an unknown id.
         """
         with self._lock:
             before = self._by_id[shift_id]
@@ -151,6 +179,8 @@ class ShiftRepository:
             if decision.changed:
                 self._by_id[shift_id] = decision.shift
                 self._reindex(before, decision.shift)
+            if record is not None:
+                self._events.append(shift_id, *record(decision))
             return decision
 
     def reserve_offer_code(self, shift_id: str) -> str:
@@ -234,22 +264,6 @@ class NotificationRepository:
 
     def __len__(self) -> int:
         return len(self._by_id)
-
-
-class EventLog:
-    """The append-only audit trail of each shift."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._by_shift: dict[str, list[Event]] = defaultdict(list)
-
-    def append(self, shift_id: str, *events: Event) -> None:
-        with self._lock:
-            self._by_shift[shift_id].extend(events)
-
-    def for_shift(self, shift_id: str) -> list[Event]:
-        with self._lock:
-            return list(self._by_shift.get(shift_id, ()))
 
 
 class InboundLog:

@@ -36,10 +36,14 @@ class Context:
     phone_region: str = "US"
     clock: Clock = system_clock
     caregivers: CaregiverRepository = field(default_factory=CaregiverRepository)
-    shifts: ShiftRepository = field(default_factory=ShiftRepository)
-    notifications: NotificationRepository = field(default_factory=NotificationRepository)
     events: EventLog = field(default_factory=EventLog)
+    shifts: ShiftRepository = field(init=False)
+    notifications: NotificationRepository = field(default_factory=NotificationRepository)
     inbound: InboundLog = field(default_factory=InboundLog)
+
+    def __post_init__(self) -> None:
+        # Shift decisions and their events are written under one lock.
+        self.shifts = ShiftRepository(events=self.events)
 
     def shutdown(self) -> None:
         """Stop the scheduler, then let the send pool finish what is queued."""

@@ -52,6 +52,14 @@ def start_fanout(ctx: Context, shift_id: str) -> tuple[Shift, bool]:
                 qualified_ids=qualified,
                 escalation_delay=ctx.escalation_delay,
             ),
+            record=lambda d: _when_changed(
+                d,
+                Event(
+                    at=now,
+                    type=EventType.FANOUT_STARTED,
+                    detail={"offered": len(qualified), "offer_code": code},
+                ),
+            ),
         )
     except rules.ShiftConflict as exc:
         raise Conflict(str(exc)) from exc
@@ -60,14 +68,6 @@ def start_fanout(ctx: Context, shift_id: str) -> tuple[Shift, bool]:
 
     shift = decision.shift
     assert shift.fanout is not None
-    ctx.events.append(
-        shift_id,
-        Event(
-            at=now,
-            type=EventType.FANOUT_STARTED,
-            detail={"offered": len(shift.fanout.offered_caregiver_ids), "offer_code": code},
-        ),
-    )
     ctx.scheduler.schedule(shift_id, shift.fanout.escalation_due_at)
     texts = _create_notifications(ctx, shift, shift.fanout.offered_caregiver_ids, Channel.SMS, now)
     _send(ctx, texts)
@@ -80,20 +80,28 @@ def run_phone_round(ctx: Context, shift_id: str) -> int:
     Safe to run late or more than once: only the first run on an open, due
     shift places calls. Returns the number of calls queued.
     """
-    if ctx.shifts.get(shift_id) is None:
+    shift = ctx.shifts.get(shift_id)
+    if shift is None or shift.fanout is None:
         return 0
+    offered = ctx.caregivers.get_many(shift.fanout.offered_caregiver_ids)
+    opted_out = [c.id for c in offered if c.opted_out]
     now = ctx.clock()
-    decision = ctx.shifts.update(shift_id, lambda s: rules.begin_phone_round(s, now=now))
+    decision = ctx.shifts.update(
+        shift_id,
+        lambda s: rules.begin_phone_round(s, now=now),
+        record=lambda d: _when_changed(
+            d,
+            Event(
+                at=now,
+                type=EventType.ESCALATED,
+                detail={"calls": len(rules.phone_round_callees(d.shift, opted_out))},
+            ),
+        ),
+    )
     if not decision.changed:
         return 0
-    shift = decision.shift
-    assert shift.fanout is not None
-    offered = ctx.caregivers.get_many(shift.fanout.offered_caregiver_ids)
-    callees = rules.phone_round_callees(shift, [c.id for c in offered if c.opted_out])
-    calls = _create_notifications(ctx, shift, callees, Channel.CALL, now)
-    ctx.events.append(
-        shift_id, Event(at=now, type=EventType.ESCALATED, detail={"calls": len(calls)})
-    )
+    callees = rules.phone_round_callees(decision.shift, opted_out)
+    calls = _create_notifications(ctx, decision.shift, callees, Channel.CALL, now)
     _send(ctx, calls)
     return len(calls)
 
@@ -124,6 +132,11 @@ def deliver(ctx: Context, notification_id: str) -> Notification:
         log.exception("notifier raised on notification %s", notification_id)
         return _finish(ctx, attempt, error=f"{type(exc).__name__}: {exc}", record=True)
     return _finish(ctx, attempt, provider_id=provider_id)
+
+
+def _when_changed(decision: rules.Decision, *events: Event) -> tuple[Event, ...]:
+    """Record ``events`` only if the decision changed the shift."""
+    return events if decision.changed else ()
 
 
 def _create_notifications(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
 
 from shiftfill import phones
 from shiftfill.domain import replies, rules
@@ -125,27 +127,33 @@ def _decide(
         },
     )
     if parsed.intent is Intent.ACCEPT:
-        decision = ctx.shifts.update(shift.id, lambda s: rules.claim(s, caregiver.id, now=now))
+        decide = partial(rules.claim, caregiver_id=caregiver.id, now=now)
     else:
-        decision = ctx.shifts.update(shift.id, lambda s: rules.decline(s, caregiver.id))
+        decide = partial(rules.decline, caregiver_id=caregiver.id)
+    decision = ctx.shifts.update(
+        shift.id, decide, record=lambda d: [received, *_outcome_events(d, caregiver, now)]
+    )
     outcome = decision.outcome
     assert outcome is not None
-
-    events = [received]
     if outcome is Outcome.ASSIGNED:
         ctx.scheduler.cancel(shift.id)
-        events.append(Event(at=now, type=EventType.ASSIGNED, caregiver_id=caregiver.id))
-    elif outcome is Outcome.FILLED:
-        events.append(Event(at=now, type=EventType.CLAIM_LOST, caregiver_id=caregiver.id))
-    elif outcome is Outcome.DECLINED and decision.changed:
-        events.append(Event(at=now, type=EventType.DECLINED, caregiver_id=caregiver.id))
-    ctx.events.append(shift.id, *events)
     return InboundResult(
         outcome,
         replies.reply_for(outcome, decision.shift),
         shift_id=shift.id,
         caregiver_id=caregiver.id,
     )
+
+
+def _outcome_events(decision: rules.Decision, caregiver: Caregiver, now: datetime) -> list[Event]:
+    kind = {
+        Outcome.ASSIGNED: EventType.ASSIGNED,
+        Outcome.FILLED: EventType.CLAIM_LOST,
+        Outcome.DECLINED: EventType.DECLINED,
+    }.get(decision.outcome)  # type: ignore[arg-type]
+    if kind is None or (kind is EventType.DECLINED and not decision.changed):
+        return []
+    return [Event(at=now, type=kind, caregiver_id=caregiver.id)]
 
 
 def _opt_out(ctx: Context, caregiver: Caregiver, message: InboundMessage) -> InboundResult:

@@ -56,12 +56,15 @@ def cancel_shift(ctx: Context, shift_id: str) -> Shift:
     get_shift(ctx, shift_id)
     now = ctx.clock()
     try:
-        decision = ctx.shifts.update(shift_id, lambda s: rules.cancel(s, now=now))
+        decision = ctx.shifts.update(
+            shift_id,
+            lambda s: rules.cancel(s, now=now),
+            record=lambda d: [Event(at=now, type=EventType.CANCELLED)] if d.changed else [],
+        )
     except rules.ShiftConflict as exc:
         raise Conflict(str(exc)) from exc
     if decision.changed:
         ctx.scheduler.cancel(shift_id)
-        ctx.events.append(shift_id, Event(at=now, type=EventType.CANCELLED))
     return decision.shift
 
 
