@@ -74,7 +74,7 @@ class CaregiverRepository:
         caregiver_id = self._by_phone.get(phone)
         return self._by_id.get(caregiver_id) if caregiver_id else None
 
-    def list(self, role: str | None = None) -> list[Caregiver]:
+    def all(self, role: str | None = None) -> list[Caregiver]:
         with self._lock:
             values = list(self._by_id.values())
         return values if role is None else [c for c in values if c.role == role]
@@ -150,7 +150,7 @@ class ShiftRepository:
     def get(self, shift_id: str) -> Shift | None:
         return self._by_id.get(shift_id)
 
-    def list(self, status: ShiftStatus | None = None, role: str | None = None) -> list[Shift]:
+    def all(self, status: ShiftStatus | None = None, role: str | None = None) -> list[Shift]:
         with self._lock:
             values = list(self._by_id.values())
         return [

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 
 log = logging.getLogger(__name__)
 
-Task = Callable[[], None]
+Task = Callable[[], object]
 _STOP = object()
 
 

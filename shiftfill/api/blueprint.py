@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from http import HTTPStatus
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import flask_smorest
 from flask import Request
@@ -16,12 +16,18 @@ from shiftfill.api.errors import ErrorSchema, http_error_response
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def reject(status: int, message: str, **data: Any) -> NoReturn:
+    """Stop the request with ``status`` and the error body carrying ``message``."""
+    abort(status, message=message, **data)
+    raise AssertionError("abort returned")  # pragma: no cover
+
+
 class Parser(FlaskParser):
     """Reads JSON bodies only when they say they are JSON: anything else is a 400."""
 
     def _raw_load_json(self, req: Request) -> Any:
         if not is_json_request(req):
-            abort(400, message="Content-Type must be application/json.")
+            reject(400, "Content-Type must be application/json.")
         return super()._raw_load_json(req)
 
 

@@ -9,4 +9,5 @@ from shiftfill.services.context import Context
 
 def services() -> Context:
     """Return the service context that ``create_app`` stored on the current app."""
-    return current_app.extensions["shiftfill"]  # type: ignore[no-any-return]
+    context: Context = current_app.extensions["shiftfill"]
+    return context

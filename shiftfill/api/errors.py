@@ -29,7 +29,8 @@ SERVICE_STATUS = {NotFound: 404, Conflict: 409}
 class ErrorDetailSchema(ma.Schema):
     code = ma.fields.String(metadata={"description": "Machine-readable error name"})
     message = ma.fields.String(metadata={"description": "What went wrong, for a person"})
-    fields = ma.fields.Dict(
+    fields_ = ma.fields.Dict(
+        data_key="fields",
         keys=ma.fields.String(),
         values=ma.fields.List(ma.fields.String()),
         metadata={"description": "Messages per invalid field"},

@@ -40,4 +40,4 @@ def get_caregiver(ctx: Context, caregiver_id: str) -> Caregiver:
 
 def list_caregivers(ctx: Context, role: str | None = None) -> list[Caregiver]:
     """List caregivers, optionally only those of one role."""
-    return ctx.caregivers.list(role=role)
+    return ctx.caregivers.all(role=role)

@@ -48,7 +48,7 @@ def list_shifts(
     ctx: Context, status: ShiftStatus | None = None, role: str | None = None
 ) -> list[Shift]:
     """List shifts, optionally filtered by status and required role."""
-    return ctx.shifts.list(status=status, role=role)
+    return ctx.shifts.all(status=status, role=role)
 
 
 def cancel_shift(ctx: Context, shift_id: str) -> Shift:

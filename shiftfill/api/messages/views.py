@@ -7,9 +7,8 @@ from xml.sax.saxutils import escape
 
 import marshmallow as ma
 from flask import Response, request
-from flask_smorest import abort
 
-from shiftfill.api.blueprint import Blueprint
+from shiftfill.api.blueprint import Blueprint, reject
 from shiftfill.api.context import services
 from shiftfill.api.messages.schemas import (
     InboundJsonSchema,
@@ -45,17 +44,18 @@ def inbound() -> InboundResult | Response:
     if request.mimetype == JSON:
         data = request.get_json(silent=True)
         if data is None:
-            abort(400, message="Invalid JSON body.")
+            reject(400, "Invalid JSON body.")
         return handle_inbound(services(), InboundMessage(**_load(InboundJsonSchema(), data)))
-    abort(400, message=f"Content-Type must be {JSON} or {FORM}.")
+    reject(400, f"Content-Type must be {JSON} or {FORM}.")
 
 
 def _load(schema: ma.Schema, data: Any) -> dict[str, Any]:
     try:
-        return schema.load(data)  # type: ignore[no-any-return]
+        loaded: dict[str, Any] = schema.load(data)
+        return loaded
     except ma.ValidationError as exc:
         fields = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
-        abort(422, errors={"body": fields})
+        reject(422, "The request is invalid; see fields.", errors={"body": fields})
 
 
 def _from_webhook(data: dict[str, Any]) -> InboundMessage:
