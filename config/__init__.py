@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
 SAMPLE_SEED = str(Path(__file__).resolve().parent.parent / "shiftfill" / "data" / "sample.json")
+
+
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
 
 class ConfigError(ValueError):
@@ -30,7 +35,7 @@ class Config:
         self.SHIFTFILL_SEND_CONCURRENCY = int(
             _number(env, "SHIFTFILL_SEND_CONCURRENCY", 8, minimum=1, whole=True)
         )
-        self.SHIFTFILL_NOTIFIER = _choice(env, "SHIFTFILL_NOTIFIER", "log", {"log"})
+        self.SHIFTFILL_NOTIFIER = _choice(env, "SHIFTFILL_NOTIFIER", "log", {"log", "twilio"})
         self.SHIFTFILL_NOTIFIER_LATENCY_MS = int(
             _number(env, "SHIFTFILL_NOTIFIER_LATENCY_MS", 0, minimum=0, whole=True)
         )
@@ -38,6 +43,43 @@ class Config:
             env, "SHIFTFILL_LOG_LEVEL", "INFO", {"DEBUG", "INFO", "WARNING", "ERROR"}, upper=True
         )
         self.SHIFTFILL_DEFAULT_REGION = env.get("SHIFTFILL_DEFAULT_REGION", "US").upper()
+        self.SHIFTFILL_API_TOKENS = _tokens(env.get("SHIFTFILL_API_TOKEN", ""))
+        self.SHIFTFILL_PUBLIC_BASE_URL = _url(env, "SHIFTFILL_PUBLIC_BASE_URL")
+        self.TWILIO_ACCOUNT_SID = env.get("TWILIO_ACCOUNT_SID", "").strip()
+        self.TWILIO_AUTH_TOKEN = env.get("TWILIO_AUTH_TOKEN", "").strip()
+        self.SHIFTFILL_TWILIO_FROM = env.get("SHIFTFILL_TWILIO_FROM", "").strip()
+        self.SHIFTFILL_TWILIO_MESSAGING_SERVICE_SID = env.get(
+            "SHIFTFILL_TWILIO_MESSAGING_SERVICE_SID", ""
+        ).strip()
+        self.SHIFTFILL_TWILIO_API_BASE = (
+            _url(env, "SHIFTFILL_TWILIO_API_BASE") or "https://api.twilio.com"
+        )
+        self._check_provider_settings()
+
+    def _check_provider_settings(self) -> None:
+        """Refuse provider settings that cannot work together, naming the variable to fix."""
+        if self.TWILIO_AUTH_TOKEN and not self.SHIFTFILL_PUBLIC_BASE_URL:
+            raise ConfigError(
+                "SHIFTFILL_PUBLIC_BASE_URL must be set when TWILIO_AUTH_TOKEN is: webhook "
+                "signatures are computed over the public address."
+            )
+        if self.SHIFTFILL_NOTIFIER != "twilio":
+            return
+        for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "SHIFTFILL_PUBLIC_BASE_URL"):
+            if not getattr(self, name):
+                raise ConfigError(f"{name} must be set when SHIFTFILL_NOTIFIER=twilio.")
+        if not self.TWILIO_ACCOUNT_SID.startswith("AC"):
+            raise ConfigError("TWILIO_ACCOUNT_SID must start with 'AC'.")
+        if not self.SHIFTFILL_TWILIO_FROM:
+            raise ConfigError(
+                "SHIFTFILL_TWILIO_FROM must be set when SHIFTFILL_NOTIFIER=twilio: calls are "
+                "placed from it (SHIFTFILL_TWILIO_MESSAGING_SERVICE_SID only sends SMS)."
+            )
+        if not _E164.match(self.SHIFTFILL_TWILIO_FROM):
+            raise ConfigError("SHIFTFILL_TWILIO_FROM must be an E.164 number like +15555550100.")
+        service = self.SHIFTFILL_TWILIO_MESSAGING_SERVICE_SID
+        if service and not service.startswith("MG"):
+            raise ConfigError("SHIFTFILL_TWILIO_MESSAGING_SERVICE_SID must start with 'MG'.")
 
 
 class DevelopmentConfig(Config):
@@ -68,6 +110,20 @@ def config_from_env(environ: Mapping[str, str] | None = None) -> Config:
     env = os.environ if environ is None else environ
     name = _choice(env, "SHIFTFILL_ENV", "production", set(CONFIGS))
     return CONFIGS[name](env)
+
+
+def _tokens(raw: str) -> tuple[str, ...]:
+    return tuple(token.strip() for token in raw.split(",") if token.strip())
+
+
+def _url(env: Mapping[str, str], name: str) -> str:
+    raw = env.get(name, "").strip().rstrip("/")
+    if not raw:
+        return ""
+    parts = urlsplit(raw)
+    if parts.scheme not in {"http", "https"} or not parts.netloc or parts.query:
+        raise ConfigError(f"{name} must be an http(s) address without a query, got {raw!r}.")
+    return raw
 
 
 def _number(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import atexit
 import logging
+from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
 
 from flask import Flask
 
@@ -13,6 +15,7 @@ from shiftfill import api, seed
 from shiftfill.adapters.notifier import LogNotifier, Notifier
 from shiftfill.adapters.scheduler import APSchedulerEscalation, EscalationScheduler
 from shiftfill.adapters.send_pool import SendPool
+from shiftfill.adapters.twilio_notifier import TwilioNotifier
 from shiftfill.jobs.escalation import escalation_job
 from shiftfill.services.context import Context
 
@@ -24,7 +27,7 @@ def create_app(
     scheduler: EscalationScheduler | None = None,
 ) -> Flask:
     """Build a shiftfill app; tests pass fakes for the notifier and the scheduler."""
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)
     app.config.from_object(config or config_from_env())
     configure_logging(app)
     context = build_context(app, notifier=notifier, scheduler=scheduler)
@@ -44,7 +47,7 @@ def build_context(
     """Wire the repositories to the notifier, the send pool and the escalation scheduler."""
     settings = app.config
     context = Context(
-        notifier=notifier or LogNotifier(latency_ms=settings["SHIFTFILL_NOTIFIER_LATENCY_MS"]),
+        notifier=notifier or build_notifier(settings),
         scheduler=scheduler or APSchedulerEscalation(),
         send_pool=SendPool(workers=settings["SHIFTFILL_SEND_CONCURRENCY"]),
         escalation_delay=timedelta(seconds=settings["SHIFTFILL_ESCALATION_DELAY_SECONDS"]),
@@ -52,6 +55,20 @@ def build_context(
     )
     context.scheduler.bind(escalation_job(context))
     return context
+
+
+def build_notifier(settings: Mapping[str, Any]) -> Notifier:
+    """Make the notifier ``SHIFTFILL_NOTIFIER`` names."""
+    if settings["SHIFTFILL_NOTIFIER"] == "twilio":
+        return TwilioNotifier(
+            account_sid=settings["TWILIO_ACCOUNT_SID"],
+            auth_token=settings["TWILIO_AUTH_TOKEN"],
+            public_base_url=settings["SHIFTFILL_PUBLIC_BASE_URL"],
+            from_number=settings["SHIFTFILL_TWILIO_FROM"],
+            messaging_service_sid=settings["SHIFTFILL_TWILIO_MESSAGING_SERVICE_SID"],
+            api_base=settings["SHIFTFILL_TWILIO_API_BASE"],
+        )
+    return LogNotifier(latency_ms=settings["SHIFTFILL_NOTIFIER_LATENCY_MS"])
 
 
 def configure_logging(app: Flask) -> None:

@@ -117,3 +117,46 @@ def test_a_seed_file_can_hold_only_caregivers(tmp_path: Path) -> None:
 def test_a_bad_setting_is_refused_naming_the_variable(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
         config_from_env({name: value})
+
+
+TWILIO = {
+    "SHIFTFILL_NOTIFIER": "twilio",
+    "TWILIO_ACCOUNT_SID": "AC" + "1" * 32,
+    "TWILIO_AUTH_TOKEN": "secret",
+    "SHIFTFILL_TWILIO_FROM": "+15555550100",
+    "SHIFTFILL_PUBLIC_BASE_URL": "https://shiftfill.example.com",
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"TWILIO_ACCOUNT_SID": ""}, "TWILIO_ACCOUNT_SID"),
+        ({"TWILIO_ACCOUNT_SID": "XY123"}, "TWILIO_ACCOUNT_SID"),
+        ({"TWILIO_AUTH_TOKEN": ""}, "SHIFTFILL_PUBLIC_BASE_URL|TWILIO_AUTH_TOKEN"),
+        ({"SHIFTFILL_TWILIO_FROM": ""}, "SHIFTFILL_TWILIO_FROM"),
+        ({"SHIFTFILL_TWILIO_FROM": "555-0100"}, "SHIFTFILL_TWILIO_FROM"),
+        ({"SHIFTFILL_TWILIO_MESSAGING_SERVICE_SID": "123"}, "MESSAGING_SERVICE_SID"),
+        ({"SHIFTFILL_PUBLIC_BASE_URL": ""}, "SHIFTFILL_PUBLIC_BASE_URL"),
+        ({"SHIFTFILL_PUBLIC_BASE_URL": "ftp://x"}, "SHIFTFILL_PUBLIC_BASE_URL"),
+        ({"SHIFTFILL_TWILIO_API_BASE": "not a url"}, "SHIFTFILL_TWILIO_API_BASE"),
+    ],
+)
+def test_missing_or_inconsistent_twilio_settings_stop_start_up(
+    change: dict[str, str], named: str
+) -> None:
+    with pytest.raises(ConfigError, match=named):
+        config_from_env({**TWILIO, **change})
+
+
+def test_complete_twilio_settings_build_the_twilio_notifier() -> None:
+    from shiftfill.adapters.twilio_notifier import TwilioNotifier
+
+    app = create_app(config_from_env({**TWILIO, "SHIFTFILL_SEED_FILE": ""}))
+    assert isinstance(app.extensions["shiftfill"].notifier, TwilioNotifier)
+    app.extensions["shiftfill"].shutdown()
+
+
+def test_a_signature_token_without_a_public_address_stops_start_up() -> None:
+    with pytest.raises(ConfigError, match="SHIFTFILL_PUBLIC_BASE_URL"):
+        config_from_env({"TWILIO_AUTH_TOKEN": "secret"})

@@ -226,6 +226,7 @@ class NotificationRepository:
         self._by_id: dict[str, Notification] = {}
         self._by_key: dict[tuple[str, str, str], str] = {}
         self._by_shift: dict[str, list[str]] = defaultdict(list)
+        self._by_provider_id: dict[str, str] = {}
 
     def add_missing(self, notifications: Iterable[Notification]) -> list[Notification]:
         """Store each notification whose shift, caregiver and channel has none yet.
@@ -248,19 +249,33 @@ class NotificationRepository:
     def get(self, notification_id: str) -> Notification | None:
         return self._by_id.get(notification_id)
 
+    def by_provider_id(self, provider_id: str) -> Notification | None:
+        """Find a notification by the provider's id for it (``MessageSid``, ``CallSid``)."""
+        notification_id = self._by_provider_id.get(provider_id)
+        return self._by_id.get(notification_id) if notification_id else None
+
     def for_shift(self, shift_id: str) -> list[Notification]:
         with self._lock:
             ids = list(self._by_shift.get(shift_id, ()))
         return [self._by_id[nid] for nid in ids]
 
     def update(
-        self, notification_id: str, change: Callable[[Notification], Notification]
-    ) -> Notification:
-        """Apply ``change`` to a stored notification under the lock and return the result."""
+        self, notification_id: str, change: Callable[[Notification], Notification | None]
+    ) -> tuple[Notification, bool]:
+        """Apply ``change`` to a stored notification under the lock.
+
+        ``change`` returns ``None`` to leave the notification as it is. Returns the
+        stored notification and whether it changed.
+        """
         with self._lock:
-            notification = change(self._by_id[notification_id])
+            current = self._by_id[notification_id]
+            notification = change(current)
+            if notification is None:
+                return current, False
             self._by_id[notification_id] = notification
-            return notification
+            if notification.provider_id and notification.provider_id != current.provider_id:
+                self._by_provider_id[notification.provider_id] = notification_id
+            return notification, True
 
     def __len__(self) -> int:
         return len(self._by_id)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from flask import Flask
 
+from shiftfill.api import auth
 from shiftfill.api.blueprint import Api
 from shiftfill.api.caregivers.views import blp as caregivers_blp
 from shiftfill.api.errors import register_error_handlers
 from shiftfill.api.health.views import blp as health_blp
 from shiftfill.api.messages.views import blp as messages_blp
 from shiftfill.api.shifts.views import blp as shifts_blp
+from shiftfill.api.voice.views import blp as voice_blp
 
 OPENAPI_SETTINGS = {
     "API_TITLE": "shiftfill",
@@ -17,15 +19,29 @@ OPENAPI_SETTINGS = {
     "OPENAPI_VERSION": "3.0.3",
     "OPENAPI_URL_PREFIX": "/",
     "OPENAPI_JSON_PATH": "openapi.json",
+    "API_SPEC_OPTIONS": {
+        "security": [{"bearerAuth": []}],
+        "components": {
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer"},
+                "twilioSignature": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "X-Twilio-Signature",
+                },
+            }
+        },
+    },
 }
 
 
 def init_app(app: Flask) -> Api:
-    """Register the blueprints, the error handlers and ``/openapi.json`` on ``app``."""
+    """Register the blueprints, authentication, error handlers and ``/openapi.json``."""
     for key, value in OPENAPI_SETTINGS.items():
         app.config.setdefault(key, value)
     api = Api(app)
-    for blp in (health_blp, caregivers_blp, shifts_blp, messages_blp):
+    for blp in (health_blp, caregivers_blp, shifts_blp, messages_blp, voice_blp):
         api.register_blueprint(blp)
     register_error_handlers(app)
+    auth.init_app(app)
     return api

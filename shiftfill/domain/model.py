@@ -29,18 +29,39 @@ class Channel(enum.StrEnum):
 
 
 class NotificationStatus(enum.StrEnum):
+    """``queued → sent → delivered | undelivered``, or ``failed`` at any step.
+
+    ``delivered`` and ``undelivered`` come from the provider's status callbacks;
+    for a call they mean answered, and busy or not answered.
+    """
+
     QUEUED = "queued"
     SENT = "sent"
+    DELIVERED = "delivered"
+    UNDELIVERED = "undelivered"
     FAILED = "failed"
+
+    @property
+    def is_final(self) -> bool:
+        return self in _FINAL_STATUSES
+
+
+_FINAL_STATUSES = frozenset(
+    {NotificationStatus.DELIVERED, NotificationStatus.UNDELIVERED, NotificationStatus.FAILED}
+)
 
 
 class EventType(enum.StrEnum):
     FANOUT_STARTED = "fanout_started"
     SMS_SENT = "sms_sent"
     SMS_FAILED = "sms_failed"
+    SMS_DELIVERED = "sms_delivered"
+    SMS_UNDELIVERED = "sms_undelivered"
     ESCALATED = "escalated"
     CALL_PLACED = "call_placed"
     CALL_FAILED = "call_failed"
+    CALL_ANSWERED = "call_answered"
+    CALL_UNANSWERED = "call_unanswered"
     REPLY_RECEIVED = "reply_received"
     DECLINED = "declined"
     ASSIGNED = "assigned"

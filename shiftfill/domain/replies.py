@@ -80,3 +80,13 @@ def reply_for(
     if outcome is Outcome.HELP:
         return f"{BRAND}: {how_to_answer(shift)} Reply STOP to unsubscribe."
     return f"Sorry, we did not understand. {how_to_answer(shift)}"
+
+
+def no_answer_on_call(shift: Shift | None) -> str:
+    """Say on a call when the caregiver pressed nothing and said nothing."""
+    if shift is None:
+        return "We did not hear an answer. You can still reply to our text message. Goodbye."
+    return (
+        f"We did not hear an answer. You can still text YES {_code(shift)} to accept "
+        f"the {describe(shift)}. Goodbye."
+    )

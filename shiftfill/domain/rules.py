@@ -11,7 +11,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from shiftfill.domain.model import Caregiver, Channel, Fanout, Shift, ShiftStatus
+from shiftfill.domain.model import (
+    Caregiver,
+    Channel,
+    Fanout,
+    Notification,
+    NotificationStatus,
+    Shift,
+    ShiftStatus,
+)
 
 
 class Outcome(enum.StrEnum):
@@ -160,3 +168,18 @@ def may_contact(shift: Shift, caregiver: Caregiver, channel: Channel) -> bool:
         return False
     declined = shift.fanout is not None and shift.fanout.has_declined(caregiver.id)
     return not (channel is Channel.CALL and declined)
+
+
+def report_delivery(
+    notification: Notification, status: NotificationStatus, *, error: str | None = None
+) -> Notification | None:
+    """Apply a provider's delivery report; ``None`` when it would move the status backwards.
+
+    Providers send reports out of order and more than once; a final status
+    (delivered, undelivered, failed) is never replaced.
+    """
+    if notification.status.is_final or status is notification.status:
+        return None
+    if status is NotificationStatus.QUEUED:
+        return None
+    return replace(notification, status=status, error=error or notification.error)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from shiftfill.adapters.repository import DuplicateKey
-from shiftfill.domain.model import Caregiver
+from shiftfill.domain.model import Caregiver, Event, EventType
 from shiftfill.services.context import Context
 from shiftfill.services.errors import Conflict, NotFound
 
@@ -41,3 +41,20 @@ def get_caregiver(ctx: Context, caregiver_id: str) -> Caregiver:
 def list_caregivers(ctx: Context, role: str | None = None) -> list[Caregiver]:
     """List caregivers, optionally only those of one role."""
     return ctx.caregivers.all(role=role)
+
+
+def opt_out_caregiver(ctx: Context, caregiver_id: str, *, via: str) -> Caregiver:
+    """Stop every future contact with a caregiver, and note it on their open offers.
+
+    ``via`` says how the opt-out arrived (``sms``, ``call``, ``provider``).
+    """
+    caregiver, changed = ctx.caregivers.opt_out(caregiver_id)
+    if changed:
+        now = ctx.clock()
+        for shift in ctx.shifts.offers_for(caregiver_id):
+            if shift.is_open:
+                event = Event(
+                    at=now, type=EventType.OPTED_OUT, caregiver_id=caregiver_id, detail={"via": via}
+                )
+                ctx.events.append(shift.id, event)
+    return caregiver

@@ -5,29 +5,23 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterable
-from dataclasses import replace
 from datetime import datetime
 from functools import partial
 
-from shiftfill.adapters.notifier import NotifierError
-from shiftfill.domain import replies, rules
+from shiftfill.domain import rules
 from shiftfill.domain.model import (
-    Caregiver,
     Channel,
     Event,
     EventType,
     Notification,
-    NotificationStatus,
     Shift,
 )
 from shiftfill.services.context import Context
+from shiftfill.services.delivery import deliver
 from shiftfill.services.errors import Conflict
 from shiftfill.services.shifts import get_shift
 
 log = logging.getLogger(__name__)
-
-_SENT_EVENT = {Channel.SMS: EventType.SMS_SENT, Channel.CALL: EventType.CALL_PLACED}
-_FAILED_EVENT = {Channel.SMS: EventType.SMS_FAILED, Channel.CALL: EventType.CALL_FAILED}
 
 
 def start_fanout(ctx: Context, shift_id: str) -> tuple[Shift, bool]:
@@ -106,34 +100,6 @@ def run_phone_round(ctx: Context, shift_id: str) -> int:
     return len(calls)
 
 
-def deliver(ctx: Context, notification_id: str) -> Notification:
-    """Send one queued notification and record how it went; never raises."""
-    notification = ctx.notifications.get(notification_id)
-    if notification is None or notification.status is not NotificationStatus.QUEUED:
-        return notification  # type: ignore[return-value]
-    shift = ctx.shifts.get(notification.shift_id)
-    caregiver = ctx.caregivers.get(notification.caregiver_id)
-    if shift is None or caregiver is None:
-        return _finish(ctx, notification, error="not sent: shift or caregiver is gone")
-    if not rules.may_contact(shift, caregiver, notification.channel):
-        return _finish(ctx, notification, error=f"not sent: {_why_not(shift, caregiver)}")
-
-    attempt = ctx.notifications.update(
-        notification_id, lambda n: replace(n, attempts=n.attempts + 1)
-    )
-    try:
-        if notification.channel is Channel.SMS:
-            provider_id = ctx.notifier.send_sms(caregiver.phone, replies.offer_sms(shift))
-        else:
-            provider_id = ctx.notifier.place_call(caregiver.phone, replies.offer_call_script(shift))
-    except NotifierError as exc:
-        return _finish(ctx, attempt, error=str(exc) or type(exc).__name__, record=True)
-    except Exception as exc:  # a broken adapter must not take the worker down
-        log.exception("notifier raised on notification %s", notification_id)
-        return _finish(ctx, attempt, error=f"{type(exc).__name__}: {exc}", record=True)
-    return _finish(ctx, attempt, provider_id=provider_id)
-
-
 def _when_changed(decision: rules.Decision, *events: Event) -> tuple[Event, ...]:
     """Record ``events`` only if the decision changed the shift."""
     return events if decision.changed else ()
@@ -161,44 +127,3 @@ def _create_notifications(
 
 def _send(ctx: Context, notifications: list[Notification]) -> None:
     ctx.send_pool.submit_many(partial(deliver, ctx, n.id) for n in notifications)
-
-
-def _finish(
-    ctx: Context,
-    notification: Notification,
-    *,
-    provider_id: str | None = None,
-    error: str | None = None,
-    record: bool = False,
-) -> Notification:
-    now = ctx.clock()
-    if error is None:
-        done = ctx.notifications.update(
-            notification.id,
-            lambda n: replace(
-                n, status=NotificationStatus.SENT, sent_at=now, provider_id=provider_id
-            ),
-        )
-        event = Event(at=now, type=_SENT_EVENT[done.channel], caregiver_id=done.caregiver_id)
-    else:
-        done = ctx.notifications.update(
-            notification.id, lambda n: replace(n, status=NotificationStatus.FAILED, error=error)
-        )
-        if not record:
-            return done
-        event = Event(
-            at=now,
-            type=_FAILED_EVENT[done.channel],
-            caregiver_id=done.caregiver_id,
-            detail={"error": error},
-        )
-    ctx.events.append(done.shift_id, event)
-    return done
-
-
-def _why_not(shift: Shift, caregiver: Caregiver) -> str:
-    if not shift.is_open:
-        return f"the shift is {shift.status}"
-    if caregiver.opted_out:
-        return "the caregiver opted out"
-    return "the caregiver declined"

@@ -12,6 +12,7 @@ from shiftfill.domain import replies, rules
 from shiftfill.domain.intents import Intent, ParsedReply, parse_reply
 from shiftfill.domain.model import Caregiver, Channel, Event, EventType, Shift
 from shiftfill.domain.rules import Outcome
+from shiftfill.services.caregivers import opt_out_caregiver
 from shiftfill.services.context import Context
 
 
@@ -48,6 +49,43 @@ def handle_inbound(ctx: Context, message: InboundMessage) -> InboundResult:
         result, _ = ctx.inbound.once(message.message_id, lambda: _handle(ctx, message))
         return result
     return _handle(ctx, message)
+
+
+def handle_call_reply(
+    ctx: Context, *, call_sid: str, said: str, fallback_phone: str | None
+) -> InboundResult:
+    """Act on a keypad press or spoken answer gathered on a call.
+
+    On a call shiftfill placed, the provider's ``From`` is shiftfill's own number,
+    so the caregiver and the shift come from the call's id; ``fallback_phone``
+    (the called number) is used only for a call shiftfill has no record of.
+    """
+    call = ctx.notifications.by_provider_id(call_sid)
+    if call is not None:
+        caregiver = ctx.caregivers.get(call.caregiver_id)
+        shift_id: str | None = call.shift_id
+    else:
+        caregiver = _sender(ctx, fallback_phone) if fallback_phone else None
+        shift_id = None
+    if caregiver is None:
+        return InboundResult(Outcome.UNKNOWN_SENDER, replies.reply_for(Outcome.UNKNOWN_SENDER))
+    if not said.strip():
+        shift = ctx.shifts.get(shift_id) if shift_id else None
+        return InboundResult(
+            Outcome.UNRECOGNIZED,
+            replies.no_answer_on_call(shift),
+            shift_id=shift_id,
+            caregiver_id=caregiver.id,
+        )
+    message = InboundMessage(
+        sender=caregiver.phone,
+        body=said,
+        channel=Channel.CALL,
+        shift_id=shift_id,
+        # One call can gather more than once; a re-delivery repeats the same input.
+        message_id=f"{call_sid}:{said}",
+    )
+    return handle_inbound(ctx, message)
 
 
 def _handle(ctx: Context, message: InboundMessage) -> InboundResult:
@@ -157,21 +195,7 @@ def _outcome_events(decision: rules.Decision, caregiver: Caregiver, now: datetim
 
 
 def _opt_out(ctx: Context, caregiver: Caregiver, message: InboundMessage) -> InboundResult:
-    """Stop every future contact with this caregiver, and note it on their open offers."""
-    _, changed = ctx.caregivers.opt_out(caregiver.id)
-    if changed:
-        now = ctx.clock()
-        for shift in ctx.shifts.offers_for(caregiver.id):
-            if shift.is_open:
-                ctx.events.append(
-                    shift.id,
-                    Event(
-                        at=now,
-                        type=EventType.OPTED_OUT,
-                        caregiver_id=caregiver.id,
-                        detail={"channel": str(message.channel)},
-                    ),
-                )
+    opt_out_caregiver(ctx, caregiver.id, via=str(message.channel))
     return InboundResult(
         Outcome.OPTED_OUT, replies.reply_for(Outcome.OPTED_OUT), caregiver_id=caregiver.id
     )

@@ -19,6 +19,7 @@ class HealthSchema(ma.Schema):
 
 
 @blp.get("/health")
+@blp.doc(security=[])
 @blp.response(200, HealthSchema)
 def health() -> dict[str, Any]:
     """Report that the service is up, with its scheduler and send queue."""

@@ -6,7 +6,7 @@ from typing import Any
 
 import marshmallow as ma
 
-from shiftfill.domain.model import Channel
+from shiftfill.domain.model import Channel, NotificationStatus
 from shiftfill.domain.rules import Outcome
 
 
@@ -51,3 +51,65 @@ class InboundResultSchema(ma.Schema):
     shift_id = ma.fields.String(allow_none=True)
     caregiver_id = ma.fields.String(allow_none=True)
     reply = ma.fields.String()
+
+
+# The provider's words for where a message or call stands. Words not listed
+# (queued, sending, ringing, in-progress...) are steps on the way and change nothing.
+MESSAGE_STATUSES = {
+    "sent": NotificationStatus.SENT,
+    "delivered": NotificationStatus.DELIVERED,
+    "read": NotificationStatus.DELIVERED,
+    "undelivered": NotificationStatus.UNDELIVERED,
+    "failed": NotificationStatus.FAILED,
+}
+CALL_STATUSES = {
+    "completed": NotificationStatus.DELIVERED,
+    "busy": NotificationStatus.UNDELIVERED,
+    "no-answer": NotificationStatus.UNDELIVERED,
+    "canceled": NotificationStatus.UNDELIVERED,
+    "failed": NotificationStatus.FAILED,
+}
+
+
+class StatusCallbackSchema(ma.Schema):
+    """A delivery report: ``MessageSid`` + ``MessageStatus``, or ``CallSid`` + ``CallStatus``."""
+
+    class Meta:
+        unknown = ma.EXCLUDE
+
+    MessageSid = ma.fields.String()
+    MessageStatus = ma.fields.String()
+    CallSid = ma.fields.String()
+    CallStatus = ma.fields.String()
+    ErrorCode = ma.fields.String()
+
+    @ma.validates_schema
+    def names_a_message_or_call(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if not (
+            {"MessageSid", "MessageStatus"} <= data.keys()
+            or {"CallSid", "CallStatus"} <= data.keys()
+        ):
+            raise ma.ValidationError(
+                "Send MessageSid with MessageStatus, or CallSid with CallStatus.",
+                field_name="_schema",
+            )
+
+    @ma.post_load
+    def to_report(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        if "MessageSid" in data and "MessageStatus" in data:
+            provider_id, status = data["MessageSid"], MESSAGE_STATUSES.get(data["MessageStatus"])
+        else:
+            provider_id, status = data["CallSid"], CALL_STATUSES.get(data["CallStatus"])
+        return {"provider_id": provider_id, "status": status, "ErrorCode": data.get("ErrorCode")}
+
+
+class GatherSchema(ma.Schema):
+    """The provider's callback after a ``<Gather>`` on a call shiftfill placed."""
+
+    class Meta:
+        unknown = ma.EXCLUDE
+
+    CallSid = ma.fields.String(required=True)
+    To = ma.fields.String()
+    Digits = ma.fields.String()
+    SpeechResult = ma.fields.String()

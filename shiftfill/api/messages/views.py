@@ -1,9 +1,8 @@
-"""``/messages/inbound``: caregivers' replies, from the provider's webhook or as JSON."""
+"""``/messages``: caregivers' replies (provider webhook or JSON) and delivery reports."""
 
 from __future__ import annotations
 
 from typing import Any
-from xml.sax.saxutils import escape
 
 import marshmallow as ma
 from flask import Response, request
@@ -13,15 +12,24 @@ from shiftfill.api.context import services
 from shiftfill.api.messages.schemas import (
     InboundJsonSchema,
     InboundResultSchema,
+    StatusCallbackSchema,
     TwilioWebhookSchema,
 )
+from shiftfill.api.twiml import twiml_reply
 from shiftfill.domain.model import Channel
-from shiftfill.services.inbound import InboundMessage, InboundResult, handle_inbound
+from shiftfill.services.delivery import record_delivery_report
+from shiftfill.services.inbound import (
+    InboundMessage,
+    InboundResult,
+    handle_call_reply,
+    handle_inbound,
+)
 
 blp = Blueprint("messages", __name__, url_prefix="/messages", description="Inbound replies")
 
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
+PROVIDER_SECURITY: list[dict[str, list[str]]] = [{"twilioSignature": []}]
 
 _REQUEST_BODY = {
     "required": True,
@@ -33,49 +41,48 @@ _REQUEST_BODY = {
 
 
 @blp.post("/inbound")
-@blp.doc(requestBody=_REQUEST_BODY)
+@blp.doc(requestBody=_REQUEST_BODY, security=[{"bearerAuth": []}, *PROVIDER_SECURITY])
 @blp.response(200, InboundResultSchema, description="JSON in, JSON out; a form in, TwiML out.")
-@blp.errors(400, 422)
+@blp.errors(400, 401, 403, 422)
 def inbound() -> InboundResult | Response:
     """Handle a caregiver's reply: accept, decline, STOP, HELP, or something else."""
     if request.mimetype == FORM:
-        message = _from_webhook(_load(TwilioWebhookSchema(), request.form.to_dict()))
-        return _twiml(handle_inbound(services(), message), message.channel)
+        data = load(TwilioWebhookSchema(), request.form.to_dict())
+        if "CallSid" in data and "Body" not in data:
+            said = data.get("Digits") or data.get("SpeechResult") or ""
+            result = handle_call_reply(
+                services(), call_sid=data["CallSid"], said=said, fallback_phone=data["From"]
+            )
+            return twiml_reply(result.reply, Channel.CALL)
+        message = InboundMessage(
+            sender=data["From"], body=data["Body"], message_id=data.get("MessageSid")
+        )
+        return twiml_reply(handle_inbound(services(), message).reply, Channel.SMS)
     if request.mimetype == JSON:
-        data = request.get_json(silent=True)
-        if data is None:
+        payload = request.get_json(silent=True)
+        if payload is None:
             reject(400, "Invalid JSON body.")
-        return handle_inbound(services(), InboundMessage(**_load(InboundJsonSchema(), data)))
+        return handle_inbound(services(), InboundMessage(**load(InboundJsonSchema(), payload)))
     reject(400, f"Content-Type must be {JSON} or {FORM}.")
 
 
-def _load(schema: ma.Schema, data: Any) -> dict[str, Any]:
+@blp.post("/status")
+@blp.doc(security=PROVIDER_SECURITY)
+@blp.arguments(StatusCallbackSchema, location="form")
+@blp.response(204, description="Report applied, or ignored when stale or unknown.")
+@blp.errors(403, 422)
+def status_callback(data: dict[str, Any]) -> None:
+    """Take the provider's delivery report for a text or a call."""
+    record_delivery_report(
+        services(), data["provider_id"], data["status"], error_code=data["ErrorCode"]
+    )
+
+
+def load(schema: ma.Schema, data: Any) -> dict[str, Any]:
+    """Validate ``data`` with ``schema`` or stop the request with a 422 naming the fields."""
     try:
         loaded: dict[str, Any] = schema.load(data)
-        return loaded
     except ma.ValidationError as exc:
         fields = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
         reject(422, "The request is invalid; see fields.", errors={"body": fields})
-
-
-def _from_webhook(data: dict[str, Any]) -> InboundMessage:
-    """Turn Twilio's parameters into a message; a call's keypad or speech is its body."""
-    if "CallSid" in data and "Body" not in data:
-        said = data.get("Digits") or data.get("SpeechResult") or ""
-        # One call can gather more than once; a re-delivery repeats the same input.
-        return InboundMessage(
-            sender=data["From"],
-            body=said,
-            channel=Channel.CALL,
-            message_id=f"{data['CallSid']}:{said}",
-        )
-    return InboundMessage(sender=data["From"], body=data["Body"], message_id=data.get("MessageSid"))
-
-
-def _twiml(result: InboundResult, channel: Channel) -> Response:
-    verb = "Say" if channel is Channel.CALL else "Message"
-    xml = (
-        '<?xml version="1.0" encoding="UTF-8"?>'
-        f"<Response><{verb}>{escape(result.reply)}</{verb}></Response>"
-    )
-    return Response(xml, mimetype="text/xml")
+    return loaded

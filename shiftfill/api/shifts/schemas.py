@@ -61,6 +61,9 @@ class NotificationSchema(ma.Schema):
     queued_at = ma.fields.DateTime()
     sent_at = ma.fields.DateTime(allow_none=True)
     error = ma.fields.String(allow_none=True)
+    provider_id = ma.fields.String(
+        allow_none=True, metadata={"description": "The provider's MessageSid or CallSid"}
+    )
 
 
 class EventSchema(ma.Schema):

@@ -1,0 +1,101 @@
+"""The Twilio notifier: SMS through the Messages API, calls through the Calls API."""
+
+from __future__ import annotations
+
+import logging
+
+from requests import RequestException
+from twilio.base.exceptions import TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.rest import Client
+from twilio.twiml.voice_response import VoiceResponse
+
+from shiftfill.adapters.notifier import Notifier, NotifierError
+from shiftfill.phones import mask
+
+log = logging.getLogger(__name__)
+# The client logs each request's parameters at INFO, whole phone numbers included.
+logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
+
+STATUS_PATH = "/messages/status"
+GATHER_PATH = "/voice/gather"
+NO_ANSWER = "We did not get your answer. You can still reply to our text message. Goodbye."
+
+
+class TwilioNotifier(Notifier):
+    """Sends through Twilio's REST API (or a Twilio-compatible one at ``api_base``).
+
+    Every message asks for status callbacks at ``public_base_url``; every call reads
+    the offer inside a ``<Gather>`` whose answer comes back to ``/voice/gather``.
+    """
+
+    def __init__(
+        self,
+        *,
+        account_sid: str,
+        auth_token: str,
+        public_base_url: str,
+        from_number: str,
+        messaging_service_sid: str = "",
+        api_base: str = "https://api.twilio.com",
+        timeout: float = 10.0,
+    ) -> None:
+        self._client = Client(
+            account_sid, auth_token, http_client=TwilioHttpClient(timeout=timeout)
+        )
+        self._client.api.base_url = api_base.rstrip("/")
+        self._public = public_base_url.rstrip("/")
+        self._from = from_number
+        self._messaging_service = messaging_service_sid
+
+    def send_sms(self, to: str, body: str) -> str:
+        sender = (
+            {"messaging_service_sid": self._messaging_service}
+            if self._messaging_service
+            else {"from_": self._from}
+        )
+        try:
+            message = self._client.messages.create(
+                to=to, body=body, status_callback=self._public + STATUS_PATH, **sender
+            )
+        except (TwilioRestException, RequestException) as exc:
+            raise _provider_error("sms", to, exc) from exc
+        return str(message.sid)
+
+    def place_call(self, to: str, script: str) -> str:
+        try:
+            call = self._client.calls.create(
+                to=to,
+                from_=self._from,
+                twiml=str(self.call_twiml(script)),
+                status_callback=self._public + STATUS_PATH,
+            )
+        except (TwilioRestException, RequestException) as exc:
+            raise _provider_error("call", to, exc) from exc
+        return str(call.sid)
+
+    def call_twiml(self, script: str) -> VoiceResponse:
+        """The call: the offer read inside a one-key or spoken ``<Gather>``."""
+        response = VoiceResponse()
+        gather = response.gather(
+            input="speech dtmf",
+            num_digits=1,
+            action=self._public + GATHER_PATH,
+            method="POST",
+            speech_timeout="auto",
+        )
+        gather.say(script)
+        response.say(NO_ANSWER)
+        return response
+
+
+def _provider_error(channel: str, to: str, exc: Exception) -> NotifierError:
+    if isinstance(exc, TwilioRestException):
+        transient = exc.status >= 500 or exc.status == 429
+        code = f" {exc.code}" if exc.code else ""
+        message = f"twilio {exc.status}{code}: {exc.msg}"
+    else:
+        transient = True
+        message = f"twilio unreachable: {type(exc).__name__}"
+    log.warning("%s to %s failed: %s", channel, mask(to), message)
+    return NotifierError(message, transient=transient)

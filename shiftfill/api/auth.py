@@ -1,0 +1,75 @@
+"""Who may call what: bearer tokens for the ops API, Twilio signatures for provider webhooks.
+
+Both checks are off until configured (``SHIFTFILL_API_TOKEN``, ``TWILIO_AUTH_TOKEN``),
+so a development server needs no secrets.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Sequence
+
+from flask import Flask, request
+from twilio.request_validator import RequestValidator
+
+from shiftfill.api.blueprint import reject
+
+FORM = "application/x-www-form-urlencoded"
+PUBLIC_ENDPOINTS = frozenset({"health.health"})
+PROVIDER_ENDPOINTS = frozenset({"messages.status_callback", "voice.gather"})
+SIGNATURE_HEADER = "X-Twilio-Signature"
+
+
+def init_app(app: Flask) -> None:
+    """Check every request against the configured tokens before its view runs."""
+    api_tokens: Sequence[str] = app.config.get("SHIFTFILL_API_TOKENS", ())
+    auth_token: str = app.config.get("TWILIO_AUTH_TOKEN", "")
+    public_base_url: str = app.config.get("SHIFTFILL_PUBLIC_BASE_URL", "")
+    validator = RequestValidator(auth_token) if auth_token else None
+
+    @app.before_request
+    def authenticate() -> None:
+        endpoint = request.endpoint
+        if endpoint is None or endpoint in PUBLIC_ENDPOINTS:
+            return
+        if is_provider_request(endpoint):
+            if validator is not None:
+                check_signature(validator, public_base_url)
+        elif api_tokens:
+            check_bearer(api_tokens)
+
+
+def is_provider_request(endpoint: str) -> bool:
+    """Provider webhooks, and the form-encoded shape of ``/messages/inbound``."""
+    return endpoint in PROVIDER_ENDPOINTS or (
+        endpoint == "messages.inbound" and request.mimetype == FORM
+    )
+
+
+def check_bearer(tokens: Sequence[str]) -> None:
+    """Stop the request with 401 unless it carries one of ``tokens`` as a bearer token."""
+    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+    candidate = presented.strip().encode()
+    # Compare with every token, so the time taken says nothing about which one was close.
+    matches = [hmac.compare_digest(candidate, token.encode()) for token in tokens]
+    if scheme.lower() != "bearer" or not any(matches):
+        reject(
+            401,
+            "A valid 'Authorization: Bearer <token>' header is required.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+def check_signature(validator: RequestValidator, public_base_url: str) -> None:
+    """Stop the request with 403 unless its ``X-Twilio-Signature`` matches.
+
+    The signature covers the address the provider called, which behind a
+    TLS-terminating proxy is the public https address, not the one this process
+    sees: so it is rebuilt from ``SHIFTFILL_PUBLIC_BASE_URL``.
+    """
+    url = public_base_url + request.path
+    if request.query_string:
+        url += "?" + request.query_string.decode("latin-1")
+    signature = request.headers.get(SIGNATURE_HEADER, "")
+    if not signature or not validator.validate(url, request.form, signature):
+        reject(403, f"The {SIGNATURE_HEADER} header is missing or does not match.")

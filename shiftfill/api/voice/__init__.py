@@ -1,0 +1,1 @@
+"""The provider's callback for answers gathered on a call."""
