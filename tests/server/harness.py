@@ -27,8 +27,8 @@ def free_port() -> int:
 class Server:
     """A gunicorn process running ``wsgi:app`` with the shipped config."""
 
-    def __init__(self, **env: str) -> None:
-        self.port = free_port()
+    def __init__(self, port: int | None = None, **env: str) -> None:
+        self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         environment = {**os.environ, "SHIFTFILL_SEED_FILE": "", "SHIFTFILL_LOG_LEVEL": "WARNING"}
         environment.update(env)
@@ -72,9 +72,11 @@ class Server:
         form: dict[str, str] | None = None,
         raw: bytes | None = None,
         content_type: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> tuple[int, Any]:
         """Send one request; returns the status and the decoded JSON (or text) body."""
-        data, headers = raw, {}
+        data, extra = raw, dict(headers or {})
+        headers = {}
         if body is not None:
             data, headers = json.dumps(body).encode(), {"Content-Type": "application/json"}
         elif form is not None:
@@ -82,6 +84,7 @@ class Server:
             headers = {"Content-Type": "application/x-www-form-urlencoded"}
         if content_type:
             headers["Content-Type"] = content_type
+        headers.update(extra)
         req = urllib.request.Request(self.base + path, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(req, timeout=10) as response:
@@ -101,6 +104,8 @@ class Server:
 
 
 def _decode(payload: bytes, headers: Any) -> Any:
+    if not payload:
+        return None
     if "json" in (headers.get("Content-Type") or ""):
         return json.loads(payload)
     return payload.decode("utf-8", "replace")
