@@ -35,6 +35,8 @@ class Config:
         self.SHIFTFILL_SEND_CONCURRENCY = int(
             _number(env, "SHIFTFILL_SEND_CONCURRENCY", 8, minimum=1, whole=True)
         )
+        rate = _number(env, "SHIFTFILL_SEND_RATE_PER_SECOND", 0, minimum=0)
+        self.SHIFTFILL_SEND_RATE_PER_SECOND = rate or None
         self.SHIFTFILL_NOTIFIER = _choice(env, "SHIFTFILL_NOTIFIER", "log", {"log", "twilio"})
         self.SHIFTFILL_NOTIFIER_LATENCY_MS = int(
             _number(env, "SHIFTFILL_NOTIFIER_LATENCY_MS", 0, minimum=0, whole=True)

@@ -6,6 +6,7 @@ import atexit
 import logging
 from collections.abc import Mapping
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from flask import Flask
@@ -18,6 +19,7 @@ from shiftfill.adapters.send_pool import SendPool
 from shiftfill.adapters.twilio_notifier import TwilioNotifier
 from shiftfill.jobs.escalation import escalation_job
 from shiftfill.services.context import Context
+from shiftfill.services.delivery import deliver
 
 
 def create_app(
@@ -49,11 +51,15 @@ def build_context(
     context = Context(
         notifier=notifier or build_notifier(settings),
         scheduler=scheduler or APSchedulerEscalation(),
-        send_pool=SendPool(workers=settings["SHIFTFILL_SEND_CONCURRENCY"]),
+        send_pool=SendPool(
+            workers=settings["SHIFTFILL_SEND_CONCURRENCY"],
+            rate_per_second=settings["SHIFTFILL_SEND_RATE_PER_SECOND"],
+        ),
         escalation_delay=timedelta(seconds=settings["SHIFTFILL_ESCALATION_DELAY_SECONDS"]),
         phone_region=settings["SHIFTFILL_DEFAULT_REGION"],
     )
     context.scheduler.bind(escalation_job(context))
+    context.send_pool.bind(partial(deliver, context))
     return context
 
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 from shiftfill.adapters.notifier import Notifier, NotifierError
 from shiftfill.adapters.scheduler import EscalationScheduler
-from shiftfill.adapters.send_pool import SendPool, Task
+from shiftfill.adapters.send_pool import SendPool
 
 
 @dataclass(frozen=True)
@@ -71,16 +71,17 @@ class FakeScheduler(EscalationScheduler):
 
 
 class HeldSendPool(SendPool):
-    """A send pool that holds every task until ``run_all``, to stage what lands in between."""
+    """A send pool that holds every item until ``run_all``, to stage what lands in between."""
 
-    def __init__(self) -> None:
+    def __init__(self, handler: Callable[[str], object]) -> None:
         super().__init__(workers=1)
-        self.held: list[Task] = []
+        self.bind(handler)
+        self.held: list[str] = []
 
-    def submit_many(self, tasks: Iterable[Task]) -> None:
-        self.held.extend(tasks)
+    def submit_many(self, items: Iterable[str]) -> None:
+        self.held.extend(items)
 
     def run_all(self) -> None:
         held, self.held = self.held, []
-        for task in held:
-            task()
+        for item in held:
+            self._handler(item)  # type: ignore[misc]

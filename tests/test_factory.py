@@ -51,7 +51,7 @@ def test_environment_variables_reach_the_services() -> None:
     app = make_app(SHIFTFILL_ESCALATION_DELAY_SECONDS="90", SHIFTFILL_SEND_CONCURRENCY="3")
     ctx = app.extensions["shiftfill"]
     assert ctx.escalation_delay.total_seconds() == 90
-    assert ctx.send_pool._workers == 3
+    assert ctx.send_pool.workers == 3
 
 
 def test_sample_data_loads_through_the_schemas() -> None:

@@ -1,96 +1,140 @@
-"""A bounded pool of worker threads that runs outbound sends off the request path."""
+"""A bounded pool of worker threads that sends notifications off the request path."""
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
+import time
+from collections import deque
 from collections.abc import Callable, Iterable
 
 log = logging.getLogger(__name__)
 
-Task = Callable[[], object]
-_STOP = object()
+Handler = Callable[[str], object]
+
+
+class RateLimiter:
+    """A token bucket shared by the workers: at most ``per_second`` sends a second.
+
+    A provider's sender has a rate (a long code sends about one message a
+    second, a short code about a hundred); going faster gets messages refused.
+    """
+
+    def __init__(self, per_second: float, clock: Callable[[], float] = time.monotonic) -> None:
+        if per_second <= 0:
+            raise ValueError("a rate limit must be positive")
+        self._interval = 1.0 / per_second
+        self._clock = clock
+        self._next = clock()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> None:
+        """Block until this caller may send."""
+        with self._lock:
+            now = self._clock()
+            start = max(self._next, now)
+            self._next = start + self._interval
+        if start > now:
+            time.sleep(start - now)
 
 
 class SendPool:
-    """Runs send tasks on ``workers`` threads, started on first use.
+    """Runs ``handler(item)`` for each submitted item on ``workers`` threads.
 
-    Queueing never blocks: a fanout request only appends to the queue. The threads
-    start lazily so that nothing runs at import time, in a pre-forking master, or
-    in the watcher process of a reloader.
+    Submitting never blocks: a fanout of ten thousand texts only extends a deque.
+    The threads start on first use, so that nothing runs at import time, in a
+    pre-forking master, or in the watcher process of a reloader.
     """
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, rate_per_second: float | None = None) -> None:
         if workers < 1:
             raise ValueError("a send pool needs at least one worker")
         self._workers = workers
-        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._handler: Handler | None = None
+        self._limiter = RateLimiter(rate_per_second) if rate_per_second else None
+        self._items: deque[str] = deque()
+        self._cond = threading.Condition()
+        self._running = 0
         self._threads: list[threading.Thread] = []
-        self._start_lock = threading.Lock()
-        self._pending = 0
-        self._pending_lock = threading.Lock()
-        self._idle = threading.Condition(self._pending_lock)
-        self._stopped = False
+        self._stopping = False
 
-    def submit_many(self, tasks: Iterable[Task]) -> None:
-        """Queue tasks to run in order of submission."""
-        tasks = list(tasks)
-        if not tasks:
-            return
-        self._ensure_started()
-        with self._pending_lock:
-            self._pending += len(tasks)
-        for task in tasks:
-            self._queue.put(task)
+    @property
+    def workers(self) -> int:
+        return self._workers
 
-    def submit(self, task: Task) -> None:
-        self.submit_many([task])
+    def bind(self, handler: Handler) -> None:
+        """Set the function each submitted item is handed to."""
+        self._handler = handler
+
+    def submit_many(self, items: Iterable[str]) -> None:
+        """Queue items; they are handled in the order submitted."""
+        with self._cond:
+            if self._stopping:
+                raise RuntimeError("the send pool is shut down")
+            before = len(self._items)
+            self._items.extend(items)
+            added = len(self._items) - before
+            if not added:
+                return
+            self._ensure_started()
+            self._cond.notify(added)
 
     @property
     def pending(self) -> int:
-        """Tasks queued or running."""
-        return self._pending
+        """Items queued or being handled."""
+        return len(self._items) + self._running
 
     def wait_idle(self, timeout: float | None = None) -> bool:
-        """Block until every queued task has run; returns False on timeout."""
-        with self._idle:
-            return self._idle.wait_for(lambda: self._pending == 0, timeout)
+        """Block until every queued item has been handled; False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._items and not self._running, timeout)
 
-    def shutdown(self, timeout: float | None = None) -> None:
-        """Run what is queued, then stop the workers."""
-        with self._start_lock:
-            self._stopped = True
-            threads, self._threads = self._threads, []
-        for _ in threads:
-            self._queue.put(_STOP)
-        for thread in threads:
-            thread.join(timeout)
+    def drain(self) -> list[str]:
+        """Take every item still queued out of the pool, unhandled."""
+        with self._cond:
+            items = list(self._items)
+            self._items.clear()
+            self._cond.notify_all()
+            return items
+
+    def shutdown(self, timeout: float | None = None) -> list[str]:
+        """Stop taking items, let the workers finish within ``timeout``; return what is left."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        return self.drain()
 
     def _ensure_started(self) -> None:
         if self._threads:
             return
-        with self._start_lock:
-            if self._stopped:
-                raise RuntimeError("the send pool is shut down")
-            if self._threads:
-                return
-            for n in range(self._workers):
-                thread = threading.Thread(target=self._work, name=f"send-{n}", daemon=True)
-                thread.start()
-                self._threads.append(thread)
+        for n in range(self._workers):
+            thread = threading.Thread(target=self._work, name=f"send-{n}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def _next_item(self) -> str | None:
+        with self._cond:
+            while not self._items:
+                if self._stopping:
+                    return None
+                self._cond.wait()
+            self._running += 1
+            return self._items.popleft()
 
     def _work(self) -> None:
-        while True:
-            task = self._queue.get()
-            if task is _STOP:
-                return
+        while (item := self._next_item()) is not None:
             try:
-                task()  # type: ignore[operator]
+                if self._limiter is not None:
+                    self._limiter.acquire()
+                assert self._handler is not None, "bind() the pool before submitting"
+                self._handler(item)
             except Exception:
-                log.exception("send task failed")
+                log.exception("sending %s failed", item)
             finally:
-                with self._idle:
-                    self._pending -= 1
-                    if self._pending == 0:
-                        self._idle.notify_all()
+                with self._cond:
+                    self._running -= 1
+                    if not self._items and not self._running:
+                        self._cond.notify_all()

@@ -78,3 +78,13 @@ def default_region() -> str:
     if has_app_context():
         return str(current_app.config.get("SHIFTFILL_DEFAULT_REGION", "US"))
     return "US"
+
+
+class Ids(ma.fields.List):
+    """A list of ids, dumped as is: a fanout lists thousands and each is already a string."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(ma.fields.String(), **kwargs)
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> list[str] | None:
+        return None if value is None else list(value)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 
 class ShiftStatus(enum.StrEnum):
@@ -117,8 +117,14 @@ class Shift:
         return self.status is ShiftStatus.OPEN
 
 
-@dataclass(frozen=True, slots=True)
-class Notification:
+class Notification(NamedTuple):
+    """One text or call to one caregiver about one shift.
+
+    A named tuple rather than a frozen dataclass: a fanout creates ten thousand
+    of these inside one request, and a tuple is built in a third of the time.
+    Change one with ``notification._replace(...)``.
+    """
+
     id: str
     shift_id: str
     caregiver_id: str

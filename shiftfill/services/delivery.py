@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 
 from shiftfill.adapters.notifier import NotifierError
 from shiftfill.domain import replies, rules
@@ -48,7 +47,7 @@ def deliver(ctx: Context, notification_id: str) -> Notification | None:
     if not rules.may_contact(shift, caregiver, notification.channel):
         return _skip(ctx, notification, _why_not(shift, caregiver))
 
-    ctx.notifications.update(notification_id, lambda n: replace(n, attempts=n.attempts + 1))
+    ctx.notifications.update(notification_id, lambda n: n._replace(attempts=n.attempts + 1))
     try:
         provider_id = _send(ctx, notification.channel, caregiver, shift)
     except NotifierError as exc:
@@ -108,8 +107,8 @@ def _settle(
         if moved is None:
             return None
         if status is NotificationStatus.SENT:
-            moved = replace(moved, sent_at=now)
-        return replace(moved, provider_id=provider_id or n.provider_id)
+            moved = moved._replace(sent_at=now)
+        return moved._replace(provider_id=provider_id or n.provider_id)
 
     notification, changed = ctx.notifications.update(notification_id, advance)
     if changed:
@@ -128,7 +127,7 @@ def _skip(ctx: Context, notification: Notification, reason: str) -> Notification
     """Drop a queued message that may no longer go out; no event, it was never attempted."""
     done, _ = ctx.notifications.update(
         notification.id,
-        lambda n: replace(n, status=NotificationStatus.FAILED, error=f"not sent: {reason}"),
+        lambda n: n._replace(status=NotificationStatus.FAILED, error=f"not sent: {reason}"),
     )
     return done
 

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Iterable
 from datetime import datetime
-from functools import partial
 
 from shiftfill.domain import rules
 from shiftfill.domain.model import (
@@ -17,7 +15,6 @@ from shiftfill.domain.model import (
     Shift,
 )
 from shiftfill.services.context import Context
-from shiftfill.services.delivery import deliver
 from shiftfill.services.errors import Conflict
 from shiftfill.services.shifts import get_shift
 
@@ -113,17 +110,14 @@ def _create_notifications(
     now: datetime,
 ) -> list[Notification]:
     """Queue one notification per caregiver on this channel, skipping any that exist."""
+    new_id = ctx.new_id
     return ctx.notifications.add_missing(
-        Notification(
-            id=uuid.uuid4().hex,
-            shift_id=shift.id,
-            caregiver_id=caregiver_id,
-            channel=channel,
-            queued_at=now,
-        )
-        for caregiver_id in caregiver_ids
+        [
+            Notification(new_id(), shift.id, caregiver_id, channel, now)
+            for caregiver_id in caregiver_ids
+        ]
     )
 
 
 def _send(ctx: Context, notifications: list[Notification]) -> None:
-    ctx.send_pool.submit_many(partial(deliver, ctx, n.id) for n in notifications)
+    ctx.send_pool.submit_many([n.id for n in notifications])

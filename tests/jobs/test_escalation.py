@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from config import TestingConfig
 from shiftfill import create_app
 from shiftfill.adapters.scheduler import APSchedulerEscalation, job_id
 from shiftfill.services.context import Context
+from shiftfill.services.delivery import deliver
 from shiftfill.services.fanout import run_phone_round
 from tests.conftest import RN_PHONES, START, add_caregiver, add_shift, reply
 from tests.fakes import FakeNotifier, FakeScheduler, HeldSendPool
@@ -121,7 +123,7 @@ def test_calls_queued_before_a_claim_are_not_placed_after_it(
     client: FlaskClient,
     notifier: FakeNotifier,
 ) -> None:
-    held = HeldSendPool()
+    held = HeldSendPool(partial(deliver, ctx))
     ctx.send_pool = held  # type: ignore[assignment]
     frozen.move_to(DUE)
     assert run_phone_round(ctx, "sh_1") == 3

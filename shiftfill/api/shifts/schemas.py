@@ -6,7 +6,7 @@ from typing import Any
 
 import marshmallow as ma
 
-from shiftfill.api.fields import Id, Role, UtcDateTime
+from shiftfill.api.fields import Id, Ids, Role, UtcDateTime
 from shiftfill.domain.model import Channel, EventType, NotificationStatus, ShiftStatus
 
 
@@ -30,8 +30,8 @@ class FanoutSchema(ma.Schema):
     escalation_due_at = ma.fields.DateTime()
     escalated_at = ma.fields.DateTime(allow_none=True)
     round = ma.fields.String(metadata={"enum": ["sms", "phone"]})
-    offered_caregiver_ids = ma.fields.List(ma.fields.String())
-    declined_caregiver_ids = ma.fields.List(ma.fields.String())
+    offered_caregiver_ids = Ids()
+    declined_caregiver_ids = Ids()
 
 
 class ShiftSchema(ma.Schema):
