@@ -24,7 +24,6 @@ class Config:
     DEBUG = False
     TESTING = False
     DEFAULT_SEED_FILE = SAMPLE_SEED
-    MAX_CONTENT_LENGTH = 64 * 1024
 
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         env = os.environ if environ is None else environ
@@ -43,6 +42,9 @@ class Config:
         )
         self.SHIFTFILL_LOG_LEVEL = _choice(
             env, "SHIFTFILL_LOG_LEVEL", "INFO", {"DEBUG", "INFO", "WARNING", "ERROR"}, upper=True
+        )
+        self.MAX_CONTENT_LENGTH = int(
+            _number(env, "SHIFTFILL_MAX_BODY_BYTES", 1024 * 1024, minimum=1024, whole=True)
         )
         self.SHIFTFILL_DEFAULT_REGION = env.get("SHIFTFILL_DEFAULT_REGION", "US").upper()
         self.SHIFTFILL_API_TOKENS = _tokens(env.get("SHIFTFILL_API_TOKEN", ""))

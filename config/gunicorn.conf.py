@@ -11,7 +11,8 @@ bind = os.environ.get("SHIFTFILL_BIND", "127.0.0.1:8000")
 # Let queued sends finish on SIGTERM before the worker is killed.
 graceful_timeout = 30
 timeout = 30
-accesslog = "-"
+# Off unless asked for: under load, every thread queues on the access log's lock.
+accesslog = os.environ.get("SHIFTFILL_ACCESS_LOG") or None
 loglevel = os.environ.get("SHIFTFILL_LOG_LEVEL", "info").lower()
 
 

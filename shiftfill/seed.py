@@ -37,8 +37,7 @@ def load_seed(context: Context, path: Path) -> None:
     except ma.ValidationError as exc:
         raise SeedError(f"Seed file {path} is invalid: {exc.messages}") from exc
     try:
-        for record in people:
-            caregivers.register_caregiver(context, **record)
+        caregivers.register_caregivers(context, people)
         for record in open_shifts:
             shifts.create_shift(context, **record)
     except ServiceError as exc:

@@ -12,17 +12,21 @@ from __future__ import annotations
 import secrets
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import replace
+from datetime import datetime
 from typing import TypeVar
 
+from shiftfill.adapters import memory
 from shiftfill.domain.model import (
     Caregiver,
+    Channel,
     Event,
     Notification,
     Shift,
     ShiftStatus,
+    split_notification_id,
 )
 from shiftfill.domain.rules import Decision
 
@@ -53,15 +57,25 @@ class CaregiverRepository:
 
     def add(self, caregiver: Caregiver) -> None:
         """Store a new caregiver; ids and phone numbers are unique."""
-        with self._lock:
-            if caregiver.id in self._by_id:
-                raise DuplicateKey("id", caregiver.id)
-            if caregiver.phone in self._by_phone:
-                raise DuplicateKey("phone", caregiver.phone)
-            self._by_id[caregiver.id] = caregiver
-            self._by_phone[caregiver.phone] = caregiver.id
-            if not caregiver.opted_out:
-                self._contactable_by_role[caregiver.role][caregiver.id] = None
+        self.add_many([caregiver])
+
+    def add_many(self, caregivers: list[Caregiver]) -> None:
+        """Store all of ``caregivers`` or, if any id or phone is taken, none of them."""
+        with memory.bulk_insert(len(caregivers)), self._lock:
+            ids: set[str] = set()
+            phones: set[str] = set()
+            for caregiver in caregivers:
+                if caregiver.id in self._by_id or caregiver.id in ids:
+                    raise DuplicateKey("id", caregiver.id)
+                if caregiver.phone in self._by_phone or caregiver.phone in phones:
+                    raise DuplicateKey("phone", caregiver.phone)
+                ids.add(caregiver.id)
+                phones.add(caregiver.phone)
+            for caregiver in caregivers:
+                self._by_id[caregiver.id] = caregiver
+                self._by_phone[caregiver.phone] = caregiver.id
+                if not caregiver.opted_out:
+                    self._contactable_by_role[caregiver.role][caregiver.id] = None
 
     def get(self, caregiver_id: str) -> Caregiver | None:
         return self._by_id.get(caregiver_id)
@@ -219,47 +233,64 @@ class ShiftRepository:
 
 
 class NotificationRepository:
-    """Notifications by id, at most one per shift, caregiver and channel."""
+    """Notifications, at most one per shift, caregiver and channel.
+
+    Kept in one small dict per shift and channel, keyed by caregiver, rather than
+    one dict for all: a fanout never pays for resizing a dict that holds every
+    notification ever sent, nor for building a key tuple per caregiver.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._by_id: dict[str, Notification] = {}
-        self._by_key: dict[tuple[str, str, str], str] = {}
-        self._by_shift: dict[str, list[str]] = defaultdict(list)
+        self._buckets: dict[tuple[str, str], dict[str, Notification]] = {}
+        self._shift_channels: dict[str, list[str]] = defaultdict(list)
+        self._provider_lock = threading.Lock()
         self._by_provider_id: dict[str, str] = {}
+        self._count = 0
 
-    def add_missing(self, notifications: Iterable[Notification]) -> list[Notification]:
-        """Store each notification whose shift, caregiver and channel has none yet.
+    def add_missing(
+        self, shift_id: str, channel: Channel, caregiver_ids: Sequence[str], at: datetime
+    ) -> list[Notification]:
+        """Queue one notification on ``channel`` per caregiver who has none for this shift.
 
         Returns the ones stored: only these may be sent (invariant 2).
         """
         created: list[Notification] = []
-        with self._lock:
-            by_key, by_id, by_shift = self._by_key, self._by_id, self._by_shift
-            for notification in notifications:
-                # Runs ten thousand times in one fanout request: kept to plain dict work.
-                nid, shift_id, caregiver_id, channel = notification[:4]
-                key = (shift_id, caregiver_id, channel)
-                if key in by_key:
+        with memory.bulk_insert(len(caregiver_ids)), self._lock:
+            bucket = self._buckets.get((shift_id, channel))
+            if bucket is None:
+                bucket = self._buckets[(shift_id, channel)] = {}
+                self._shift_channels[shift_id].append(channel)
+            # Runs ten thousand times in one fanout request: kept to plain dict work.
+            for caregiver_id in caregiver_ids:
+                if caregiver_id in bucket:
                     continue
-                by_key[key] = nid
-                by_id[nid] = notification
-                by_shift[shift_id].append(nid)
+                bucket[caregiver_id] = notification = Notification.queued(
+                    shift_id, caregiver_id, channel, at
+                )
                 created.append(notification)
+            self._count += len(created)
         return created
 
     def get(self, notification_id: str) -> Notification | None:
-        return self._by_id.get(notification_id)
+        try:
+            shift_id, caregiver_id, channel = split_notification_id(notification_id)
+        except ValueError:
+            return None
+        return self._buckets.get((shift_id, channel), {}).get(caregiver_id)
 
     def by_provider_id(self, provider_id: str) -> Notification | None:
         """Find a notification by the provider's id for it (``MessageSid``, ``CallSid``)."""
         notification_id = self._by_provider_id.get(provider_id)
-        return self._by_id.get(notification_id) if notification_id else None
+        return self.get(notification_id) if notification_id else None
 
     def for_shift(self, shift_id: str) -> list[Notification]:
         with self._lock:
-            ids = list(self._by_shift.get(shift_id, ()))
-        return [self._by_id[nid] for nid in ids]
+            return [
+                notification
+                for channel in self._shift_channels.get(shift_id, ())
+                for notification in self._buckets[(shift_id, channel)].values()
+            ]
 
     def update(
         self, notification_id: str, change: Callable[[Notification], Notification | None]
@@ -267,20 +298,23 @@ class NotificationRepository:
         """Apply ``change`` to a stored notification under the lock.
 
         ``change`` returns ``None`` to leave the notification as it is. Returns the
-        stored notification and whether it changed.
+        stored notification and whether it changed. Raises ``KeyError`` for an unknown id.
         """
+        shift_id, caregiver_id, channel = split_notification_id(notification_id)
         with self._lock:
-            current = self._by_id[notification_id]
+            bucket = self._buckets[(shift_id, channel)]
+            current = bucket[caregiver_id]
             notification = change(current)
             if notification is None:
                 return current, False
-            self._by_id[notification_id] = notification
-            if notification.provider_id and notification.provider_id != current.provider_id:
+            bucket[caregiver_id] = notification
+        if notification.provider_id and notification.provider_id != current.provider_id:
+            with self._provider_lock:
                 self._by_provider_id[notification.provider_id] = notification_id
-            return notification, True
+        return notification, True
 
     def __len__(self) -> int:
-        return len(self._by_id)
+        return self._count
 
 
 class InboundLog:

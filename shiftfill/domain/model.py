@@ -87,13 +87,18 @@ class Fanout:
     offered_caregiver_ids: tuple[str, ...]
     declined_caregiver_ids: tuple[str, ...] = ()
     escalated_at: datetime | None = None
+    # Membership tests on ten thousand offers must not scan the tuple.
+    _offered: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_offered", frozenset(self.offered_caregiver_ids))
 
     @property
     def round(self) -> Round:
         return Round.SMS if self.escalated_at is None else Round.PHONE
 
     def was_offered_to(self, caregiver_id: str) -> bool:
-        return caregiver_id in self.offered_caregiver_ids
+        return caregiver_id in self._offered
 
     def has_declined(self, caregiver_id: str) -> bool:
         return caregiver_id in self.declined_caregiver_ids
@@ -136,10 +141,29 @@ class Notification(NamedTuple):
     error: str | None = None
     provider_id: str | None = None
 
-    @property
-    def key(self) -> tuple[str, str, Channel]:
-        """The identity that invariant 2 is about: one per shift, caregiver and channel."""
-        return (self.shift_id, self.caregiver_id, self.channel)
+    @classmethod
+    def queued(
+        cls, shift_id: str, caregiver_id: str, channel: Channel, at: datetime
+    ) -> Notification:
+        """A new notification, named after what invariant 2 allows one of."""
+        return cls(
+            notification_id(shift_id, caregiver_id, channel), shift_id, caregiver_id, channel, at
+        )
+
+
+# Not allowed in shift or caregiver ids, so an id splits back into its parts.
+_ID_SEPARATOR = "~"
+
+
+def notification_id(shift_id: str, caregiver_id: str, channel: Channel) -> str:
+    """Name the one notification allowed per shift, caregiver and channel."""
+    return f"{shift_id}{_ID_SEPARATOR}{caregiver_id}{_ID_SEPARATOR}{channel.value}"
+
+
+def split_notification_id(notification_id: str) -> tuple[str, str, str]:
+    """Split an id made by ``notification_id``; ``ValueError`` for anything else."""
+    shift_id, caregiver_id, channel = notification_id.split(_ID_SEPARATOR)
+    return shift_id, caregiver_id, channel
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from shiftfill.adapters.repository import DuplicateKey
 from shiftfill.domain.model import Caregiver, Event, EventType
@@ -20,14 +21,28 @@ def register_caregiver(
     id: str | None = None,
 ) -> Caregiver:
     """Add a caregiver; ``role`` and ``phone`` arrive already normalised."""
-    caregiver = Caregiver(
-        id=id or uuid.uuid4().hex, name=name, role=role, phone=phone, opted_out=opted_out
-    )
+    return register_caregivers(
+        ctx, [{"name": name, "role": role, "phone": phone, "opted_out": opted_out, "id": id}]
+    )[0]
+
+
+def register_caregivers(ctx: Context, records: list[dict[str, Any]]) -> list[Caregiver]:
+    """Add a roster at once: every caregiver is stored, or none is."""
+    caregivers = [
+        Caregiver(
+            id=record.get("id") or uuid.uuid4().hex,
+            name=record["name"],
+            role=record["role"],
+            phone=record["phone"],
+            opted_out=record.get("opted_out", False),
+        )
+        for record in records
+    ]
     try:
-        ctx.caregivers.add(caregiver)
+        ctx.caregivers.add_many(caregivers)
     except DuplicateKey as exc:
         raise Conflict(f"A caregiver with {exc.field} {exc.value} already exists.") from exc
-    return caregiver
+    return caregivers
 
 
 def get_caregiver(ctx: Context, caregiver_id: str) -> Caregiver:

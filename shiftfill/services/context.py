@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -46,12 +44,6 @@ class Context:
     def __post_init__(self) -> None:
         # Shift decisions and their events are written under one lock.
         self.shifts = ShiftRepository(events=self.events)
-        self._ids = itertools.count(1)
-        self._id_prefix = secrets.token_hex(4)
-
-    def new_id(self) -> str:
-        """Make an id unique in this process, cheaply (a fanout makes thousands at once)."""
-        return f"{self._id_prefix}{next(self._ids):08x}"
 
     def shutdown(self) -> None:
         """Stop the scheduler, then let the send pool finish what is queued."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Sequence
 from datetime import datetime
 
 from shiftfill.domain import rules
@@ -105,18 +105,12 @@ def _when_changed(decision: rules.Decision, *events: Event) -> tuple[Event, ...]
 def _create_notifications(
     ctx: Context,
     shift: Shift,
-    caregiver_ids: Iterable[str],
+    caregiver_ids: Sequence[str],
     channel: Channel,
     now: datetime,
 ) -> list[Notification]:
     """Queue one notification per caregiver on this channel, skipping any that exist."""
-    new_id = ctx.new_id
-    return ctx.notifications.add_missing(
-        [
-            Notification(new_id(), shift.id, caregiver_id, channel, now)
-            for caregiver_id in caregiver_ids
-        ]
-    )
+    return ctx.notifications.add_missing(shift.id, channel, caregiver_ids, now)
 
 
 def _send(ctx: Context, notifications: list[Notification]) -> None:

@@ -111,6 +111,10 @@ def _handle(ctx: Context, message: InboundMessage) -> InboundResult:
 
 
 def _sender(ctx: Context, raw: str) -> Caregiver | None:
+    # Providers send E.164 already: a direct hit skips the (slow) full parse.
+    caregiver = ctx.caregivers.by_phone(raw.strip())
+    if caregiver is not None:
+        return caregiver
     try:
         phone = phones.normalise(raw, ctx.phone_region)
     except phones.InvalidPhoneNumber:

@@ -16,7 +16,7 @@ from shiftfill.adapters.repository import (
     ShiftRepository,
 )
 from shiftfill.domain import rules
-from shiftfill.domain.model import Caregiver, Channel, Notification, Shift
+from shiftfill.domain.model import Caregiver, Channel, Shift
 from shiftfill.domain.rules import Outcome
 
 NOW = datetime(2026, 11, 28, 14, 0, tzinfo=UTC)
@@ -92,17 +92,7 @@ def test_fifty_concurrent_inserts_of_one_notification_store_exactly_one() -> Non
     for round_no in range(ROUNDS):
         created = race(
             THREADS,
-            lambda i, r=round_no: repo.add_missing(
-                [
-                    Notification(
-                        id=f"n_{r}_{i}",
-                        shift_id=f"sh_{r}",
-                        caregiver_id="cg_1",
-                        channel=Channel.SMS,
-                        queued_at=NOW,
-                    )
-                ]
-            ),
+            lambda i, r=round_no: repo.add_missing(f"sh_{r}", Channel.SMS, ["cg_1"], NOW),
         )
         assert sum(len(c) for c in created) == 1  # type: ignore[arg-type]
         assert len(repo.for_shift(f"sh_{round_no}")) == 1
@@ -110,10 +100,12 @@ def test_fifty_concurrent_inserts_of_one_notification_store_exactly_one() -> Non
 
 def test_an_sms_and_a_call_to_the_same_caregiver_are_two_notifications() -> None:
     repo = NotificationRepository()
-    sms = Notification("n1", "sh_1", "cg_1", Channel.SMS, NOW)
-    call = Notification("n2", "sh_1", "cg_1", Channel.CALL, NOW)
-    assert repo.add_missing([sms, call]) == [sms, call]
-    assert repo.add_missing([Notification("n3", "sh_1", "cg_1", Channel.SMS, NOW)]) == []
+    [sms] = repo.add_missing("sh_1", Channel.SMS, ["cg_1"], NOW)
+    [call] = repo.add_missing("sh_1", Channel.CALL, ["cg_1"], NOW)
+    assert repo.add_missing("sh_1", Channel.SMS, ["cg_1", "cg_1"], NOW) == []
+    assert repo.for_shift("sh_1") == [sms, call]
+    assert repo.get(sms.id) == sms
+    assert repo.get("not-an-id") is None
 
 
 def test_concurrent_deliveries_of_one_message_id_are_handled_once() -> None:

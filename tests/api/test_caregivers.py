@@ -89,3 +89,41 @@ def test_an_array_instead_of_an_object_is_422(client: FlaskClient) -> None:
     response = client.post("/caregivers", json=[{"name": "A"}])
     assert response.status_code == 422
     assert response.json["error"]["code"] == "validation_error"
+
+
+def test_a_roster_is_imported_in_one_request(client: FlaskClient) -> None:
+    roster = [
+        {"id": f"cg_{i}", "name": f"Nurse {i}", "role": "rn", "phone": f"+1555555{i:04d}"}
+        for i in range(300)
+    ]
+    response = client.post("/caregivers/batch", json={"caregivers": roster})
+    assert response.status_code == 201
+    assert len(response.json) == 300
+    assert response.json[0]["role"] == "RN"
+    assert len(client.get("/caregivers?role=RN").json) == 300
+
+
+def test_a_roster_with_one_bad_or_clashing_entry_adds_nobody(client: FlaskClient) -> None:
+    add_caregiver(client, id="cg_1", name="Ana", role="RN", phone="+15555550101")
+    good = {"name": "Ben", "role": "LPN", "phone": "+15555550102"}
+    invalid = client.post(
+        "/caregivers/batch", json={"caregivers": [good, {"name": "X", "role": "RN", "phone": "1"}]}
+    )
+    assert invalid.status_code == 422
+    assert invalid.json["error"]["fields"] == {
+        "caregivers": {"1": {"phone": ["Not a valid phone number."]}}
+    }
+    clash = client.post(
+        "/caregivers/batch",
+        json={"caregivers": [good, {"name": "Y", "role": "RN", "phone": "+15555550101"}]},
+    )
+    assert clash.status_code == 409
+    twice = client.post("/caregivers/batch", json={"caregivers": [good, good]})
+    assert twice.status_code == 409
+    assert [c["id"] for c in client.get("/caregivers").json] == ["cg_1"]
+
+
+def test_an_empty_or_oversized_roster_is_422(client: FlaskClient) -> None:
+    assert client.post("/caregivers/batch", json={"caregivers": []}).status_code == 422
+    too_many = [{"name": "A", "role": "RN", "phone": "+15555550101"}] * 1001
+    assert client.post("/caregivers/batch", json={"caregivers": too_many}).status_code == 422

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.server.harness import Server
+from bench.harness import Server
 
 pytestmark = pytest.mark.server
 

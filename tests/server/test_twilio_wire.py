@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from twilio.request_validator import RequestValidator
 
+from bench.harness import Server, free_port
 from tests.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioApi
-from tests.server.harness import Server, free_port
 
 pytestmark = pytest.mark.server
 

@@ -15,6 +15,14 @@ class CaregiverCreateSchema(ma.Schema):
     opted_out = ma.fields.Boolean(load_default=False)
 
 
+class CaregiverBatchSchema(ma.Schema):
+    caregivers = ma.fields.List(
+        ma.fields.Nested(CaregiverCreateSchema),
+        required=True,
+        validate=ma.validate.Length(min=1, max=1000),
+    )
+
+
 class CaregiverSchema(ma.Schema):
     id = ma.fields.String()
     name = ma.fields.String()

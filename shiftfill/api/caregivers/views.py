@@ -6,6 +6,7 @@ from typing import Any
 
 from shiftfill.api.blueprint import Blueprint
 from shiftfill.api.caregivers.schemas import (
+    CaregiverBatchSchema,
     CaregiverCreateSchema,
     CaregiverQuerySchema,
     CaregiverSchema,
@@ -32,6 +33,15 @@ def list_caregivers(role: str | None = None) -> list[Caregiver]:
 def create_caregiver(data: dict[str, Any]) -> Caregiver:
     """Add a caregiver; the role is upper-cased and the phone normalised to E.164."""
     return caregivers.register_caregiver(services(), **data)
+
+
+@blp.post("/batch")
+@blp.arguments(CaregiverBatchSchema)
+@blp.response(201, CaregiverSchema(many=True))
+@blp.errors(400, 409)
+def create_caregivers(data: dict[str, Any]) -> list[Caregiver]:
+    """Import up to 1,000 caregivers at once: all are added, or none (a 409 names the clash)."""
+    return caregivers.register_caregivers(services(), data["caregivers"])
 
 
 @blp.get("/<caregiver_id>")

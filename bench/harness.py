@@ -1,4 +1,7 @@
-"""Start the real server under gunicorn on a free loopback port and talk to it over HTTP."""
+"""Start the real server under gunicorn on a free loopback port and talk to it over HTTP.
+
+Used by the benchmark and by the tests that drive the real server.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
@@ -27,7 +30,7 @@ def free_port() -> int:
 class Server:
     """A gunicorn process running ``wsgi:app`` with the shipped config."""
 
-    def __init__(self, port: int | None = None, **env: str) -> None:
+    def __init__(self, port: int | None = None, app: str = "wsgi:app", **env: str) -> None:
         self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         environment = {**os.environ, "SHIFTFILL_SEED_FILE": "", "SHIFTFILL_LOG_LEVEL": "WARNING"}
@@ -41,14 +44,13 @@ class Server:
                 "config/gunicorn.conf.py",
                 "--bind",
                 f"127.0.0.1:{self.port}",
-                "--access-logfile",
-                "/dev/null",
-                "wsgi:app",
+                app,
             ],
             cwd=ROOT,
             env=environment,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
+            start_new_session=True,
         )
         self._wait_ready()
 
@@ -91,6 +93,27 @@ class Server:
                 return response.status, _decode(response.read(), response.headers)
         except urllib.error.HTTPError as error:
             return error.code, _decode(error.read(), error.headers)
+
+    def worker_pid(self) -> int:
+        """The pid of gunicorn's single worker process."""
+        pid = self.process.pid
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        return int(children[0])
+
+    def rss_bytes(self) -> int:
+        """Resident set size of the worker process."""
+        for line in Path(f"/proc/{self.worker_pid()}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        raise RuntimeError("no VmRSS line")
+
+    def kill(self) -> None:
+        """Stop at once, queued sends and all (for benchmarks)."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+        if self.process.stderr:
+            self.process.stderr.close()
 
     def stop(self) -> int:
         """Send SIGTERM and wait for gunicorn to exit; returns its exit code."""
