@@ -6,7 +6,7 @@ import os
 # a second worker process would hold a second, diverging copy of both.
 workers = 1
 worker_class = "gthread"
-threads = int(os.environ.get("SHIFTFILL_THREADS", "16"))
+threads = int(os.environ.get("SHIFTFILL_THREADS", "8"))
 bind = os.environ.get("SHIFTFILL_BIND", "127.0.0.1:8000")
 # Let queued sends finish on SIGTERM before the worker is killed.
 graceful_timeout = 30

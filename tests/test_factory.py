@@ -160,3 +160,14 @@ def test_complete_twilio_settings_build_the_twilio_notifier() -> None:
 def test_a_signature_token_without_a_public_address_stops_start_up() -> None:
     with pytest.raises(ConfigError, match="SHIFTFILL_PUBLIC_BASE_URL"):
         config_from_env({"TWILIO_AUTH_TOKEN": "secret"})
+
+
+def test_send_rate_and_body_limit_settings() -> None:
+    config = config_from_env(
+        {"SHIFTFILL_SEND_RATE_PER_SECOND": "1", "SHIFTFILL_MAX_BODY_BYTES": "2048"}
+    )
+    assert config.SHIFTFILL_SEND_RATE_PER_SECOND == 1
+    assert config.MAX_CONTENT_LENGTH == 2048
+    assert config_from_env({}).SHIFTFILL_SEND_RATE_PER_SECOND is None
+    with pytest.raises(ConfigError, match="SHIFTFILL_SEND_RATE_PER_SECOND"):
+        config_from_env({"SHIFTFILL_SEND_RATE_PER_SECOND": "fast"})

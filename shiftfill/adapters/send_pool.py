@@ -20,11 +20,17 @@ class RateLimiter:
     second, a short code about a hundred); going faster gets messages refused.
     """
 
-    def __init__(self, per_second: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        per_second: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         if per_second <= 0:
             raise ValueError("a rate limit must be positive")
         self._interval = 1.0 / per_second
         self._clock = clock
+        self._sleep = sleep
         self._next = clock()
         self._lock = threading.Lock()
 
@@ -35,7 +41,7 @@ class RateLimiter:
             start = max(self._next, now)
             self._next = start + self._interval
         if start > now:
-            time.sleep(start - now)
+            self._sleep(start - now)
 
 
 class SendPool:

