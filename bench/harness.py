@@ -32,6 +32,7 @@ class Server:
 
     def __init__(self, port: int | None = None, app: str = "wsgi:app", **env: str) -> None:
         self.port = port or free_port()
+        self.log = ""
         self.base = f"http://127.0.0.1:{self.port}"
         environment = {**os.environ, "SHIFTFILL_SEED_FILE": "", "SHIFTFILL_LOG_LEVEL": "WARNING"}
         environment.update(env)
@@ -120,7 +121,9 @@ class Server:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
         try:
-            return self.process.wait(timeout=40)
+            _, errors = self.process.communicate(timeout=40)
+            self.log = errors.decode("utf-8", "replace")
+            return self.process.returncode
         finally:
             if self.process.stderr:
                 self.process.stderr.close()

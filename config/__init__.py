@@ -36,6 +36,15 @@ class Config:
         )
         rate = _number(env, "SHIFTFILL_SEND_RATE_PER_SECOND", 0, minimum=0)
         self.SHIFTFILL_SEND_RATE_PER_SECOND = rate or None
+        self.SHIFTFILL_SEND_RETRIES = int(
+            _number(env, "SHIFTFILL_SEND_RETRIES", 2, minimum=0, whole=True)
+        )
+        self.SHIFTFILL_SEND_RETRY_BACKOFF_MS = _number(
+            env, "SHIFTFILL_SEND_RETRY_BACKOFF_MS", 500, minimum=0
+        )
+        self.SHIFTFILL_SHUTDOWN_DRAIN_SECONDS = _number(
+            env, "SHIFTFILL_SHUTDOWN_DRAIN_SECONDS", 10, minimum=0
+        )
         self.SHIFTFILL_NOTIFIER = _choice(env, "SHIFTFILL_NOTIFIER", "log", {"log", "twilio"})
         self.SHIFTFILL_NOTIFIER_LATENCY_MS = int(
             _number(env, "SHIFTFILL_NOTIFIER_LATENCY_MS", 0, minimum=0, whole=True)

@@ -57,6 +57,9 @@ def build_context(
         ),
         escalation_delay=timedelta(seconds=settings["SHIFTFILL_ESCALATION_DELAY_SECONDS"]),
         phone_region=settings["SHIFTFILL_DEFAULT_REGION"],
+        send_retries=settings["SHIFTFILL_SEND_RETRIES"],
+        retry_backoff_seconds=settings["SHIFTFILL_SEND_RETRY_BACKOFF_MS"] / 1000,
+        shutdown_drain_seconds=settings["SHIFTFILL_SHUTDOWN_DRAIN_SECONDS"],
     )
     context.scheduler.bind(escalation_job(context))
     context.send_pool.bind(partial(deliver, context))

@@ -104,14 +104,26 @@ class SendPool:
             return items
 
     def shutdown(self, timeout: float | None = None) -> list[str]:
-        """Stop taking items, let the workers finish within ``timeout``; return what is left."""
+        """Stop taking items and let the workers work for up to ``timeout`` seconds.
+
+        Returns the items no worker reached; sends already under way are waited
+        for (up to ``timeout`` more), so every item is either handled or returned.
+        """
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
+        self._join(timeout)
+        left = self.drain()
+        self._join(timeout)
+        still_sending = sum(thread.is_alive() for thread in self._threads)
+        if still_sending:
+            log.warning("%d sends were still under way at shutdown", still_sending)
+        return left
+
+    def _join(self, timeout: float | None) -> None:
         deadline = None if timeout is None else time.monotonic() + timeout
         for thread in self._threads:
             thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
-        return self.drain()
 
     def _ensure_started(self) -> None:
         if self._threads:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -34,7 +35,11 @@ class Context:
     send_pool: SendPool
     escalation_delay: timedelta = timedelta(minutes=10)
     phone_region: str = "US"
+    send_retries: int = 2
+    retry_backoff_seconds: float = 0.5
+    shutdown_drain_seconds: float = 10.0
     clock: Clock = system_clock
+    sleep: Callable[[float], None] = time.sleep
     caregivers: CaregiverRepository = field(default_factory=CaregiverRepository)
     events: EventLog = field(default_factory=EventLog)
     shifts: ShiftRepository = field(init=False)
@@ -46,6 +51,11 @@ class Context:
         self.shifts = ShiftRepository(events=self.events)
 
     def shutdown(self) -> None:
-        """Stop the scheduler, then let the send pool finish what is queued."""
+        """Stop the scheduler, give queued sends a moment to finish, record the rest.
+
+        Safe to call more than once (the process's exit hook and gunicorn's both do).
+        """
+        from shiftfill.services.delivery import abandon  # the services import this module
+
         self.scheduler.shutdown()
-        self.send_pool.shutdown(timeout=30)
+        abandon(self, self.send_pool.shutdown(timeout=self.shutdown_drain_seconds))

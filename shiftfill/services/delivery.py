@@ -36,27 +36,60 @@ UNSUBSCRIBED_RECIPIENT = "21610"
 
 
 def deliver(ctx: Context, notification_id: str) -> Notification | None:
-    """Send one queued notification and record how it went; never raises."""
-    notification = ctx.notifications.get(notification_id)
-    if notification is None or notification.status is not NotificationStatus.QUEUED:
-        return notification
-    shift = ctx.shifts.get(notification.shift_id)
-    caregiver = ctx.caregivers.get(notification.caregiver_id)
-    if shift is None or caregiver is None:
-        return _skip(ctx, notification, "shift or caregiver is gone")
-    if not rules.may_contact(shift, caregiver, notification.channel):
-        return _skip(ctx, notification, _why_not(shift, caregiver))
+    """Send one queued notification and record how it went; never raises.
 
-    ctx.notifications.update(notification_id, lambda n: n._replace(attempts=n.attempts + 1))
-    try:
-        provider_id = _send(ctx, notification.channel, caregiver, shift)
-    except NotifierError as exc:
-        return _settle(ctx, notification_id, NotificationStatus.FAILED, error=str(exc))
-    except Exception as exc:  # a broken adapter must not take the worker down
-        log.exception("notifier raised on notification %s", notification_id)
-        error = f"{type(exc).__name__}: {exc}"
-        return _settle(ctx, notification_id, NotificationStatus.FAILED, error=error)
-    return _settle(ctx, notification_id, NotificationStatus.SENT, provider_id=provider_id)
+    A transient provider error (a timeout, a 5xx, a 429) is retried up to
+    ``ctx.send_retries`` times with exponential backoff; the shift and the
+    caregiver are checked again before every attempt.
+    """
+    for attempt in range(ctx.send_retries + 1):
+        notification = ctx.notifications.get(notification_id)
+        if notification is None or notification.status is not NotificationStatus.QUEUED:
+            return notification
+        shift = ctx.shifts.get(notification.shift_id)
+        caregiver = ctx.caregivers.get(notification.caregiver_id)
+        if shift is None or caregiver is None:
+            return _skip(ctx, notification, "shift or caregiver is gone")
+        if not rules.may_contact(shift, caregiver, notification.channel):
+            return _skip(ctx, notification, _why_not(shift, caregiver))
+
+        ctx.notifications.update(notification_id, lambda n: n._replace(attempts=n.attempts + 1))
+        try:
+            provider_id = _send(ctx, notification.channel, caregiver, shift)
+        except NotifierError as exc:
+            if exc.transient and attempt < ctx.send_retries:
+                log.info("retrying %s after: %s", notification_id, exc)
+                ctx.sleep(ctx.retry_backoff_seconds * 2**attempt)
+                continue
+            return _settle(ctx, notification_id, NotificationStatus.FAILED, error=str(exc))
+        except Exception as exc:  # a broken adapter must not take the worker down
+            log.exception("notifier raised on notification %s", notification_id)
+            error = f"{type(exc).__name__}: {exc}"
+            return _settle(ctx, notification_id, NotificationStatus.FAILED, error=error)
+        return _settle(ctx, notification_id, NotificationStatus.SENT, provider_id=provider_id)
+    return ctx.notifications.get(notification_id)  # pragma: no cover - loop always returns
+
+
+def abandon(ctx: Context, notification_ids: list[str]) -> list[Notification]:
+    """Record queued notifications that will not be sent because the process is stopping.
+
+    Each is marked failed with the reason and an event, and the whole list is
+    logged, so an operator can see exactly who was not contacted.
+    """
+    abandoned = []
+    for notification_id in notification_ids:
+        notification = ctx.notifications.get(notification_id)
+        if notification is None or notification.status is not NotificationStatus.QUEUED:
+            continue
+        error = "not sent: shiftfill was shutting down"
+        abandoned.append(_settle(ctx, notification_id, NotificationStatus.FAILED, error=error))
+    if abandoned:
+        log.warning(
+            "shutdown: %d queued notifications not sent: %s",
+            len(abandoned),
+            " ".join(n.id for n in abandoned),
+        )
+    return abandoned
 
 
 def record_delivery_report(

@@ -1,0 +1,62 @@
+"""Limits: oversized bodies, overlong messages, floods of replays."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from config import TestingConfig
+from shiftfill import create_app
+from shiftfill.services.context import Context
+from tests.conftest import RN_PHONES, reply
+from tests.fakes import FakeNotifier, FakeScheduler
+
+
+@pytest.fixture
+def app(notifier: FakeNotifier, scheduler: FakeScheduler) -> Iterator[Flask]:
+    config = TestingConfig({"SHIFTFILL_MAX_BODY_BYTES": "4096"})
+    app = create_app(config, notifier=notifier, scheduler=scheduler)
+    yield app
+    app.extensions["shiftfill"].shutdown()
+
+
+def test_a_body_over_the_configured_size_is_413_and_changes_nothing(
+    client: FlaskClient, fanned_out: dict[str, Any]
+) -> None:
+    big_json = client.post(
+        "/caregivers", json={"name": "x" * 5000, "role": "RN", "phone": "+15555550190"}
+    )
+    assert big_json.status_code == 413
+    assert big_json.json["error"]["code"] == "payload_too_large"
+    big_form = client.post(
+        "/messages/inbound", data={"From": RN_PHONES[0], "Body": "yes " + "x" * 5000}
+    )
+    assert big_form.status_code == 413
+    assert client.get("/shifts/sh_1").json["status"] == "open"
+    assert len(client.get("/caregivers").json) == 5
+
+
+def test_a_message_longer_than_the_providers_maximum_is_still_answered(
+    client: FlaskClient, fanned_out: dict[str, Any]
+) -> None:
+    long_yes = "Yes! " + "I would be glad to help. " * 60  # about 1,500 characters
+    answer = reply(client, RN_PHONES[0], long_yes)
+    assert answer["outcome"] == "assigned"
+    rambling = reply(client, RN_PHONES[1], "well " * 320)  # 1,600 characters, no answer
+    assert rambling["outcome"] == "unrecognized"
+
+
+def test_a_flood_of_replays_from_one_number_adds_nothing(
+    client: FlaskClient, ctx: Context, fanned_out: dict[str, Any]
+) -> None:
+    first = reply(client, RN_PHONES[0], "yes", message_id="SM-flood")
+    events = client.get("/shifts/sh_1/events").json
+    remembered = len(ctx.inbound)
+    for _ in range(500):
+        assert reply(client, RN_PHONES[0], "yes", message_id="SM-flood") == first
+    assert len(ctx.inbound) == remembered
+    assert client.get("/shifts/sh_1/events").json == events

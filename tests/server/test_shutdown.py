@@ -1,0 +1,45 @@
+"""SIGTERM: every queued text is either sent or recorded as not sent; the process exits cleanly."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from bench.harness import Server
+
+pytestmark = pytest.mark.server
+
+
+def test_sigterm_sends_or_records_every_queued_notification() -> None:
+    server = Server(
+        SHIFTFILL_NOTIFIER_LATENCY_MS="300",
+        SHIFTFILL_SEND_CONCURRENCY="2",
+        SHIFTFILL_SHUTDOWN_DRAIN_SECONDS="0.5",
+        SHIFTFILL_LOG_LEVEL="INFO",
+    )
+    people = [
+        {"id": f"cg_{i}", "name": f"RN {i}", "role": "RN", "phone": f"+1555555{i + 600:04d}"}
+        for i in range(20)
+    ]
+    assert server.request("POST", "/caregivers/batch", {"caregivers": people})[0] == 201
+    shift = {
+        "id": "sh_1",
+        "organization_id": "org_1",
+        "role_required": "RN",
+        "start_time": "2026-11-29T07:00:00+00:00",
+        "end_time": "2026-11-29T19:00:00+00:00",
+    }
+    assert server.request("POST", "/shifts", shift)[0] == 201
+    assert server.request("POST", "/shifts/sh_1/fanout")[0] == 202
+
+    assert server.stop() == 0
+    sent = re.findall(r"sms to \+1555•••(\d{4})", server.log)
+    [(count, ids)] = re.findall(r"shutdown: (\d+) queued notifications not sent: (.*)", server.log)
+    unsent = ids.split()
+    assert len(unsent) == int(count)
+    assert sent, "the sends under way finish before the process exits"
+    assert unsent, "with 20 texts and 2 workers some are still queued"
+    unsent_phones = {f"{600 + int(i.split('~')[1].removeprefix('cg_')):04d}" for i in unsent}
+    assert len(sent) + len(unsent) == 20
+    assert not unsent_phones & set(sent)
