@@ -1,0 +1,307 @@
+"""Model-based test: random sequences of operations, every invariant of contract section 2
+checked after every step against a simple reference model."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    Bundle,
+    MultipleResults,
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    multiple,
+    rule,
+)
+
+from config import TestingConfig
+from shiftfill import create_app
+from shiftfill.adapters.send_pool import SendPool
+from shiftfill.domain.model import ShiftStatus
+from shiftfill.services import caregivers, shifts
+from shiftfill.services.context import Context
+from shiftfill.services.delivery import deliver
+from shiftfill.services.errors import Conflict
+from shiftfill.services.fanout import run_phone_round, start_fanout
+from shiftfill.services.inbound import InboundMessage, InboundResult, handle_inbound
+from tests.fakes import FakeNotifier, FakeScheduler
+
+START = datetime(2026, 11, 28, 14, 0, tzinfo=UTC)
+DELAY = timedelta(minutes=10)
+ROLES = ["RN", "LPN"]
+ACCEPTS = ["yes", "Y", "I'll take it", "yes please"]
+DECLINES = ["no", "can't", "No thanks"]
+
+
+class InlineSendPool(SendPool):
+    """Sends at once, in the caller's thread, so each step's sends are known."""
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(workers=1)
+        self._ctx = ctx
+
+    def submit_many(self, items: object) -> None:
+        for item in list(items):  # type: ignore[call-overload]
+            deliver(self._ctx, item)
+
+
+@dataclass
+class ModelShift:
+    role: str
+    offered: set[str] = field(default_factory=set)
+    declined: set[str] = field(default_factory=set)
+    fanned_out: bool = False
+    due: datetime | None = None
+    escalated: bool = False
+    winner: str | None = None
+    cancelled: bool = False
+
+    @property
+    def open(self) -> bool:
+        return self.winner is None and not self.cancelled
+
+
+class ShiftFillMachine(RuleBasedStateMachine):
+    caregiver_ids = Bundle("caregivers")
+    shift_ids = Bundle("shifts")
+    message_ids = Bundle("messages")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.start()
+
+    def start(self) -> None:
+        self.now = START
+        self.notifier = FakeNotifier()
+        self.scheduler = FakeScheduler()
+        app = create_app(
+            TestingConfig({"SHIFTFILL_SEND_RETRIES": "0"}),
+            notifier=self.notifier,
+            scheduler=self.scheduler,
+        )
+        self.ctx: Context = app.extensions["shiftfill"]
+        self.ctx.clock = lambda: self.now
+        self.ctx.send_pool = InlineSendPool(self.ctx)
+        self.roles: dict[str, str] = {}
+        self.phones: dict[str, str] = {}
+        self.opted_out: set[str] = set()
+        self.shifts: dict[str, ModelShift] = {}
+        self.messages: dict[str, tuple[InboundMessage, InboundResult]] = {}
+        self.counter = 0
+
+    @initialize(target=caregiver_ids)
+    def seed_caregivers(self) -> MultipleResults[str]:
+        """Start with three RNs and an LPN, so that claims race from the first steps."""
+        return multiple(*(self.create_caregiver(role, False) for role in ["RN", "RN", "RN", "LPN"]))
+
+    @initialize(target=shift_ids)
+    def seed_shifts(self) -> MultipleResults[str]:
+        first, second = self.create_shift("RN"), self.create_shift("RN")
+        self.fanout(first)
+        return multiple(first, second)
+
+    def _next(self, prefix: str) -> str:
+        self.counter += 1
+        return f"{prefix}{self.counter}"
+
+    def _sends(self, channel: str) -> list[str]:
+        return [s.to for s in self.notifier.by_channel(channel)]
+
+    # --- operations -------------------------------------------------------
+
+    @rule(target=caregiver_ids, role=st.sampled_from(ROLES), opted_out=st.booleans())
+    def create_caregiver(self, role: str, opted_out: bool) -> str:
+        cid = self._next("cg")
+        phone = f"+1555555{self.counter:04d}"
+        caregivers.register_caregiver(
+            self.ctx, id=cid, name=cid, role=role, phone=phone, opted_out=opted_out
+        )
+        self.roles[cid], self.phones[cid] = role, phone
+        if opted_out:
+            self.opted_out.add(cid)
+        return cid
+
+    @rule(target=shift_ids, role=st.sampled_from(ROLES))
+    def create_shift(self, role: str) -> str:
+        sid = self._next("sh")
+        shifts.create_shift(
+            self.ctx,
+            id=sid,
+            organization_id="org",
+            role_required=role,
+            start_time=START + timedelta(days=1),
+            end_time=START + timedelta(days=1, hours=8),
+        )
+        self.shifts[sid] = ModelShift(role)
+        return sid
+
+    @rule(sid=shift_ids)
+    def fanout(self, sid: str) -> None:
+        model = self.shifts[sid]
+        before = self._sends("sms")
+        try:
+            _, started = start_fanout(self.ctx, sid)
+        except Conflict:
+            assert model.cancelled
+            assert self._sends("sms") == before
+            return
+        assert started == (not model.fanned_out)
+        new = self._sends("sms")[len(before) :]
+        if started:
+            model.fanned_out = True
+            model.due = self.now + DELAY
+            model.offered = {
+                c for c, r in self.roles.items() if r == model.role and c not in self.opted_out
+            }
+            assert sorted(new) == sorted(self.phones[c] for c in model.offered)  # invariant 3
+        else:
+            assert new == []  # invariant 2: a repeat sends nothing
+
+    @rule(
+        target=message_ids,
+        cid=caregiver_ids,
+        sid=shift_ids,
+        accept=st.booleans(),
+        explicit=st.booleans(),
+        data=st.data(),
+    )
+    def reply(self, cid: str, sid: str, accept: bool, explicit: bool, data: st.DataObject) -> str:
+        body = data.draw(st.sampled_from(ACCEPTS if accept else DECLINES))
+        message = InboundMessage(
+            sender=self.phones[cid],
+            body=body,
+            shift_id=sid if explicit else None,
+            message_id=self._next("SM"),
+        )
+        open_offers = [s for s, m in self.shifts.items() if cid in m.offered and m.open]
+        result = handle_inbound(self.ctx, message)
+        self.messages[message.message_id] = (message, result)  # type: ignore[index]
+        target = sid if explicit else (open_offers[0] if len(open_offers) == 1 else None)
+        if not explicit and len(open_offers) > 1:
+            assert result.outcome == "ambiguous"
+            return message.message_id  # type: ignore[return-value]
+        if target is None:
+            return message.message_id  # type: ignore[return-value]
+        model = self.shifts[target]
+        if cid not in model.offered:
+            assert result.outcome == "no_open_offer"
+        elif accept:
+            if model.cancelled:
+                assert result.outcome == "unavailable"
+            elif model.winner is None:
+                assert result.outcome == "assigned"
+                model.winner = cid
+            else:
+                assert result.outcome == ("already_assigned" if model.winner == cid else "filled")
+        elif model.open:
+            assert result.outcome == "declined"
+            model.declined.add(cid)
+        return message.message_id  # type: ignore[return-value]
+
+    @rule(mid=message_ids)
+    def replay(self, mid: str) -> None:
+        message, first = self.messages[mid]
+        state = self._snapshot()
+        assert handle_inbound(self.ctx, message) == first  # invariant 5
+        assert self._snapshot() == state
+
+    @rule(cid=caregiver_ids, roll=st.integers(min_value=0, max_value=7))
+    def stop(self, cid: str, roll: int) -> None:
+        if roll:  # STOP is rare in life; without this it would crowd out the replies
+            return
+        result = handle_inbound(self.ctx, InboundMessage(sender=self.phones[cid], body="STOP"))
+        assert result.outcome == "opted_out"
+        self.opted_out.add(cid)
+
+    @rule(sid=shift_ids)
+    def cancel(self, sid: str) -> None:
+        model = self.shifts[sid]
+        try:
+            shifts.cancel_shift(self.ctx, sid)
+        except Conflict:
+            assert model.winner is not None
+            return
+        assert model.winner is None
+        model.cancelled = True
+
+    @rule(minutes=st.integers(min_value=1, max_value=12))
+    def time_passes(self, minutes: int) -> None:
+        self.now += timedelta(minutes=minutes)
+        before = len(self._sends("call"))
+        due = [
+            sid
+            for sid, m in self.shifts.items()
+            if m.fanned_out and m.open and not m.escalated and m.due and m.due <= self.now
+        ]
+        expected = self._callees(due)
+        self.scheduler.run_due(self.now)
+        for sid in due:
+            self.shifts[sid].escalated = True
+        assert sorted(self._sends("call")[before:]) == expected  # invariant 4
+
+    @rule(sid=shift_ids)
+    def job_fires_again(self, sid: str) -> None:
+        """A late or duplicate run of the escalation job."""
+        model = self.shifts[sid]
+        before = len(self._sends("call"))
+        should_run = model.fanned_out and model.open and not model.escalated
+        should_run = should_run and model.due is not None and model.due <= self.now
+        expected = self._callees([sid]) if should_run else []
+        run_phone_round(self.ctx, sid)
+        if should_run:
+            model.escalated = True
+        assert sorted(self._sends("call")[before:]) == expected  # invariant 4
+
+    def _callees(self, sids: list[str]) -> list[str]:
+        return sorted(
+            self.phones[c]
+            for sid in sids
+            for c in self.shifts[sid].offered
+            if c not in self.shifts[sid].declined and c not in self.opted_out
+        )
+
+    def _snapshot(self) -> object:
+        return (
+            [self.ctx.shifts.get(sid) for sid in self.shifts],
+            [len(self.ctx.events.for_shift(sid)) for sid in self.shifts],
+            len(self.notifier.sent),
+        )
+
+    # --- invariants after every step ----------------------------------------
+
+    @invariant()
+    def one_winner_and_it_is_the_first_valid_accept(self) -> None:
+        for sid, model in getattr(self, "shifts", {}).items():
+            shift = self.ctx.shifts.get(sid)
+            assert shift is not None
+            assigned = [e for e in self.ctx.events.for_shift(sid) if e.type == "assigned"]
+            assert len(assigned) <= 1  # invariant 1
+            assert shift.assigned_caregiver_id == model.winner
+            assert (shift.status is ShiftStatus.FILLED) == (model.winner is not None)
+            assert (shift.status is ShiftStatus.CANCELLED) == model.cancelled
+
+    @invariant()
+    def one_text_per_offer_and_one_record_per_caregiver_channel_and_shift(self) -> None:
+        if not hasattr(self, "notifier"):
+            return
+        texts = Counter(self._sends("sms"))
+        offers = Counter(self.phones[c] for m in self.shifts.values() for c in m.offered)
+        assert texts == offers  # invariants 2 and 3
+        for sid in self.shifts:
+            keys = [(n.caregiver_id, n.channel) for n in self.ctx.notifications.for_shift(sid)]
+            assert len(keys) == len(set(keys))
+
+
+ShiftFillMachine.TestCase.settings = settings(
+    max_examples=150,
+    stateful_step_count=50,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+TestShiftFillInvariants = ShiftFillMachine.TestCase
