@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.requirements-installed
 
-.PHONY: run test lint format bench clean
+.PHONY: run test soak lint format bench clean
 
 # Rebuilt whenever requirements.txt is newer than the last install.
 $(STAMP): requirements.txt
@@ -19,6 +19,11 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# Longer runs of the race and model-based tests (about 5 minutes).
+soak: $(STAMP)
+	SHIFTFILL_RACE_ROUNDS=600 HYPOTHESIS_PROFILE=soak $(BIN)/python -m pytest \
+		tests/server/test_races.py tests/services/test_invariants_model.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

@@ -3,6 +3,7 @@ checked after every step against a simple reference model."""
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -298,7 +299,7 @@ class ShiftFillMachine(RuleBasedStateMachine):
 
 
 ShiftFillMachine.TestCase.settings = settings(
-    max_examples=150,
+    max_examples=1500 if os.environ.get("HYPOTHESIS_PROFILE") == "soak" else 150,
     stateful_step_count=50,
     derandomize=True,
     deadline=None,
