@@ -32,8 +32,10 @@ class ErrorDetailSchema(ma.Schema):
     fields_ = ma.fields.Dict(
         data_key="fields",
         keys=ma.fields.String(),
-        values=ma.fields.List(ma.fields.String()),
-        metadata={"description": "Messages per invalid field"},
+        metadata={
+            "description": "Messages per invalid field: a list of messages, or for a list "
+            "or nested object, the same shape again keyed by index or name"
+        },
     )
 
 

@@ -31,6 +31,14 @@ class Trimmed(ma.fields.String):
 
     def __init__(self, max_length: int = 200, **kwargs: Any) -> None:
         self.max_length = max_length
+        # Documented so that clients (and the API fuzzer) know what is accepted.
+        kwargs.setdefault("metadata", {})
+        kwargs["metadata"] = {
+            "minLength": 1,
+            "maxLength": max_length,
+            "pattern": r"\S",
+            **kwargs["metadata"],
+        }
         super().__init__(**kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
@@ -54,6 +62,10 @@ class Role(Trimmed):
 
 class Phone(ma.fields.String):
     """A dialable phone number, normalised to E.164."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        metadata = {"pattern": r"^\+?[0-9 ().-]{7,20}$", **kwargs.pop("metadata", {})}
+        super().__init__(metadata=metadata, **kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)

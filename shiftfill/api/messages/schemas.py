@@ -13,7 +13,12 @@ from shiftfill.domain.rules import Outcome
 class InboundJsonSchema(ma.Schema):
     """An inbound message posted as JSON by the ops dashboard or a test harness."""
 
-    sender = ma.fields.String(required=True, data_key="from", metadata={"example": "+15555550101"})
+    sender = ma.fields.String(
+        required=True,
+        data_key="from",
+        validate=ma.validate.Length(min=1),
+        metadata={"example": "+15555550101"},
+    )
     body = ma.fields.String(required=True, metadata={"example": "yes"})
     shift_id = ma.fields.String(load_default=None)
     message_id = ma.fields.String(load_default=None)
@@ -27,7 +32,7 @@ class TwilioWebhookSchema(ma.Schema):
     class Meta:
         unknown = ma.EXCLUDE
 
-    From = ma.fields.String(required=True)
+    From = ma.fields.String(required=True, validate=ma.validate.Length(min=1))
     Body = ma.fields.String()
     MessageSid = ma.fields.String()
     CallSid = ma.fields.String()

@@ -45,7 +45,19 @@ _REQUEST_BODY = {
 
 
 @blp.post("/inbound")
-@blp.doc(requestBody=_REQUEST_BODY, security=[{"bearerAuth": []}, *PROVIDER_SECURITY])
+@blp.doc(
+    requestBody=_REQUEST_BODY,
+    security=[{"bearerAuth": []}, *PROVIDER_SECURITY],
+    responses={
+        "200": {
+            "description": "JSON in, JSON out; a form in, TwiML out.",
+            "content": {
+                JSON: {"schema": InboundResultSchema},
+                "text/xml": {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
 @blp.response(200, InboundResultSchema, description="JSON in, JSON out; a form in, TwiML out.")
 @blp.errors(400, 401, 403, 422)
 def inbound() -> InboundResult | Response:
