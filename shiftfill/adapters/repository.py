@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -136,6 +136,10 @@ def random_offer_code(digits: int) -> str:
 class ShiftRepository:
     """Shifts by id, the offer codes of open fanouts, and each caregiver's offers."""
 
+    # Late replies to this many closed shifts per role still hear "filled" or
+    # "cancelled"; older ones hear that there is no open offer.
+    RECENTLY_CLOSED = 200
+
     # Codes stay four digits while at most this many are in use, so a random
     # draw almost always finds a free one; past it they grow to six digits.
     SHORT_CODE_CAPACITY = 2_000
@@ -150,7 +154,11 @@ class ShiftRepository:
         self._by_id: dict[str, Shift] = {}
         self._codes_in_use: dict[str, str] = {}
         self._code_of_shift: dict[str, str] = {}
-        self._offers_by_caregiver: dict[str, list[str]] = defaultdict(list)
+        # Fanned-out shifts by role: open ones, and the most recently closed ones.
+        self._open_fanouts: dict[str, dict[str, None]] = defaultdict(dict)
+        self._closed_fanouts: dict[str, deque[str]] = defaultdict(
+            lambda: deque(maxlen=self.RECENTLY_CLOSED)
+        )
         self._code_source = code_source
 
     def add(self, shift: Shift) -> None:
@@ -212,20 +220,31 @@ class ShiftRepository:
             self._code_of_shift[shift_id] = code
             return code
 
-    def offers_for(self, caregiver_id: str) -> list[Shift]:
-        """List the shifts offered to a caregiver, most recent fanout first."""
+    def offers_for(self, caregiver: Caregiver) -> list[Shift]:
+        """List the shifts offered to a caregiver, most recent fanout first.
+
+        Looks through the fanouts of the caregiver's role (the open ones and the
+        recently closed ones) rather than keeping a list per caregiver: a fanout
+        to ten thousand caregivers then adds one entry, not ten thousand.
+        """
         with self._lock:
-            shift_ids = list(self._offers_by_caregiver.get(caregiver_id, ()))
-        return [self._by_id[sid] for sid in reversed(shift_ids)]
+            shift_ids = [*self._open_fanouts.get(caregiver.role, ())]
+            shift_ids += self._closed_fanouts.get(caregiver.role, ())
+            offers = [
+                shift
+                for shift in map(self._by_id.__getitem__, shift_ids)
+                if shift.fanout is not None and shift.fanout.was_offered_to(caregiver.id)
+            ]
+        offers.sort(key=lambda s: s.fanout.started_at, reverse=True)  # type: ignore[union-attr]
+        return offers
 
     def _reindex(self, before: Shift, after: Shift) -> None:
-        if before.fanout is None and after.fanout is not None:
-            offered = after.fanout.offered_caregiver_ids
-            with memory.bulk_insert(len(offered)):
-                offers = self._offers_by_caregiver
-                for caregiver_id in offered:
-                    offers[caregiver_id].append(after.id)
+        role = after.role_required
+        if before.fanout is None and after.fanout is not None and after.is_open:
+            self._open_fanouts[role][after.id] = None
         if before.is_open and not after.is_open:
+            if self._open_fanouts[role].pop(after.id, 0) is None:
+                self._closed_fanouts[role].append(after.id)
             code = self._code_of_shift.pop(after.id, None)
             if code is not None:
                 self._codes_in_use.pop(code, None)

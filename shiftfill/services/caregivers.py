@@ -66,7 +66,7 @@ def opt_out_caregiver(ctx: Context, caregiver_id: str, *, via: str) -> Caregiver
     caregiver, changed = ctx.caregivers.opt_out(caregiver_id)
     if changed:
         now = ctx.clock()
-        for shift in ctx.shifts.offers_for(caregiver_id):
+        for shift in ctx.shifts.offers_for(caregiver):
             if shift.is_open:
                 event = Event(
                     at=now, type=EventType.OPTED_OUT, caregiver_id=caregiver_id, detail={"via": via}

@@ -130,7 +130,7 @@ def _find_target(
     With no open offer left, the most recent offer is the target, so a late
     "yes" hears that the shift was filled or cancelled rather than nothing.
     """
-    offers = ctx.shifts.offers_for(caregiver.id)
+    offers = ctx.shifts.offers_for(caregiver)
     if shift_id is not None:
         return _Target(next((s for s in offers if s.id == shift_id), None))
     if offer_code is not None:
