@@ -39,8 +39,16 @@ def frozen() -> Iterator[FrozenDateTimeFactory]:
 
 
 @pytest.fixture
-def app(notifier: FakeNotifier, scheduler: FakeScheduler) -> Iterator[Flask]:
-    app = create_app(TestingConfig({}), notifier=notifier, scheduler=scheduler)
+def settings_env() -> dict[str, str]:
+    """Environment for the app's config; a test module overrides it to switch features on."""
+    return {}
+
+
+@pytest.fixture
+def app(
+    notifier: FakeNotifier, scheduler: FakeScheduler, settings_env: dict[str, str]
+) -> Iterator[Flask]:
+    app = create_app(TestingConfig(settings_env), notifier=notifier, scheduler=scheduler)
     yield app
     app.extensions["shiftfill"].shutdown()
 
@@ -61,15 +69,19 @@ def add_caregiver(client: FlaskClient, **fields: Any) -> dict[str, Any]:
     return response.json  # type: ignore[no-any-return]
 
 
-def add_shift(client: FlaskClient, **fields: Any) -> dict[str, Any]:
-    body = {
+def shift_body(**fields: Any) -> dict[str, Any]:
+    """A valid shift for ``POST /shifts``: an RN day shift, with ``fields`` changed."""
+    return {
         "organization_id": "org_1",
         "role_required": "RN",
         "start_time": "2026-11-29T07:00:00+00:00",
         "end_time": "2026-11-29T19:00:00+00:00",
         **fields,
     }
-    response = client.post("/shifts", json=body)
+
+
+def add_shift(client: FlaskClient, **fields: Any) -> dict[str, Any]:
+    response = client.post("/shifts", json=shift_body(**fields))
     assert response.status_code == 201, response.json
     return response.json  # type: ignore[no-any-return]
 

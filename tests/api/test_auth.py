@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 
-from config import TestingConfig
-from shiftfill import create_app
-from tests.fakes import FakeNotifier, FakeScheduler
+from tests.conftest import shift_body
 
 TOKENS = ("current-token", "previous-token")
 
@@ -31,11 +26,8 @@ OPS_ENDPOINTS = [
 
 
 @pytest.fixture
-def app(notifier: FakeNotifier, scheduler: FakeScheduler) -> Iterator[Flask]:
-    config = TestingConfig({"SHIFTFILL_API_TOKEN": " current-token , previous-token "})
-    app = create_app(config, notifier=notifier, scheduler=scheduler)
-    yield app
-    app.extensions["shiftfill"].shutdown()
+def settings_env() -> dict[str, str]:
+    return {"SHIFTFILL_API_TOKEN": " current-token , previous-token "}
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -77,13 +69,7 @@ def test_any_configured_token_is_accepted(client: FlaskClient, token: str) -> No
         headers=bearer(token),
     )
     assert created.status_code == 201
-    shift = {
-        "id": "sh_1",
-        "organization_id": "org_1",
-        "role_required": "RN",
-        "start_time": "2026-11-29T07:00:00+00:00",
-        "end_time": "2026-11-29T19:00:00+00:00",
-    }
+    shift = shift_body(id="sh_1")
     assert client.post("/shifts", json=shift, headers=bearer(token)).status_code == 201
     for method, path in OPS_ENDPOINTS:
         if method == "get":

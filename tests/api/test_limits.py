@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 
-from config import TestingConfig
-from shiftfill import create_app
 from shiftfill.services.context import Context
 from tests.conftest import RN_PHONES, reply
-from tests.fakes import FakeNotifier, FakeScheduler
 
 
 @pytest.fixture
-def app(notifier: FakeNotifier, scheduler: FakeScheduler) -> Iterator[Flask]:
-    config = TestingConfig({"SHIFTFILL_MAX_BODY_BYTES": "4096"})
-    app = create_app(config, notifier=notifier, scheduler=scheduler)
-    yield app
-    app.extensions["shiftfill"].shutdown()
+def settings_env() -> dict[str, str]:
+    return {"SHIFTFILL_MAX_BODY_BYTES": "4096"}
 
 
 def test_a_body_over_the_configured_size_is_413_and_changes_nothing(

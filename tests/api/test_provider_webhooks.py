@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 from freezegun.api import FrozenDateTimeFactory
 from twilio.request_validator import RequestValidator
 
-from config import TestingConfig
-from shiftfill import create_app
 from shiftfill.services.context import Context
 from shiftfill.services.fanout import run_phone_round
 from tests.conftest import RN_PHONES, START
-from tests.fakes import FakeNotifier, FakeScheduler
+from tests.fakes import FakeNotifier
 
 TOKEN = "twilio-auth-token"
 PUBLIC = "https://shiftfill.example.com"
@@ -25,11 +21,8 @@ OURS = "+15555550100"
 
 
 @pytest.fixture
-def app(notifier: FakeNotifier, scheduler: FakeScheduler) -> Iterator[Flask]:
-    config = TestingConfig({"TWILIO_AUTH_TOKEN": TOKEN, "SHIFTFILL_PUBLIC_BASE_URL": PUBLIC})
-    app = create_app(config, notifier=notifier, scheduler=scheduler)
-    yield app
-    app.extensions["shiftfill"].shutdown()
+def settings_env() -> dict[str, str]:
+    return {"TWILIO_AUTH_TOKEN": TOKEN, "SHIFTFILL_PUBLIC_BASE_URL": PUBLIC}
 
 
 def signed(

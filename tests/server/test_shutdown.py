@@ -7,6 +7,7 @@ import re
 import pytest
 
 from bench.harness import Server
+from tests.conftest import shift_body
 
 pytestmark = pytest.mark.server
 
@@ -23,13 +24,7 @@ def test_sigterm_sends_or_records_every_queued_notification() -> None:
         for i in range(20)
     ]
     assert server.request("POST", "/caregivers/batch", {"caregivers": people})[0] == 201
-    shift = {
-        "id": "sh_1",
-        "organization_id": "org_1",
-        "role_required": "RN",
-        "start_time": "2026-11-29T07:00:00+00:00",
-        "end_time": "2026-11-29T19:00:00+00:00",
-    }
+    shift = shift_body(id="sh_1")
     assert server.request("POST", "/shifts", shift)[0] == 201
     assert server.request("POST", "/shifts/sh_1/fanout")[0] == 202
 

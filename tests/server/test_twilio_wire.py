@@ -12,6 +12,7 @@ import pytest
 from twilio.request_validator import RequestValidator
 
 from bench.harness import Server, free_port
+from tests.conftest import shift_body
 from tests.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioApi
 
 pytestmark = pytest.mark.server
@@ -65,13 +66,7 @@ def test_whole_fill_over_the_providers_wire_formats(server: Server, twilio: Fake
     for i, phone in enumerate(RNS):
         body = {"id": f"cg_{i}", "name": f"RN {i}", "role": "RN", "phone": phone}
         assert server.request("POST", "/caregivers", body, headers=OPS)[0] == 201
-    shift = {
-        "id": "sh_1",
-        "organization_id": "org_1",
-        "role_required": "RN",
-        "start_time": "2026-11-29T07:00:00+00:00",
-        "end_time": "2026-11-29T19:00:00+00:00",
-    }
+    shift = shift_body(id="sh_1")
     assert server.request("POST", "/shifts", shift, headers=OPS)[0] == 201
 
     # Unauthenticated ops calls and forged webhooks are refused and change nothing.
