@@ -65,11 +65,7 @@ def inbound() -> InboundResult | Response:
     if request.mimetype == FORM:
         data = load(TWILIO_WEBHOOK, request.form.to_dict())
         if "CallSid" in data and "Body" not in data:
-            said = data.get("Digits") or data.get("SpeechResult") or ""
-            result = handle_call_reply(
-                services(), call_sid=data["CallSid"], said=said, fallback_phone=data["From"]
-            )
-            return twiml_reply(result.reply, Channel.CALL)
+            return answer_on_call(data, fallback_phone=data["From"])
         message = InboundMessage(
             sender=data["From"], body=data["Body"], message_id=data.get("MessageSid")
         )
@@ -92,6 +88,15 @@ def status_callback(data: dict[str, Any]) -> None:
     record_delivery_report(
         services(), data["provider_id"], data["status"], error_code=data["ErrorCode"]
     )
+
+
+def answer_on_call(data: dict[str, Any], fallback_phone: str | None) -> Response:
+    """Act on a keypad press or spoken answer (Twilio's ``Digits``, ``SpeechResult``); TwiML."""
+    said = data.get("Digits") or data.get("SpeechResult") or ""
+    result = handle_call_reply(
+        services(), call_sid=data["CallSid"], said=said, fallback_phone=fallback_phone
+    )
+    return twiml_reply(result.reply, Channel.CALL)
 
 
 def load(schema: ma.Schema, data: Any) -> dict[str, Any]:

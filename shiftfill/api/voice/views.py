@@ -7,12 +7,8 @@ from typing import Any
 from flask import Response
 
 from shiftfill.api.blueprint import Blueprint
-from shiftfill.api.context import services
 from shiftfill.api.messages.schemas import GatherSchema
-from shiftfill.api.messages.views import PROVIDER_SECURITY
-from shiftfill.api.twiml import twiml_reply
-from shiftfill.domain.model import Channel
-from shiftfill.services.inbound import handle_call_reply
+from shiftfill.api.messages.views import PROVIDER_SECURITY, answer_on_call
 
 blp = Blueprint("voice", __name__, url_prefix="/voice", description="Call answers")
 
@@ -24,8 +20,5 @@ blp = Blueprint("voice", __name__, url_prefix="/voice", description="Call answer
 @blp.errors(403, 422)
 def gather(data: dict[str, Any]) -> Response:
     """Claim or decline for the called caregiver; ``1`` or yes accepts, ``2`` or no declines."""
-    said = data.get("Digits") or data.get("SpeechResult") or ""
-    result = handle_call_reply(
-        services(), call_sid=data["CallSid"], said=said, fallback_phone=data.get("To")
-    )
-    return twiml_reply(result.reply, Channel.CALL)
+    # On a call shiftfill placed, ``From`` is shiftfill's own number; ``To`` is the caregiver.
+    return answer_on_call(data, fallback_phone=data.get("To"))
