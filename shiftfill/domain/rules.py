@@ -164,7 +164,7 @@ def may_contact(shift: Shift, caregiver: Caregiver, channel: Channel) -> bool:
     The check runs again just before each send, because a claim, a cancel, a STOP
     or a decline can land between queueing a message and sending it.
     """
-    if not shift.is_open or caregiver.opted_out:
+    if not shift.is_open or not is_qualified(caregiver, shift.role_required):
         return False
     declined = shift.fanout is not None and shift.fanout.has_declined(caregiver.id)
     return not (channel is Channel.CALL and declined)
