@@ -77,17 +77,21 @@ class CaregiverRepository:
                     self._contactable_by_role[caregiver.role][caregiver.id] = None
 
     def get(self, caregiver_id: str) -> Caregiver | None:
+        """Return the caregiver with this id, or ``None``."""
         return self._by_id.get(caregiver_id)
 
     def get_many(self, caregiver_ids: Iterable[str]) -> list[Caregiver]:
+        """Return the caregivers with these ids, skipping unknown ones."""
         by_id = self._by_id
         return [by_id[cid] for cid in caregiver_ids if cid in by_id]
 
     def by_phone(self, phone: str) -> Caregiver | None:
+        """Return the caregiver with this E.164 number, or ``None``."""
         caregiver_id = self._by_phone.get(phone)
         return self._by_id.get(caregiver_id) if caregiver_id else None
 
     def all(self, role: str | None = None) -> list[Caregiver]:
+        """List caregivers in the order they joined, optionally of one role."""
         with self._lock:
             values = list(self._by_id.values())
         return values if role is None else [c for c in values if c.role == role]
@@ -120,10 +124,12 @@ class EventLog:
         self._by_shift: dict[str, list[Event]] = defaultdict(list)
 
     def append(self, shift_id: str, *events: Event) -> None:
+        """Add events to the end of a shift's trail."""
         with self._lock:
             self._by_shift[shift_id].extend(events)
 
     def for_shift(self, shift_id: str) -> list[Event]:
+        """Return a shift's events, oldest first."""
         with self._lock:
             return list(self._by_shift.get(shift_id, ()))
 
@@ -169,9 +175,11 @@ class ShiftRepository:
             self._by_id[shift.id] = shift
 
     def get(self, shift_id: str) -> Shift | None:
+        """Return the shift with this id, or ``None``."""
         return self._by_id.get(shift_id)
 
     def all(self, status: ShiftStatus | None = None, role: str | None = None) -> list[Shift]:
+        """List shifts in the order they were created, optionally filtered."""
         with self._lock:
             values = list(self._by_id.values())
         return [
@@ -289,6 +297,7 @@ class NotificationRepository:
         return created
 
     def get(self, notification_id: str) -> Notification | None:
+        """Return the notification with this id, or ``None``."""
         try:
             shift_id, caregiver_id, channel = split_notification_id(notification_id)
         except ValueError:
@@ -301,6 +310,7 @@ class NotificationRepository:
         return self.get(notification_id) if notification_id else None
 
     def for_shift(self, shift_id: str) -> list[Notification]:
+        """Return a shift's texts, then its calls, in the order they were queued."""
         with self._lock:
             return [
                 notification

@@ -14,17 +14,23 @@ from typing import Any, NamedTuple
 
 
 class ShiftStatus(enum.StrEnum):
+    """Where a shift stands: open, filled (one caregiver holds it) or cancelled."""
+
     OPEN = "open"
     FILLED = "filled"
     CANCELLED = "cancelled"
 
 
 class Round(enum.StrEnum):
+    """The round a fanout is in: texts first, then calls."""
+
     SMS = "sms"
     PHONE = "phone"
 
 
 class Channel(enum.StrEnum):
+    """How a notification reaches a caregiver."""
+
     SMS = "sms"
     CALL = "call"
 
@@ -53,6 +59,8 @@ _FINAL_STATUSES = frozenset(
 
 
 class EventType(enum.StrEnum):
+    """The kinds of entry in a shift's audit trail."""
+
     FANOUT_STARTED = "fanout_started"
     SMS_SENT = "sms_sent"
     SMS_FAILED = "sms_failed"
@@ -73,6 +81,8 @@ class EventType(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Caregiver:
+    """A person who can work shifts of one role, reachable at one phone number."""
+
     id: str
     name: str
     role: str
@@ -82,6 +92,8 @@ class Caregiver:
 
 @dataclass(frozen=True, slots=True)
 class Fanout:
+    """The outreach for one shift: who was offered it, who declined, and the phone round."""
+
     started_at: datetime
     offer_code: str
     escalation_due_at: datetime
@@ -107,6 +119,8 @@ class Fanout:
 
 @dataclass(frozen=True, slots=True)
 class Shift:
+    """An open slot at an organization that needs one caregiver of ``role_required``."""
+
     id: str
     organization_id: str
     role_required: str
@@ -187,6 +201,8 @@ def split_notification_id(notification_id: str) -> tuple[str, str, str]:
 
 @dataclass(frozen=True, slots=True)
 class Event:
+    """One entry of a shift's append-only audit trail."""
+
     at: datetime
     type: EventType
     caregiver_id: str | None = None

@@ -14,8 +14,12 @@ class ServiceError(Exception):
 
 
 class NotFound(ServiceError):
+    """No caregiver or shift with the given id."""
+
     code = "not_found"
 
 
 class Conflict(ServiceError):
+    """The request clashes with the current state (a duplicate id, a filled or cancelled shift)."""
+
     code = "conflict"

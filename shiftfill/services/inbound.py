@@ -29,6 +29,8 @@ class InboundMessage:
 
 @dataclass(frozen=True, slots=True)
 class InboundResult:
+    """What a message came to, and the text answered to the caregiver."""
+
     outcome: Outcome
     reply: str
     shift_id: str | None = None
