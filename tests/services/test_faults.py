@@ -184,11 +184,11 @@ def test_shutdown_records_every_queued_notification_it_could_not_send(
     ctx.notifier = gated
     ctx.send_pool = SendPool(workers=1)
     ctx.send_pool.bind(partial(deliver, ctx))
-    ctx.shutdown_drain_seconds = 0.5
+    ctx.shutdown_drain_seconds = 1.0
     add_shift(client, id="sh_1")
     client.post("/shifts/sh_1/fanout")
     # One text is under way when shutdown starts; it finishes during the drain.
-    threading.Timer(0.7, gated.gate.set).start()
+    threading.Timer(1.3, gated.gate.set).start()
     with caplog.at_level(logging.WARNING):
         ctx.shutdown()
     notes = statuses(client)
