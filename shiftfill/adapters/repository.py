@@ -112,9 +112,6 @@ class CaregiverRepository:
             self._contactable_by_role[caregiver.role].pop(caregiver_id, None)
             return caregiver, True
 
-    def __len__(self) -> int:
-        return len(self._by_id)
-
 
 class EventLog:
     """The append-only audit trail of each shift."""
@@ -140,7 +137,7 @@ def random_offer_code(digits: int) -> str:
 
 
 class ShiftRepository:
-    """Shifts by id, the offer codes of open fanouts, and each caregiver's offers."""
+    """Shifts by id, the offer codes of open shifts, and the fanouts of each role."""
 
     # Late replies to this many closed shifts per role still hear "filled" or
     # "cancelled"; older ones hear that there is no open offer.
@@ -158,8 +155,8 @@ class ShiftRepository:
         self._lock = threading.Lock()
         self._events = events if events is not None else EventLog()
         self._by_id: dict[str, Shift] = {}
-        self._codes_in_use: dict[str, str] = {}
         self._code_of_shift: dict[str, str] = {}
+        self._codes_in_use: set[str] = set()
         # Fanned-out shifts by role: open ones, and the most recently closed ones.
         self._open_fanouts: dict[str, dict[str, None]] = defaultdict(dict)
         self._closed_fanouts: dict[str, deque[str]] = defaultdict(
@@ -224,7 +221,7 @@ class ShiftRepository:
             code = self._code_source(digits)
             while code in self._codes_in_use:
                 code = self._code_source(digits)
-            self._codes_in_use[code] = shift_id
+            self._codes_in_use.add(code)
             self._code_of_shift[shift_id] = code
             return code
 
@@ -251,14 +248,12 @@ class ShiftRepository:
         if before.fanout is None and after.fanout is not None and after.is_open:
             self._open_fanouts[role][after.id] = None
         if before.is_open and not after.is_open:
-            if self._open_fanouts[role].pop(after.id, 0) is None:
+            if after.id in self._open_fanouts[role]:
+                del self._open_fanouts[role][after.id]
                 self._closed_fanouts[role].append(after.id)
             code = self._code_of_shift.pop(after.id, None)
             if code is not None:
-                self._codes_in_use.pop(code, None)
-
-    def __len__(self) -> int:
-        return len(self._by_id)
+                self._codes_in_use.discard(code)
 
 
 class NotificationRepository:
@@ -275,7 +270,6 @@ class NotificationRepository:
         self._shift_channels: dict[str, list[str]] = defaultdict(list)
         self._provider_lock = threading.Lock()
         self._by_provider_id: dict[str, str] = {}
-        self._count = 0
 
     def add_missing(
         self, shift_id: str, channel: Channel, caregiver_ids: Sequence[str], at: datetime
@@ -293,7 +287,6 @@ class NotificationRepository:
             missing = list(dict.fromkeys(cid for cid in caregiver_ids if cid not in bucket))
             created = Notification.queued_many(shift_id, channel, missing, at)
             bucket.update(zip(missing, created, strict=True))
-            self._count += len(created)
         return created
 
     def get(self, notification_id: str) -> Notification | None:
@@ -338,9 +331,6 @@ class NotificationRepository:
             with self._provider_lock:
                 self._by_provider_id[notification.provider_id] = notification_id
         return notification, True
-
-    def __len__(self) -> int:
-        return self._count
 
 
 class InboundLog:

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from shiftfill.domain.model import (
     Caregiver,
     Channel,
+    Event,
     Fanout,
     Notification,
     NotificationStatus,
@@ -53,6 +54,10 @@ class Decision:
     shift: Shift
     changed: bool
     outcome: Outcome | None = None
+
+    def if_changed(self, *events: Event) -> tuple[Event, ...]:
+        """Return ``events`` if this decision changed the shift, else nothing to record."""
+        return events if self.changed else ()
 
 
 def is_qualified(caregiver: Caregiver, role_required: str) -> bool:
@@ -164,10 +169,22 @@ def may_contact(shift: Shift, caregiver: Caregiver, channel: Channel) -> bool:
     The check runs again just before each send, because a claim, a cancel, a STOP
     or a decline can land between queueing a message and sending it.
     """
-    if not shift.is_open or not is_qualified(caregiver, shift.role_required):
-        return False
-    declined = shift.fanout is not None and shift.fanout.has_declined(caregiver.id)
-    return not (channel is Channel.CALL and declined)
+    return why_not_contact(shift, caregiver, channel) is None
+
+
+def why_not_contact(shift: Shift, caregiver: Caregiver, channel: Channel) -> str | None:
+    """Say why a queued message may no longer go out, or ``None`` if it may."""
+    if not shift.is_open:
+        return f"the shift is {shift.status}"
+    if not is_qualified(caregiver, shift.role_required):
+        return "the caregiver opted out" if caregiver.opted_out else "the caregiver's role differs"
+    if (
+        channel is Channel.CALL
+        and shift.fanout is not None
+        and shift.fanout.has_declined(caregiver.id)
+    ):
+        return "the caregiver declined"
+    return None
 
 
 def report_delivery(

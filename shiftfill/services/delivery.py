@@ -42,7 +42,8 @@ def deliver(ctx: Context, notification_id: str) -> Notification | None:
     ``ctx.send_retries`` times with exponential backoff; the shift and the
     caregiver are checked again before every attempt.
     """
-    for attempt in range(ctx.send_retries + 1):
+    attempt = 0
+    while True:
         notification = ctx.notifications.get(notification_id)
         if notification is None or notification.status is not NotificationStatus.QUEUED:
             return notification
@@ -50,8 +51,9 @@ def deliver(ctx: Context, notification_id: str) -> Notification | None:
         caregiver = ctx.caregivers.get(notification.caregiver_id)
         if shift is None or caregiver is None:
             return _skip(ctx, notification, "shift or caregiver is gone")
-        if not rules.may_contact(shift, caregiver, notification.channel):
-            return _skip(ctx, notification, _why_not(shift, caregiver))
+        reason = rules.why_not_contact(shift, caregiver, notification.channel)
+        if reason is not None:
+            return _skip(ctx, notification, reason)
 
         ctx.notifications.update(notification_id, lambda n: n._replace(attempts=n.attempts + 1))
         try:
@@ -60,6 +62,7 @@ def deliver(ctx: Context, notification_id: str) -> Notification | None:
             if exc.transient and attempt < ctx.send_retries:
                 log.info("retrying %s after: %s", notification_id, exc)
                 ctx.sleep(ctx.retry_backoff_seconds * 2**attempt)
+                attempt += 1
                 continue
             return _settle(ctx, notification_id, NotificationStatus.FAILED, error=str(exc))
         except Exception as exc:  # a broken adapter must not take the worker down
@@ -67,7 +70,6 @@ def deliver(ctx: Context, notification_id: str) -> Notification | None:
             error = f"{type(exc).__name__}: {exc}"
             return _settle(ctx, notification_id, NotificationStatus.FAILED, error=error)
         return _settle(ctx, notification_id, NotificationStatus.SENT, provider_id=provider_id)
-    return ctx.notifications.get(notification_id)  # pragma: no cover - loop always returns
 
 
 def abandon(ctx: Context, notification_ids: list[str]) -> list[Notification]:
@@ -163,11 +165,3 @@ def _skip(ctx: Context, notification: Notification, reason: str) -> Notification
         lambda n: n._replace(status=NotificationStatus.FAILED, error=f"not sent: {reason}"),
     )
     return done
-
-
-def _why_not(shift: Shift, caregiver: Caregiver) -> str:
-    if not shift.is_open:
-        return f"the shift is {shift.status}"
-    if caregiver.opted_out:
-        return "the caregiver opted out"
-    return "the caregiver declined"

@@ -43,8 +43,7 @@ def start_fanout(ctx: Context, shift_id: str) -> tuple[Shift, bool]:
                 qualified_ids=qualified,
                 escalation_delay=ctx.escalation_delay,
             ),
-            record=lambda d: _when_changed(
-                d,
+            record=lambda d: d.if_changed(
                 Event(
                     at=now,
                     type=EventType.FANOUT_STARTED,
@@ -60,8 +59,7 @@ def start_fanout(ctx: Context, shift_id: str) -> tuple[Shift, bool]:
     shift = decision.shift
     assert shift.fanout is not None
     ctx.scheduler.schedule(shift_id, shift.fanout.escalation_due_at)
-    texts = _create_notifications(ctx, shift, shift.fanout.offered_caregiver_ids, Channel.SMS, now)
-    _send(ctx, texts)
+    _queue(ctx, shift_id, Channel.SMS, shift.fanout.offered_caregiver_ids, now)
     return shift, True
 
 
@@ -80,8 +78,7 @@ def run_phone_round(ctx: Context, shift_id: str) -> int:
     decision = ctx.shifts.update(
         shift_id,
         lambda s: rules.begin_phone_round(s, now=now),
-        record=lambda d: _when_changed(
-            d,
+        record=lambda d: d.if_changed(
             Event(
                 at=now,
                 type=EventType.ESCALATED,
@@ -92,26 +89,13 @@ def run_phone_round(ctx: Context, shift_id: str) -> int:
     if not decision.changed:
         return 0
     callees = rules.phone_round_callees(decision.shift, opted_out)
-    calls = _create_notifications(ctx, decision.shift, callees, Channel.CALL, now)
-    _send(ctx, calls)
-    return len(calls)
+    return len(_queue(ctx, shift_id, Channel.CALL, callees, now))
 
 
-def _when_changed(decision: rules.Decision, *events: Event) -> tuple[Event, ...]:
-    """Record ``events`` only if the decision changed the shift."""
-    return events if decision.changed else ()
-
-
-def _create_notifications(
-    ctx: Context,
-    shift: Shift,
-    caregiver_ids: Sequence[str],
-    channel: Channel,
-    now: datetime,
+def _queue(
+    ctx: Context, shift_id: str, channel: Channel, caregiver_ids: Sequence[str], now: datetime
 ) -> list[Notification]:
-    """Queue one notification per caregiver on this channel, skipping any that exist."""
-    return ctx.notifications.add_missing(shift.id, channel, caregiver_ids, now)
-
-
-def _send(ctx: Context, notifications: list[Notification]) -> None:
-    ctx.send_pool.submit_many([n.id for n in notifications])
+    """Store one notification per caregiver who has none on this channel, and send those."""
+    created = ctx.notifications.add_missing(shift_id, channel, caregiver_ids, now)
+    ctx.send_pool.submit_many([n.id for n in created])
+    return created

@@ -59,7 +59,7 @@ def cancel_shift(ctx: Context, shift_id: str) -> Shift:
         decision = ctx.shifts.update(
             shift_id,
             lambda s: rules.cancel(s, now=now),
-            record=lambda d: [Event(at=now, type=EventType.CANCELLED)] if d.changed else [],
+            record=lambda d: d.if_changed(Event(at=now, type=EventType.CANCELLED)),
         )
     except rules.ShiftConflict as exc:
         raise Conflict(str(exc)) from exc

@@ -5,7 +5,7 @@ from typing import Any
 from flask.testing import FlaskClient
 
 from shiftfill.services.context import Context
-from tests.conftest import RN_PHONES, add_shift, reply
+from tests.conftest import RN_PHONES, add_shift, reply, shift_body
 from tests.fakes import FakeNotifier, FakeScheduler
 
 
@@ -36,15 +36,7 @@ def test_create_shift_stores_times_in_utc(client: FlaskClient) -> None:
 
 
 def test_end_before_start_is_422_on_end_time(client: FlaskClient) -> None:
-    response = client.post(
-        "/shifts",
-        json={
-            "organization_id": "org_1",
-            "role_required": "RN",
-            "start_time": "2026-11-29T07:00:00+00:00",
-            "end_time": "2026-11-29T07:00:00+00:00",
-        },
-    )
+    response = client.post("/shifts", json=shift_body(end_time="2026-11-29T07:00:00+00:00"))
     assert response.status_code == 422
     assert response.json["error"]["fields"] == {"end_time": ["Must be after start_time."]}
     assert client.get("/shifts").json == []
@@ -52,13 +44,7 @@ def test_end_before_start_is_422_on_end_time(client: FlaskClient) -> None:
 
 def test_times_without_an_offset_are_refused(client: FlaskClient) -> None:
     response = client.post(
-        "/shifts",
-        json={
-            "organization_id": "org_1",
-            "role_required": "RN",
-            "start_time": "2026-11-29T07:00:00",
-            "end_time": "tomorrow",
-        },
+        "/shifts", json=shift_body(start_time="2026-11-29T07:00:00", end_time="tomorrow")
     )
     assert response.status_code == 422
     assert set(response.json["error"]["fields"]) == {"start_time", "end_time"}

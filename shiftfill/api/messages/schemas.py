@@ -25,12 +25,16 @@ class InboundJsonSchema(ma.Schema):
     channel = ma.fields.Enum(Channel, by_value=True, load_default=Channel.SMS)
 
 
-class TwilioWebhookSchema(ma.Schema):
-    """An SMS (``MessageSid``, ``Body``) or a gathered call reply (``CallSid``, ``Digits`` or
-    ``SpeechResult``) in Twilio's parameter names. Twilio's other parameters are ignored."""
+class ProviderParamsSchema(ma.Schema):
+    """Parameters of a provider callback; Twilio sends many more, which are ignored."""
 
     class Meta:
         unknown = ma.EXCLUDE
+
+
+class TwilioWebhookSchema(ProviderParamsSchema):
+    """An SMS (``MessageSid``, ``Body``) or a gathered call reply (``CallSid``, ``Digits`` or
+    ``SpeechResult``) in Twilio's parameter names. Twilio's other parameters are ignored."""
 
     From = ma.fields.String(required=True, validate=ma.validate.Length(min=1))
     Body = ma.fields.String()
@@ -76,11 +80,8 @@ CALL_STATUSES = {
 }
 
 
-class StatusCallbackSchema(ma.Schema):
+class StatusCallbackSchema(ProviderParamsSchema):
     """A delivery report: ``MessageSid`` + ``MessageStatus``, or ``CallSid`` + ``CallStatus``."""
-
-    class Meta:
-        unknown = ma.EXCLUDE
 
     MessageSid = ma.fields.String()
     MessageStatus = ma.fields.String()
@@ -108,11 +109,8 @@ class StatusCallbackSchema(ma.Schema):
         return {"provider_id": provider_id, "status": status, "ErrorCode": data.get("ErrorCode")}
 
 
-class GatherSchema(ma.Schema):
+class GatherSchema(ProviderParamsSchema):
     """The provider's callback after a ``<Gather>`` on a call shiftfill placed."""
-
-    class Meta:
-        unknown = ma.EXCLUDE
 
     CallSid = ma.fields.String(required=True)
     To = ma.fields.String()
