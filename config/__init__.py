@@ -30,6 +30,12 @@ class Config:
         self.SHIFTFILL_ESCALATION_DELAY_SECONDS = _number(
             env, "SHIFTFILL_ESCALATION_DELAY_SECONDS", 600.0, minimum=0
         )
+        self.SHIFTFILL_ESCALATION_POLL_SECONDS = _number(
+            env, "SHIFTFILL_ESCALATION_POLL_SECONDS", 1.0, minimum=0.05
+        )
+        self.SHIFTFILL_INBOUND_DEDUPE_HOURS = _number(
+            env, "SHIFTFILL_INBOUND_DEDUPE_HOURS", 72, minimum=0.01
+        )
         self.SHIFTFILL_SEED_FILE = env.get("SHIFTFILL_SEED_FILE", self.DEFAULT_SEED_FILE)
         self.SHIFTFILL_SEND_CONCURRENCY = int(
             _number(env, "SHIFTFILL_SEND_CONCURRENCY", 8, minimum=1, whole=True)

@@ -16,9 +16,20 @@ accesslog = os.environ.get("SHIFTFILL_ACCESS_LOG") or None
 loglevel = os.environ.get("SHIFTFILL_LOG_LEVEL", "info").lower()
 
 
-def worker_exit(server, worker):
-    """Stop the scheduler and drain the send queue of the exiting worker."""
+def _runtime(worker):
     app = getattr(worker, "wsgi", None)
-    context = getattr(app, "extensions", {}).get("shiftfill") if app else None
-    if context is not None:
-        context.shutdown()
+    return getattr(app, "extensions", {}).get("shiftfill") if app else None
+
+
+def post_worker_init(worker):
+    """Start sending and polling for phone rounds in the worker, not in the master."""
+    runtime = _runtime(worker)
+    if runtime is not None:
+        runtime.start()
+
+
+def worker_exit(server, worker):
+    """Stop the phone-round poller and drain the send queue of the exiting worker."""
+    runtime = _runtime(worker)
+    if runtime is not None:
+        runtime.shutdown()

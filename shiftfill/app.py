@@ -1,83 +1,52 @@
-"""The application factory: builds the services, the API and the sample data for one app."""
+"""The application factory: the HTTP face of one shiftfill runtime."""
 
 from __future__ import annotations
 
-import atexit
 import logging
-from collections.abc import Mapping
-from datetime import timedelta
-from functools import partial
-from typing import Any
 
 from flask import Flask
 
 from config import Config, config_from_env
 from shiftfill import api, seed
-from shiftfill.adapters.notifier import LogNotifier, Notifier
-from shiftfill.adapters.scheduler import APSchedulerEscalation, EscalationScheduler
-from shiftfill.adapters.send_pool import SendPool
-from shiftfill.adapters.twilio_notifier import TwilioNotifier
-from shiftfill.jobs.escalation import escalation_job
-from shiftfill.services.context import Context
-from shiftfill.services.delivery import deliver
+from shiftfill.bootstrap import Runtime, bootstrap
+from shiftfill.services.dependencies import Dependencies
 
 
-def create_app(
-    config: Config | None = None,
-    *,
-    notifier: Notifier | None = None,
-    scheduler: EscalationScheduler | None = None,
-) -> Flask:
-    """Build a shiftfill app; tests pass fakes for the notifier and the scheduler."""
+def create_app(config: Config | None = None, runtime: Runtime | None = None) -> Flask:
+    """Build the app for ``runtime`` (by default, the one ``config`` describes)."""
+    config = config or config_from_env()
     app = Flask(__name__, static_folder=None)
-    app.config.from_object(config or config_from_env())
+    app.config.from_object(config)
     configure_logging(app)
-    context = build_context(app, notifier=notifier, scheduler=scheduler)
-    app.extensions["shiftfill"] = context
+    runtime = runtime or bootstrap(config)
+    app.extensions["shiftfill"] = runtime
     api.init_app(app)
-    seed.init_app(app, context)
-    atexit.register(context.shutdown)
+    seed.init_app(app, runtime.deps)
+    start_on_first_request(app, runtime)
     return app
 
 
-def build_context(
-    app: Flask,
-    *,
-    notifier: Notifier | None = None,
-    scheduler: EscalationScheduler | None = None,
-) -> Context:
-    """Wire the repositories to the notifier, the send pool and the escalation scheduler."""
-    settings = app.config
-    context = Context(
-        notifier=notifier or build_notifier(settings),
-        scheduler=scheduler or APSchedulerEscalation(),
-        send_pool=SendPool(
-            workers=settings["SHIFTFILL_SEND_CONCURRENCY"],
-            rate_per_second=settings["SHIFTFILL_SEND_RATE_PER_SECOND"],
-        ),
-        escalation_delay=timedelta(seconds=settings["SHIFTFILL_ESCALATION_DELAY_SECONDS"]),
-        phone_region=settings["SHIFTFILL_DEFAULT_REGION"],
-        send_retries=settings["SHIFTFILL_SEND_RETRIES"],
-        retry_backoff_seconds=settings["SHIFTFILL_SEND_RETRY_BACKOFF_MS"] / 1000,
-        shutdown_drain_seconds=settings["SHIFTFILL_SHUTDOWN_DRAIN_SECONDS"],
-    )
-    context.scheduler.bind(escalation_job(context))
-    context.send_pool.bind(partial(deliver, context))
-    return context
+def runtime_of(app: Flask) -> Runtime:
+    """Return the runtime ``create_app`` stored on ``app``."""
+    runtime: Runtime = app.extensions["shiftfill"]
+    return runtime
 
 
-def build_notifier(settings: Mapping[str, Any]) -> Notifier:
-    """Make the notifier ``SHIFTFILL_NOTIFIER`` names."""
-    if settings["SHIFTFILL_NOTIFIER"] == "twilio":
-        return TwilioNotifier(
-            account_sid=settings["TWILIO_ACCOUNT_SID"],
-            auth_token=settings["TWILIO_AUTH_TOKEN"],
-            public_base_url=settings["SHIFTFILL_PUBLIC_BASE_URL"],
-            from_number=settings["SHIFTFILL_TWILIO_FROM"],
-            messaging_service_sid=settings["SHIFTFILL_TWILIO_MESSAGING_SERVICE_SID"],
-            api_base=settings["SHIFTFILL_TWILIO_API_BASE"],
-        )
-    return LogNotifier(latency_ms=settings["SHIFTFILL_NOTIFIER_LATENCY_MS"])
+def dependencies_of(app: Flask) -> Dependencies:
+    """Return what the use cases of ``app`` receive."""
+    return runtime_of(app).deps
+
+
+def start_on_first_request(app: Flask, runtime: Runtime) -> None:
+    """Start the runtime's threads when the first request arrives, if the server has not.
+
+    gunicorn starts them in its worker hook; this covers any other WSGI server,
+    and keeps app creation itself free of threads.
+    """
+
+    @app.before_request
+    def start_runtime() -> None:
+        runtime.start()
 
 
 def configure_logging(app: Flask) -> None:

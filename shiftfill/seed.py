@@ -3,33 +3,37 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
 import marshmallow as ma
 from flask import Flask
 
+from shiftfill.adapters.bulk_load import bulk_insert
 from shiftfill.api.caregivers.schemas import CaregiverCreateSchema
 from shiftfill.api.shifts.schemas import ShiftCreateSchema
-from shiftfill.services import caregivers, shifts
-from shiftfill.services.context import Context
+from shiftfill.services.dependencies import Dependencies
 from shiftfill.services.errors import ServiceError
+from shiftfill.services.seeding import seed
+
+log = logging.getLogger(__name__)
 
 
 class SeedError(RuntimeError):
     """The seed file cannot be loaded; the message says where and why."""
 
 
-def init_app(app: Flask, context: Context) -> None:
+def init_app(app: Flask, deps: Dependencies) -> None:
     """Load the seed file named by ``SHIFTFILL_SEED_FILE``; an empty name loads nothing."""
     path = app.config.get("SHIFTFILL_SEED_FILE") or ""
     if path:
         with app.app_context():
-            load_seed(context, Path(path))
+            load_seed(deps, Path(path))
 
 
-def load_seed(context: Context, path: Path) -> None:
-    """Validate every record of ``path`` first, then store them all."""
+def load_seed(deps: Dependencies, path: Path) -> None:
+    """Validate every record of ``path`` first, then add those the store does not hold."""
     data = _read(path)
     try:
         people = CaregiverCreateSchema(many=True).load(data.get("caregivers", []))
@@ -37,11 +41,11 @@ def load_seed(context: Context, path: Path) -> None:
     except ma.ValidationError as exc:
         raise SeedError(f"Seed file {path} is invalid: {exc.messages}") from exc
     try:
-        caregivers.register_caregivers(context, people)
-        for record in open_shifts:
-            shifts.create_shift(context, **record)
+        with bulk_insert(len(people)):
+            added = seed(deps, people, open_shifts)
     except ServiceError as exc:
         raise SeedError(f"Seed file {path} is invalid: {exc.message}") from exc
+    log.info("seed %s: added %d caregivers and %d shifts", path.name, *added)
 
 
 def _read(path: Path) -> dict[str, Any]:

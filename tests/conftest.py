@@ -13,9 +13,10 @@ from freezegun import freeze_time
 from freezegun.api import FrozenDateTimeFactory
 
 from config import TestingConfig
-from shiftfill import create_app
-from shiftfill.services.context import Context
-from tests.fakes import FakeNotifier, FakeScheduler
+from shiftfill.app import create_app
+from shiftfill.bootstrap import Runtime, bootstrap
+from shiftfill.services.dependencies import Dependencies
+from tests.fakes import FakeNotifier
 
 START = datetime(2026, 11, 28, 14, 0, tzinfo=UTC)
 
@@ -25,11 +26,6 @@ RN_PHONES = ["+15555550101", "+15555550103", "+15555550105"]
 @pytest.fixture
 def notifier() -> FakeNotifier:
     return FakeNotifier()
-
-
-@pytest.fixture
-def scheduler() -> FakeScheduler:
-    return FakeScheduler()
 
 
 @pytest.fixture
@@ -45,17 +41,21 @@ def settings_env() -> dict[str, str]:
 
 
 @pytest.fixture
-def app(
-    notifier: FakeNotifier, scheduler: FakeScheduler, settings_env: dict[str, str]
-) -> Iterator[Flask]:
-    app = create_app(TestingConfig(settings_env), notifier=notifier, scheduler=scheduler)
-    yield app
-    app.extensions["shiftfill"].shutdown()
+def runtime(notifier: FakeNotifier, settings_env: dict[str, str]) -> Iterator[Runtime]:
+    """A runtime on the memory store and the fake notifier; tests run phone rounds themselves."""
+    runtime = bootstrap(TestingConfig(settings_env), notifier=notifier, escalation=False)
+    yield runtime
+    runtime.shutdown()
 
 
 @pytest.fixture
-def ctx(app: Flask) -> Context:
-    return app.extensions["shiftfill"]  # type: ignore[no-any-return]
+def app(runtime: Runtime, settings_env: dict[str, str]) -> Flask:
+    return create_app(TestingConfig(settings_env), runtime)
+
+
+@pytest.fixture
+def deps(runtime: Runtime) -> Dependencies:
+    return runtime.deps
 
 
 @pytest.fixture
@@ -101,13 +101,20 @@ def roster(client: FlaskClient) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def fanned_out(client: FlaskClient, ctx: Context, roster: list[dict[str, Any]]) -> dict[str, Any]:
+def fanned_out(
+    client: FlaskClient, runtime: Runtime, roster: list[dict[str, Any]]
+) -> dict[str, Any]:
     """Shift sh_1 (RN) with its fanout started and every text sent."""
     add_shift(client, id="sh_1")
     response = client.post("/shifts/sh_1/fanout")
     assert response.status_code == 202
-    assert ctx.send_pool.wait_idle(5)
+    assert runtime.sender.wait_idle(5)
     return response.json  # type: ignore[no-any-return]
+
+
+def pending_phone_rounds(runtime: Runtime) -> list[str]:
+    """The shifts whose phone round is still to come, however far ahead."""
+    return runtime.deps.store.shifts.due_phone_rounds(datetime.max.replace(tzinfo=UTC))
 
 
 def reply(client: FlaskClient, phone: str, body: str, **extra: Any) -> dict[str, Any]:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
 
-from shiftfill.adapters.notifier import Notifier, NotifierError
-from shiftfill.adapters.scheduler import EscalationScheduler
-from shiftfill.adapters.send_pool import SendPool
+from shiftfill.services.delivery import deliver
+from shiftfill.services.dependencies import Dependencies
+from shiftfill.services.ports import NotifierError
 
 
 @dataclass(frozen=True)
@@ -19,7 +17,7 @@ class Sent:
     text: str
 
 
-class FakeNotifier(Notifier):
+class FakeNotifier:
     """Records every message; numbers in ``failing`` get a provider error instead."""
 
     def __init__(self, failing: set[str] | None = None) -> None:
@@ -30,7 +28,7 @@ class FakeNotifier(Notifier):
     def send_sms(self, to: str, body: str) -> str:
         return self._record("sms", to, body)
 
-    def place_call(self, to: str, script: str) -> str:
+    def place_call(self, to: str, script: str, goodbye: str) -> str:
         return self._record("call", to, script)
 
     def to(self, phone: str, channel: str | None = None) -> list[Sent]:
@@ -47,41 +45,9 @@ class FakeNotifier(Notifier):
             return f"fake-{len(self.sent)}"
 
 
-class FakeScheduler(EscalationScheduler):
-    """Keeps scheduled phone rounds in a dict; ``run_due`` plays the scheduler's part."""
-
-    def __init__(self) -> None:
-        self.jobs: dict[str, datetime] = {}
-        self.cancelled: list[str] = []
-
-    def schedule(self, shift_id: str, run_at: datetime) -> None:
-        self.jobs[shift_id] = run_at
-
-    def cancel(self, shift_id: str) -> None:
-        if self.jobs.pop(shift_id, None) is not None:
-            self.cancelled.append(shift_id)
-
-    def run_due(self, now: datetime) -> list[str]:
-        """Run every job due at ``now``, as APScheduler would; returns the shifts run."""
-        due = [sid for sid, at in self.jobs.items() if at <= now]
-        for shift_id in due:
-            del self.jobs[shift_id]
-            self._phone_round(shift_id)
-        return due
-
-
-class HeldSendPool(SendPool):
-    """A send pool that holds every item until ``run_all``, to stage what lands in between."""
-
-    def __init__(self, handler: Callable[[str], object]) -> None:
-        super().__init__(workers=1)
-        self.bind(handler)
-        self.held: list[str] = []
-
-    def submit_many(self, items: Iterable[str]) -> None:
-        self.held.extend(items)
-
-    def run_all(self) -> None:
-        held, self.held = self.held, []
-        for item in held:
-            self._handler(item)  # type: ignore[misc]
+def send_queued(deps: Dependencies) -> None:
+    """Send what the outbox holds, here and now in this thread, as a send worker would."""
+    while taken := deps.store.outbox.take(0):
+        for notification_id in taken:
+            deliver(deps, notification_id)
+        deps.store.outbox.done(taken)

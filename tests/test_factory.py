@@ -7,13 +7,15 @@ from pathlib import Path
 import pytest
 
 from config import SAMPLE_SEED, ConfigError, DevelopmentConfig, TestingConfig, config_from_env
-from shiftfill import create_app
+from shiftfill.app import create_app
+from shiftfill.bootstrap import bootstrap
 from shiftfill.seed import SeedError
-from tests.fakes import FakeNotifier, FakeScheduler
+from tests.fakes import FakeNotifier
 
 
 def make_app(**env: str):  # type: ignore[no-untyped-def]
-    return create_app(TestingConfig(env), notifier=FakeNotifier(), scheduler=FakeScheduler())
+    config = TestingConfig(env)
+    return create_app(config, bootstrap(config, notifier=FakeNotifier(), escalation=False))
 
 
 def test_testing_config_switches_testing_on_and_starts_empty() -> None:
@@ -23,35 +25,35 @@ def test_testing_config_switches_testing_on_and_starts_empty() -> None:
     assert not create_app(DevelopmentConfig({"SHIFTFILL_SEED_FILE": ""})).testing
 
 
-def test_creating_the_app_starts_no_thread_until_work_arrives() -> None:
+def test_creating_the_app_starts_no_thread_until_the_server_starts_it() -> None:
     before = threading.active_count()
-    app = create_app(TestingConfig({}), notifier=FakeNotifier())
-    ctx = app.extensions["shiftfill"]
+    config = TestingConfig({})
+    runtime = bootstrap(config, notifier=FakeNotifier())
+    app = create_app(config, runtime)
     assert threading.active_count() == before
-    assert ctx.scheduler.describe()["running"] is False
-    client = app.test_client()
-    client.post("/caregivers", json={"name": "A", "role": "RN", "phone": "+15555550101"})
-    client.post(
-        "/shifts",
-        json={
-            "id": "sh_1",
-            "organization_id": "o",
-            "role_required": "RN",
-            "start_time": "2026-11-29T07:00:00+00:00",
-            "end_time": "2026-11-29T08:00:00+00:00",
-        },
+    assert runtime.escalation is not None and not runtime.escalation.running
+    assert app.test_client().get("/health").json["scheduler"] == {"running": True}
+    assert threading.active_count() > before
+    runtime.shutdown()
+    assert not runtime.escalation.running
+    assert not runtime.sender.running
+
+
+def test_environment_variables_reach_the_runtime() -> None:
+    config = TestingConfig(
+        {"SHIFTFILL_ESCALATION_DELAY_SECONDS": "90", "SHIFTFILL_SEND_CONCURRENCY": "3"}
     )
-    client.post("/shifts/sh_1/fanout")
-    assert ctx.scheduler.describe() == {"running": True, "jobs": 1}
-    ctx.shutdown()
-    assert ctx.scheduler.describe()["running"] is False
+    runtime = bootstrap(config)
+    assert runtime.deps.settings.escalation_delay.total_seconds() == 90
+    assert runtime.sender.workers == 3
 
 
-def test_environment_variables_reach_the_services() -> None:
-    app = make_app(SHIFTFILL_ESCALATION_DELAY_SECONDS="90", SHIFTFILL_SEND_CONCURRENCY="3")
-    ctx = app.extensions["shiftfill"]
-    assert ctx.escalation_delay.total_seconds() == 90
-    assert ctx.send_pool.workers == 3
+def test_a_second_bootstrap_shares_nothing_with_the_first() -> None:
+    first, second = make_app(), make_app()
+    first.test_client().post(
+        "/caregivers", json={"name": "A", "role": "RN", "phone": "+15555550101"}
+    )
+    assert second.test_client().get("/caregivers").json == []
 
 
 def test_sample_data_loads_through_the_schemas() -> None:
@@ -152,9 +154,8 @@ def test_missing_or_inconsistent_twilio_settings_stop_start_up(
 def test_complete_twilio_settings_build_the_twilio_notifier() -> None:
     from shiftfill.adapters.twilio_notifier import TwilioNotifier
 
-    app = create_app(config_from_env({**TWILIO, "SHIFTFILL_SEED_FILE": ""}))
-    assert isinstance(app.extensions["shiftfill"].notifier, TwilioNotifier)
-    app.extensions["shiftfill"].shutdown()
+    runtime = bootstrap(config_from_env({**TWILIO, "SHIFTFILL_SEED_FILE": ""}))
+    assert isinstance(runtime.deps.notifier, TwilioNotifier)
 
 
 def test_a_signature_token_without_a_public_address_stops_start_up() -> None:

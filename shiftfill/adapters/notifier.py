@@ -1,8 +1,7 @@
-"""Sending SMS and placing calls: the ``Notifier`` interface and the ``log`` notifier."""
+"""The ``log`` notifier: writes each message to the log instead of sending it."""
 
 from __future__ import annotations
 
-import abc
 import logging
 import time
 import uuid
@@ -12,27 +11,7 @@ from shiftfill.phones import mask
 log = logging.getLogger(__name__)
 
 
-class NotifierError(Exception):
-    """The provider did not take the message; ``transient`` says a retry may succeed."""
-
-    def __init__(self, message: str, *, transient: bool = False) -> None:
-        super().__init__(message)
-        self.transient = transient
-
-
-class Notifier(abc.ABC):
-    """Where outbound messages go. Each method returns the provider's id for the message."""
-
-    @abc.abstractmethod
-    def send_sms(self, to: str, body: str) -> str:
-        """Send one text message; raise ``NotifierError`` when the provider refuses it."""
-
-    @abc.abstractmethod
-    def place_call(self, to: str, script: str) -> str:
-        """Start one call that reads ``script`` and gathers a keypad or spoken answer."""
-
-
-class LogNotifier(Notifier):
+class LogNotifier:
     """Writes each message to the log instead of sending it (development and demos).
 
     ``latency_ms`` simulates a provider's round-trip, so that demos and benchmarks
@@ -45,7 +24,7 @@ class LogNotifier(Notifier):
     def send_sms(self, to: str, body: str) -> str:
         return self._deliver("sms", to, body)
 
-    def place_call(self, to: str, script: str) -> str:
+    def place_call(self, to: str, script: str, goodbye: str) -> str:
         return self._deliver("call", to, script)
 
     def _deliver(self, channel: str, to: str, text: str) -> str:

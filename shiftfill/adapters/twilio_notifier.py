@@ -1,4 +1,8 @@
-"""The Twilio notifier: SMS through the Messages API, calls through the Calls API."""
+"""Twilio: sending through its Messages and Calls APIs, and reading its status words.
+
+Everything that speaks Twilio's vocabulary (status names, error codes, the
+paths its callbacks come to) is here; the rest of shiftfill sees domain terms.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,9 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 from twilio.twiml.voice_response import VoiceResponse
 
-from shiftfill.adapters.notifier import Notifier, NotifierError
+from shiftfill.domain.model import DeliveryReport, NotificationStatus
 from shiftfill.phones import mask
+from shiftfill.services.ports import NotifierError
 
 log = logging.getLogger(__name__)
 # The client logs each request's parameters at INFO, whole phone numbers included.
@@ -19,10 +24,47 @@ logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
 
 STATUS_PATH = "/messages/status"
 GATHER_PATH = "/voice/gather"
-NO_ANSWER = "We did not get your answer. You can still reply to our text message. Goodbye."
+
+# Twilio's words for where a message or call stands. Words not listed (queued,
+# sending, ringing, in-progress...) are steps on the way and change nothing.
+MESSAGE_STATUSES = {
+    "sent": NotificationStatus.SENT,
+    "delivered": NotificationStatus.DELIVERED,
+    "read": NotificationStatus.DELIVERED,
+    "undelivered": NotificationStatus.UNDELIVERED,
+    "failed": NotificationStatus.FAILED,
+}
+CALL_STATUSES = {
+    "completed": NotificationStatus.DELIVERED,
+    "busy": NotificationStatus.UNDELIVERED,
+    "no-answer": NotificationStatus.UNDELIVERED,
+    "canceled": NotificationStatus.UNDELIVERED,
+    "failed": NotificationStatus.FAILED,
+}
+# Twilio's error for a recipient who texted STOP to Twilio itself.
+UNSUBSCRIBED_RECIPIENT = "21610"
 
 
-class TwilioNotifier(Notifier):
+def message_report(message_sid: str, status: str, error_code: str | None) -> DeliveryReport:
+    """Read a message's status callback."""
+    return _report(message_sid, MESSAGE_STATUSES.get(status), error_code)
+
+
+def call_report(call_sid: str, status: str, error_code: str | None) -> DeliveryReport:
+    """Read a call's status callback."""
+    return _report(call_sid, CALL_STATUSES.get(status), error_code)
+
+
+def _report(sid: str, status: NotificationStatus | None, error_code: str | None) -> DeliveryReport:
+    return DeliveryReport(
+        provider_id=sid,
+        status=status,
+        error=f"provider error {error_code}" if error_code else None,
+        unsubscribed=error_code == UNSUBSCRIBED_RECIPIENT,
+    )
+
+
+class TwilioNotifier:
     """Sends through Twilio's REST API (or a Twilio-compatible one at ``api_base``).
 
     Every message asks for status callbacks at ``public_base_url``; every call reads
@@ -62,19 +104,19 @@ class TwilioNotifier(Notifier):
             raise _provider_error("sms", to, exc) from exc
         return str(message.sid)
 
-    def place_call(self, to: str, script: str) -> str:
+    def place_call(self, to: str, script: str, goodbye: str) -> str:
         try:
             call = self._client.calls.create(
                 to=to,
                 from_=self._from,
-                twiml=str(self.call_twiml(script)),
+                twiml=str(self.call_twiml(script, goodbye)),
                 status_callback=self._public + STATUS_PATH,
             )
         except (TwilioRestException, RequestException) as exc:
             raise _provider_error("call", to, exc) from exc
         return str(call.sid)
 
-    def call_twiml(self, script: str) -> VoiceResponse:
+    def call_twiml(self, script: str, goodbye: str) -> VoiceResponse:
         """The call: the offer read inside a one-key or spoken ``<Gather>``."""
         response = VoiceResponse()
         gather = response.gather(
@@ -85,7 +127,7 @@ class TwilioNotifier(Notifier):
             speech_timeout="auto",
         )
         gather.say(script)
-        response.say(NO_ANSWER)
+        response.say(goodbye)
         return response
 
 

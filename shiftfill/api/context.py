@@ -1,13 +1,13 @@
-"""How a view reaches the services of the app it runs in."""
+"""How a view reaches the dependencies of the app it runs in."""
 
 from __future__ import annotations
 
 from flask import current_app
 
-from shiftfill.services.context import Context
+from shiftfill.services.dependencies import Dependencies
 
 
-def services() -> Context:
-    """Return the service context that ``create_app`` stored on the current app."""
-    context: Context = current_app.extensions["shiftfill"]
-    return context
+def services() -> Dependencies:
+    """Return what the use cases receive, from the runtime ``create_app`` stored on the app."""
+    deps: Dependencies = current_app.extensions["shiftfill"].deps
+    return deps

@@ -163,17 +163,12 @@ def cancel(shift: Shift, *, now: datetime) -> Decision:
     return Decision(replace(shift, status=ShiftStatus.CANCELLED, cancelled_at=now), changed=True)
 
 
-def may_contact(shift: Shift, caregiver: Caregiver, channel: Channel) -> bool:
-    """Tell whether a queued message to this caregiver about this shift may still go out.
+def why_not_contact(shift: Shift, caregiver: Caregiver, channel: Channel) -> str | None:
+    """Say why a queued message may no longer go out, or ``None`` if it may.
 
     The check runs again just before each send, because a claim, a cancel, a STOP
     or a decline can land between queueing a message and sending it.
     """
-    return why_not_contact(shift, caregiver, channel) is None
-
-
-def why_not_contact(shift: Shift, caregiver: Caregiver, channel: Channel) -> str | None:
-    """Say why a queued message may no longer go out, or ``None`` if it may."""
     if not shift.is_open:
         return f"the shift is {shift.status}"
     if not is_qualified(caregiver, shift.role_required):
@@ -199,4 +194,4 @@ def report_delivery(
         return None
     if status is NotificationStatus.QUEUED:
         return None
-    return notification._replace(status=status, error=error or notification.error)
+    return replace(notification, status=status, error=error or notification.error)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
-from shiftfill.adapters.notifier import NotifierError
 from shiftfill.domain import replies, rules
 from shiftfill.domain.model import (
     Caregiver,
     Channel,
+    DeliveryReport,
     Event,
     EventType,
     Notification,
@@ -16,7 +17,8 @@ from shiftfill.domain.model import (
     Shift,
 )
 from shiftfill.services.caregivers import opt_out_caregiver
-from shiftfill.services.context import Context
+from shiftfill.services.dependencies import Dependencies
+from shiftfill.services.ports import NotifierError
 
 log = logging.getLogger(__name__)
 
@@ -31,103 +33,100 @@ _EVENT = {
     (Channel.CALL, NotificationStatus.FAILED): EventType.CALL_FAILED,
 }
 
-# The provider's error for a recipient who texted STOP to the provider itself.
-UNSUBSCRIBED_RECIPIENT = "21610"
+SHUTTING_DOWN = "not sent: shiftfill was shutting down"
+OUTCOME_UNKNOWN = "outcome unknown: the process sending it stopped mid-send"
 
 
-def deliver(ctx: Context, notification_id: str) -> Notification | None:
+def deliver(deps: Dependencies, notification_id: str) -> Notification | None:
     """Send one queued notification and record how it went; never raises.
 
     A transient provider error (a timeout, a 5xx, a 429) is retried up to
-    ``ctx.send_retries`` times with exponential backoff; the shift and the
+    ``send_retries`` times with exponential backoff; the shift and the
     caregiver are checked again before every attempt.
     """
+    store, settings = deps.store, deps.settings
     attempt = 0
     while True:
-        notification = ctx.notifications.get(notification_id)
+        notification = store.notifications.get(notification_id)
         if notification is None or notification.status is not NotificationStatus.QUEUED:
             return notification
-        shift = ctx.shifts.get(notification.shift_id)
-        caregiver = ctx.caregivers.get(notification.caregiver_id)
+        shift = store.shifts.get(notification.shift_id)
+        caregiver = store.caregivers.get(notification.caregiver_id)
         if shift is None or caregiver is None:
-            return _skip(ctx, notification, "shift or caregiver is gone")
+            return _skip(deps, notification, "shift or caregiver is gone")
         reason = rules.why_not_contact(shift, caregiver, notification.channel)
         if reason is not None:
-            return _skip(ctx, notification, reason)
+            return _skip(deps, notification, reason)
 
-        ctx.notifications.update(notification_id, lambda n: n._replace(attempts=n.attempts + 1))
+        store.notifications.update(notification_id, lambda n: replace(n, attempts=n.attempts + 1))
         try:
-            provider_id = _send(ctx, notification.channel, caregiver, shift)
+            provider_id = _send(deps, notification.channel, caregiver, shift)
         except NotifierError as exc:
-            if exc.transient and attempt < ctx.send_retries:
+            if exc.transient and attempt < settings.send_retries:
                 log.info("retrying %s after: %s", notification_id, exc)
-                ctx.sleep(ctx.retry_backoff_seconds * 2**attempt)
+                deps.sleep(settings.retry_backoff_seconds * 2**attempt)
                 attempt += 1
                 continue
-            return _settle(ctx, notification_id, NotificationStatus.FAILED, error=str(exc))
+            return settle(deps, notification_id, NotificationStatus.FAILED, error=str(exc))
         except Exception as exc:  # a broken adapter must not take the worker down
             log.exception("notifier raised on notification %s", notification_id)
             error = f"{type(exc).__name__}: {exc}"
-            return _settle(ctx, notification_id, NotificationStatus.FAILED, error=error)
-        return _settle(ctx, notification_id, NotificationStatus.SENT, provider_id=provider_id)
+            return settle(deps, notification_id, NotificationStatus.FAILED, error=error)
+        return settle(deps, notification_id, NotificationStatus.SENT, provider_id=provider_id)
 
 
-def abandon(ctx: Context, notification_ids: list[str]) -> list[Notification]:
-    """Record queued notifications that will not be sent because the process is stopping.
+def abandon(deps: Dependencies, notification_ids: list[str], error: str) -> list[Notification]:
+    """Record queued notifications that will not be sent, with the reason and an event.
 
-    Each is marked failed with the reason and an event, and the whole list is
-    logged, so an operator can see exactly who was not contacted.
+    The whole list is logged, so an operator can see exactly who was not contacted.
     """
     abandoned = []
     for notification_id in notification_ids:
-        notification = ctx.notifications.get(notification_id)
-        if notification is None or notification.status is not NotificationStatus.QUEUED:
+        notification = deps.store.notifications.get(notification_id)
+        if notification is None or notification.status.is_final:
             continue
-        error = "not sent: shiftfill was shutting down"
-        abandoned.append(_settle(ctx, notification_id, NotificationStatus.FAILED, error=error))
+        abandoned.append(settle(deps, notification_id, NotificationStatus.FAILED, error=error))
     if abandoned:
         log.warning(
-            "shutdown: %d queued notifications not sent: %s",
+            "%d notifications not sent (%s): %s",
             len(abandoned),
+            error,
             " ".join(n.id for n in abandoned),
         )
     return abandoned
 
 
-def record_delivery_report(
-    ctx: Context,
-    provider_id: str,
-    status: NotificationStatus | None,
-    *,
-    error_code: str | None = None,
-) -> Notification | None:
-    """Apply a provider status callback to the notification it is about.
+def record_delivery_report(deps: Dependencies, report: DeliveryReport) -> Notification | None:
+    """Apply a provider's delivery report to the notification it is about.
 
-    ``status`` is ``None`` for a step on the way (queued, ringing...). Unknown ids
-    and reports that would move a status backwards change nothing.
-    Error 21610 means the caregiver unsubscribed at the provider: they are
-    opted out here too, so no fanout or phone round contacts them again.
+    A report with no status is a step on the way (queued, ringing...). Unknown
+    ids and reports that would move a status backwards change nothing. A
+    caregiver the provider reports as unsubscribed is opted out here too, so no
+    fanout or phone round contacts them again.
     """
-    notification = ctx.notifications.by_provider_id(provider_id)
+    notification = deps.store.notifications.by_provider_id(report.provider_id)
     if notification is None:
         return None
-    error = f"provider error {error_code}" if error_code else None
     updated = notification
-    if status is not None:
-        updated = _settle(ctx, notification.id, status, error=error, provider_id=provider_id)
-    if error_code == UNSUBSCRIBED_RECIPIENT:
-        opt_out_caregiver(ctx, notification.caregiver_id, via="provider")
+    if report.status is not None:
+        updated = settle(
+            deps, notification.id, report.status, error=report.error, provider_id=report.provider_id
+        )
+    if report.unsubscribed:
+        opt_out_caregiver(deps, notification.caregiver_id, via="provider")
     return updated
 
 
-def _send(ctx: Context, channel: Channel, caregiver: Caregiver, shift: Shift) -> str:
+def _send(deps: Dependencies, channel: Channel, caregiver: Caregiver, shift: Shift) -> str:
     if channel is Channel.SMS:
-        return ctx.notifier.send_sms(caregiver.phone, replies.offer_sms(shift))
-    return ctx.notifier.place_call(caregiver.phone, replies.offer_call_script(shift))
+        return deps.notifier.send_sms(caregiver.phone, replies.offer_sms(shift))
+    return deps.notifier.place_call(
+        caregiver.phone, replies.offer_call_script(shift), replies.no_answer_on_call(shift)
+    )
 
 
-def _settle(
-    ctx: Context,
+def settle(
+    deps: Dependencies,
     notification_id: str,
     status: NotificationStatus,
     *,
@@ -135,33 +134,35 @@ def _settle(
     provider_id: str | None = None,
 ) -> Notification:
     """Move a notification forward to ``status`` and record the event that says so."""
-    now = ctx.clock()
+    now = deps.clock()
 
     def advance(n: Notification) -> Notification | None:
         moved = rules.report_delivery(n, status, error=error)
         if moved is None:
             return None
-        if status is NotificationStatus.SENT:
-            moved = moved._replace(sent_at=now)
-        return moved._replace(provider_id=provider_id or n.provider_id)
+        sent_at = now if status is NotificationStatus.SENT else moved.sent_at
+        return replace(moved, sent_at=sent_at, provider_id=provider_id or n.provider_id)
 
-    notification, changed = ctx.notifications.update(notification_id, advance)
-    if changed:
+    def record(n: Notification) -> list[Event]:
         detail = {"error": error} if error else {}
-        event = Event(
-            at=now,
-            type=_EVENT[(notification.channel, status)],
-            caregiver_id=notification.caregiver_id,
-            detail=detail,
-        )
-        ctx.events.append(notification.shift_id, event)
+        return [
+            Event(
+                at=now, type=_EVENT[(n.channel, status)], caregiver_id=n.caregiver_id, detail=detail
+            )
+        ]
+
+    notification, _ = deps.store.notifications.update(notification_id, advance, record)
     return notification
 
 
-def _skip(ctx: Context, notification: Notification, reason: str) -> Notification:
+def _skip(deps: Dependencies, notification: Notification, reason: str) -> Notification:
     """Drop a queued message that may no longer go out; no event, it was never attempted."""
-    done, _ = ctx.notifications.update(
+    done, _ = deps.store.notifications.update(
         notification.id,
-        lambda n: n._replace(status=NotificationStatus.FAILED, error=f"not sent: {reason}"),
+        lambda n: (
+            replace(n, status=NotificationStatus.FAILED, error=f"not sent: {reason}")
+            if n.status is NotificationStatus.QUEUED
+            else None
+        ),
     )
     return done

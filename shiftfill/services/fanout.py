@@ -1,101 +1,102 @@
-"""Use cases of the outreach: start a fanout, run the phone round, deliver one message."""
+"""Use cases of the outreach: start a fanout, run the phone rounds that are due."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from datetime import datetime
 
 from shiftfill.domain import rules
-from shiftfill.domain.model import (
-    Channel,
-    Event,
-    EventType,
-    Notification,
-    Shift,
-)
-from shiftfill.services.context import Context
-from shiftfill.services.errors import Conflict
-from shiftfill.services.shifts import get_shift
+from shiftfill.domain.model import Channel, Event, EventType, Shift
+from shiftfill.services.dependencies import Dependencies
+from shiftfill.services.errors import Conflict, NotFound
+from shiftfill.services.ports import Outreach
 
 log = logging.getLogger(__name__)
 
 
-def start_fanout(ctx: Context, shift_id: str) -> tuple[Shift, bool]:
-    """Offer the shift to every qualified caregiver by SMS and schedule the phone round.
+def start_fanout(deps: Dependencies, shift_id: str) -> tuple[Shift, bool]:
+    """Offer the shift to every qualified caregiver by SMS; the phone round is then due.
 
     Returns the shift and whether this call started the fanout. Repeating it
-    returns the shift as it is and sends nothing (invariant 2).
+    returns the shift as it is and sends nothing (invariant 2); a cancelled or
+    filled shift is a ``Conflict``.
     """
-    shift = get_shift(ctx, shift_id)
-    if shift.fanout is not None:
-        return shift, False
-    now = ctx.clock()
+    shift = deps.store.shifts.get(shift_id)
+    if shift is None:
+        raise NotFound(f"No shift with id {shift_id}.")
+    now = deps.clock()
+    qualified = deps.store.caregivers.qualified_ids(shift.role_required)
+
+    def decide(current: Shift, offer_code: str) -> rules.Decision:
+        return rules.start_fanout(
+            current,
+            now=now,
+            offer_code=offer_code,
+            qualified_ids=qualified,
+            escalation_delay=deps.settings.escalation_delay,
+        )
+
+    def record(decision: rules.Decision) -> tuple[Event, ...]:
+        fanout = decision.shift.fanout
+        code = fanout.offer_code if fanout else None
+        detail = {"offered": len(qualified), "offer_code": code}
+        return decision.if_changed(Event(at=now, type=EventType.FANOUT_STARTED, detail=detail))
+
     try:
-        code = ctx.shifts.reserve_offer_code(shift_id)
-        qualified = ctx.caregivers.qualified_ids(shift.role_required)
-        decision = ctx.shifts.update(
+        decision = deps.store.shifts.start_fanout(
             shift_id,
-            lambda s: rules.start_fanout(
-                s,
-                now=now,
-                offer_code=code,
-                qualified_ids=qualified,
-                escalation_delay=ctx.escalation_delay,
-            ),
-            record=lambda d: d.if_changed(
-                Event(
-                    at=now,
-                    type=EventType.FANOUT_STARTED,
-                    detail={"offered": len(qualified), "offer_code": code},
-                ),
-            ),
+            decide,
+            record=record,
+            reach=lambda d: Outreach(Channel.SMS, qualified, now),
         )
     except rules.ShiftConflict as exc:
         raise Conflict(str(exc)) from exc
-    if not decision.changed:
-        return decision.shift, False
-
-    shift = decision.shift
-    assert shift.fanout is not None
-    ctx.scheduler.schedule(shift_id, shift.fanout.escalation_due_at)
-    _queue(ctx, shift_id, Channel.SMS, shift.fanout.offered_caregiver_ids, now)
-    return shift, True
+    return decision.shift, decision.changed
 
 
-def run_phone_round(ctx: Context, shift_id: str) -> int:
+def run_due_phone_rounds(deps: Dependencies) -> dict[str, int]:
+    """Run every phone round that is due now; return the calls queued per shift.
+
+    Any number of processes may run this at once: each round starts in one
+    shift operation, which only one of them wins.
+    """
+    now = deps.clock()
+    queued = {}
+    for shift_id in deps.store.shifts.due_phone_rounds(now):
+        try:
+            queued[shift_id] = run_phone_round(deps, shift_id, now=now)
+        except Exception:
+            # One shift's failure must not keep the other rounds from running.
+            log.exception("phone round of shift %s failed", shift_id)
+    return queued
+
+
+def run_phone_round(deps: Dependencies, shift_id: str, *, now: datetime | None = None) -> int:
     """Call every offered caregiver who has not declined or opted out, if the shift is still open.
 
     Safe to run late or more than once: only the first run on an open, due
     shift places calls. Returns the number of calls queued.
     """
-    shift = ctx.shifts.get(shift_id)
+    shift = deps.store.shifts.get(shift_id)
     if shift is None or shift.fanout is None:
         return 0
-    offered = ctx.caregivers.get_many(shift.fanout.offered_caregiver_ids)
+    offered = deps.store.caregivers.get_many(shift.fanout.offered_caregiver_ids)
     opted_out = [c.id for c in offered if c.opted_out]
-    now = ctx.clock()
-    decision = ctx.shifts.update(
+    at = now or deps.clock()
+
+    def callees(decision: rules.Decision) -> list[str]:
+        return rules.phone_round_callees(decision.shift, opted_out)
+
+    decision = deps.store.shifts.update(
         shift_id,
-        lambda s: rules.begin_phone_round(s, now=now),
+        lambda s: rules.begin_phone_round(s, now=at),
         record=lambda d: d.if_changed(
-            Event(
-                at=now,
-                type=EventType.ESCALATED,
-                detail={"calls": len(rules.phone_round_callees(d.shift, opted_out))},
-            ),
+            Event(at=at, type=EventType.ESCALATED, detail={"calls": len(callees(d))})
         ),
+        reach=lambda d: Outreach(Channel.CALL, callees(d), at),
     )
     if not decision.changed:
         return 0
-    callees = rules.phone_round_callees(decision.shift, opted_out)
-    return len(_queue(ctx, shift_id, Channel.CALL, callees, now))
-
-
-def _queue(
-    ctx: Context, shift_id: str, channel: Channel, caregiver_ids: Sequence[str], now: datetime
-) -> list[Notification]:
-    """Store one notification per caregiver who has none on this channel, and send those."""
-    created = ctx.notifications.add_missing(shift_id, channel, caregiver_ids, now)
-    ctx.send_pool.submit_many([n.id for n in created])
-    return created
+    calls = len(callees(decision))
+    log.info("phone round for shift %s: %d calls queued", shift_id, calls)
+    return calls

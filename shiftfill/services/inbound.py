@@ -13,7 +13,7 @@ from shiftfill.domain.intents import Intent, ParsedReply, parse_reply
 from shiftfill.domain.model import Caregiver, Channel, Event, EventType, Shift
 from shiftfill.domain.rules import Outcome
 from shiftfill.services.caregivers import opt_out_caregiver
-from shiftfill.services.context import Context
+from shiftfill.services.dependencies import Dependencies
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,16 +45,16 @@ class _Target:
     candidates: Sequence[Shift] = ()
 
 
-def handle_inbound(ctx: Context, message: InboundMessage) -> InboundResult:
+def handle_inbound(deps: Dependencies, message: InboundMessage) -> InboundResult:
     """Act on one inbound message; a replayed message id gets the first outcome again."""
     if message.message_id:
-        result, _ = ctx.inbound.once(message.message_id, lambda: _handle(ctx, message))
+        result, _ = deps.store.inbound.once(message.message_id, lambda: _handle(deps, message))
         return result
-    return _handle(ctx, message)
+    return _handle(deps, message)
 
 
 def handle_call_reply(
-    ctx: Context, *, call_sid: str, said: str, fallback_phone: str | None
+    deps: Dependencies, *, call_sid: str, said: str, fallback_phone: str | None
 ) -> InboundResult:
     """Act on a keypad press or spoken answer gathered on a call.
 
@@ -62,17 +62,17 @@ def handle_call_reply(
     so the caregiver and the shift come from the call's id; ``fallback_phone``
     (the called number) is used only for a call shiftfill has no record of.
     """
-    call = ctx.notifications.by_provider_id(call_sid)
+    call = deps.store.notifications.by_provider_id(call_sid)
     if call is not None:
-        caregiver = ctx.caregivers.get(call.caregiver_id)
+        caregiver = deps.store.caregivers.get(call.caregiver_id)
         shift_id: str | None = call.shift_id
     else:
-        caregiver = _sender(ctx, fallback_phone) if fallback_phone else None
+        caregiver = _sender(deps, fallback_phone) if fallback_phone else None
         shift_id = None
     if caregiver is None:
         return InboundResult(Outcome.UNKNOWN_SENDER, replies.reply_for(Outcome.UNKNOWN_SENDER))
     if not said.strip():
-        shift = ctx.shifts.get(shift_id) if shift_id else None
+        shift = deps.store.shifts.get(shift_id) if shift_id else None
         return InboundResult(
             Outcome.UNRECOGNIZED,
             replies.no_answer_on_call(shift),
@@ -87,18 +87,18 @@ def handle_call_reply(
         # One call can gather more than once; a re-delivery repeats the same input.
         message_id=f"{call_sid}:{said}",
     )
-    return handle_inbound(ctx, message)
+    return handle_inbound(deps, message)
 
 
-def _handle(ctx: Context, message: InboundMessage) -> InboundResult:
-    caregiver = _sender(ctx, message.sender)
+def _handle(deps: Dependencies, message: InboundMessage) -> InboundResult:
+    caregiver = _sender(deps, message.sender)
     if caregiver is None:
         return InboundResult(Outcome.UNKNOWN_SENDER, replies.reply_for(Outcome.UNKNOWN_SENDER))
     parsed = parse_reply(message.body)
     if parsed.intent is Intent.OPT_OUT:
-        return _opt_out(ctx, caregiver, message)
+        return _opt_out(deps, caregiver, message)
 
-    target = _find_target(ctx, caregiver, message.shift_id, parsed.offer_code)
+    target = _find_target(deps, caregiver, message.shift_id, parsed.offer_code)
     if parsed.intent in (Intent.HELP, Intent.UNKNOWN):
         outcome = Outcome.HELP if parsed.intent is Intent.HELP else Outcome.UNRECOGNIZED
         return _instructions(outcome, caregiver, target)
@@ -109,30 +109,30 @@ def _handle(ctx: Context, message: InboundMessage) -> InboundResult:
             replies.reply_for(outcome, open_offers=target.candidates),
             caregiver_id=caregiver.id,
         )
-    return _decide(ctx, caregiver, target.shift, parsed, message)
+    return _decide(deps, caregiver, target.shift, parsed, message)
 
 
-def _sender(ctx: Context, raw: str) -> Caregiver | None:
+def _sender(deps: Dependencies, raw: str) -> Caregiver | None:
     # Providers send E.164 already: a direct hit skips the (slow) full parse.
-    caregiver = ctx.caregivers.by_phone(raw.strip())
+    caregiver = deps.store.caregivers.by_phone(raw.strip())
     if caregiver is not None:
         return caregiver
     try:
-        phone = phones.normalise(raw, ctx.phone_region)
+        phone = phones.normalise(raw, deps.settings.phone_region)
     except phones.InvalidPhoneNumber:
         return None
-    return ctx.caregivers.by_phone(phone)
+    return deps.store.caregivers.by_phone(phone)
 
 
 def _find_target(
-    ctx: Context, caregiver: Caregiver, shift_id: str | None, offer_code: str | None
+    deps: Dependencies, caregiver: Caregiver, shift_id: str | None, offer_code: str | None
 ) -> _Target:
     """Resolve which offer a reply answers: explicit id, then offer code, then the only open one.
 
     With no open offer left, the most recent offer is the target, so a late
     "yes" hears that the shift was filled or cancelled rather than nothing.
     """
-    offers = ctx.shifts.offers_for(caregiver)
+    offers = deps.store.shifts.offers_for(caregiver)
     if shift_id is not None:
         return _Target(next((s for s in offers if s.id == shift_id), None))
     if offer_code is not None:
@@ -157,9 +157,13 @@ def _instructions(outcome: Outcome, caregiver: Caregiver, target: _Target) -> In
 
 
 def _decide(
-    ctx: Context, caregiver: Caregiver, shift: Shift, parsed: ParsedReply, message: InboundMessage
+    deps: Dependencies,
+    caregiver: Caregiver,
+    shift: Shift,
+    parsed: ParsedReply,
+    message: InboundMessage,
 ) -> InboundResult:
-    now = ctx.clock()
+    now = deps.clock()
     received = Event(
         at=now,
         type=EventType.REPLY_RECEIVED,
@@ -174,13 +178,11 @@ def _decide(
         decide = partial(rules.claim, caregiver_id=caregiver.id, now=now)
     else:
         decide = partial(rules.decline, caregiver_id=caregiver.id)
-    decision = ctx.shifts.update(
+    decision = deps.store.shifts.update(
         shift.id, decide, record=lambda d: [received, *_outcome_events(d, caregiver, now)]
     )
     outcome = decision.outcome
     assert outcome is not None
-    if outcome is Outcome.ASSIGNED:
-        ctx.scheduler.cancel(shift.id)
     return InboundResult(
         outcome,
         replies.reply_for(outcome, decision.shift),
@@ -200,8 +202,8 @@ def _outcome_events(decision: rules.Decision, caregiver: Caregiver, now: datetim
     return [Event(at=now, type=kind, caregiver_id=caregiver.id)]
 
 
-def _opt_out(ctx: Context, caregiver: Caregiver, message: InboundMessage) -> InboundResult:
-    opt_out_caregiver(ctx, caregiver.id, via=str(message.channel))
+def _opt_out(deps: Dependencies, caregiver: Caregiver, message: InboundMessage) -> InboundResult:
+    opt_out_caregiver(deps, caregiver.id, via=str(message.channel))
     return InboundResult(
         Outcome.OPTED_OUT, replies.reply_for(Outcome.OPTED_OUT), caregiver_id=caregiver.id
     )

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
-from shiftfill.adapters.repository import DuplicateKey
 from shiftfill.domain import rules
 from shiftfill.domain.model import Event, EventType, Notification, Shift, ShiftStatus
-from shiftfill.services.context import Context
+from shiftfill.services.dependencies import Dependencies
 from shiftfill.services.errors import Conflict, NotFound
+from shiftfill.services.ports import DuplicateKey
 
 
 def create_shift(
-    ctx: Context,
+    deps: Dependencies,
     *,
     organization_id: str,
     role_required: str,
@@ -22,59 +23,71 @@ def create_shift(
     id: str | None = None,
 ) -> Shift:
     """Add an open shift; the caller has checked that it ends after it starts."""
-    shift = Shift(
-        id=id or uuid.uuid4().hex,
-        organization_id=organization_id,
-        role_required=role_required,
-        start_time=start_time,
-        end_time=end_time,
+    shift = new_shift(
+        {
+            "id": id,
+            "organization_id": organization_id,
+            "role_required": role_required,
+            "start_time": start_time,
+            "end_time": end_time,
+        }
     )
     try:
-        ctx.shifts.add(shift)
+        deps.store.shifts.add(shift)
     except DuplicateKey as exc:
         raise Conflict(f"A shift with id {exc.value} already exists.") from exc
     return shift
 
 
-def get_shift(ctx: Context, shift_id: str) -> Shift:
+def new_shift(record: dict[str, Any]) -> Shift:
+    """Make an open shift from validated fields, with a new id when none is given."""
+    return Shift(
+        id=record.get("id") or uuid.uuid4().hex,
+        organization_id=record["organization_id"],
+        role_required=record["role_required"],
+        start_time=record["start_time"],
+        end_time=record["end_time"],
+    )
+
+
+def get_shift(deps: Dependencies, shift_id: str) -> Shift:
     """Return one shift or raise ``NotFound``."""
-    shift = ctx.shifts.get(shift_id)
+    shift = deps.store.shifts.get(shift_id)
     if shift is None:
         raise NotFound(f"No shift with id {shift_id}.")
     return shift
 
 
 def list_shifts(
-    ctx: Context, status: ShiftStatus | None = None, role: str | None = None
+    deps: Dependencies, status: ShiftStatus | None = None, role: str | None = None
 ) -> list[Shift]:
     """List shifts, optionally filtered by status and required role."""
-    return ctx.shifts.all(status=status, role=role)
+    return deps.store.shifts.all(status=status, role=role)
 
 
-def cancel_shift(ctx: Context, shift_id: str) -> Shift:
-    """Cancel a shift that is not filled and stop its fanout; repeating it changes nothing."""
-    get_shift(ctx, shift_id)
-    now = ctx.clock()
+def cancel_shift(deps: Dependencies, shift_id: str) -> Shift:
+    """Cancel a shift that is not filled; its phone round goes with it. Repeating it is fine."""
+    now = deps.clock()
     try:
-        decision = ctx.shifts.update(
+        decision = deps.store.shifts.update(
             shift_id,
             lambda s: rules.cancel(s, now=now),
             record=lambda d: d.if_changed(Event(at=now, type=EventType.CANCELLED)),
         )
+    except KeyError:
+        raise NotFound(f"No shift with id {shift_id}.") from None
     except rules.ShiftConflict as exc:
         raise Conflict(str(exc)) from exc
-    if decision.changed:
-        ctx.scheduler.cancel(shift_id)
     return decision.shift
 
 
-def shift_notifications(ctx: Context, shift_id: str) -> list[Notification]:
+def shift_notifications(deps: Dependencies, shift_id: str) -> list[Notification]:
     """List the messages sent, or queued, about one shift."""
-    get_shift(ctx, shift_id)
-    return ctx.notifications.for_shift(shift_id)
+    get_shift(deps, shift_id)
+    return deps.store.notifications.for_shift(shift_id)
 
 
-def shift_events(ctx: Context, shift_id: str) -> list[Event]:
+def shift_events(deps: Dependencies, shift_id: str) -> list[Event]:
     """Return the audit trail of one shift, oldest first."""
-    get_shift(ctx, shift_id)
-    return ctx.events.for_shift(shift_id)
+    get_shift(deps, shift_id)
+    return deps.store.events.for_shift(shift_id)

@@ -6,8 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from shiftfill.adapters.notifier import NotifierError
+from shiftfill.adapters import twilio_notifier
 from shiftfill.adapters.twilio_notifier import TwilioNotifier
+from shiftfill.domain.model import DeliveryReport
+from shiftfill.services.ports import NotifierError
 from tests.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioApi, basic_auth
 
 PUBLIC = "https://shiftfill.example.com"
@@ -55,7 +57,9 @@ def test_sms_uses_the_messaging_service_when_configured(twilio: FakeTwilioApi) -
 
 
 def test_call_carries_twiml_that_gathers_an_answer_to_our_endpoint(twilio: FakeTwilioApi) -> None:
-    sid = notifier(twilio).place_call(ANA, "Open RN shift. Press 1 or say yes to accept.")
+    sid = notifier(twilio).place_call(
+        ANA, "Open RN shift. Press 1 or say yes to accept.", "No answer heard. Goodbye."
+    )
     [request] = twilio.calls()
     assert request.path == f"/2010-04-01/Accounts/{ACCOUNT_SID}/Calls.json"
     assert request.params["To"] == ANA
@@ -67,6 +71,7 @@ def test_call_carries_twiml_that_gathers_an_answer_to_our_endpoint(twilio: FakeT
     assert 'input="speech dtmf"' in twiml
     assert 'numDigits="1"' in twiml
     assert "<Say>Open RN shift. Press 1 or say yes to accept.</Say></Gather>" in twiml
+    assert twiml.endswith("<Say>No answer heard. Goodbye.</Say></Response>")
     assert sid.startswith("CA")
 
 
@@ -81,7 +86,7 @@ def test_a_provider_4xx_is_a_permanent_error(twilio: FakeTwilioApi) -> None:
 def test_a_provider_5xx_is_a_transient_error(twilio: FakeTwilioApi) -> None:
     twilio.fail_for[ANA] = (503, 20503, "Service unavailable")
     with pytest.raises(NotifierError) as caught:
-        notifier(twilio).place_call(ANA, "hi")
+        notifier(twilio).place_call(ANA, "hi", "bye")
     assert caught.value.transient
 
 
@@ -108,3 +113,22 @@ def test_logs_never_show_a_whole_phone_number(
     assert "+1555•••0101" in caplog.text
     assert ANA not in caplog.text
     assert AUTH_TOKEN not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("report", "status", "unsubscribed"),
+    [
+        (twilio_notifier.message_report("SM1", "delivered", None), "delivered", False),
+        (twilio_notifier.message_report("SM1", "sending", None), None, False),
+        (twilio_notifier.message_report("SM1", "undelivered", "30003"), "undelivered", False),
+        (twilio_notifier.message_report("SM1", "failed", "21610"), "failed", True),
+        (twilio_notifier.call_report("CA1", "no-answer", None), "undelivered", False),
+        (twilio_notifier.call_report("CA1", "completed", None), "delivered", False),
+        (twilio_notifier.call_report("CA1", "ringing", None), None, False),
+    ],
+)
+def test_twilio_status_words_become_domain_terms(
+    report: DeliveryReport, status: str | None, unsubscribed: bool
+) -> None:
+    assert report.status == status
+    assert report.unsubscribed is unsubscribed

@@ -16,8 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import ignored_auth, positive_data_acceptance
 
 from config import TestingConfig
-from shiftfill import create_app
-from tests.fakes import FakeNotifier, FakeScheduler
+from shiftfill.app import create_app
+from shiftfill.bootstrap import bootstrap
+from tests.fakes import FakeNotifier
 
 TOKEN = "fuzz-token"
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
@@ -27,7 +28,8 @@ NOT_EXPRESSIBLE = [positive_data_acceptance]
 
 
 def build(env: dict[str, str]) -> Flask:
-    return create_app(TestingConfig(env), notifier=FakeNotifier(), scheduler=FakeScheduler())
+    config = TestingConfig(env)
+    return create_app(config, bootstrap(config, notifier=FakeNotifier(), escalation=False))
 
 
 def fuzz(app: Flask, *, excluded: list[object], max_examples: int) -> list[str]:

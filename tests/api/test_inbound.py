@@ -4,9 +4,9 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
-from shiftfill.services.context import Context
-from tests.conftest import RN_PHONES, add_caregiver, add_shift, reply
-from tests.fakes import FakeNotifier, FakeScheduler
+from shiftfill.bootstrap import Runtime
+from tests.conftest import RN_PHONES, add_caregiver, add_shift, pending_phone_rounds, reply
+from tests.fakes import FakeNotifier
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -90,7 +90,7 @@ def test_replay_of_an_accept_after_another_claim_still_says_assigned(
 
 
 def test_two_open_offers_and_no_code_is_ambiguous_and_lists_the_codes(
-    client: FlaskClient, ctx: Context, fanned_out: dict[str, Any]
+    client: FlaskClient, runtime: Runtime, fanned_out: dict[str, Any]
 ) -> None:
     add_shift(client, id="sh_2")
     second = client.post("/shifts/sh_2/fanout").json
@@ -104,7 +104,7 @@ def test_two_open_offers_and_no_code_is_ambiguous_and_lists_the_codes(
 
 
 def test_offer_code_picks_the_shift(
-    client: FlaskClient, ctx: Context, fanned_out: dict[str, Any]
+    client: FlaskClient, runtime: Runtime, fanned_out: dict[str, Any]
 ) -> None:
     add_shift(client, id="sh_2")
     code = client.post("/shifts/sh_2/fanout").json["fanout"]["offer_code"]
@@ -114,7 +114,7 @@ def test_offer_code_picks_the_shift(
 
 
 def test_explicit_shift_id_picks_the_shift(
-    client: FlaskClient, ctx: Context, fanned_out: dict[str, Any]
+    client: FlaskClient, runtime: Runtime, fanned_out: dict[str, Any]
 ) -> None:
     add_shift(client, id="sh_2")
     client.post("/shifts/sh_2/fanout")
@@ -142,7 +142,7 @@ def test_unknown_sender(client: FlaskClient, fanned_out: dict[str, Any]) -> None
 
 
 def test_stop_opts_out_for_good(
-    client: FlaskClient, ctx: Context, fanned_out: dict[str, Any], notifier: FakeNotifier
+    client: FlaskClient, runtime: Runtime, fanned_out: dict[str, Any], notifier: FakeNotifier
 ) -> None:
     answer = reply(client, RN_PHONES[2], "STOP")
     assert answer["outcome"] == "opted_out"
@@ -152,7 +152,7 @@ def test_stop_opts_out_for_good(
 
     add_shift(client, id="sh_2")
     client.post("/shifts/sh_2/fanout")
-    assert ctx.send_pool.wait_idle(5)
+    assert runtime.sender.wait_idle(5)
     assert len(notifier.to(RN_PHONES[2])) == 1  # only the text sent before STOP
 
 
@@ -174,10 +174,11 @@ def test_no_open_offer(client: FlaskClient, roster: Any) -> None:
 
 
 def test_accept_wins_and_cancels_the_phone_round(
-    client: FlaskClient, fanned_out: dict[str, Any], scheduler: FakeScheduler
+    client: FlaskClient, fanned_out: dict[str, Any], runtime: Runtime
 ) -> None:
+    assert pending_phone_rounds(runtime) == ["sh_1"]
     reply(client, RN_PHONES[0], "yes")
-    assert scheduler.cancelled == ["sh_1"]
+    assert pending_phone_rounds(runtime) == []
 
 
 def test_missing_from_or_body_is_422_and_changes_nothing(

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from shiftfill.services.context import Context
+from shiftfill.bootstrap import Runtime
 
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
@@ -38,13 +38,13 @@ BODY_ENDPOINTS = [
 ]
 
 
-def snapshot(client: FlaskClient, ctx: Context) -> Any:
+def snapshot(client: FlaskClient, runtime: Runtime) -> Any:
     return (
         client.get("/caregivers").json,
         client.get("/shifts").json,
         client.get("/shifts/sh_1/events").json,
         client.get("/shifts/sh_1/notifications").json,
-        len(ctx.inbound),
+        len(runtime.deps.store.inbound),
     )
 
 
@@ -54,19 +54,19 @@ def snapshot(client: FlaskClient, ctx: Context) -> Any:
 )
 def test_junk_bodies_get_the_error_body_and_change_nothing(
     client: FlaskClient,
-    ctx: Context,
+    runtime: Runtime,
     fanned_out: dict[str, Any],
     path: str,
     label: str,
     body: bytes,
     content_type: str | None,
 ) -> None:
-    before = snapshot(client, ctx)
+    before = snapshot(client, runtime)
     headers = {"Content-Type": content_type} if content_type else {}
     response = client.post(path, data=body, headers=headers)
     assert 400 <= response.status_code < 500, (label, response.status_code, response.data[:200])
     assert set(response.json["error"]) == {"code", "message", "fields"}, response.json
-    assert snapshot(client, ctx) == before
+    assert snapshot(client, runtime) == before
 
 
 @pytest.mark.parametrize(
@@ -87,10 +87,10 @@ def test_junk_bodies_get_the_error_body_and_change_nothing(
     ],
 )
 def test_junk_paths_and_queries_get_the_error_body_and_change_nothing(
-    client: FlaskClient, ctx: Context, fanned_out: dict[str, Any], method: str, path: str
+    client: FlaskClient, runtime: Runtime, fanned_out: dict[str, Any], method: str, path: str
 ) -> None:
-    before = snapshot(client, ctx)
+    before = snapshot(client, runtime)
     response = getattr(client, method)(path)
     assert 400 <= response.status_code < 500, (path, response.status_code)
     assert set(response.json["error"]) == {"code", "message", "fields"}
-    assert snapshot(client, ctx) == before
+    assert snapshot(client, runtime) == before

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from shiftfill.services.context import Context
+from shiftfill.bootstrap import Runtime
 from tests.conftest import RN_PHONES, reply
 
 
@@ -43,12 +43,12 @@ def test_a_message_longer_than_the_providers_maximum_is_still_answered(
 
 
 def test_a_flood_of_replays_from_one_number_adds_nothing(
-    client: FlaskClient, ctx: Context, fanned_out: dict[str, Any]
+    client: FlaskClient, runtime: Runtime, fanned_out: dict[str, Any]
 ) -> None:
     first = reply(client, RN_PHONES[0], "yes", message_id="SM-flood")
     events = client.get("/shifts/sh_1/events").json
-    remembered = len(ctx.inbound)
+    remembered = len(runtime.deps.store.inbound)
     for _ in range(500):
         assert reply(client, RN_PHONES[0], "yes", message_id="SM-flood") == first
-    assert len(ctx.inbound) == remembered
+    assert len(runtime.deps.store.inbound) == remembered
     assert client.get("/shifts/sh_1/events").json == events

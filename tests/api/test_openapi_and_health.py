@@ -31,11 +31,12 @@ def test_openapi_document_describes_every_endpoint_from_the_schemas(client: Flas
     assert "error" in schemas["Error"]["properties"]
 
 
-def test_health_reports_ok_and_the_scheduler(client: FlaskClient) -> None:
+def test_health_reports_ok_the_store_and_the_send_queue(client: FlaskClient) -> None:
     response = client.get("/health")
     assert response.status_code == 200
     assert response.json["status"] == "ok"
-    assert "sends_pending" in response.json
+    assert response.json["store"] == "memory"
+    assert response.json["sends_pending"] == 0
 
 
 def test_unknown_path_and_method_get_the_error_body(client: FlaskClient) -> None:

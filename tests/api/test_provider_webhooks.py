@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 from freezegun.api import FrozenDateTimeFactory
 from twilio.request_validator import RequestValidator
 
-from shiftfill.services.context import Context
+from shiftfill.bootstrap import Runtime
 from shiftfill.services.fanout import run_phone_round
 from tests.conftest import RN_PHONES, START
 from tests.fakes import FakeNotifier
@@ -100,19 +100,21 @@ def test_the_json_shape_does_not_need_a_provider_signature(
     assert response.status_code == 200
 
 
-def phone_round(frozen: FrozenDateTimeFactory, ctx: Context, client: FlaskClient) -> dict[str, str]:
+def phone_round(
+    frozen: FrozenDateTimeFactory, runtime: Runtime, client: FlaskClient
+) -> dict[str, str]:
     """Run the phone round; return each called caregiver's CallSid."""
     frozen.move_to(START + timedelta(minutes=10))
-    run_phone_round(ctx, "sh_1")
-    assert ctx.send_pool.wait_idle(5)
+    run_phone_round(runtime.deps, "sh_1")
+    assert runtime.sender.wait_idle(5)
     notes = client.get("/shifts/sh_1/notifications").json
     return {n["caregiver_id"]: n["provider_id"] for n in notes if n["channel"] == "call"}
 
 
 def test_keypad_one_on_a_placed_call_claims_for_the_called_caregiver(
-    frozen: FrozenDateTimeFactory, client: FlaskClient, ctx: Context, fanned_out: dict[str, Any]
+    frozen: FrozenDateTimeFactory, client: FlaskClient, runtime: Runtime, fanned_out: dict[str, Any]
 ) -> None:
-    call_sids = phone_round(frozen, ctx, client)
+    call_sids = phone_round(frozen, runtime, client)
     response = signed(
         client,
         "/voice/gather",
@@ -125,9 +127,9 @@ def test_keypad_one_on_a_placed_call_claims_for_the_called_caregiver(
 
 
 def test_spoken_yes_on_a_placed_call_claims(
-    frozen: FrozenDateTimeFactory, client: FlaskClient, ctx: Context, fanned_out: dict[str, Any]
+    frozen: FrozenDateTimeFactory, client: FlaskClient, runtime: Runtime, fanned_out: dict[str, Any]
 ) -> None:
-    call_sids = phone_round(frozen, ctx, client)
+    call_sids = phone_round(frozen, runtime, client)
     params = {
         "CallSid": call_sids["cg_5"],
         "From": OURS,
@@ -139,9 +141,9 @@ def test_spoken_yes_on_a_placed_call_claims(
 
 
 def test_no_input_on_a_call_says_they_can_still_text(
-    frozen: FrozenDateTimeFactory, client: FlaskClient, ctx: Context, fanned_out: dict[str, Any]
+    frozen: FrozenDateTimeFactory, client: FlaskClient, runtime: Runtime, fanned_out: dict[str, Any]
 ) -> None:
-    call_sids = phone_round(frozen, ctx, client)
+    call_sids = phone_round(frozen, runtime, client)
     response = signed(client, "/voice/gather", {"CallSid": call_sids["cg_1"], "From": OURS})
     text = response.get_data(as_text=True)
     assert f"text YES {fanned_out['fanout']['offer_code']}" in text
@@ -186,21 +188,21 @@ def test_delivered_and_undelivered_reports_move_the_notification(
 def test_error_21610_opts_the_caregiver_out_and_skips_their_call(
     frozen: FrozenDateTimeFactory,
     client: FlaskClient,
-    ctx: Context,
+    runtime: Runtime,
     fanned_out: dict[str, Any],
     notifier: FakeNotifier,
 ) -> None:
     status(client, sms_sids(client)["cg_5"], "failed", ErrorCode="21610")
     assert client.get("/caregivers/cg_5").json["opted_out"] is True
-    call_sids = phone_round(frozen, ctx, client)
+    call_sids = phone_round(frozen, runtime, client)
     assert set(call_sids) == {"cg_1", "cg_3"}
     assert notifier.to(RN_PHONES[2], "call") == []
 
 
 def test_call_status_reports_are_recorded(
-    frozen: FrozenDateTimeFactory, client: FlaskClient, ctx: Context, fanned_out: dict[str, Any]
+    frozen: FrozenDateTimeFactory, client: FlaskClient, runtime: Runtime, fanned_out: dict[str, Any]
 ) -> None:
-    call_sids = phone_round(frozen, ctx, client)
+    call_sids = phone_round(frozen, runtime, client)
     for caregiver, word in [("cg_1", "completed"), ("cg_3", "no-answer"), ("cg_5", "ringing")]:
         params = {"CallSid": call_sids[caregiver], "CallStatus": word}
         assert signed(client, "/messages/status", params).status_code == 204

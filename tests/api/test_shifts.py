@@ -4,9 +4,12 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
-from shiftfill.services.context import Context
-from tests.conftest import RN_PHONES, add_shift, reply, shift_body
-from tests.fakes import FakeNotifier, FakeScheduler
+from config import TestingConfig
+from shiftfill.adapters.memory_store import MemoryStore
+from shiftfill.app import create_app
+from shiftfill.bootstrap import Runtime, bootstrap
+from tests.conftest import RN_PHONES, add_shift, pending_phone_rounds, reply, shift_body
+from tests.fakes import FakeNotifier
 
 
 def test_create_shift_stores_times_in_utc(client: FlaskClient) -> None:
@@ -75,7 +78,7 @@ def test_unknown_shift_is_404_everywhere(client: FlaskClient) -> None:
 
 
 def test_fanout_texts_every_qualified_caregiver_and_only_them(
-    fanned_out: dict[str, Any], notifier: FakeNotifier, scheduler: FakeScheduler
+    fanned_out: dict[str, Any], notifier: FakeNotifier, runtime: Runtime
 ) -> None:
     assert sorted(s.to for s in notifier.by_channel("sms")) == sorted(RN_PHONES)
     fanout = fanned_out["fanout"]
@@ -84,17 +87,17 @@ def test_fanout_texts_every_qualified_caregiver_and_only_them(
     assert fanout["declined_caregiver_ids"] == []
     assert len(fanout["offer_code"]) == 4
     assert f"YES {fanout['offer_code']}" in notifier.sent[0].text
-    assert "sh_1" in scheduler.jobs
+    assert pending_phone_rounds(runtime) == ["sh_1"]
 
 
 def test_fanout_posted_five_times_sends_one_sms_per_caregiver(
-    client: FlaskClient, ctx: Context, fanned_out: dict[str, Any], notifier: FakeNotifier
+    client: FlaskClient, runtime: Runtime, fanned_out: dict[str, Any], notifier: FakeNotifier
 ) -> None:
     for _ in range(4):
         response = client.post("/shifts/sh_1/fanout")
         assert response.status_code == 200
         assert response.json["fanout"] == fanned_out["fanout"]
-    assert ctx.send_pool.wait_idle(5)
+    assert runtime.sender.wait_idle(5)
     assert len(notifier.by_channel("sms")) == 3
     notifications = client.get("/shifts/sh_1/notifications").json
     assert len(notifications) == 3
@@ -111,13 +114,43 @@ def test_fanout_of_a_cancelled_shift_is_409(client: FlaskClient, roster: Any) ->
     assert client.get("/shifts/sh_1/notifications").json == []
 
 
+def test_fanout_posted_again_after_a_cancel_is_409_and_sends_nothing(
+    client: FlaskClient, runtime: Runtime, fanned_out: dict[str, Any], notifier: FakeNotifier
+) -> None:
+    assert client.post("/shifts/sh_1/cancel").status_code == 200
+    response = client.post("/shifts/sh_1/fanout")
+    assert response.status_code == 409
+    assert response.json["error"]["code"] == "conflict"
+    assert runtime.sender.wait_idle(5)
+    assert len(notifier.by_channel("sms")) == 3
+
+
+def test_a_fanout_refused_for_a_cancelled_shift_holds_no_offer_code(
+    notifier: FakeNotifier,
+) -> None:
+    codes = iter(["1111", "1111", "1111", "2222"])
+    store = MemoryStore(code_source=lambda digits: next(codes))
+    runtime = bootstrap(TestingConfig({}), store=store, notifier=notifier, escalation=False)
+    client = create_app(TestingConfig({}), runtime).test_client()
+    try:
+        add_shift(client, id="sh_cancelled")
+        add_shift(client, id="sh_open")
+        client.post("/shifts/sh_cancelled/cancel")
+        assert client.post("/shifts/sh_cancelled/fanout").status_code == 409
+        started = client.post("/shifts/sh_open/fanout")
+        assert started.status_code == 202
+        assert started.json["fanout"]["offer_code"] == "1111"
+    finally:
+        runtime.shutdown()
+
+
 def test_a_provider_failure_is_recorded_on_the_notification(
-    client: FlaskClient, ctx: Context, roster: Any, notifier: FakeNotifier
+    client: FlaskClient, runtime: Runtime, roster: Any, notifier: FakeNotifier
 ) -> None:
     notifier.failing.add(RN_PHONES[1])
     add_shift(client, id="sh_1")
     assert client.post("/shifts/sh_1/fanout").status_code == 202
-    assert ctx.send_pool.wait_idle(5)
+    assert runtime.sender.wait_idle(5)
     by_caregiver = {n["caregiver_id"]: n for n in client.get("/shifts/sh_1/notifications").json}
     assert by_caregiver["cg_3"]["status"] == "failed"
     assert by_caregiver["cg_3"]["error"] == "provider refused the number"
@@ -129,12 +162,12 @@ def test_a_provider_failure_is_recorded_on_the_notification(
 
 
 def test_cancel_stops_the_phone_round_and_later_accepts_hear_it_is_gone(
-    client: FlaskClient, fanned_out: dict[str, Any], scheduler: FakeScheduler
+    client: FlaskClient, fanned_out: dict[str, Any], runtime: Runtime
 ) -> None:
     response = client.post("/shifts/sh_1/cancel")
     assert response.status_code == 200
     assert response.json["status"] == "cancelled"
-    assert "sh_1" not in scheduler.jobs
+    assert pending_phone_rounds(runtime) == []
     answer = reply(client, RN_PHONES[0], "yes")
     assert answer["outcome"] == "unavailable"
     assert "no longer available" in answer["reply"]

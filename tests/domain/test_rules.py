@@ -152,8 +152,11 @@ def test_cancelling_twice_changes_nothing_the_second_time() -> None:
 def test_queued_messages_are_dropped_once_the_shift_closes_or_the_caregiver_leaves() -> None:
     caregiver = Caregiver("cg_1", "Ana", "RN", "+15555550101")
     shift = fanned_out()
-    assert rules.may_contact(shift, caregiver, Channel.SMS)
-    assert not rules.may_contact(rules.claim(shift, "cg_3", now=NOW).shift, caregiver, Channel.CALL)
-    assert not rules.may_contact(shift, replace(caregiver, opted_out=True), Channel.SMS)
+    assert rules.why_not_contact(shift, caregiver, Channel.SMS) is None
+    claimed = rules.claim(shift, "cg_3", now=NOW).shift
+    assert rules.why_not_contact(claimed, caregiver, Channel.CALL) == "the shift is filled"
+    opted_out = replace(caregiver, opted_out=True)
+    assert rules.why_not_contact(shift, opted_out, Channel.SMS) == "the caregiver opted out"
     declined = rules.decline(shift, "cg_1").shift
-    assert not rules.may_contact(declined, caregiver, Channel.CALL)
+    assert rules.why_not_contact(declined, caregiver, Channel.CALL) == "the caregiver declined"
+    assert rules.why_not_contact(declined, caregiver, Channel.SMS) is None

@@ -9,11 +9,11 @@ from datetime import timedelta
 from freezegun import freeze_time
 
 from config import TestingConfig
-from shiftfill import create_app
-from shiftfill.adapters.scheduler import APSchedulerEscalation
+from shiftfill.app import create_app
+from shiftfill.bootstrap import bootstrap
 from tests.conftest import START, add_caregiver, add_shift
 from tests.fakes import FakeNotifier
-from tests.jobs.test_escalation import wait_until
+from tests.jobs.test_escalation import wait_until, wake
 
 PHONES = [f"+1555555{i:04d}" for i in range(200, 220)]
 
@@ -21,10 +21,11 @@ PHONES = [f"+1555555{i:04d}" for i in range(200, 220)]
 def test_fanout_decline_escalation_concurrent_accepts_one_winner() -> None:
     notifier = FakeNotifier()
     with freeze_time(START, tick=False) as frozen:
-        app = create_app(TestingConfig({}), notifier=notifier)
+        runtime = bootstrap(TestingConfig({}), notifier=notifier)
+        app = create_app(TestingConfig({}), runtime)
+        runtime.start()
         try:
             client = app.test_client()
-            ctx = app.extensions["shiftfill"]
             for i, phone in enumerate(PHONES):
                 add_caregiver(client, id=f"cg_{i}", name=f"RN {i}", role="RN", phone=phone)
             add_caregiver(client, id="lpn", name="LPN", role="LPN", phone="+15555550299")
@@ -37,9 +38,7 @@ def test_fanout_decline_escalation_concurrent_accepts_one_winner() -> None:
             assert declined.json["outcome"] == "declined"
 
             frozen.move_to(START + timedelta(minutes=10))
-            scheduler = ctx.scheduler
-            assert isinstance(scheduler, APSchedulerEscalation)
-            scheduler.scheduler.wakeup()
+            wake(app)
             assert wait_until(lambda: len(notifier.by_channel("call")) == len(PHONES) - 1)
             assert PHONES[0] not in {s.to for s in notifier.by_channel("call")}
 
@@ -86,4 +85,4 @@ def test_fanout_decline_escalation_concurrent_accepts_one_winner() -> None:
                 e["type"] for e in events
             ].index("declined")
         finally:
-            ctx.shutdown()
+            runtime.shutdown()

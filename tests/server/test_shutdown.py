@@ -30,7 +30,9 @@ def test_sigterm_sends_or_records_every_queued_notification() -> None:
 
     assert server.stop() == 0
     sent = re.findall(r"sms to \+1555•••(\d{4})", server.log)
-    [(count, ids)] = re.findall(r"shutdown: (\d+) queued notifications not sent: (.*)", server.log)
+    [(count, ids)] = re.findall(
+        r"(\d+) notifications not sent \(not sent: shiftfill was shutting down\): (.*)", server.log
+    )
     unsent = ids.split()
     assert len(unsent) == int(count)
     assert sent, "the sends under way finish before the process exits"

@@ -6,21 +6,21 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from functools import partial
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 from freezegun.api import FrozenDateTimeFactory
 
-from shiftfill.adapters.notifier import Notifier, NotifierError
-from shiftfill.adapters.scheduler import APSchedulerEscalation
-from shiftfill.adapters.send_pool import SendPool
-from shiftfill.services.context import Context
-from shiftfill.services.delivery import deliver
-from shiftfill.services.fanout import run_phone_round
-from tests.conftest import RN_PHONES, START, add_shift, reply
+from config import TestingConfig
+from shiftfill.adapters.escalation_poller import EscalationPoller
+from shiftfill.app import create_app
+from shiftfill.bootstrap import Runtime, bootstrap
+from shiftfill.services import fanout
+from shiftfill.services.fanout import run_due_phone_rounds, run_phone_round
+from shiftfill.services.ports import NotifierError
+from tests.conftest import RN_PHONES, START, add_caregiver, add_shift, reply
 from tests.fakes import FakeNotifier
 
 
@@ -43,10 +43,20 @@ class FlakyNotifier(FakeNotifier):
 
 
 @pytest.fixture
-def slept(ctx: Context) -> list[float]:
-    pauses: list[float] = []
-    ctx.sleep = pauses.append
-    return pauses
+def slept() -> list[float]:
+    return []
+
+
+@pytest.fixture
+def runtime(
+    notifier: FakeNotifier, settings_env: dict[str, str], slept: list[float]
+) -> Iterator[Runtime]:
+    """The shared runtime, with the retry backoff recorded instead of slept."""
+    runtime = bootstrap(
+        TestingConfig(settings_env), notifier=notifier, sleep=slept.append, escalation=False
+    )
+    yield runtime
+    runtime.shutdown()
 
 
 def statuses(client: FlaskClient) -> dict[str, dict[str, Any]]:
@@ -58,7 +68,7 @@ def statuses(client: FlaskClient) -> dict[str, dict[str, Any]]:
 
 @pytest.mark.parametrize("notifier", [FlakyNotifier(failures=2)])
 def test_transient_errors_are_retried_with_backoff_until_sent(
-    client: FlaskClient, ctx: Context, slept: list[float], fanned_out: dict[str, Any]
+    client: FlaskClient, slept: list[float], fanned_out: dict[str, Any]
 ) -> None:
     notes = statuses(client)
     assert {n["status"] for n in notes.values()} == {"sent"}
@@ -70,7 +80,7 @@ def test_transient_errors_are_retried_with_backoff_until_sent(
 def test_a_send_still_failing_after_the_retries_is_failed_and_the_phone_round_still_calls(
     frozen: FrozenDateTimeFactory,
     client: FlaskClient,
-    ctx: Context,
+    runtime: Runtime,
     slept: list[float],
     fanned_out: dict[str, Any],
     notifier: FlakyNotifier,
@@ -80,8 +90,8 @@ def test_a_send_still_failing_after_the_retries_is_failed_and_the_phone_round_st
     assert {n["attempts"] for n in notes.values()} == {3}
     assert {n["error"] for n in notes.values()} == {"provider timed out"}
     frozen.move_to(START + timedelta(minutes=10))
-    assert run_phone_round(ctx, "sh_1") == 3
-    assert ctx.send_pool.wait_idle(5)
+    assert run_phone_round(runtime.deps, "sh_1") == 3
+    assert runtime.sender.wait_idle(5)
     assert sorted(s.to for s in notifier.by_channel("call")) == sorted(RN_PHONES)
 
 
@@ -94,11 +104,11 @@ def test_a_permanent_error_is_not_retried(
     assert slept == []
 
 
-class BrokenNotifier(Notifier):
+class BrokenNotifier:
     def send_sms(self, to: str, body: str) -> str:
         raise KeyError("bug in an adapter")
 
-    def place_call(self, to: str, script: str) -> str:
+    def place_call(self, to: str, script: str, goodbye: str) -> str:
         raise KeyError("bug in an adapter")
 
 
@@ -112,31 +122,49 @@ def test_a_crashing_notifier_is_recorded_and_the_service_goes_on(
     assert reply(client, RN_PHONES[0], "yes")["outcome"] == "assigned"
 
 
-def test_an_exception_in_one_phone_round_leaves_the_scheduler_serving_others(
+def test_an_exception_in_one_phone_round_leaves_the_others_running(
+    frozen: FrozenDateTimeFactory,
+    runtime: Runtime,
+    client: FlaskClient,
+    roster: Any,
+    monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    ran: list[str] = []
+    for shift_id in ("sh_a", "sh_bad", "sh_c"):
+        add_shift(client, id=shift_id)
+        client.post(f"/shifts/{shift_id}/fanout")
+    real_round = fanout.run_phone_round
 
-    def phone_round(shift_id: str) -> None:
+    def failing_round(deps: Any, shift_id: str, **kwargs: Any) -> int:
         if shift_id == "sh_bad":
             raise RuntimeError("store unavailable")
-        ran.append(shift_id)
+        return real_round(deps, shift_id, **kwargs)
 
-    scheduler = APSchedulerEscalation()
-    scheduler.bind(phone_round)
-    soon = datetime.now(UTC) + timedelta(milliseconds=50)
+    monkeypatch.setattr(fanout, "run_phone_round", failing_round)
+    frozen.move_to(START + timedelta(minutes=10))
+    assert run_due_phone_rounds(runtime.deps) == {"sh_a": 3, "sh_c": 3}
+    assert "phone round of shift sh_bad failed" in caplog.text
+
+
+def test_a_failing_poll_does_not_stop_the_next_polls(caplog: pytest.LogCaptureFixture) -> None:
+    polls: list[int] = []
+
+    def poll() -> None:
+        polls.append(1)
+        if len(polls) == 1:
+            raise RuntimeError("store unavailable")
+
+    poller = EscalationPoller(poll, interval=0.05)
+    poller.start()
     try:
-        scheduler.schedule("sh_bad", soon)
-        scheduler.schedule("sh_ok", soon + timedelta(milliseconds=50))
-        scheduler.schedule("sh_later", soon + timedelta(milliseconds=300))
         for _ in range(300):
-            if len(ran) == 2:
+            if len(polls) >= 3:
                 break
             time.sleep(0.01)
     finally:
-        scheduler.shutdown()
-    assert ran == ["sh_ok", "sh_later"]
-    assert "phone round of shift sh_bad failed" in caplog.text
+        poller.shutdown()
+    assert len(polls) >= 3
+    assert "the phone-round poll failed" in caplog.text
 
 
 class GatedNotifier(FakeNotifier):
@@ -158,41 +186,47 @@ def gated() -> Iterator[GatedNotifier]:
     notifier.gate.set()
 
 
-def test_a_saturated_send_pool_never_blocks_an_inbound_reply(
-    client: FlaskClient, ctx: Context, roster: Any, gated: GatedNotifier
-) -> None:
-    ctx.notifier = gated
+def gated_app(gated: GatedNotifier, **env: str) -> tuple[FlaskClient, Runtime]:
+    config = TestingConfig(env)
+    runtime = bootstrap(config, notifier=gated, escalation=False)
+    client = create_app(config, runtime).test_client()
+    for i, phone in enumerate(RN_PHONES):
+        add_caregiver(client, id=f"cg_{i}", name=f"RN {i}", role="RN", phone=phone)
     add_shift(client, id="sh_1")
-    started = time.perf_counter()
-    assert client.post("/shifts/sh_1/fanout").status_code == 202
-    answer = reply(client, RN_PHONES[0], "yes")
-    assert time.perf_counter() - started < 1.0
-    assert answer["outcome"] == "assigned"
-    assert not gated.gate.is_set()
-    assert ctx.send_pool.pending >= 1
-    gated.gate.set()
-    assert ctx.send_pool.wait_idle(5)
+    return client, runtime
+
+
+def test_a_saturated_send_pool_never_blocks_an_inbound_reply(gated: GatedNotifier) -> None:
+    client, runtime = gated_app(gated)
+    try:
+        started = time.perf_counter()
+        assert client.post("/shifts/sh_1/fanout").status_code == 202
+        answer = reply(client, RN_PHONES[0], "yes")
+        assert time.perf_counter() - started < 1.0
+        assert answer["outcome"] == "assigned"
+        assert not gated.gate.is_set()
+        assert runtime.deps.store.outbox.depth() >= 1
+        gated.gate.set()
+        assert runtime.sender.wait_idle(5)
+    finally:
+        runtime.shutdown()
 
 
 def test_shutdown_records_every_queued_notification_it_could_not_send(
-    client: FlaskClient,
-    ctx: Context,
-    roster: Any,
-    gated: GatedNotifier,
-    caplog: pytest.LogCaptureFixture,
+    gated: GatedNotifier, caplog: pytest.LogCaptureFixture
 ) -> None:
-    ctx.notifier = gated
-    ctx.send_pool = SendPool(workers=1)
-    ctx.send_pool.bind(partial(deliver, ctx))
-    ctx.shutdown_drain_seconds = 1.0
-    add_shift(client, id="sh_1")
+    client, runtime = gated_app(
+        gated, SHIFTFILL_SEND_CONCURRENCY="1", SHIFTFILL_SHUTDOWN_DRAIN_SECONDS="1"
+    )
     client.post("/shifts/sh_1/fanout")
     # One text is under way when shutdown starts; it finishes during the drain.
     threading.Timer(1.3, gated.gate.set).start()
     with caplog.at_level(logging.WARNING):
-        ctx.shutdown()
+        runtime.shutdown()
     notes = statuses(client)
     assert sorted(n["status"] for n in notes.values()) == ["failed", "failed", "sent"]
     unsent = [n for n in notes.values() if n["status"] == "failed"]
     assert all(n["error"] == "not sent: shiftfill was shutting down" for n in unsent)
-    assert f"shutdown: {len(unsent)} queued notifications not sent" in caplog.text
+    assert f"{len(unsent)} notifications not sent (not sent: shiftfill was shutting down)" in (
+        caplog.text
+    )

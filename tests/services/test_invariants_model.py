@@ -20,35 +20,20 @@ from hypothesis.stateful import (
     rule,
 )
 
-from config import TestingConfig
-from shiftfill import create_app
-from shiftfill.adapters.send_pool import SendPool
+from shiftfill.adapters.memory_store import MemoryStore
 from shiftfill.domain.model import ShiftStatus
 from shiftfill.services import caregivers, shifts
-from shiftfill.services.context import Context
-from shiftfill.services.delivery import deliver
+from shiftfill.services.dependencies import Dependencies, Settings
 from shiftfill.services.errors import Conflict
-from shiftfill.services.fanout import run_phone_round, start_fanout
+from shiftfill.services.fanout import run_due_phone_rounds, run_phone_round, start_fanout
 from shiftfill.services.inbound import InboundMessage, InboundResult, handle_inbound
-from tests.fakes import FakeNotifier, FakeScheduler
+from tests.fakes import FakeNotifier, send_queued
 
 START = datetime(2026, 11, 28, 14, 0, tzinfo=UTC)
 DELAY = timedelta(minutes=10)
 ROLES = ["RN", "LPN"]
 ACCEPTS = ["yes", "Y", "I'll take it", "yes please"]
 DECLINES = ["no", "can't", "No thanks"]
-
-
-class InlineSendPool(SendPool):
-    """Sends at once, in the caller's thread, so each step's sends are known."""
-
-    def __init__(self, ctx: Context) -> None:
-        super().__init__(workers=1)
-        self._ctx = ctx
-
-    def submit_many(self, items: object) -> None:
-        for item in list(items):  # type: ignore[call-overload]
-            deliver(self._ctx, item)
 
 
 @dataclass
@@ -79,15 +64,12 @@ class ShiftFillMachine(RuleBasedStateMachine):
     def start(self) -> None:
         self.now = START
         self.notifier = FakeNotifier()
-        self.scheduler = FakeScheduler()
-        app = create_app(
-            TestingConfig({"SHIFTFILL_SEND_RETRIES": "0"}),
+        self.deps = Dependencies(
+            store=MemoryStore(clock=lambda: self.now),
             notifier=self.notifier,
-            scheduler=self.scheduler,
+            settings=Settings(escalation_delay=DELAY, send_retries=0),
+            clock=lambda: self.now,
         )
-        self.ctx: Context = app.extensions["shiftfill"]
-        self.ctx.clock = lambda: self.now
-        self.ctx.send_pool = InlineSendPool(self.ctx)
         self.roles: dict[str, str] = {}
         self.phones: dict[str, str] = {}
         self.opted_out: set[str] = set()
@@ -111,6 +93,7 @@ class ShiftFillMachine(RuleBasedStateMachine):
         return f"{prefix}{self.counter}"
 
     def _sends(self, channel: str) -> list[str]:
+        send_queued(self.deps)
         return [s.to for s in self.notifier.by_channel(channel)]
 
     # --- operations -------------------------------------------------------
@@ -120,7 +103,7 @@ class ShiftFillMachine(RuleBasedStateMachine):
         cid = self._next("cg")
         phone = f"+1555555{self.counter:04d}"
         caregivers.register_caregiver(
-            self.ctx, id=cid, name=cid, role=role, phone=phone, opted_out=opted_out
+            self.deps, id=cid, name=cid, role=role, phone=phone, opted_out=opted_out
         )
         self.roles[cid], self.phones[cid] = role, phone
         if opted_out:
@@ -131,7 +114,7 @@ class ShiftFillMachine(RuleBasedStateMachine):
     def create_shift(self, role: str) -> str:
         sid = self._next("sh")
         shifts.create_shift(
-            self.ctx,
+            self.deps,
             id=sid,
             organization_id="org",
             role_required=role,
@@ -146,7 +129,7 @@ class ShiftFillMachine(RuleBasedStateMachine):
         model = self.shifts[sid]
         before = self._sends("sms")
         try:
-            _, started = start_fanout(self.ctx, sid)
+            _, started = start_fanout(self.deps, sid)
         except Conflict:
             assert model.cancelled
             assert self._sends("sms") == before
@@ -180,7 +163,7 @@ class ShiftFillMachine(RuleBasedStateMachine):
             message_id=self._next("SM"),
         )
         open_offers = [s for s, m in self.shifts.items() if cid in m.offered and m.open]
-        result = handle_inbound(self.ctx, message)
+        result = handle_inbound(self.deps, message)
         self.messages[message.message_id] = (message, result)  # type: ignore[index]
         target = sid if explicit else (open_offers[0] if len(open_offers) == 1 else None)
         if not explicit and len(open_offers) > 1:
@@ -208,14 +191,14 @@ class ShiftFillMachine(RuleBasedStateMachine):
     def replay(self, mid: str) -> None:
         message, first = self.messages[mid]
         state = self._snapshot()
-        assert handle_inbound(self.ctx, message) == first  # invariant 5
+        assert handle_inbound(self.deps, message) == first  # invariant 5
         assert self._snapshot() == state
 
     @rule(cid=caregiver_ids, roll=st.integers(min_value=0, max_value=7))
     def stop(self, cid: str, roll: int) -> None:
         if roll:  # STOP is rare in life; without this it would crowd out the replies
             return
-        result = handle_inbound(self.ctx, InboundMessage(sender=self.phones[cid], body="STOP"))
+        result = handle_inbound(self.deps, InboundMessage(sender=self.phones[cid], body="STOP"))
         assert result.outcome == "opted_out"
         self.opted_out.add(cid)
 
@@ -223,7 +206,7 @@ class ShiftFillMachine(RuleBasedStateMachine):
     def cancel(self, sid: str) -> None:
         model = self.shifts[sid]
         try:
-            shifts.cancel_shift(self.ctx, sid)
+            shifts.cancel_shift(self.deps, sid)
         except Conflict:
             assert model.winner is not None
             return
@@ -240,7 +223,7 @@ class ShiftFillMachine(RuleBasedStateMachine):
             if m.fanned_out and m.open and not m.escalated and m.due and m.due <= self.now
         ]
         expected = self._callees(due)
-        self.scheduler.run_due(self.now)
+        run_due_phone_rounds(self.deps)
         for sid in due:
             self.shifts[sid].escalated = True
         assert sorted(self._sends("call")[before:]) == expected  # invariant 4
@@ -253,7 +236,7 @@ class ShiftFillMachine(RuleBasedStateMachine):
         should_run = model.fanned_out and model.open and not model.escalated
         should_run = should_run and model.due is not None and model.due <= self.now
         expected = self._callees([sid]) if should_run else []
-        run_phone_round(self.ctx, sid)
+        run_phone_round(self.deps, sid)
         if should_run:
             model.escalated = True
         assert sorted(self._sends("call")[before:]) == expected  # invariant 4
@@ -268,8 +251,8 @@ class ShiftFillMachine(RuleBasedStateMachine):
 
     def _snapshot(self) -> object:
         return (
-            [self.ctx.shifts.get(sid) for sid in self.shifts],
-            [len(self.ctx.events.for_shift(sid)) for sid in self.shifts],
+            [self.deps.store.shifts.get(sid) for sid in self.shifts],
+            [len(self.deps.store.events.for_shift(sid)) for sid in self.shifts],
             len(self.notifier.sent),
         )
 
@@ -278,9 +261,9 @@ class ShiftFillMachine(RuleBasedStateMachine):
     @invariant()
     def one_winner_and_it_is_the_first_valid_accept(self) -> None:
         for sid, model in getattr(self, "shifts", {}).items():
-            shift = self.ctx.shifts.get(sid)
+            shift = self.deps.store.shifts.get(sid)
             assert shift is not None
-            assigned = [e for e in self.ctx.events.for_shift(sid) if e.type == "assigned"]
+            assigned = [e for e in self.deps.store.events.for_shift(sid) if e.type == "assigned"]
             assert len(assigned) <= 1  # invariant 1
             assert shift.assigned_caregiver_id == model.winner
             assert (shift.status is ShiftStatus.FILLED) == (model.winner is not None)
@@ -294,7 +277,9 @@ class ShiftFillMachine(RuleBasedStateMachine):
         offers = Counter(self.phones[c] for m in self.shifts.values() for c in m.offered)
         assert texts == offers  # invariants 2 and 3
         for sid in self.shifts:
-            keys = [(n.caregiver_id, n.channel) for n in self.ctx.notifications.for_shift(sid)]
+            keys = [
+                (n.caregiver_id, n.channel) for n in self.deps.store.notifications.for_shift(sid)
+            ]
             assert len(keys) == len(set(keys))
 
 

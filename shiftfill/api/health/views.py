@@ -1,19 +1,20 @@
-"""``/health``: is the process up, and are its scheduler and send pool working."""
+"""``/health``: is the process up, and are its store, phone-round poller and sending working."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import marshmallow as ma
+from flask import current_app
 
 from shiftfill.api.blueprint import Blueprint
-from shiftfill.api.context import services
 
 blp = Blueprint("health", __name__, description="Liveness")
 
 
 class HealthSchema(ma.Schema):
     status = ma.fields.String()
+    store = ma.fields.String(metadata={"enum": ["memory", "redis"]})
     scheduler = ma.fields.Dict()
     sends_pending = ma.fields.Integer()
 
@@ -22,10 +23,12 @@ class HealthSchema(ma.Schema):
 @blp.doc(security=[])
 @blp.response(200, HealthSchema)
 def health() -> dict[str, Any]:
-    """Report that the service is up, with its scheduler and send queue."""
-    ctx = services()
+    """Report that the service is up, with its store, phone-round poller and send queue."""
+    runtime = current_app.extensions["shiftfill"]
+    store = runtime.deps.store
     return {
         "status": "ok",
-        "scheduler": ctx.scheduler.describe(),
-        "sends_pending": ctx.send_pool.pending,
+        "store": store.kind,
+        "scheduler": {"running": runtime.escalation is not None and runtime.escalation.running},
+        "sends_pending": store.outbox.depth(),
     }

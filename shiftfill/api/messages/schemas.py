@@ -6,7 +6,8 @@ from typing import Any
 
 import marshmallow as ma
 
-from shiftfill.domain.model import Channel, NotificationStatus
+from shiftfill.adapters import twilio_notifier as twilio
+from shiftfill.domain.model import Channel, DeliveryReport
 from shiftfill.domain.rules import Outcome
 
 
@@ -62,24 +63,6 @@ class InboundResultSchema(ma.Schema):
     reply = ma.fields.String()
 
 
-# The provider's words for where a message or call stands. Words not listed
-# (queued, sending, ringing, in-progress...) are steps on the way and change nothing.
-MESSAGE_STATUSES = {
-    "sent": NotificationStatus.SENT,
-    "delivered": NotificationStatus.DELIVERED,
-    "read": NotificationStatus.DELIVERED,
-    "undelivered": NotificationStatus.UNDELIVERED,
-    "failed": NotificationStatus.FAILED,
-}
-CALL_STATUSES = {
-    "completed": NotificationStatus.DELIVERED,
-    "busy": NotificationStatus.UNDELIVERED,
-    "no-answer": NotificationStatus.UNDELIVERED,
-    "canceled": NotificationStatus.UNDELIVERED,
-    "failed": NotificationStatus.FAILED,
-}
-
-
 class StatusCallbackSchema(ProviderParamsSchema):
     """A delivery report: ``MessageSid`` + ``MessageStatus``, or ``CallSid`` + ``CallStatus``."""
 
@@ -101,12 +84,12 @@ class StatusCallbackSchema(ProviderParamsSchema):
             )
 
     @ma.post_load
-    def to_report(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    def to_report(self, data: dict[str, Any], **kwargs: Any) -> DeliveryReport:
         if "MessageSid" in data and "MessageStatus" in data:
-            provider_id, status = data["MessageSid"], MESSAGE_STATUSES.get(data["MessageStatus"])
-        else:
-            provider_id, status = data["CallSid"], CALL_STATUSES.get(data["CallStatus"])
-        return {"provider_id": provider_id, "status": status, "ErrorCode": data.get("ErrorCode")}
+            return twilio.message_report(
+                data["MessageSid"], data["MessageStatus"], data.get("ErrorCode")
+            )
+        return twilio.call_report(data["CallSid"], data["CallStatus"], data.get("ErrorCode"))
 
 
 class GatherSchema(ProviderParamsSchema):

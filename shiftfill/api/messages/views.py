@@ -16,7 +16,7 @@ from shiftfill.api.messages.schemas import (
     TwilioWebhookSchema,
 )
 from shiftfill.api.twiml import twiml_reply
-from shiftfill.domain.model import Channel
+from shiftfill.domain.model import Channel, DeliveryReport
 from shiftfill.services.delivery import record_delivery_report
 from shiftfill.services.inbound import (
     InboundMessage,
@@ -83,11 +83,9 @@ def inbound() -> InboundResult | Response:
 @blp.arguments(StatusCallbackSchema, location="form")
 @blp.response(204, description="Report applied, or ignored when stale or unknown.")
 @blp.errors(403, 422)
-def status_callback(data: dict[str, Any]) -> None:
+def status_callback(report: DeliveryReport) -> None:
     """Take the provider's delivery report for a text or a call."""
-    record_delivery_report(
-        services(), data["provider_id"], data["status"], error_code=data["ErrorCode"]
-    )
+    record_delivery_report(services(), report)
 
 
 def answer_on_call(data: dict[str, Any], fallback_phone: str | None) -> Response:

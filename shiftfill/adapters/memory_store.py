@@ -1,0 +1,469 @@
+"""The in-memory store: dicts behind locks, for one process (the default).
+
+Locking rule. Every write, and every read that must see several records at one
+instant (lists, indexes), holds the lock of its repository. Shifts,
+notifications, events and the outbox share one lock, because one shift
+operation writes all four in one step. Reads of a single record by key
+(``get``, ``by_phone``, ``by_provider_id``) take no lock: a dict lookup is atomic
+in CPython, stored values are immutable, and a writer replaces a value whole,
+so a reader sees the record either before or after a step, never half of one.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections import OrderedDict, defaultdict, deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+from shiftfill.domain.model import (
+    Caregiver,
+    Event,
+    Notification,
+    Shift,
+    ShiftStatus,
+    split_notification_id,
+)
+from shiftfill.domain.rules import Decision
+from shiftfill.services.dependencies import Clock, system_clock
+from shiftfill.services.ports import (
+    Decide,
+    DecideWithCode,
+    DuplicateKey,
+    Reach,
+    Record,
+)
+
+R = TypeVar("R")
+
+
+def random_offer_code(digits: int) -> str:
+    """Draw an offer code of ``digits`` digits."""
+    return f"{secrets.randbelow(10**digits):0{digits}d}"
+
+
+# Codes stay four digits while at most this many are in use, so a random draw
+# almost always finds a free one; past it they grow to six digits.
+SHORT_CODE_CAPACITY = 2_000
+
+# Late replies to this many closed shifts per role still hear "filled" or
+# "cancelled"; older ones hear that there is no open offer.
+RECENTLY_CLOSED = 200
+
+
+def code_digits(codes_in_use: int) -> int:
+    """How many digits a new offer code has when ``codes_in_use`` codes are taken."""
+    return 4 if codes_in_use < SHORT_CODE_CAPACITY else 6
+
+
+class MemoryCaregivers:
+    """Caregivers by id, with indexes by phone and by role.
+
+    The role index holds only caregivers who may be contacted, so finding the
+    qualified caregivers of a shift costs the size of the answer, not of the store.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_id: dict[str, Caregiver] = {}
+        self._by_phone: dict[str, str] = {}
+        self._contactable_by_role: dict[str, dict[str, None]] = defaultdict(dict)
+
+    def add_many(self, caregivers: Sequence[Caregiver]) -> None:
+        with self._lock:
+            ids: set[str] = set()
+            phones: set[str] = set()
+            for caregiver in caregivers:
+                if caregiver.id in self._by_id or caregiver.id in ids:
+                    raise DuplicateKey("id", caregiver.id)
+                if caregiver.phone in self._by_phone or caregiver.phone in phones:
+                    raise DuplicateKey("phone", caregiver.phone)
+                ids.add(caregiver.id)
+                phones.add(caregiver.phone)
+            for caregiver in caregivers:
+                self._put(caregiver)
+
+    def add_absent(self, caregivers: Sequence[Caregiver]) -> list[Caregiver]:
+        with self._lock:
+            added = []
+            for caregiver in caregivers:
+                if caregiver.id not in self._by_id and caregiver.phone not in self._by_phone:
+                    self._put(caregiver)
+                    added.append(caregiver)
+            return added
+
+    def _put(self, caregiver: Caregiver) -> None:
+        self._by_id[caregiver.id] = caregiver
+        self._by_phone[caregiver.phone] = caregiver.id
+        if not caregiver.opted_out:
+            self._contactable_by_role[caregiver.role][caregiver.id] = None
+
+    def get(self, caregiver_id: str) -> Caregiver | None:
+        return self._by_id.get(caregiver_id)
+
+    def get_many(self, caregiver_ids: Iterable[str]) -> list[Caregiver]:
+        by_id = self._by_id
+        return [by_id[cid] for cid in caregiver_ids if cid in by_id]
+
+    def by_phone(self, phone: str) -> Caregiver | None:
+        caregiver_id = self._by_phone.get(phone)
+        return self._by_id.get(caregiver_id) if caregiver_id else None
+
+    def all(self, role: str | None = None) -> list[Caregiver]:
+        with self._lock:
+            values = list(self._by_id.values())
+        return values if role is None else [c for c in values if c.role == role]
+
+    def qualified_ids(self, role: str) -> list[str]:
+        with self._lock:
+            return list(self._contactable_by_role.get(role, ()))
+
+    def opt_out(self, caregiver_id: str) -> tuple[Caregiver, bool]:
+        with self._lock:
+            caregiver = self._by_id[caregiver_id]
+            if caregiver.opted_out:
+                return caregiver, False
+            caregiver = replace(caregiver, opted_out=True)
+            self._by_id[caregiver_id] = caregiver
+            self._contactable_by_role[caregiver.role].pop(caregiver_id, None)
+            return caregiver, True
+
+
+class MemoryEvents:
+    """The append-only audit trail of each shift; written under the shifts' lock."""
+
+    def __init__(self, lock: threading.Lock) -> None:
+        self._lock = lock
+        self._by_shift: dict[str, list[Event]] = defaultdict(list)
+
+    def append(self, shift_id: str, *events: Event) -> None:
+        with self._lock:
+            self._append(shift_id, events)
+
+    def _append(self, shift_id: str, events: Iterable[Event]) -> None:
+        self._by_shift[shift_id].extend(events)
+
+    def for_shift(self, shift_id: str) -> list[Event]:
+        with self._lock:
+            return list(self._by_shift.get(shift_id, ()))
+
+
+class MemoryOutbox:
+    """Queued notification ids, in the order they were queued, and how many are being sent."""
+
+    def __init__(self, lock: threading.Lock) -> None:
+        self._ready = threading.Condition(lock)
+        self._ids: deque[str] = deque()
+        self._taken = 0
+
+    def _put(self, notification_ids: Iterable[str]) -> None:
+        """Queue ids; the caller holds the lock."""
+        before = len(self._ids)
+        self._ids.extend(notification_ids)
+        if len(self._ids) > before:
+            self._ready.notify(len(self._ids) - before)
+
+    def take(self, timeout: float) -> list[str]:
+        with self._ready:
+            if not self._ids:
+                self._ready.wait(timeout)
+            if not self._ids:
+                return []
+            self._taken += 1
+            return [self._ids.popleft()]
+
+    def done(self, notification_ids: Sequence[str]) -> None:
+        with self._ready:
+            self._taken -= len(notification_ids)
+
+    def drain(self) -> list[str]:
+        with self._ready:
+            ids = list(self._ids)
+            self._ids.clear()
+            return ids
+
+    def depth(self) -> int:
+        return len(self._ids) + self._taken
+
+
+class MemoryNotifications:
+    """Notifications, at most one per shift, caregiver and channel.
+
+    Kept in one small dict per shift and channel, keyed by caregiver, rather than
+    one dict for all: a fanout never pays for resizing a dict that holds every
+    notification ever sent.
+    """
+
+    def __init__(self, lock: threading.Lock, events: MemoryEvents, outbox: MemoryOutbox) -> None:
+        self._lock = lock
+        self._events = events
+        self._outbox = outbox
+        self._buckets: dict[tuple[str, str], dict[str, Notification]] = {}
+        self._shift_channels: dict[str, list[str]] = defaultdict(list)
+        self._by_provider_id: dict[str, str] = {}
+
+    def _queue(self, shift_id: str, reach: Reach | None, decision: Decision) -> None:
+        """Queue what ``reach`` asks for; the caller holds the lock."""
+        outreach = reach(decision) if reach is not None else None
+        if outreach is None:
+            return
+        channel = outreach.channel
+        bucket = self._buckets.get((shift_id, channel))
+        if bucket is None:
+            bucket = self._buckets[(shift_id, channel)] = {}
+            self._shift_channels[shift_id].append(channel)
+        created = [
+            Notification.queued(shift_id, cid, channel, outreach.at)
+            for cid in dict.fromkeys(outreach.caregiver_ids)
+            if cid not in bucket
+        ]
+        bucket.update((n.caregiver_id, n) for n in created)
+        self._outbox._put(n.id for n in created)
+
+    def get(self, notification_id: str) -> Notification | None:
+        try:
+            shift_id, caregiver_id, channel = split_notification_id(notification_id)
+        except ValueError:
+            return None
+        return self._buckets.get((shift_id, channel), {}).get(caregiver_id)
+
+    def by_provider_id(self, provider_id: str) -> Notification | None:
+        notification_id = self._by_provider_id.get(provider_id)
+        return self.get(notification_id) if notification_id else None
+
+    def for_shift(self, shift_id: str) -> list[Notification]:
+        with self._lock:
+            return [
+                notification
+                for channel in self._shift_channels.get(shift_id, ())
+                for notification in self._buckets[(shift_id, channel)].values()
+            ]
+
+    def update(
+        self,
+        notification_id: str,
+        change: Callable[[Notification], Notification | None],
+        record: Callable[[Notification], Iterable[Event]] | None = None,
+    ) -> tuple[Notification, bool]:
+        shift_id, caregiver_id, channel = split_notification_id(notification_id)
+        with self._lock:
+            bucket = self._buckets[(shift_id, channel)]
+            current = bucket[caregiver_id]
+            notification = change(current)
+            if notification is None:
+                return current, False
+            bucket[caregiver_id] = notification
+            if notification.provider_id and notification.provider_id != current.provider_id:
+                self._by_provider_id[notification.provider_id] = notification_id
+            if record is not None:
+                self._events._append(shift_id, record(notification))
+        return notification, True
+
+
+class MemoryShifts:
+    """Shifts by id, the offer codes of open shifts, the fanouts of each role, due phone rounds.
+
+    Every index is derived from the shifts' state in the step that changes it:
+    a code is in use while its shift is open, a phone round is pending while its
+    shift is open and not yet escalated.
+    """
+
+    def __init__(
+        self,
+        lock: threading.Lock,
+        events: MemoryEvents,
+        notifications: MemoryNotifications,
+        code_source: Callable[[int], str] = random_offer_code,
+    ) -> None:
+        self._lock = lock
+        self._events = events
+        self._notifications = notifications
+        self._code_source = code_source
+        self._by_id: dict[str, Shift] = {}
+        self._codes_in_use: set[str] = set()
+        self._due_rounds: dict[str, datetime] = {}
+        # Fanned-out shifts by role: open ones, and the most recently closed ones.
+        self._open_fanouts: dict[str, dict[str, None]] = defaultdict(dict)
+        self._closed_fanouts: dict[str, deque[str]] = defaultdict(
+            lambda: deque(maxlen=RECENTLY_CLOSED)
+        )
+
+    def add(self, shift: Shift) -> None:
+        with self._lock:
+            if shift.id in self._by_id:
+                raise DuplicateKey("id", shift.id)
+            self._by_id[shift.id] = shift
+
+    def add_absent(self, shifts: Sequence[Shift]) -> list[Shift]:
+        with self._lock:
+            added = [s for s in shifts if s.id not in self._by_id]
+            self._by_id.update((s.id, s) for s in added)
+            return added
+
+    def get(self, shift_id: str) -> Shift | None:
+        return self._by_id.get(shift_id)
+
+    def all(self, status: ShiftStatus | None = None, role: str | None = None) -> list[Shift]:
+        with self._lock:
+            values = list(self._by_id.values())
+        return [
+            s
+            for s in values
+            if (status is None or s.status is status) and (role is None or s.role_required == role)
+        ]
+
+    def update(
+        self,
+        shift_id: str,
+        decide: Decide,
+        record: Record | None = None,
+        reach: Reach | None = None,
+    ) -> Decision:
+        with self._lock:
+            return self._apply(shift_id, decide(self._by_id[shift_id]), record, reach)
+
+    def start_fanout(
+        self,
+        shift_id: str,
+        decide: DecideWithCode,
+        record: Record | None = None,
+        reach: Reach | None = None,
+    ) -> Decision:
+        with self._lock:
+            shift = self._by_id[shift_id]
+            return self._apply(shift_id, decide(shift, self._free_code()), record, reach)
+
+    def _free_code(self) -> str:
+        digits = code_digits(len(self._codes_in_use))
+        code = self._code_source(digits)
+        while code in self._codes_in_use:
+            code = self._code_source(digits)
+        return code
+
+    def _apply(
+        self, shift_id: str, decision: Decision, record: Record | None, reach: Reach | None
+    ) -> Decision:
+        """Store a decision with its events and notifications; the caller holds the lock."""
+        before = self._by_id[shift_id]
+        if decision.changed:
+            self._by_id[shift_id] = decision.shift
+            self._reindex(before, decision.shift)
+        if record is not None:
+            self._events._append(shift_id, record(decision))
+        if decision.changed:
+            self._notifications._queue(shift_id, reach, decision)
+        return decision
+
+    def offers_for(self, caregiver: Caregiver) -> list[Shift]:
+        """Look through the fanouts of the caregiver's role, not a list per caregiver.
+
+        A fanout to ten thousand caregivers then adds one entry, not ten thousand.
+        """
+        with self._lock:
+            shift_ids = [*self._open_fanouts.get(caregiver.role, ())]
+            shift_ids += self._closed_fanouts.get(caregiver.role, ())
+            offers = [
+                shift
+                for shift in map(self._by_id.__getitem__, shift_ids)
+                if shift.fanout is not None and shift.fanout.was_offered_to(caregiver.id)
+            ]
+        offers.sort(key=lambda s: s.fanout.started_at, reverse=True)  # type: ignore[union-attr]
+        return offers
+
+    def due_phone_rounds(self, now: datetime) -> list[str]:
+        with self._lock:
+            due = [(at, sid) for sid, at in self._due_rounds.items() if at <= now]
+        return [sid for _, sid in sorted(due)]
+
+    def _reindex(self, before: Shift, after: Shift) -> None:
+        role = after.role_required
+        if before.fanout is None and after.fanout is not None and after.is_open:
+            self._open_fanouts[role][after.id] = None
+            self._codes_in_use.add(after.fanout.offer_code)
+        if after.is_open and after.fanout is not None and after.fanout.escalated_at is None:
+            self._due_rounds[after.id] = after.fanout.escalation_due_at
+        else:
+            self._due_rounds.pop(after.id, None)
+        if before.is_open and not after.is_open and after.id in self._open_fanouts[role]:
+            del self._open_fanouts[role][after.id]
+            self._closed_fanouts[role].append(after.id)
+            if after.fanout is not None:
+                self._codes_in_use.discard(after.fanout.offer_code)
+
+
+class MemoryInbound:
+    """Remembers the outcome of each provider message id for the dedupe window.
+
+    Ids are kept in the order they arrived, so forgetting the expired ones costs
+    only the ones that expired.
+    """
+
+    def __init__(self, window: timedelta, clock: Clock = system_clock) -> None:
+        self._lock = threading.Lock()
+        self._window = window
+        self._clock = clock
+        self._results: OrderedDict[str, tuple[datetime, object]] = OrderedDict()
+        self._in_flight: dict[str, threading.Event] = {}
+
+    def once(self, message_id: str, compute: Callable[[], R]) -> tuple[R, bool]:
+        while True:
+            with self._lock:
+                self._forget_expired()
+                if message_id in self._results:
+                    return self._results[message_id][1], False  # type: ignore[return-value]
+                running = self._in_flight.get(message_id)
+                if running is None:
+                    done = self._in_flight[message_id] = threading.Event()
+                    break
+            running.wait()
+        try:
+            result = compute()
+            with self._lock:
+                self._results[message_id] = (self._clock(), result)
+        finally:
+            # On failure nothing is remembered: the provider may retry the message.
+            with self._lock:
+                del self._in_flight[message_id]
+            done.set()
+        return result, True
+
+    def _forget_expired(self) -> None:
+        oldest = self._clock() - self._window
+        while self._results:
+            message_id, (at, _) = next(iter(self._results.items()))
+            if at > oldest:
+                return
+            del self._results[message_id]
+
+    def __len__(self) -> int:
+        return len(self._results)
+
+
+class MemoryStore:
+    """Everything in this process's memory; lost when the process ends."""
+
+    kind = "memory"
+
+    def __init__(
+        self,
+        *,
+        dedupe_window: timedelta = timedelta(hours=72),
+        clock: Clock = system_clock,
+        code_source: Callable[[int], str] = random_offer_code,
+    ) -> None:
+        lock = threading.Lock()
+        self.caregivers = MemoryCaregivers()
+        self.events = MemoryEvents(lock)
+        self.outbox = MemoryOutbox(lock)
+        self.notifications = MemoryNotifications(lock, self.events, self.outbox)
+        self.shifts = MemoryShifts(lock, self.events, self.notifications, code_source)
+        self.inbound = MemoryInbound(dedupe_window, clock)
+
+    def ping(self) -> None:
+        """Memory is always there."""
+
+    def close(self) -> None:
+        """Nothing to release."""

@@ -1,0 +1,130 @@
+"""Threads that send what the store's outbox holds, off the request path."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from shiftfill.services.ports import Outbox
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[str], object]
+
+# How long a worker waits on an empty outbox before checking whether to stop.
+POLL_SECONDS = 0.2
+
+
+class RateLimiter:
+    """A token bucket shared by the workers: at most ``per_second`` sends a second.
+
+    A provider's sender has a rate (a long code sends about one message a
+    second, a short code about a hundred); going faster gets messages refused.
+    """
+
+    def __init__(
+        self,
+        per_second: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if per_second <= 0:
+            raise ValueError("a rate limit must be positive")
+        self._interval = 1.0 / per_second
+        self._clock = clock
+        self._sleep = sleep
+        self._next = clock()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> None:
+        """Block until this caller may send."""
+        with self._lock:
+            now = self._clock()
+            start = max(self._next, now)
+            self._next = start + self._interval
+        if start > now:
+            self._sleep(start - now)
+
+
+class SendWorkers:
+    """Runs ``handler(notification_id)`` on ``workers`` threads for each id the outbox hands out.
+
+    Sends are mostly waiting on the provider, so the threads are many and cheap.
+    They start with ``start()``, in the process that serves requests: nothing
+    runs at import, in a pre-forking master, or in the watcher of a reloader.
+    """
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        handler: Handler,
+        *,
+        workers: int,
+        rate_per_second: float | None = None,
+    ) -> None:
+        if workers < 1:
+            raise ValueError("sending needs at least one worker")
+        self._outbox = outbox
+        self._handler = handler
+        self._workers = workers
+        self._limiter = RateLimiter(rate_per_second) if rate_per_second else None
+        self._threads: list[threading.Thread] = []
+        self._start_lock = threading.Lock()
+        self._stopping = threading.Event()
+
+    @property
+    def workers(self) -> int:
+        return self._workers
+
+    @property
+    def running(self) -> bool:
+        return bool(self._threads) and not self._stopping.is_set()
+
+    def start(self) -> None:
+        """Start the threads; calling it again does nothing."""
+        with self._start_lock:
+            if self._threads or self._stopping.is_set():
+                return
+            for n in range(self._workers):
+                thread = threading.Thread(target=self._work, name=f"send-{n}", daemon=True)
+                thread.start()
+                self._threads.append(thread)
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until the outbox has nothing waiting or being sent; False on timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self._outbox.depth():
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            time.sleep(0.005)
+        return True
+
+    def shutdown(self, timeout: float) -> None:
+        """Let queued sends go out for up to ``timeout`` seconds, then stop the threads.
+
+        Sends under way are waited for (up to ``timeout`` more); what is still
+        queued after that stays in the outbox.
+        """
+        if self._threads:
+            self.wait_idle(timeout)
+        self._stopping.set()
+        deadline = time.monotonic() + timeout + POLL_SECONDS
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        still_sending = sum(thread.is_alive() for thread in self._threads)
+        if still_sending:
+            log.warning("%d sends were still under way at shutdown", still_sending)
+
+    def _work(self) -> None:
+        while not self._stopping.is_set():
+            for notification_id in self._outbox.take(POLL_SECONDS):
+                try:
+                    if self._limiter is not None:
+                        self._limiter.acquire()
+                    self._handler(notification_id)
+                except Exception:
+                    log.exception("sending %s failed", notification_id)
+                finally:
+                    self._outbox.done([notification_id])

@@ -1,0 +1,131 @@
+"""The composition root: builds every dependency of one shiftfill process, once.
+
+``bootstrap(config)`` picks the store, the notifier, the send workers and the
+phone-round poller that the configuration names and hands them out as one
+frozen ``Runtime``. A test that wants a fake notifier or a fixed clock builds
+its own runtime with ``bootstrap(config, notifier=..., clock=...)``; nothing is
+changed on a live one. The server owns the lifecycle: gunicorn's worker hooks
+call ``start()`` and ``shutdown()``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import partial
+
+from config import Config
+from shiftfill.adapters.escalation_poller import EscalationPoller
+from shiftfill.adapters.memory_store import MemoryStore
+from shiftfill.adapters.notifier import LogNotifier
+from shiftfill.adapters.send_workers import SendWorkers
+from shiftfill.adapters.twilio_notifier import TwilioNotifier
+from shiftfill.services.delivery import SHUTTING_DOWN, abandon, deliver
+from shiftfill.services.dependencies import Clock, Dependencies, Settings, Sleep, system_clock
+from shiftfill.services.fanout import run_due_phone_rounds
+from shiftfill.services.ports import Notifier, Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """One shiftfill process: the use cases' dependencies and the threads that work for them."""
+
+    deps: Dependencies
+    sender: SendWorkers
+    escalation: EscalationPoller | None
+    shutdown_drain_seconds: float
+    _started: threading.Event = field(default_factory=threading.Event, repr=False)
+    _stopped: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    def start(self) -> None:
+        """Start sending and polling for phone rounds; calling it again does nothing."""
+        if self._started.is_set() or self._stopped.is_set():
+            return
+        self._started.set()
+        self.sender.start()
+        if self.escalation is not None:
+            self.escalation.start()
+
+    def shutdown(self) -> None:
+        """Stop polling, let queued sends go out for a moment, then record what is left.
+
+        With the memory store, what is still queued is lost with the process, so
+        each such notification is marked failed and listed in the log. Safe to
+        call more than once.
+        """
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        if self.escalation is not None:
+            self.escalation.shutdown()
+        self.sender.shutdown(self.shutdown_drain_seconds)
+        abandon(self.deps, self.deps.store.outbox.drain(), SHUTTING_DOWN)
+        self.deps.store.close()
+
+
+def bootstrap(
+    config: Config,
+    *,
+    store: Store | None = None,
+    notifier: Notifier | None = None,
+    clock: Clock = system_clock,
+    sleep: Sleep = time.sleep,
+    escalation: bool = True,
+) -> Runtime:
+    """Build a runtime from ``config``; keyword arguments replace the part they name.
+
+    ``escalation=False`` leaves out the poller, for tests that run the phone
+    rounds themselves at a frozen time.
+    """
+    deps = Dependencies(
+        store=store or build_store(config, clock),
+        notifier=notifier or build_notifier(config),
+        settings=Settings(
+            escalation_delay=timedelta(seconds=config.SHIFTFILL_ESCALATION_DELAY_SECONDS),
+            phone_region=config.SHIFTFILL_DEFAULT_REGION,
+            send_retries=config.SHIFTFILL_SEND_RETRIES,
+            retry_backoff_seconds=config.SHIFTFILL_SEND_RETRY_BACKOFF_MS / 1000,
+        ),
+        clock=clock,
+        sleep=sleep,
+    )
+    sender = SendWorkers(
+        deps.store.outbox,
+        partial(deliver, deps),
+        workers=config.SHIFTFILL_SEND_CONCURRENCY,
+        rate_per_second=config.SHIFTFILL_SEND_RATE_PER_SECOND,
+    )
+    poller = (
+        EscalationPoller(
+            partial(run_due_phone_rounds, deps), config.SHIFTFILL_ESCALATION_POLL_SECONDS
+        )
+        if escalation
+        else None
+    )
+    return Runtime(deps, sender, poller, config.SHIFTFILL_SHUTDOWN_DRAIN_SECONDS)
+
+
+def build_store(config: Config, clock: Clock = system_clock) -> Store:
+    """Make the store ``SHIFTFILL_STORE_URL`` names (memory when unset)."""
+    return MemoryStore(
+        dedupe_window=timedelta(hours=config.SHIFTFILL_INBOUND_DEDUPE_HOURS), clock=clock
+    )
+
+
+def build_notifier(config: Config) -> Notifier:
+    """Make the notifier ``SHIFTFILL_NOTIFIER`` names."""
+    if config.SHIFTFILL_NOTIFIER == "twilio":
+        return TwilioNotifier(
+            account_sid=config.TWILIO_ACCOUNT_SID,
+            auth_token=config.TWILIO_AUTH_TOKEN,
+            public_base_url=config.SHIFTFILL_PUBLIC_BASE_URL,
+            from_number=config.SHIFTFILL_TWILIO_FROM,
+            messaging_service_sid=config.SHIFTFILL_TWILIO_MESSAGING_SERVICE_SID,
+            api_base=config.SHIFTFILL_TWILIO_API_BASE,
+        )
+    return LogNotifier(latency_ms=config.SHIFTFILL_NOTIFIER_LATENCY_MS)

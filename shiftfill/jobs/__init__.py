@@ -1,1 +1,0 @@
-"""Scheduled jobs; each one only calls a service."""

@@ -1,0 +1,43 @@
+"""What every use case receives: the store, the notifier, the clock and the settings.
+
+Built once by ``shiftfill.bootstrap`` and frozen; a test that needs another
+clock or notifier builds another bundle rather than changing this one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from shiftfill.services.ports import Notifier, Store
+
+Clock = Callable[[], datetime]
+Sleep = Callable[[float], None]
+
+
+def system_clock() -> datetime:
+    """Read the time as aware UTC (freezegun controls it in tests)."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The rules of the outreach that configuration may change."""
+
+    escalation_delay: timedelta = timedelta(minutes=10)
+    phone_region: str = "US"
+    send_retries: int = 2
+    retry_backoff_seconds: float = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class Dependencies:
+    """The store and the outside world, as one object the use cases receive."""
+
+    store: Store
+    notifier: Notifier
+    settings: Settings = field(default_factory=Settings)
+    clock: Clock = system_clock
+    sleep: Sleep = time.sleep

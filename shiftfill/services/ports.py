@@ -1,0 +1,255 @@
+"""The storage port and the outside world, as the use cases see them.
+
+A store is five repositories and an outbox. Every change of state is one call
+on one of them, and that call is one atomic step: it reads the current record,
+runs the pure domain decision it is given, and writes what the decision says,
+together with everything that follows from it (the offer code it allocates, the
+notifications it queues, the events it records, the indexes it moves). Two
+stores implement this port: the in-memory one (a lock) and the Redis one
+(WATCH/MULTI/EXEC). The contract suite in ``tests/store`` holds both to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol, TypeVar
+
+from shiftfill.domain.model import (
+    Caregiver,
+    Channel,
+    Event,
+    Notification,
+    Shift,
+    ShiftStatus,
+)
+from shiftfill.domain.rules import Decision
+
+R = TypeVar("R")
+
+Decide = Callable[[Shift], Decision]
+DecideWithCode = Callable[[Shift, str], Decision]
+Record = Callable[[Decision], Iterable[Event]]
+
+
+class DuplicateKey(Exception):
+    """A record with this identity already exists."""
+
+    def __init__(self, field: str, value: str) -> None:
+        super().__init__(f"{field} {value!r} is already taken.")
+        self.field = field
+        self.value = value
+
+
+class StoreUnavailable(Exception):
+    """The store cannot be reached; nothing of the request was written."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outreach:
+    """Messages a decision sends: one notification on ``channel`` per caregiver."""
+
+    channel: Channel
+    caregiver_ids: Sequence[str]
+    at: datetime
+
+
+Reach = Callable[[Decision], Outreach | None]
+
+
+class CaregiverRepository(Protocol):
+    """Caregivers by id, phone and role."""
+
+    def add_many(self, caregivers: Sequence[Caregiver]) -> None:
+        """Store all of ``caregivers`` or, if any id or phone is taken, none (``DuplicateKey``)."""
+
+    def add_absent(self, caregivers: Sequence[Caregiver]) -> list[Caregiver]:
+        """Store the caregivers whose id is not stored yet; return those stored.
+
+        A caregiver whose phone belongs to a stored one is skipped too.
+        """
+
+    def get(self, caregiver_id: str) -> Caregiver | None:
+        """Return the caregiver with this id, or ``None``."""
+
+    def get_many(self, caregiver_ids: Iterable[str]) -> list[Caregiver]:
+        """Return the caregivers with these ids, skipping unknown ones."""
+
+    def by_phone(self, phone: str) -> Caregiver | None:
+        """Return the caregiver with this E.164 number, or ``None``."""
+
+    def all(self, role: str | None = None) -> list[Caregiver]:
+        """List caregivers in the order they joined, optionally of one role."""
+
+    def qualified_ids(self, role: str) -> list[str]:
+        """List the caregivers of ``role`` who may be contacted, in the order they joined."""
+
+    def opt_out(self, caregiver_id: str) -> tuple[Caregiver, bool]:
+        """Mark a caregiver opted out; return it and whether this call changed it.
+
+        ``KeyError`` for an unknown id.
+        """
+
+
+class ShiftRepository(Protocol):
+    """Shifts, their fanouts, the offer codes in use and the phone rounds to come."""
+
+    def add(self, shift: Shift) -> None:
+        """Store a new shift; ``DuplicateKey`` when the id is taken."""
+
+    def add_absent(self, shifts: Sequence[Shift]) -> list[Shift]:
+        """Store the shifts whose id is not stored yet; return those stored."""
+
+    def get(self, shift_id: str) -> Shift | None:
+        """Return the shift with this id, or ``None``."""
+
+    def all(self, status: ShiftStatus | None = None, role: str | None = None) -> list[Shift]:
+        """List shifts in the order they were created, optionally filtered."""
+
+    def update(
+        self,
+        shift_id: str,
+        decide: Decide,
+        record: Record | None = None,
+        reach: Reach | None = None,
+    ) -> Decision:
+        """Run ``decide`` on the stored shift and store what it decides, in one atomic step.
+
+        In the same step: the events ``record`` makes of the decision are appended,
+        and the notifications ``reach`` asks for are queued, except to caregivers
+        who already have one on that channel for this shift (invariant 2). The
+        offer-code and phone-round indexes follow the shift's new state: a claim
+        or a cancel removes its phone round. ``KeyError`` for an unknown id.
+        """
+
+    def start_fanout(
+        self,
+        shift_id: str,
+        decide: DecideWithCode,
+        record: Record | None = None,
+        reach: Reach | None = None,
+    ) -> Decision:
+        """As ``update``, with an offer code no other open shift holds passed to ``decide``.
+
+        The code is drawn inside the step; it is in use only if the decision
+        stores a fanout with it, so a refused fanout holds no code.
+        """
+
+    def offers_for(self, caregiver: Caregiver) -> list[Shift]:
+        """List the shifts recently offered to a caregiver, most recent fanout first."""
+
+    def due_phone_rounds(self, now: datetime) -> list[str]:
+        """List the open shifts whose phone round is due at ``now``, earliest first."""
+
+
+class NotificationRepository(Protocol):
+    """Notifications, at most one per shift, caregiver and channel."""
+
+    def get(self, notification_id: str) -> Notification | None:
+        """Return the notification with this id, or ``None``."""
+
+    def by_provider_id(self, provider_id: str) -> Notification | None:
+        """Find a notification by the provider's id for it (a message or call id)."""
+
+    def for_shift(self, shift_id: str) -> list[Notification]:
+        """Return a shift's texts, then its calls, in the order they were queued."""
+
+    def update(
+        self,
+        notification_id: str,
+        change: Callable[[Notification], Notification | None],
+        record: Callable[[Notification], Iterable[Event]] | None = None,
+    ) -> tuple[Notification, bool]:
+        """Apply ``change`` (``None``: leave it) and record its events, in one atomic step.
+
+        Returns the stored notification and whether it changed; the provider id
+        index is written in the same step. ``KeyError`` for an unknown id.
+        """
+
+
+class EventLog(Protocol):
+    """The append-only audit trail of each shift."""
+
+    def append(self, shift_id: str, *events: Event) -> None:
+        """Add events to the end of a shift's trail."""
+
+    def for_shift(self, shift_id: str) -> list[Event]:
+        """Return a shift's events, oldest first."""
+
+
+class InboundLog(Protocol):
+    """The outcome of each provider message id, kept for the dedupe window."""
+
+    def once(self, message_id: str, compute: Callable[[], R]) -> tuple[R, bool]:
+        """Return the outcome for ``message_id`` and whether this call computed it.
+
+        The first delivery computes it; a concurrent duplicate waits for it
+        instead of computing again. When ``compute`` raises, nothing is kept.
+        """
+
+
+class Outbox(Protocol):
+    """The queue of notifications waiting to be sent, fed by the shift operations."""
+
+    def take(self, timeout: float) -> list[str]:
+        """Wait up to ``timeout`` seconds for queued notification ids; return some or none."""
+
+    def done(self, notification_ids: Sequence[str]) -> None:
+        """Say these taken notifications are handled (sent, failed or skipped)."""
+
+    def drain(self) -> list[str]:
+        """Take every id still waiting, for a process that stops and cannot send them."""
+
+    def depth(self) -> int:
+        """How many notifications wait to be sent."""
+
+
+class Store(Protocol):
+    """Everything shiftfill keeps; the one port the use cases write through."""
+
+    @property
+    def kind(self) -> str:
+        """``memory`` or ``redis``."""
+
+    @property
+    def caregivers(self) -> CaregiverRepository: ...
+
+    @property
+    def shifts(self) -> ShiftRepository: ...
+
+    @property
+    def notifications(self) -> NotificationRepository: ...
+
+    @property
+    def events(self) -> EventLog: ...
+
+    @property
+    def inbound(self) -> InboundLog: ...
+
+    @property
+    def outbox(self) -> Outbox: ...
+
+    def ping(self) -> None:
+        """Raise ``StoreUnavailable`` when the store cannot be reached."""
+
+    def close(self) -> None:
+        """Release connections; the store is not used after."""
+
+
+class NotifierError(Exception):
+    """The provider did not take the message; ``transient`` says a retry may succeed."""
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+class Notifier(Protocol):
+    """Where outbound messages go. Each method returns the provider's id for the message."""
+
+    def send_sms(self, to: str, body: str) -> str:
+        """Send one text message; raise ``NotifierError`` when the provider refuses it."""
+
+    def place_call(self, to: str, script: str, goodbye: str) -> str:
+        """Start a call that reads ``script``, gathers a key or spoken answer, else says goodbye."""

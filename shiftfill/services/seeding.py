@@ -1,0 +1,30 @@
+"""Loading a roster and shifts at start-up, without touching what the store already holds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shiftfill.services.caregivers import new_caregiver
+from shiftfill.services.dependencies import Dependencies
+from shiftfill.services.errors import Conflict
+from shiftfill.services.shifts import new_shift
+
+
+def seed(
+    deps: Dependencies, caregivers: list[dict[str, Any]], shifts: list[dict[str, Any]]
+) -> tuple[int, int]:
+    """Add the caregivers and shifts whose ids the store does not hold; return how many.
+
+    A store that already holds a record keeps it as it is: a restart on a live
+    store never reopens a filled shift or resubscribes a caregiver. Ids that
+    repeat inside the seed itself are a ``Conflict``.
+    """
+    people = [new_caregiver(record) for record in caregivers]
+    slots = [new_shift(record) for record in shifts]
+    for kind, ids in (("caregiver", [c.id for c in people]), ("shift", [s.id for s in slots])):
+        repeated = sorted({i for i in ids if ids.count(i) > 1})
+        if repeated:
+            raise Conflict(f"A {kind} with id {repeated[0]} already exists in the seed.")
+    added_people = deps.store.caregivers.add_absent(people)
+    added_shifts = deps.store.shifts.add_absent(slots)
+    return len(added_people), len(added_shifts)

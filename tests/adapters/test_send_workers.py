@@ -1,0 +1,114 @@
+"""The send workers: every queued notification handled once, by a bounded number of threads."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from shiftfill.adapters.memory_store import MemoryOutbox
+from shiftfill.adapters.send_workers import RateLimiter, SendWorkers
+
+
+def outbox_with(ids: list[str]) -> MemoryOutbox:
+    outbox = MemoryOutbox(threading.Lock())
+    with outbox._ready:
+        outbox._put(ids)
+    return outbox
+
+
+def started(outbox: MemoryOutbox, handler: Callable[[str], object], workers: int) -> SendWorkers:
+    sender = SendWorkers(outbox, handler, workers=workers)
+    sender.start()
+    return sender
+
+
+def test_every_item_is_handled_once_by_at_most_the_configured_workers() -> None:
+    handled: list[str] = []
+    running = 0
+    peak = 0
+    lock = threading.Lock()
+    release = threading.Event()
+
+    def handler(item: str) -> None:
+        nonlocal running, peak
+        with lock:
+            running += 1
+            peak = max(peak, running)
+        release.wait(5)
+        with lock:
+            running -= 1
+            handled.append(item)
+
+    outbox = outbox_with([f"n{i}" for i in range(30)])
+    sender = started(outbox, handler, workers=3)
+    assert outbox.depth() == 30
+    release.set()
+    assert sender.wait_idle(5)
+    assert sorted(handled) == sorted(f"n{i}" for i in range(30))
+    assert peak == 3
+    sender.shutdown(timeout=5)
+
+
+def test_a_failing_item_does_not_stop_the_worker() -> None:
+    handled: list[str] = []
+
+    def handler(item: str) -> None:
+        if item == "bad":
+            raise RuntimeError("boom")
+        handled.append(item)
+
+    sender = started(outbox_with(["a", "bad", "b"]), handler, workers=1)
+    assert sender.wait_idle(5)
+    assert handled == ["a", "b"]
+    sender.shutdown(timeout=5)
+
+
+def test_shutdown_leaves_what_the_workers_did_not_reach_in_the_outbox() -> None:
+    gate, began = threading.Event(), threading.Event()
+
+    def handler(item: str) -> None:
+        began.set()
+        gate.wait(5)
+
+    outbox = outbox_with(["a", "b", "c"])
+    sender = started(outbox, handler, workers=1)
+    assert began.wait(5)
+    threading.Timer(0.3, gate.set).start()
+    sender.shutdown(timeout=0.2)
+    assert not sender.running
+    assert outbox.drain() == ["b", "c"]
+
+
+def test_many_workers_send_slow_messages_side_by_side() -> None:
+    release = threading.Event()
+    in_flight = threading.Semaphore(0)
+
+    def handler(item: str) -> None:
+        in_flight.release()
+        release.wait(5)
+
+    outbox = outbox_with([f"n{i}" for i in range(200)])
+    sender = started(outbox, handler, workers=200)
+    try:
+        assert all(in_flight.acquire(timeout=5) for _ in range(200))
+    finally:
+        release.set()
+        sender.shutdown(timeout=5)
+
+
+def test_rate_limiter_spaces_sends_at_the_configured_rate() -> None:
+    now = [100.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(round(seconds, 6))
+
+    limiter = RateLimiter(per_second=4, clock=lambda: now[0], sleep=sleep)
+    for _ in range(4):
+        limiter.acquire()
+    assert slept == [0.25, 0.5, 0.75]
+    now[0] += 10  # idle for a while: no burst credit piles up beyond the next slot
+    slept.clear()
+    limiter.acquire()
+    limiter.acquire()
+    assert slept == [0.25]

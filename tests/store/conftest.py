@@ -1,0 +1,56 @@
+"""The stores the contract suite runs against, each built fresh for a test."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+import pytest
+
+from shiftfill.adapters.memory_store import MemoryStore, random_offer_code
+from shiftfill.services.dependencies import Clock
+from shiftfill.services.ports import Store
+
+NOW = datetime(2026, 11, 28, 14, 0, tzinfo=UTC)
+
+
+class MakeStore(Protocol):
+    def __call__(
+        self,
+        *,
+        code_source: Callable[[int], str] = ...,
+        clock: Clock = ...,
+        dedupe_window: timedelta = ...,
+    ) -> Store: ...
+
+
+def memory_store(
+    *,
+    code_source: Callable[[int], str] = random_offer_code,
+    clock: Clock = lambda: NOW,
+    dedupe_window: timedelta = timedelta(hours=72),
+) -> Store:
+    return MemoryStore(code_source=code_source, clock=clock, dedupe_window=dedupe_window)
+
+
+STORES = {"memory": memory_store}
+
+
+@pytest.fixture(params=sorted(STORES))
+def make_store(request: pytest.FixtureRequest) -> Iterator[MakeStore]:
+    built: list[Store] = []
+
+    def make(**kwargs: object) -> Store:
+        store = STORES[request.param](**kwargs)  # type: ignore[operator]
+        built.append(store)
+        return store
+
+    yield make  # type: ignore[misc]
+    for store in built:
+        store.close()
+
+
+@pytest.fixture
+def store(make_store: MakeStore) -> Store:
+    return make_store()

@@ -1,0 +1,373 @@
+"""The storage port's promises, held against every store: atomic steps, unique records.
+
+Each compare-and-set operation is raced on many threads released at one instant,
+with the interpreter switching threads every microsecond, so an unguarded
+read-then-write really interleaves.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from shiftfill.domain import rules
+from shiftfill.domain.model import (
+    Caregiver,
+    Channel,
+    Event,
+    EventType,
+    Notification,
+    Shift,
+    ShiftStatus,
+)
+from shiftfill.domain.rules import Decision, Outcome
+from shiftfill.services.ports import DuplicateKey, Outreach, Store
+from tests.store.conftest import NOW, MakeStore
+
+THREADS = 50
+ROUNDS = int(os.environ.get("SHIFTFILL_CONTRACT_ROUNDS", "30"))
+LATER = NOW + timedelta(days=365)
+
+
+@pytest.fixture(autouse=True)
+def eager_thread_switching() -> Iterator[None]:
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    yield
+    sys.setswitchinterval(interval)
+
+
+def race(n: int, work: Callable[[int], Any]) -> list[Any]:
+    """Run ``work(i)`` on ``n`` threads released at the same instant; return the results."""
+    barrier = threading.Barrier(n)
+    results: list[Any] = [None] * n
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        barrier.wait()
+        try:
+            results[i] = work(i)
+        except BaseException as exc:  # surfaced below, in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return results
+
+
+def caregiver(i: int, role: str = "RN", **fields: Any) -> Caregiver:
+    return Caregiver(f"cg_{i}", f"Caregiver {i}", role, f"+1555555{i:04d}", **fields)
+
+
+def shift(shift_id: str, role: str = "RN") -> Shift:
+    return Shift(shift_id, "org_1", role, NOW, NOW + timedelta(hours=8))
+
+
+def start(store: Store, shift_id: str, offered: list[str]) -> Decision:
+    """Start the fanout of a stored shift, texting ``offered``, as the fanout use case does."""
+    return store.shifts.start_fanout(
+        shift_id,
+        lambda s, code: rules.start_fanout(
+            s,
+            now=NOW,
+            offer_code=code,
+            qualified_ids=offered,
+            escalation_delay=timedelta(minutes=10),
+        ),
+        record=lambda d: d.if_changed(Event(at=NOW, type=EventType.FANOUT_STARTED)),
+        reach=lambda d: Outreach(Channel.SMS, offered, NOW),
+    )
+
+
+def claim(store: Store, shift_id: str, caregiver_id: str) -> Decision:
+    def record(decision: Decision) -> list[Event]:
+        won = decision.outcome is Outcome.ASSIGNED
+        return [Event(at=NOW, type=EventType.ASSIGNED if won else EventType.CLAIM_LOST)]
+
+    return store.shifts.update(
+        shift_id, lambda s: rules.claim(s, caregiver_id, now=NOW), record=record
+    )
+
+
+def fanned_out(store: Store, shift_id: str, offered: list[str]) -> Shift:
+    store.shifts.add(shift(shift_id))
+    return start(store, shift_id, offered).shift
+
+
+# --- caregivers ---
+
+
+def test_a_roster_is_stored_whole_or_not_at_all(store: Store) -> None:
+    store.caregivers.add_many([caregiver(1), caregiver(2)])
+    for clash in (
+        [caregiver(3), caregiver(1)],  # id taken
+        [caregiver(4), replace(caregiver(5), phone=caregiver(2).phone)],  # phone taken
+        [caregiver(6), replace(caregiver(7), id="cg_6")],  # id repeated in the batch
+    ):
+        with pytest.raises(DuplicateKey):
+            store.caregivers.add_many(clash)
+    assert [c.id for c in store.caregivers.all()] == ["cg_1", "cg_2"]
+    assert store.caregivers.by_phone(caregiver(2).phone) == caregiver(2)
+    assert store.caregivers.get("cg_3") is None
+
+
+def test_adding_absent_caregivers_keeps_the_stored_ones_as_they_are(store: Store) -> None:
+    store.caregivers.add_many([caregiver(1)])
+    store.caregivers.opt_out("cg_1")
+    added = store.caregivers.add_absent([caregiver(1), caregiver(2)])
+    assert added == [caregiver(2)]
+    assert store.caregivers.get("cg_1").opted_out  # type: ignore[union-attr]
+
+
+def test_qualified_caregivers_are_those_of_the_role_not_opted_out_in_joining_order(
+    store: Store,
+) -> None:
+    store.caregivers.add_many(
+        [caregiver(1), caregiver(2, "LPN"), caregiver(3, opted_out=True), caregiver(5)]
+    )
+    assert store.caregivers.qualified_ids("RN") == ["cg_1", "cg_5"]
+    assert store.caregivers.all(role="RN") == [
+        caregiver(1),
+        caregiver(3, opted_out=True),
+        caregiver(5),
+    ]
+    assert store.caregivers.get_many(["cg_5", "nobody", "cg_1"]) == [caregiver(5), caregiver(1)]
+    store.caregivers.opt_out("cg_5")
+    assert store.caregivers.qualified_ids("RN") == ["cg_1"]
+    assert store.caregivers.qualified_ids("CNA") == []
+
+
+def test_racing_opt_outs_change_the_caregiver_once(store: Store) -> None:
+    store.caregivers.add_many([caregiver(1)])
+    results = race(THREADS, lambda i: store.caregivers.opt_out("cg_1"))
+    assert sum(changed for _, changed in results) == 1
+    assert all(c.opted_out for c, _ in results)
+
+
+# --- shifts ---
+
+
+def test_a_shift_id_is_stored_once(store: Store) -> None:
+    store.shifts.add(shift("sh_1"))
+    with pytest.raises(DuplicateKey):
+        store.shifts.add(shift("sh_1", role="LPN"))
+    assert store.shifts.add_absent([shift("sh_1", role="LPN"), shift("sh_2")]) == [shift("sh_2")]
+    assert store.shifts.get("sh_1") == shift("sh_1")
+    assert [s.id for s in store.shifts.all(role="RN")] == ["sh_1", "sh_2"]
+    with pytest.raises(KeyError):
+        claim(store, "nope", "cg_1")
+
+
+def test_concurrent_claims_have_exactly_one_winner_every_time(store: Store) -> None:
+    offered = [f"cg_{i}" for i in range(THREADS)]
+    for round_no in range(ROUNDS):
+        shift_id = f"sh_{round_no}"
+        fanned_out(store, shift_id, offered)
+        decisions = race(THREADS, lambda i, sid=shift_id: claim(store, sid, offered[i]))
+        winners = [offered[i] for i, d in enumerate(decisions) if d.outcome is Outcome.ASSIGNED]
+        assert len(winners) == 1, f"round {round_no}: {winners}"
+        stored = store.shifts.get(shift_id)
+        assert stored is not None and stored.assigned_caregiver_id == winners[0]
+        trail = [e.type for e in store.events.for_shift(shift_id)]
+        # The audit trail lists racing decisions in the order they took effect.
+        assert trail == ["fanout_started", "assigned"] + ["claim_lost"] * (THREADS - 1)
+
+
+def test_concurrent_fanouts_of_one_shift_start_it_once_and_text_each_caregiver_once(
+    store: Store,
+) -> None:
+    offered = [f"cg_{i}" for i in range(20)]
+    for round_no in range(ROUNDS):
+        shift_id = f"sh_{round_no}"
+        store.shifts.add(shift(shift_id))
+        decisions = race(THREADS, lambda i, sid=shift_id: start(store, sid, offered))
+        assert sum(d.changed for d in decisions) == 1
+        assert len({d.shift.fanout.offer_code for d in decisions}) == 1
+        texts = store.notifications.for_shift(shift_id)
+        assert sorted(n.caregiver_id for n in texts) == sorted(offered)
+
+
+def test_open_shifts_never_share_an_offer_code_even_when_fanned_out_at_once(
+    make_store: MakeStore,
+) -> None:
+    # Seven codes for seven shifts: random draws collide unless the store checks each one.
+    store = make_store(code_source=lambda digits: f"{random.randrange(7):04d}")
+    for i in range(7):
+        store.shifts.add(shift(f"sh_{i}"))
+    decisions = race(7, lambda i: start(store, f"sh_{i}", []))
+    codes = [d.shift.fanout.offer_code for d in decisions]
+    assert len(set(codes)) == 7
+
+
+def test_a_code_is_free_again_once_its_shift_closes_and_a_refused_fanout_takes_none(
+    make_store: MakeStore,
+) -> None:
+    codes = iter(["1111", "1111", "1111", "2222", "1111"])
+    store = make_store(code_source=lambda digits: next(codes))
+    for sid in ("sh_cancelled", "sh_1", "sh_2", "sh_3"):
+        store.shifts.add(shift(sid))
+    store.shifts.update("sh_cancelled", lambda s: rules.cancel(s, now=NOW))
+    with pytest.raises(rules.ShiftConflict):
+        start(store, "sh_cancelled", ["cg_1"])
+    assert start(store, "sh_1", ["cg_1"]).shift.fanout.offer_code == "1111"
+    assert start(store, "sh_2", ["cg_1"]).shift.fanout.offer_code == "2222"
+    claim(store, "sh_1", "cg_1")
+    assert start(store, "sh_3", ["cg_1"]).shift.fanout.offer_code == "1111"
+
+
+def test_a_phone_round_is_pending_from_the_fanout_until_it_runs_or_the_shift_closes(
+    store: Store,
+) -> None:
+    for sid in ("sh_claimed", "sh_cancelled", "sh_escalated", "sh_open"):
+        fanned_out(store, sid, ["cg_1"])
+    assert store.shifts.due_phone_rounds(NOW) == []
+    due = NOW + timedelta(minutes=10)
+    assert sorted(store.shifts.due_phone_rounds(due)) == [
+        "sh_cancelled",
+        "sh_claimed",
+        "sh_escalated",
+        "sh_open",
+    ]
+    claim(store, "sh_claimed", "cg_1")
+    store.shifts.update("sh_cancelled", lambda s: rules.cancel(s, now=NOW))
+    store.shifts.update("sh_escalated", lambda s: rules.begin_phone_round(s, now=due))
+    assert store.shifts.due_phone_rounds(LATER) == ["sh_open"]
+
+
+def test_racing_phone_rounds_start_once_and_call_each_caregiver_once(store: Store) -> None:
+    offered = [f"cg_{i}" for i in range(10)]
+    due = NOW + timedelta(minutes=10)
+    for round_no in range(ROUNDS):
+        shift_id = f"sh_{round_no}"
+        fanned_out(store, shift_id, offered)
+        decisions = race(
+            THREADS,
+            lambda i, sid=shift_id: store.shifts.update(
+                sid,
+                lambda s: rules.begin_phone_round(s, now=due),
+                reach=lambda d: Outreach(Channel.CALL, offered, due),
+            ),
+        )
+        assert sum(d.changed for d in decisions) == 1
+        calls = [n for n in store.notifications.for_shift(shift_id) if n.channel is Channel.CALL]
+        assert sorted(n.caregiver_id for n in calls) == sorted(offered)
+
+
+def test_offers_are_found_through_the_role_most_recent_first(store: Store) -> None:
+    store.caregivers.add_many([caregiver(1), caregiver(2)])
+    fanned_out(store, "sh_old", ["cg_1", "cg_2"])
+    store.shifts.add(shift("sh_new"))
+    store.shifts.start_fanout(
+        "sh_new",
+        lambda s, code: rules.start_fanout(
+            s,
+            now=NOW + timedelta(minutes=1),
+            offer_code=code,
+            qualified_ids=["cg_1"],
+            escalation_delay=timedelta(minutes=10),
+        ),
+    )
+    assert [s.id for s in store.shifts.offers_for(caregiver(1))] == ["sh_new", "sh_old"]
+    assert [s.id for s in store.shifts.offers_for(caregiver(2))] == ["sh_old"]
+    claim(store, "sh_old", "cg_2")
+    assert [s.status for s in store.shifts.offers_for(caregiver(1))] == [
+        ShiftStatus.OPEN,
+        ShiftStatus.FILLED,
+    ]
+
+
+# --- notifications and the outbox ---
+
+
+def test_a_notification_update_is_atomic_and_indexes_the_provider_id(store: Store) -> None:
+    fanned_out(store, "sh_1", ["cg_1"])
+    [text] = store.notifications.for_shift("sh_1")
+    race(
+        THREADS,
+        lambda i: store.notifications.update(
+            text.id, lambda n: replace(n, attempts=n.attempts + 1)
+        ),
+    )
+    assert store.notifications.get(text.id).attempts == THREADS  # type: ignore[union-attr]
+    sent, changed = store.notifications.update(
+        text.id,
+        lambda n: replace(n, provider_id="SM1"),
+        record=lambda n: [Event(at=NOW, type=EventType.SMS_SENT, caregiver_id=n.caregiver_id)],
+    )
+    assert changed and store.notifications.by_provider_id("SM1") == sent
+    assert store.notifications.update(text.id, lambda n: None) == (sent, False)
+    assert [e.type for e in store.events.for_shift("sh_1")][-1] == "sms_sent"
+    assert store.notifications.get("not-an-id") is None
+    assert store.notifications.by_provider_id("SM2") is None
+
+
+def test_every_queued_notification_is_taken_exactly_once(store: Store) -> None:
+    offered = [f"cg_{i}" for i in range(300)]
+    fanned_out(store, "sh_1", offered)
+    assert store.outbox.depth() == 300
+
+    def take_all(i: int) -> list[str]:
+        mine: list[str] = []
+        while taken := store.outbox.take(0.05):
+            mine += taken
+            store.outbox.done(taken)
+        return mine
+
+    taken = [nid for batch in race(10, take_all) for nid in batch]
+    assert sorted(taken) == sorted(
+        Notification.queued("sh_1", cid, Channel.SMS, NOW).id for cid in offered
+    )
+    assert store.outbox.depth() == 0
+
+
+# --- inbound message ids ---
+
+
+def test_concurrent_deliveries_of_one_message_id_are_handled_once(store: Store) -> None:
+    computed: list[int] = []
+    lock = threading.Lock()
+
+    def deliver(i: int) -> tuple[object, bool]:
+        def compute() -> int:
+            with lock:
+                computed.append(i)
+            return i
+
+        return store.inbound.once("SM123", compute)
+
+    results = race(THREADS, deliver)
+    assert len(computed) == 1
+    assert {r[0] for r in results} == {computed[0]}
+    assert sum(1 for r in results if r[1]) == 1
+
+
+def test_a_failed_message_is_not_remembered(store: Store) -> None:
+    def boom() -> int:
+        raise RuntimeError("provider glitch")
+
+    with pytest.raises(RuntimeError):
+        store.inbound.once("SM1", boom)
+    assert store.inbound.once("SM1", lambda: 7) == (7, True)
+
+
+def test_a_message_id_is_forgotten_after_the_dedupe_window(make_store: MakeStore) -> None:
+    now = [NOW]
+    store = make_store(clock=lambda: now[0], dedupe_window=timedelta(hours=1))
+    assert store.inbound.once("SM1", lambda: "first") == ("first", True)
+    now[0] += timedelta(minutes=59)
+    assert store.inbound.once("SM1", lambda: "second") == ("first", False)
+    now[0] += timedelta(minutes=2)
+    assert store.inbound.once("SM1", lambda: "third") == ("third", True)
