@@ -1,16 +1,19 @@
-"""Start the real server under gunicorn on a free loopback port and talk to it over HTTP.
+"""Start the real server under gunicorn, or a Redis server, on a free loopback port.
 
-Used by the benchmark and by the tests that drive the real server.
+Used by the benchmark and by the tests that drive real servers. Each server is
+started in a process group of its own and stopped by that group, never by name.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -127,6 +130,70 @@ class Server:
         finally:
             if self.process.stderr:
                 self.process.stderr.close()
+
+
+class RedisServer:
+    """A ``redis-server`` of Debian's package on a free loopback port, in a temporary directory.
+
+    ``persistent`` turns on the append-only file, as production should, so that a
+    stop and start keep what was written.
+    """
+
+    def __init__(self, *, persistent: bool = False) -> None:
+        executable = shutil.which("redis-server")
+        if executable is None:
+            raise RuntimeError("redis-server is missing: install Debian's package redis-server")
+        self.executable = executable
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.directory = tempfile.mkdtemp(prefix="shiftfill-redis-")
+        self.persistent = persistent
+        self.process: subprocess.Popen[bytes] | None = None
+        self.start()
+
+    def start(self) -> None:
+        """Start the server (again, on the same port and directory) and wait for it."""
+        persistence = ["--appendonly", "yes", "--appendfsync", "everysec"]
+        self.process = subprocess.Popen(
+            [
+                self.executable,
+                "--port", str(self.port),
+                "--bind", "127.0.0.1",
+                "--dir", self.directory,
+                "--save", "",
+                *(persistence if self.persistent else ["--appendonly", "no"]),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )  # fmt: skip
+        for _ in range(200):
+            if self.process.poll() is not None:
+                raise RuntimeError(f"redis-server exited with {self.process.returncode}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock:
+                    sock.sendall(b"PING\r\n")
+                    if sock.recv(64).startswith(b"+PONG"):
+                        return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("redis-server did not answer PING in 10 s")
+
+    def stop(self) -> None:
+        """Stop the server's process group and wait for it (the data directory stays)."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+
+    def close(self) -> None:
+        """Stop the server and remove its directory."""
+        self.stop()
+        shutil.rmtree(self.directory, ignore_errors=True)
 
 
 def _decode(payload: bytes, headers: Any) -> Any:

@@ -36,6 +36,21 @@ class Config:
         self.SHIFTFILL_INBOUND_DEDUPE_HOURS = _number(
             env, "SHIFTFILL_INBOUND_DEDUPE_HOURS", 72, minimum=0.01
         )
+        self.SHIFTFILL_STORE_URL = _store_url(env)
+        self.SHIFTFILL_REDIS_PREFIX = env.get("SHIFTFILL_REDIS_PREFIX", "shiftfill:").strip()
+        if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,64}", self.SHIFTFILL_REDIS_PREFIX):
+            raise ConfigError(
+                "SHIFTFILL_REDIS_PREFIX must be 1 to 64 letters, digits or _ . : - characters."
+            )
+        self.SHIFTFILL_WORKERS = int(_number(env, "SHIFTFILL_WORKERS", 1, minimum=1, whole=True))
+        if self.SHIFTFILL_WORKERS > 1 and self.SHIFTFILL_STORE_URL == "memory://":
+            raise ConfigError(
+                "SHIFTFILL_WORKERS must be 1 with the memory store: each process would hold its "
+                "own copy of every shift. Set SHIFTFILL_STORE_URL=redis://... to run more."
+            )
+        self.SHIFTFILL_SEND_VISIBILITY_SECONDS = _number(
+            env, "SHIFTFILL_SEND_VISIBILITY_SECONDS", 60, minimum=1
+        )
         self.SHIFTFILL_SEED_FILE = env.get("SHIFTFILL_SEED_FILE", self.DEFAULT_SEED_FILE)
         self.SHIFTFILL_SEND_CONCURRENCY = int(
             _number(env, "SHIFTFILL_SEND_CONCURRENCY", 8, minimum=1, whole=True)
@@ -129,6 +144,17 @@ def config_from_env(environ: Mapping[str, str] | None = None) -> Config:
     env = os.environ if environ is None else environ
     name = _choice(env, "SHIFTFILL_ENV", "production", set(CONFIGS))
     return CONFIGS[name](env)
+
+
+def _store_url(env: Mapping[str, str]) -> str:
+    raw = env.get("SHIFTFILL_STORE_URL", "").strip() or "memory://"
+    scheme = urlsplit(raw).scheme
+    if raw != "memory://" and scheme not in {"redis", "rediss"}:
+        raise ConfigError(
+            "SHIFTFILL_STORE_URL must be memory:// or redis://[:password@]host:port/db "
+            "(or rediss://)."
+        )
+    return raw
 
 
 def _tokens(raw: str) -> tuple[str, ...]:

@@ -21,12 +21,13 @@ from config import Config
 from shiftfill.adapters.escalation_poller import EscalationPoller
 from shiftfill.adapters.memory_store import MemoryStore
 from shiftfill.adapters.notifier import LogNotifier
+from shiftfill.adapters.redis_store import RedisStore
 from shiftfill.adapters.send_workers import SendWorkers
 from shiftfill.adapters.twilio_notifier import TwilioNotifier
 from shiftfill.services.delivery import SHUTTING_DOWN, abandon, deliver
 from shiftfill.services.dependencies import Clock, Dependencies, Settings, Sleep, system_clock
-from shiftfill.services.fanout import run_due_phone_rounds
 from shiftfill.services.ports import Notifier, Store
+from shiftfill.services.upkeep import upkeep
 
 log = logging.getLogger(__name__)
 
@@ -55,15 +56,18 @@ class Runtime:
         """Stop polling, let queued sends go out for a moment, then record what is left.
 
         With the memory store, what is still queued is lost with the process, so
-        each such notification is marked failed and listed in the log. Safe to
-        call more than once.
+        each such notification is marked failed and listed in the log; a durable
+        store keeps it for the next process, and only sends under way are waited
+        for. Safe to call more than once.
         """
         if self._stopped.is_set():
             return
         self._stopped.set()
         if self.escalation is not None:
             self.escalation.shutdown()
-        self.sender.shutdown(self.shutdown_drain_seconds)
+        self.sender.shutdown(
+            self.shutdown_drain_seconds, wait_for_queue=not self.deps.store.durable
+        )
         abandon(self.deps, self.deps.store.outbox.drain(), SHUTTING_DOWN)
         self.deps.store.close()
 
@@ -90,6 +94,7 @@ def bootstrap(
             phone_region=config.SHIFTFILL_DEFAULT_REGION,
             send_retries=config.SHIFTFILL_SEND_RETRIES,
             retry_backoff_seconds=config.SHIFTFILL_SEND_RETRY_BACKOFF_MS / 1000,
+            send_visibility=timedelta(seconds=config.SHIFTFILL_SEND_VISIBILITY_SECONDS),
         ),
         clock=clock,
         sleep=sleep,
@@ -101,9 +106,7 @@ def bootstrap(
         rate_per_second=config.SHIFTFILL_SEND_RATE_PER_SECOND,
     )
     poller = (
-        EscalationPoller(
-            partial(run_due_phone_rounds, deps), config.SHIFTFILL_ESCALATION_POLL_SECONDS
-        )
+        EscalationPoller(partial(upkeep, deps), config.SHIFTFILL_ESCALATION_POLL_SECONDS)
         if escalation
         else None
     )
@@ -112,9 +115,14 @@ def bootstrap(
 
 def build_store(config: Config, clock: Clock = system_clock) -> Store:
     """Make the store ``SHIFTFILL_STORE_URL`` names (memory when unset)."""
-    return MemoryStore(
-        dedupe_window=timedelta(hours=config.SHIFTFILL_INBOUND_DEDUPE_HOURS), clock=clock
-    )
+    dedupe_window = timedelta(hours=config.SHIFTFILL_INBOUND_DEDUPE_HOURS)
+    if config.SHIFTFILL_STORE_URL.startswith(("redis://", "rediss://")):
+        return RedisStore(
+            config.SHIFTFILL_STORE_URL,
+            prefix=config.SHIFTFILL_REDIS_PREFIX,
+            dedupe_window=dedupe_window,
+        )
+    return MemoryStore(dedupe_window=dedupe_window, clock=clock)
 
 
 def build_notifier(config: Config) -> Notifier:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -12,6 +13,7 @@ from flask.testing import FlaskClient
 from freezegun import freeze_time
 from freezegun.api import FrozenDateTimeFactory
 
+from bench.harness import RedisServer
 from config import TestingConfig
 from shiftfill.app import create_app
 from shiftfill.bootstrap import Runtime, bootstrap
@@ -21,6 +23,18 @@ from tests.fakes import FakeNotifier
 START = datetime(2026, 11, 28, 14, 0, tzinfo=UTC)
 
 RN_PHONES = ["+15555550101", "+15555550103", "+15555550105"]
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """One real Redis for the session; each test keeps to a key prefix of its own."""
+    server = RedisServer()
+    yield server
+    server.close()
+
+
+def unique_prefix() -> str:
+    return f"test-{uuid.uuid4().hex[:12]}:"
 
 
 @pytest.fixture

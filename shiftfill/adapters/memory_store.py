@@ -185,6 +185,15 @@ class MemoryOutbox:
             self._ids.clear()
             return ids
 
+    def reclaim(self, idle_seconds: float) -> list[str]:
+        """No other process shares this outbox: nothing to take over."""
+        return []
+
+    def requeue(self, notification_ids: Sequence[str]) -> None:
+        with self._ready:
+            self._taken -= len(notification_ids)
+            self._put(notification_ids)
+
     def depth(self) -> int:
         return len(self._ids) + self._taken
 
@@ -408,7 +417,14 @@ class MemoryInbound:
         self._results: OrderedDict[str, tuple[datetime, object]] = OrderedDict()
         self._in_flight: dict[str, threading.Event] = {}
 
-    def once(self, message_id: str, compute: Callable[[], R]) -> tuple[R, bool]:
+    def once(
+        self,
+        message_id: str,
+        compute: Callable[[], R],
+        encode: Callable[[R], str],
+        decode: Callable[[str], R],
+    ) -> tuple[R, bool]:
+        """Keep outcomes as they are: in this process there is nothing to encode."""
         while True:
             with self._lock:
                 self._forget_expired()
@@ -446,6 +462,7 @@ class MemoryStore:
     """Everything in this process's memory; lost when the process ends."""
 
     kind = "memory"
+    durable = False
 
     def __init__(
         self,

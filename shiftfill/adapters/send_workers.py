@@ -101,13 +101,13 @@ class SendWorkers:
             time.sleep(0.005)
         return True
 
-    def shutdown(self, timeout: float) -> None:
-        """Let queued sends go out for up to ``timeout`` seconds, then stop the threads.
+    def shutdown(self, timeout: float, *, wait_for_queue: bool = True) -> None:
+        """Stop the threads; sends under way are waited for, up to ``timeout`` seconds.
 
-        Sends under way are waited for (up to ``timeout`` more); what is still
-        queued after that stays in the outbox.
+        With ``wait_for_queue``, queued sends first get ``timeout`` seconds to go
+        out. What is still queued after that stays in the outbox.
         """
-        if self._threads:
+        if self._threads and wait_for_queue:
             self.wait_idle(timeout)
         self._stopping.set()
         deadline = time.monotonic() + timeout + POLL_SECONDS

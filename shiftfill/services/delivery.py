@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from functools import partial
 
 from shiftfill.domain import replies, rules
 from shiftfill.domain.model import (
@@ -58,7 +59,13 @@ def deliver(deps: Dependencies, notification_id: str) -> Notification | None:
         if reason is not None:
             return _skip(deps, notification, reason)
 
-        store.notifications.update(notification_id, lambda n: replace(n, attempts=n.attempts + 1))
+        # Counting the attempt is the claim on it: of two processes that hold the
+        # same notification (one presumed dead), only one goes on to send.
+        _, claimed = store.notifications.update(
+            notification_id, partial(_start_attempt, seen=notification)
+        )
+        if not claimed:
+            return store.notifications.get(notification_id)
         try:
             provider_id = _send(deps, notification.channel, caregiver, shift)
         except NotifierError as exc:
@@ -73,6 +80,38 @@ def deliver(deps: Dependencies, notification_id: str) -> Notification | None:
             error = f"{type(exc).__name__}: {exc}"
             return settle(deps, notification_id, NotificationStatus.FAILED, error=error)
         return settle(deps, notification_id, NotificationStatus.SENT, provider_id=provider_id)
+
+
+def _start_attempt(current: Notification, seen: Notification) -> Notification | None:
+    if current.status is not NotificationStatus.QUEUED or current.attempts != seen.attempts:
+        return None
+    return replace(current, attempts=current.attempts + 1)
+
+
+def recover_stalled_sends(deps: Dependencies) -> tuple[int, int]:
+    """Take over sends that a dead process left behind; return (requeued, given up).
+
+    A send that process had taken but not started goes back on the queue. One
+    it had started (an attempt is counted) may or may not have reached the
+    provider: it is not sent again blindly (invariant 2) but marked failed with
+    ``outcome unknown``, so ops can check with the caregiver.
+    """
+    taken = deps.store.outbox.reclaim(deps.settings.send_visibility.total_seconds())
+    if not taken:
+        return 0, 0
+    unstarted, started, settled = [], [], []
+    for notification_id in taken:
+        notification = deps.store.notifications.get(notification_id)
+        if notification is None or notification.status is not NotificationStatus.QUEUED:
+            settled.append(notification_id)
+        elif notification.attempts == 0:
+            unstarted.append(notification_id)
+        else:
+            started.append(notification_id)
+    abandon(deps, started, OUTCOME_UNKNOWN)
+    deps.store.outbox.done(started + settled)
+    deps.store.outbox.requeue(unstarted)
+    return len(unstarted), len(started)
 
 
 def abandon(deps: Dependencies, notification_ids: list[str], error: str) -> list[Notification]:

@@ -30,6 +30,8 @@ class Settings:
     phone_region: str = "US"
     send_retries: int = 2
     retry_backoff_seconds: float = 0.5
+    # How long a send may stay taken before the process that took it is presumed dead.
+    send_visibility: timedelta = timedelta(seconds=60)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -46,11 +47,43 @@ class _Target:
 
 
 def handle_inbound(deps: Dependencies, message: InboundMessage) -> InboundResult:
-    """Act on one inbound message; a replayed message id gets the first outcome again."""
+    """Act on one inbound message; a replayed message id gets the first outcome again.
+
+    Nothing is remembered of a sender who is no caregiver.
+    """
+    caregiver = _sender(deps, message.sender)
+    if caregiver is None:
+        return InboundResult(Outcome.UNKNOWN_SENDER, replies.reply_for(Outcome.UNKNOWN_SENDER))
     if message.message_id:
-        result, _ = deps.store.inbound.once(message.message_id, lambda: _handle(deps, message))
+        result, _ = deps.store.inbound.once(
+            message.message_id,
+            lambda: _handle(deps, caregiver, message),
+            encode=_encode,
+            decode=_decode,
+        )
         return result
-    return _handle(deps, message)
+    return _handle(deps, caregiver, message)
+
+
+def _encode(result: InboundResult) -> str:
+    return json.dumps(
+        {
+            "outcome": result.outcome.value,
+            "reply": result.reply,
+            "shift_id": result.shift_id,
+            "caregiver_id": result.caregiver_id,
+        }
+    )
+
+
+def _decode(raw: str) -> InboundResult:
+    data = json.loads(raw)
+    return InboundResult(
+        outcome=Outcome(data["outcome"]),
+        reply=data["reply"],
+        shift_id=data["shift_id"],
+        caregiver_id=data["caregiver_id"],
+    )
 
 
 def handle_call_reply(
@@ -90,10 +123,7 @@ def handle_call_reply(
     return handle_inbound(deps, message)
 
 
-def _handle(deps: Dependencies, message: InboundMessage) -> InboundResult:
-    caregiver = _sender(deps, message.sender)
-    if caregiver is None:
-        return InboundResult(Outcome.UNKNOWN_SENDER, replies.reply_for(Outcome.UNKNOWN_SENDER))
+def _handle(deps: Dependencies, caregiver: Caregiver, message: InboundMessage) -> InboundResult:
     parsed = parse_reply(message.body)
     if parsed.intent is Intent.OPT_OUT:
         return _opt_out(deps, caregiver, message)

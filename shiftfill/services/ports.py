@@ -181,11 +181,19 @@ class EventLog(Protocol):
 class InboundLog(Protocol):
     """The outcome of each provider message id, kept for the dedupe window."""
 
-    def once(self, message_id: str, compute: Callable[[], R]) -> tuple[R, bool]:
+    def once(
+        self,
+        message_id: str,
+        compute: Callable[[], R],
+        encode: Callable[[R], str],
+        decode: Callable[[str], R],
+    ) -> tuple[R, bool]:
         """Return the outcome for ``message_id`` and whether this call computed it.
 
-        The first delivery computes it; a concurrent duplicate waits for it
-        instead of computing again. When ``compute`` raises, nothing is kept.
+        The first delivery computes it; a concurrent duplicate, in any process,
+        waits for it instead of computing again. When ``compute`` raises, nothing
+        is kept. ``encode`` and ``decode`` turn the outcome into text and back,
+        for a store that keeps it outside the process.
         """
 
 
@@ -201,12 +209,28 @@ class Outbox(Protocol):
     def drain(self) -> list[str]:
         """Take every id still waiting, for a process that stops and cannot send them."""
 
+    def reclaim(self, idle_seconds: float) -> list[str]:
+        """Take over the ids another process took and left unhandled for ``idle_seconds``.
+
+        They stay taken by this process until ``done`` or ``requeue``.
+        """
+
+    def requeue(self, notification_ids: Sequence[str]) -> None:
+        """Put taken ids back at the end of the queue, for any process to send."""
+
     def depth(self) -> int:
         """How many notifications wait to be sent."""
 
 
 class Store(Protocol):
-    """Everything shiftfill keeps; the one port the use cases write through."""
+    """Everything shiftfill keeps; the one port the use cases write through.
+
+    A ``durable`` store outlives the process: what is queued in its outbox is
+    sent by the next process, so a stopping process leaves it there.
+    """
+
+    @property
+    def durable(self) -> bool: ...
 
     @property
     def kind(self) -> str:

@@ -22,7 +22,9 @@ PHONES = [f"+1555555{i + 700:04d}" for i in range(CAREGIVERS)]
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[Server]:
-    server = Server(SHIFTFILL_ESCALATION_DELAY_SECONDS=str(DELAY))
+    server = Server(
+        SHIFTFILL_ESCALATION_DELAY_SECONDS=str(DELAY), SHIFTFILL_ESCALATION_POLL_SECONDS="0.05"
+    )
     people = [
         {"id": f"cg_{i}", "name": f"RN {i}", "role": "RN", "phone": phone}
         for i, phone in enumerate(PHONES)

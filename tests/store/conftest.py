@@ -9,8 +9,10 @@ from typing import Protocol
 import pytest
 
 from shiftfill.adapters.memory_store import MemoryStore, random_offer_code
+from shiftfill.adapters.redis_store import RedisStore
 from shiftfill.services.dependencies import Clock
 from shiftfill.services.ports import Store
+from tests.conftest import unique_prefix
 
 NOW = datetime(2026, 11, 28, 14, 0, tzinfo=UTC)
 
@@ -34,15 +36,29 @@ def memory_store(
     return MemoryStore(code_source=code_source, clock=clock, dedupe_window=dedupe_window)
 
 
-STORES = {"memory": memory_store}
+def redis_store(
+    url: str,
+    *,
+    code_source: Callable[[int], str] = random_offer_code,
+    clock: Clock = lambda: NOW,
+    dedupe_window: timedelta = timedelta(hours=72),
+) -> Store:
+    """A Redis store under a key prefix of its own; Redis keeps its own time for expiry."""
+    return RedisStore(
+        url, prefix=unique_prefix(), code_source=code_source, dedupe_window=dedupe_window
+    )
 
 
-@pytest.fixture(params=sorted(STORES))
+@pytest.fixture(params=["memory", "redis"])
 def make_store(request: pytest.FixtureRequest) -> Iterator[MakeStore]:
     built: list[Store] = []
 
     def make(**kwargs: object) -> Store:
-        store = STORES[request.param](**kwargs)  # type: ignore[operator]
+        if request.param == "redis":
+            url = request.getfixturevalue("redis_server").url
+            store = redis_store(url, **kwargs)  # type: ignore[arg-type]
+        else:
+            store = memory_store(**kwargs)  # type: ignore[arg-type]
         built.append(store)
         return store
 

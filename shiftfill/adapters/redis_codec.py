@@ -1,0 +1,167 @@
+"""JSON forms of the domain records, as the Redis store keeps them.
+
+Every record is written and read field by field, by name, so a field added to a
+dataclass fails loudly here instead of landing in the wrong place.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from shiftfill.domain.model import (
+    Caregiver,
+    Channel,
+    Event,
+    EventType,
+    Fanout,
+    Notification,
+    NotificationStatus,
+    Shift,
+    ShiftStatus,
+)
+
+
+def _time(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value is not None else None
+
+
+def dump_caregiver(caregiver: Caregiver) -> str:
+    return json.dumps(
+        {
+            "id": caregiver.id,
+            "name": caregiver.name,
+            "role": caregiver.role,
+            "phone": caregiver.phone,
+            "opted_out": caregiver.opted_out,
+        }
+    )
+
+
+def load_caregiver(raw: str | bytes) -> Caregiver:
+    data = json.loads(raw)
+    return Caregiver(
+        id=data["id"],
+        name=data["name"],
+        role=data["role"],
+        phone=data["phone"],
+        opted_out=data["opted_out"],
+    )
+
+
+def _dump_fanout(fanout: Fanout | None) -> dict[str, Any] | None:
+    if fanout is None:
+        return None
+    return {
+        "started_at": _time(fanout.started_at),
+        "offer_code": fanout.offer_code,
+        "escalation_due_at": _time(fanout.escalation_due_at),
+        "offered_caregiver_ids": fanout.offered_caregiver_ids,
+        "declined_caregiver_ids": fanout.declined_caregiver_ids,
+        "escalated_at": _time(fanout.escalated_at),
+    }
+
+
+def _load_fanout(data: dict[str, Any] | None) -> Fanout | None:
+    if data is None:
+        return None
+    return Fanout(
+        started_at=datetime.fromisoformat(data["started_at"]),
+        offer_code=data["offer_code"],
+        escalation_due_at=datetime.fromisoformat(data["escalation_due_at"]),
+        offered_caregiver_ids=tuple(data["offered_caregiver_ids"]),
+        declined_caregiver_ids=tuple(data["declined_caregiver_ids"]),
+        escalated_at=_parse_time(data["escalated_at"]),
+    )
+
+
+def dump_shift(shift: Shift) -> str:
+    return json.dumps(
+        {
+            "id": shift.id,
+            "organization_id": shift.organization_id,
+            "role_required": shift.role_required,
+            "start_time": _time(shift.start_time),
+            "end_time": _time(shift.end_time),
+            "status": shift.status.value,
+            "assigned_caregiver_id": shift.assigned_caregiver_id,
+            "filled_at": _time(shift.filled_at),
+            "cancelled_at": _time(shift.cancelled_at),
+            "fanout": _dump_fanout(shift.fanout),
+        }
+    )
+
+
+def load_shift(raw: str | bytes) -> Shift:
+    data = json.loads(raw)
+    return Shift(
+        id=data["id"],
+        organization_id=data["organization_id"],
+        role_required=data["role_required"],
+        start_time=datetime.fromisoformat(data["start_time"]),
+        end_time=datetime.fromisoformat(data["end_time"]),
+        status=ShiftStatus(data["status"]),
+        assigned_caregiver_id=data["assigned_caregiver_id"],
+        filled_at=_parse_time(data["filled_at"]),
+        cancelled_at=_parse_time(data["cancelled_at"]),
+        fanout=_load_fanout(data["fanout"]),
+    )
+
+
+def dump_notification(notification: Notification) -> str:
+    return json.dumps(
+        {
+            "id": notification.id,
+            "shift_id": notification.shift_id,
+            "caregiver_id": notification.caregiver_id,
+            "channel": notification.channel.value,
+            "queued_at": _time(notification.queued_at),
+            "status": notification.status.value,
+            "attempts": notification.attempts,
+            "sent_at": _time(notification.sent_at),
+            "error": notification.error,
+            "provider_id": notification.provider_id,
+        }
+    )
+
+
+def load_notification(raw: str | bytes) -> Notification:
+    data = json.loads(raw)
+    return Notification(
+        id=data["id"],
+        shift_id=data["shift_id"],
+        caregiver_id=data["caregiver_id"],
+        channel=Channel(data["channel"]),
+        queued_at=datetime.fromisoformat(data["queued_at"]),
+        status=NotificationStatus(data["status"]),
+        attempts=data["attempts"],
+        sent_at=_parse_time(data["sent_at"]),
+        error=data["error"],
+        provider_id=data["provider_id"],
+    )
+
+
+def dump_event(event: Event) -> str:
+    return json.dumps(
+        {
+            "at": _time(event.at),
+            "type": event.type.value,
+            "caregiver_id": event.caregiver_id,
+            "detail": event.detail,
+        }
+    )
+
+
+def load_event(raw: str | bytes) -> Event:
+    data = json.loads(raw)
+    return Event(
+        at=datetime.fromisoformat(data["at"]),
+        type=EventType(data["type"]),
+        caregiver_id=data["caregiver_id"],
+        detail=data["detail"],
+    )

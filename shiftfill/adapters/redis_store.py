@@ -1,0 +1,663 @@
+"""The Redis store: every record in Redis, shared by every shiftfill process and host.
+
+Each change of state is one optimistic transaction: WATCH the records the
+decision reads, read them, run the same pure domain decision as the memory
+store, then write the record and everything that follows from it (events,
+notifications, the send queue, indexes) in one MULTI/EXEC. When another
+process changed a watched record in between, EXEC writes nothing and the step
+runs again on the new state. A crash between two steps leaves Redis at one of
+them, never between.
+
+Every key is ``<prefix>{<tag>}:...``: under ``SHIFTFILL_REDIS_PREFIX``, and in
+one hash slot, so that a step may touch any of its keys on Redis Cluster too.
+
+The send queue is a stream with one consumer group. A process takes an entry,
+sends it and acknowledges it; an entry left unacknowledged by a process that
+died is taken over after the visibility timeout (see ``reclaim``).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+import redis
+from redis.client import Pipeline
+
+from shiftfill.adapters import redis_codec as codec
+from shiftfill.adapters.memory_store import RECENTLY_CLOSED, code_digits, random_offer_code
+from shiftfill.domain.model import (
+    Caregiver,
+    Event,
+    Notification,
+    Shift,
+    ShiftStatus,
+)
+from shiftfill.domain.rules import Decision
+from shiftfill.services.ports import (
+    Decide,
+    DecideWithCode,
+    DuplicateKey,
+    Reach,
+    Record,
+    StoreUnavailable,
+)
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+GROUP = "senders"
+# A duplicate delivery of a message waits this long for the first one's outcome.
+INBOUND_LEASE_SECONDS = 30
+PENDING = b"\x00pending"
+# Commands per MULTI chunk of a bulk write; keeps one fanout's EXEC well under
+# Redis's query buffer limit.
+BULK_CHUNK = 5_000
+
+_UNAVAILABLE = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError)
+
+
+def _translating(method: Callable[..., T]) -> Callable[..., T]:
+    """Report an unreachable Redis as ``StoreUnavailable``, the port's word for it."""
+
+    @functools.wraps(method)
+    def call(*args: Any, **kwargs: Any) -> T:
+        try:
+            return method(*args, **kwargs)
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable(f"Redis is unreachable: {exc}") from exc
+
+    return call
+
+
+def translating_errors(cls: type[T]) -> type[T]:
+    """Wrap every public method of a repository class with ``_translating``."""
+    for name, value in list(vars(cls).items()):
+        if callable(value) and not name.startswith("_"):
+            setattr(cls, name, _translating(value))
+    return cls
+
+
+def _timestamp(at: datetime) -> float:
+    return at.timestamp()
+
+
+class Keys:
+    """Names every key shiftfill writes: ``<prefix>{<tag>}:<part>:<part>...``."""
+
+    def __init__(self, prefix: str) -> None:
+        tag = prefix.strip(":") or "shiftfill"
+        self._base = f"{prefix}{{{tag}}}:"
+
+    def __call__(self, *parts: str) -> str:
+        return self._base + ":".join(parts)
+
+
+def transact(client: redis.Redis, watch: Sequence[str], step: Callable[[Pipeline], T]) -> T:
+    """Run ``step`` as one optimistic transaction on ``watch``, again until it commits.
+
+    ``step`` reads through the pipeline (at once, the keys being watched), calls
+    ``pipe.multi()`` and queues its writes; exceptions it raises write nothing.
+    """
+    with client.pipeline(transaction=True) as pipe:
+        while True:
+            try:
+                pipe.watch(*watch)
+                result = step(pipe)
+                pipe.execute()
+                return result
+            except redis.WatchError:
+                continue
+
+
+@translating_errors
+class RedisCaregivers:
+    """Caregivers as JSON by id; a phone index, joining order, and the contactable ids per role."""
+
+    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+        self._r = client
+        self._k = keys
+        self._order = keys("caregivers")
+        self._phones = keys("caregiver-phones")
+
+    def _key(self, caregiver_id: str) -> str:
+        return self._k("caregiver", caregiver_id)
+
+    def _role(self, role: str) -> str:
+        return self._k("contactable", role)
+
+    def add_many(self, caregivers: Sequence[Caregiver]) -> None:
+        def step(pipe: Pipeline) -> None:
+            taken = self._taken(pipe, caregivers)
+            seen_ids: set[str] = set()
+            seen_phones: set[str] = set()
+            for caregiver, (id_taken, phone_taken) in zip(caregivers, taken, strict=True):
+                if id_taken or caregiver.id in seen_ids:
+                    raise DuplicateKey("id", caregiver.id)
+                if phone_taken or caregiver.phone in seen_phones:
+                    raise DuplicateKey("phone", caregiver.phone)
+                seen_ids.add(caregiver.id)
+                seen_phones.add(caregiver.phone)
+            self._put(pipe, caregivers)
+
+        transact(self._r, [self._order, self._phones], step)
+
+    def add_absent(self, caregivers: Sequence[Caregiver]) -> list[Caregiver]:
+        def step(pipe: Pipeline) -> list[Caregiver]:
+            taken = self._taken(pipe, caregivers)
+            added: list[Caregiver] = []
+            ids: set[str] = set()
+            phones: set[str] = set()
+            for caregiver, (id_taken, phone_taken) in zip(caregivers, taken, strict=True):
+                if id_taken or phone_taken or caregiver.id in ids or caregiver.phone in phones:
+                    continue
+                ids.add(caregiver.id)
+                phones.add(caregiver.phone)
+                added.append(caregiver)
+            self._put(pipe, added)
+            return added
+
+        return transact(self._r, [self._order, self._phones], step)
+
+    def _taken(self, pipe: Pipeline, caregivers: Sequence[Caregiver]) -> list[tuple[bool, bool]]:
+        if not caregivers:
+            return []
+        stored = pipe.mget([self._key(c.id) for c in caregivers])
+        phones = pipe.hmget(self._phones, [c.phone for c in caregivers])
+        return [(s is not None, p is not None) for s, p in zip(stored, phones, strict=True)]
+
+    def _put(self, pipe: Pipeline, caregivers: Sequence[Caregiver]) -> None:
+        base = pipe.llen(self._order)
+        pipe.multi()
+        if not caregivers:
+            return
+        pipe.mset({self._key(c.id): codec.dump_caregiver(c) for c in caregivers})
+        pipe.rpush(self._order, *(c.id for c in caregivers))
+        pipe.hset(self._phones, mapping={c.phone: c.id for c in caregivers})
+        for n, caregiver in enumerate(caregivers):
+            if not caregiver.opted_out:
+                pipe.zadd(self._role(caregiver.role), {caregiver.id: base + n})
+
+    def get(self, caregiver_id: str) -> Caregiver | None:
+        raw = self._r.get(self._key(caregiver_id))
+        return codec.load_caregiver(raw) if raw is not None else None
+
+    def get_many(self, caregiver_ids: Iterable[str]) -> list[Caregiver]:
+        ids = list(caregiver_ids)
+        if not ids:
+            return []
+        return [codec.load_caregiver(raw) for raw in self._r.mget(map(self._key, ids)) if raw]
+
+    def by_phone(self, phone: str) -> Caregiver | None:
+        caregiver_id = self._r.hget(self._phones, phone)
+        return self.get(caregiver_id.decode()) if caregiver_id else None
+
+    def all(self, role: str | None = None) -> list[Caregiver]:
+        ids = [i.decode() for i in self._r.lrange(self._order, 0, -1)]
+        caregivers = self.get_many(ids)
+        return caregivers if role is None else [c for c in caregivers if c.role == role]
+
+    def qualified_ids(self, role: str) -> list[str]:
+        return [i.decode() for i in self._r.zrange(self._role(role), 0, -1)]
+
+    def opt_out(self, caregiver_id: str) -> tuple[Caregiver, bool]:
+        key = self._key(caregiver_id)
+
+        def step(pipe: Pipeline) -> tuple[Caregiver, bool]:
+            raw = pipe.get(key)
+            if raw is None:
+                raise KeyError(caregiver_id)
+            caregiver = codec.load_caregiver(raw)
+            pipe.multi()
+            if caregiver.opted_out:
+                return caregiver, False
+            caregiver = replace(caregiver, opted_out=True)
+            pipe.set(key, codec.dump_caregiver(caregiver))
+            pipe.zrem(self._role(caregiver.role), caregiver_id)
+            return caregiver, True
+
+        return transact(self._r, [key], step)
+
+
+@translating_errors
+class RedisEvents:
+    """Each shift's audit trail as a list of JSON events."""
+
+    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+        self._r = client
+        self._k = keys
+
+    def key(self, shift_id: str) -> str:
+        return self._k("events", shift_id)
+
+    def append(self, shift_id: str, *events: Event) -> None:
+        if events:
+            self._r.rpush(self.key(shift_id), *map(codec.dump_event, events))
+
+    def for_shift(self, shift_id: str) -> list[Event]:
+        return [codec.load_event(raw) for raw in self._r.lrange(self.key(shift_id), 0, -1)]
+
+
+@translating_errors
+class RedisOutbox:
+    """The send queue: a stream of notification ids read by one consumer group.
+
+    Each process reads as its own consumer. ``take`` hands out new entries;
+    ``done`` acknowledges and deletes them, so the stream's length is what is
+    waiting or being sent.
+    """
+
+    def __init__(self, client: redis.Redis, keys: Keys, consumer: str) -> None:
+        self._r = client
+        self.key = keys("outbox")
+        self._consumer = consumer
+        self._entries: dict[str, bytes] = {}
+        self._lock = threading.Lock()
+        self._group_ready = False
+
+    def _ensure_group(self) -> None:
+        if self._group_ready:
+            return
+        try:
+            self._r.xgroup_create(self.key, GROUP, id="0", mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+        self._group_ready = True
+
+    def queue(self, pipe: Pipeline, notification_ids: Iterable[str]) -> None:
+        """Queue ids inside a caller's transaction."""
+        for notification_id in notification_ids:
+            pipe.xadd(self.key, {"id": notification_id})
+
+    def take(self, timeout: float) -> list[str]:
+        self._ensure_group()
+        block = max(1, int(timeout * 1000))
+        answer = self._r.xreadgroup(GROUP, self._consumer, {self.key: ">"}, count=1, block=block)
+        return self._remember(entry for _, entries in answer or () for entry in entries)
+
+    def _remember(self, entries: Iterable[tuple[bytes, dict[bytes, bytes]]]) -> list[str]:
+        ids = []
+        with self._lock:
+            for entry_id, fields in entries:
+                notification_id = fields[b"id"].decode()
+                self._entries[notification_id] = entry_id
+                ids.append(notification_id)
+        return ids
+
+    def _forget(self, notification_ids: Sequence[str]) -> list[bytes]:
+        with self._lock:
+            entries = [self._entries.pop(i, None) for i in notification_ids]
+        return [e for e in entries if e is not None]
+
+    def done(self, notification_ids: Sequence[str]) -> None:
+        entries = self._forget(notification_ids)
+        if entries:
+            with self._r.pipeline(transaction=True) as pipe:
+                pipe.xack(self.key, GROUP, *entries)
+                pipe.xdel(self.key, *entries)
+                pipe.execute()
+
+    def drain(self) -> list[str]:
+        """Nothing to drain: what waits stays in Redis for the next process."""
+        return []
+
+    def reclaim(self, idle_seconds: float) -> list[str]:
+        self._ensure_group()
+        taken: list[str] = []
+        start = "0-0"
+        while True:
+            answer = self._r.xautoclaim(
+                self.key, GROUP, self._consumer, int(idle_seconds * 1000), start, count=100
+            )
+            start, entries = answer[0], answer[1]
+            taken += self._remember((e_id, f) for e_id, f in entries if f)
+            if start in (b"0-0", "0-0") or not entries:
+                return taken
+
+    def requeue(self, notification_ids: Sequence[str]) -> None:
+        entries = self._forget(notification_ids)
+        with self._r.pipeline(transaction=True) as pipe:
+            if entries:
+                pipe.xack(self.key, GROUP, *entries)
+                pipe.xdel(self.key, *entries)
+            self.queue(pipe, notification_ids)
+            pipe.execute()
+
+    def depth(self) -> int:
+        return int(self._r.xlen(self.key))
+
+
+@translating_errors
+class RedisNotifications:
+    """Notifications as JSON by id, each shift's list of them, and the provider-id index."""
+
+    def __init__(
+        self, client: redis.Redis, keys: Keys, events: RedisEvents, outbox: RedisOutbox
+    ) -> None:
+        self._r = client
+        self._k = keys
+        self._events = events
+        self._outbox = outbox
+        self._providers = keys("provider-ids")
+
+    def key(self, notification_id: str) -> str:
+        return self._k("notification", notification_id)
+
+    def _of_shift(self, shift_id: str) -> str:
+        return self._k("notifications", shift_id)
+
+    def _reached(self, shift_id: str, channel: str) -> str:
+        return self._k("reached", shift_id, channel)
+
+    def missing(self, pipe: Pipeline, shift_id: str, channel: str, ids: Sequence[str]) -> list[str]:
+        """The caregivers among ``ids`` with no notification on ``channel`` yet (read in a step)."""
+        unique = list(dict.fromkeys(ids))
+        if not unique:
+            return []
+        present = pipe.smismember(self._reached(shift_id, channel), unique)
+        return [cid for cid, there in zip(unique, present, strict=True) if not there]
+
+    def queue(self, pipe: Pipeline, created: Sequence[Notification]) -> None:
+        """Store and queue new notifications of one shift and channel inside a step."""
+        if not created:
+            return
+        first = created[0]
+        for chunk in range(0, len(created), BULK_CHUNK):
+            part = created[chunk : chunk + BULK_CHUNK]
+            pipe.mset({self.key(n.id): codec.dump_notification(n) for n in part})
+            pipe.rpush(self._of_shift(first.shift_id), *(n.id for n in part))
+            pipe.sadd(self._reached(first.shift_id, first.channel), *(n.caregiver_id for n in part))
+            self._outbox.queue(pipe, (n.id for n in part))
+
+    def get(self, notification_id: str) -> Notification | None:
+        raw = self._r.get(self.key(notification_id))
+        return codec.load_notification(raw) if raw is not None else None
+
+    def by_provider_id(self, provider_id: str) -> Notification | None:
+        notification_id = self._r.hget(self._providers, provider_id)
+        return self.get(notification_id.decode()) if notification_id else None
+
+    def for_shift(self, shift_id: str) -> list[Notification]:
+        ids = self._r.lrange(self._of_shift(shift_id), 0, -1)
+        if not ids:
+            return []
+        raws = self._r.mget([self.key(i.decode()) for i in ids])
+        return [codec.load_notification(raw) for raw in raws if raw]
+
+    def update(
+        self,
+        notification_id: str,
+        change: Callable[[Notification], Notification | None],
+        record: Callable[[Notification], Iterable[Event]] | None = None,
+    ) -> tuple[Notification, bool]:
+        key = self.key(notification_id)
+
+        def step(pipe: Pipeline) -> tuple[Notification, bool]:
+            raw = pipe.get(key)
+            if raw is None:
+                raise KeyError(notification_id)
+            current = codec.load_notification(raw)
+            notification = change(current)
+            pipe.multi()
+            if notification is None:
+                return current, False
+            pipe.set(key, codec.dump_notification(notification))
+            if notification.provider_id and notification.provider_id != current.provider_id:
+                pipe.hset(self._providers, notification.provider_id, notification_id)
+            events = list(record(notification)) if record is not None else []
+            if events:
+                pipe.rpush(self._events.key(current.shift_id), *map(codec.dump_event, events))
+            return notification, True
+
+        return transact(self._r, [key], step)
+
+
+@translating_errors
+class RedisShifts:
+    """Shifts as JSON by id, with the indexes that follow their state.
+
+    ``offer-codes`` holds the codes of open fanouts, ``phone-rounds`` the due time
+    of each pending phone round, and ``offers:<caregiver>`` the shifts offered to
+    a caregiver by fanout time, so a reply reads only its own offers.
+    """
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        keys: Keys,
+        events: RedisEvents,
+        notifications: RedisNotifications,
+        code_source: Callable[[int], str],
+    ) -> None:
+        self._r = client
+        self._k = keys
+        self._events = events
+        self._notifications = notifications
+        self._code_source = code_source
+        self._order = keys("shifts")
+        self._codes = keys("offer-codes")
+        self._rounds = keys("phone-rounds")
+
+    def _key(self, shift_id: str) -> str:
+        return self._k("shift", shift_id)
+
+    def _offers(self, caregiver_id: str) -> str:
+        return self._k("offers", caregiver_id)
+
+    def add(self, shift: Shift) -> None:
+        if not self.add_absent([shift]):
+            raise DuplicateKey("id", shift.id)
+
+    def add_absent(self, shifts: Sequence[Shift]) -> list[Shift]:
+        def step(pipe: Pipeline) -> list[Shift]:
+            stored = pipe.mget([self._key(s.id) for s in shifts]) if shifts else []
+            added = [s for s, raw in zip(shifts, stored, strict=True) if raw is None]
+            added = list({s.id: s for s in reversed(added)}.values())[::-1]
+            pipe.multi()
+            if added:
+                pipe.mset({self._key(s.id): codec.dump_shift(s) for s in added})
+                pipe.rpush(self._order, *(s.id for s in added))
+            return added
+
+        return transact(self._r, [self._order], step)
+
+    def get(self, shift_id: str) -> Shift | None:
+        raw = self._r.get(self._key(shift_id))
+        return codec.load_shift(raw) if raw is not None else None
+
+    def all(self, status: ShiftStatus | None = None, role: str | None = None) -> list[Shift]:
+        ids = self._r.lrange(self._order, 0, -1)
+        if not ids:
+            return []
+        shifts = [codec.load_shift(r) for r in self._r.mget([self._key(i.decode()) for i in ids])]
+        return [
+            s
+            for s in shifts
+            if (status is None or s.status is status) and (role is None or s.role_required == role)
+        ]
+
+    def update(
+        self,
+        shift_id: str,
+        decide: Decide,
+        record: Record | None = None,
+        reach: Reach | None = None,
+    ) -> Decision:
+        key = self._key(shift_id)
+
+        def step(pipe: Pipeline) -> Decision:
+            before = self._read(pipe, key, shift_id)
+            return self._write(pipe, before, decide(before), record, reach)
+
+        return transact(self._r, [key], step)
+
+    def start_fanout(
+        self,
+        shift_id: str,
+        decide: DecideWithCode,
+        record: Record | None = None,
+        reach: Reach | None = None,
+    ) -> Decision:
+        key = self._key(shift_id)
+
+        def step(pipe: Pipeline) -> Decision:
+            before = self._read(pipe, key, shift_id)
+            code = self._free_code(pipe)
+            return self._write(pipe, before, decide(before, code), record, reach)
+
+        return transact(self._r, [key, self._codes], step)
+
+    def _read(self, pipe: Pipeline, key: str, shift_id: str) -> Shift:
+        raw = pipe.get(key)
+        if raw is None:
+            raise KeyError(shift_id)
+        return codec.load_shift(raw)
+
+    def _free_code(self, pipe: Pipeline) -> str:
+        digits = code_digits(int(pipe.scard(self._codes)))
+        code = self._code_source(digits)
+        while pipe.sismember(self._codes, code):
+            code = self._code_source(digits)
+        return code
+
+    def _write(
+        self,
+        pipe: Pipeline,
+        before: Shift,
+        decision: Decision,
+        record: Record | None,
+        reach: Reach | None,
+    ) -> Decision:
+        """Queue the writes of one decision; the pipeline is still reading when called."""
+        created: list[Notification] = []
+        if decision.changed and reach is not None:
+            outreach = reach(decision)
+            if outreach is not None:
+                missing = self._notifications.missing(
+                    pipe, before.id, outreach.channel, outreach.caregiver_ids
+                )
+                created = [
+                    Notification.queued(before.id, cid, outreach.channel, outreach.at)
+                    for cid in missing
+                ]
+        events = list(record(decision)) if record is not None else []
+        pipe.multi()
+        if decision.changed:
+            pipe.set(self._key(before.id), codec.dump_shift(decision.shift))
+            self._reindex(pipe, before, decision.shift)
+        if events:
+            pipe.rpush(self._events.key(before.id), *map(codec.dump_event, events))
+        self._notifications.queue(pipe, created)
+        return decision
+
+    def _reindex(self, pipe: Pipeline, before: Shift, after: Shift) -> None:
+        fanout = after.fanout
+        if before.fanout is None and fanout is not None and after.is_open:
+            pipe.sadd(self._codes, fanout.offer_code)
+            started = _timestamp(fanout.started_at)
+            for cid in fanout.offered_caregiver_ids:
+                pipe.zadd(self._offers(cid), {after.id: started})
+        if after.is_open and fanout is not None and fanout.escalated_at is None:
+            pipe.zadd(self._rounds, {after.id: _timestamp(fanout.escalation_due_at)})
+        else:
+            pipe.zrem(self._rounds, after.id)
+        if before.is_open and not after.is_open and fanout is not None:
+            pipe.srem(self._codes, fanout.offer_code)
+
+    def offers_for(self, caregiver: Caregiver) -> list[Shift]:
+        ids = self._r.zrevrange(self._offers(caregiver.id), 0, RECENTLY_CLOSED - 1)
+        if not ids:
+            return []
+        raws = self._r.mget([self._key(i.decode()) for i in ids])
+        return [codec.load_shift(raw) for raw in raws if raw]
+
+    def due_phone_rounds(self, now: datetime) -> list[str]:
+        return [i.decode() for i in self._r.zrangebyscore(self._rounds, "-inf", _timestamp(now))]
+
+
+@translating_errors
+class RedisInbound:
+    """Each provider message id's outcome, kept for the dedupe window by Redis's own expiry."""
+
+    def __init__(self, client: redis.Redis, keys: Keys, window: timedelta) -> None:
+        self._r = client
+        self._k = keys
+        self._window_ms = max(1, int(window.total_seconds() * 1000))
+
+    def once(
+        self,
+        message_id: str,
+        compute: Callable[[], R],
+        encode: Callable[[R], str],
+        decode: Callable[[str], R],
+    ) -> tuple[R, bool]:
+        key = self._k("inbound", message_id)
+        deadline = time.monotonic() + INBOUND_LEASE_SECONDS
+        while True:
+            if self._r.set(key, PENDING, nx=True, ex=INBOUND_LEASE_SECONDS):
+                try:
+                    result = compute()
+                except BaseException:
+                    # Nothing is remembered: the provider may retry the message.
+                    self._r.delete(key)
+                    raise
+                self._r.set(key, encode(result), px=self._window_ms)
+                return result, True
+            raw = self._r.get(key)
+            if raw is not None and raw != PENDING:
+                return decode(raw.decode()), False
+            if time.monotonic() > deadline:
+                raise StoreUnavailable(f"message {message_id} is still being handled elsewhere")
+            time.sleep(0.01)
+
+
+class RedisStore:
+    """Everything in Redis under one key prefix; survives any shiftfill process."""
+
+    kind = "redis"
+    durable = True
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "shiftfill:",
+        dedupe_window: timedelta = timedelta(hours=72),
+        code_source: Callable[[int], str] = random_offer_code,
+        max_connections: int = 512,
+    ) -> None:
+        self.client = redis.Redis.from_url(
+            url,
+            max_connections=max_connections,
+            socket_timeout=5,
+            socket_connect_timeout=2,
+            health_check_interval=15,
+        )
+        self.keys = Keys(prefix)
+        consumer = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.events = RedisEvents(self.client, self.keys)
+        self.outbox = RedisOutbox(self.client, self.keys, consumer)
+        self.notifications = RedisNotifications(self.client, self.keys, self.events, self.outbox)
+        self.caregivers = RedisCaregivers(self.client, self.keys)
+        self.shifts = RedisShifts(
+            self.client, self.keys, self.events, self.notifications, code_source
+        )
+        self.inbound = RedisInbound(self.client, self.keys, dedupe_window)
+
+    def ping(self) -> None:
+        try:
+            self.client.ping()
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable(f"Redis is unreachable: {exc}") from exc
+
+    def close(self) -> None:
+        self.client.close()

@@ -1,0 +1,27 @@
+"""The work every shiftfill process does on each tick of its scheduler."""
+
+from __future__ import annotations
+
+import logging
+
+from shiftfill.services.delivery import recover_stalled_sends
+from shiftfill.services.dependencies import Dependencies
+from shiftfill.services.fanout import run_due_phone_rounds
+
+log = logging.getLogger(__name__)
+
+
+def upkeep(deps: Dependencies) -> None:
+    """Run the phone rounds that are due and take over sends a dead process left behind.
+
+    Any number of processes may run this at once; each phone round and each
+    stalled send is taken by one of them.
+    """
+    run_due_phone_rounds(deps)
+    requeued, unknown = recover_stalled_sends(deps)
+    if requeued or unknown:
+        log.warning(
+            "took over the sends of a stopped process: %d queued again, %d with unknown outcome",
+            requeued,
+            unknown,
+        )
