@@ -58,6 +58,15 @@ class Config:
         self.SHIFTFILL_MAX_WEBHOOK_BODY_BYTES = int(
             _number(env, "SHIFTFILL_MAX_WEBHOOK_BODY_BYTES", 16 * 1024, minimum=1024, whole=True)
         )
+        # Where `make serve` has nginx listen: the one port to expose (see README).
+        self.SHIFTFILL_PUBLIC_HOST = env.get("SHIFTFILL_PUBLIC_HOST", "").strip() or "127.0.0.1"
+        self.SHIFTFILL_PUBLIC_PORT = int(
+            _number(env, "SHIFTFILL_PUBLIC_PORT", 8080, minimum=1, whole=True)
+        )
+        if self.SHIFTFILL_PUBLIC_PORT > 65535:
+            raise ConfigError(
+                f"SHIFTFILL_PUBLIC_PORT must be at most 65535, got {self.SHIFTFILL_PUBLIC_PORT}."
+            )
         self.SHIFTFILL_DEFAULT_REGION = env.get("SHIFTFILL_DEFAULT_REGION", "US").upper()
         self.SHIFTFILL_API_TOKENS = _tokens(env.get("SHIFTFILL_API_TOKEN", ""))
         self.SHIFTFILL_ALLOW_OPEN_OPS_API = _flag(env, "SHIFTFILL_ALLOW_OPEN_OPS_API")
