@@ -5,7 +5,8 @@ default) and buffers every request before passing it to gunicorn on a Unix socke
 slow and idle clients tie up nginx connections, not gunicorn's threads. Everything
 nginx writes (pid, temp files, the socket) lives in one temporary directory; nothing
 needs root. SIGTERM or Ctrl-C stops nginx (finishing requests under way), then
-gunicorn (draining queued sends), then removes the directory.
+gunicorn (draining queued sends), then removes the directory (a ``kill -9`` of this
+script leaves the directory behind; nginx and gunicorn still stop).
 """
 
 from __future__ import annotations

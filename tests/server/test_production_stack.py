@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -47,6 +48,11 @@ def raw(stack: Stack, request: bytes) -> tuple[int, bytes, bytes]:
         while len(body) < length:
             body += sock.recv(65536)
     return int(head.split()[1]), head, body
+
+
+def socket_path_of(stack: Stack) -> str:
+    """gunicorn's socket, as ``serve.py``'s ready line names it."""
+    return stack.read_log().split(" on ", 2)[2].split(")")[0]
 
 
 def gone(pid: int) -> bool:
@@ -113,7 +119,7 @@ def test_sigterm_stops_nginx_then_gunicorn_and_leaves_nothing_behind() -> None:
     try:
         children = stack.children()
         assert len(children) == 2
-        socket_path = stack.read_log().split(" on ", 2)[2].split(")")[0]
+        socket_path = socket_path_of(stack)
         assert Path(socket_path).exists()
     finally:
         assert stack.stop() == 0
@@ -124,11 +130,16 @@ def test_sigterm_stops_nginx_then_gunicorn_and_leaves_nothing_behind() -> None:
 def test_a_kill_of_the_stack_script_takes_nginx_and_gunicorn_with_it() -> None:
     stack = Stack()
     children = stack.children()
+    runtime = Path(socket_path_of(stack)).parent
     stack.kill()
-    deadline = time.monotonic() + 40
-    while time.monotonic() < deadline and not all(gone(pid) for pid in children):
-        time.sleep(0.1)
-    assert all(gone(pid) for pid in children)
+    try:
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline and not all(gone(pid) for pid in children):
+            time.sleep(0.1)
+        assert all(gone(pid) for pid in children)
+    finally:
+        # A killed serve.py cannot remove its temporary directory; the test does.
+        shutil.rmtree(runtime, ignore_errors=True)
 
 
 def test_make_serve_runs_the_stack_and_stops_it_on_sigterm() -> None:
