@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.requirements-installed
 
-.PHONY: run test soak lint format bench clean redis-server
+.PHONY: run serve hostile nginx redis-server test soak lint format bench clean
 
 # Rebuilt whenever requirements.txt is newer than the last install.
 $(STAMP): requirements.txt
@@ -14,19 +14,46 @@ $(STAMP): requirements.txt
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	touch $(STAMP)
 
-# The tests start their own Redis from Debian's package: install it when missing.
+# Debian's redis-server, for the Redis store's tests and benchmark: the tests start their
+# own instance. Installed when missing and we are root.
 redis-server:
-	@command -v redis-server >/dev/null || { \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get install -y redis-server || { apt-get update && apt-get install -y redis-server; }; \
-	  else \
-	    echo "redis-server is missing: install Debian's package redis-server (apt-get install redis-server)"; exit 1; \
-	  fi; }
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" -ne 0 ]; then \
+	    echo "redis-server is missing: install Debian's package (sudo apt-get install -y redis-server)." >&2; \
+	    exit 1; \
+	  fi; \
+	  echo "Installing redis-server (apt-get install -y redis-server)"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -q redis-server >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null && apt-get install -y -q redis-server >/dev/null; }; \
+	}
 
 run: $(STAMP)
 	$(BIN)/gunicorn -c config/gunicorn.conf.py wsgi:app
 
-test: $(STAMP) redis-server
+# The production stack in the foreground: nginx on SHIFTFILL_PUBLIC_PORT (default 8080)
+# in front of gunicorn on a Unix socket; SIGTERM or Ctrl-C stops both.
+serve: $(STAMP) nginx
+	$(BIN)/python deploy/serve.py
+
+# Slow clients and floods against the production stack, with the figures (about 2 minutes).
+hostile: $(STAMP) nginx
+	$(BIN)/python bench/hostile.py
+
+# Debian's nginx, for `make serve` and its tests: installed when missing and we are root.
+nginx:
+	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || { \
+	  if [ "$$(id -u)" -ne 0 ]; then \
+	    echo "nginx is missing: install Debian's package (sudo apt-get install -y nginx)." >&2; \
+	    exit 1; \
+	  fi; \
+	  echo "Installing nginx (apt-get install -y nginx)"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -q nginx >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null && apt-get install -y -q nginx >/dev/null; }; \
+	}
+
+test: $(STAMP) nginx redis-server
 	$(BIN)/python -m pytest
 
 # Longer runs of the race and model-based tests (about 5 minutes).

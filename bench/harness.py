@@ -196,6 +196,73 @@ class RedisServer:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
+class Stack(Server):
+    """The production stack of ``make serve``: nginx on a free port, gunicorn behind it.
+
+    ``deploy/serve.py`` runs in a session of its own; its two children die with it.
+    """
+
+    def __init__(self, port: int | None = None, **env: str) -> None:
+        self.port = port or free_port()
+        self.log = ""
+        self.base = f"http://127.0.0.1:{self.port}"
+        environment = {**os.environ, "SHIFTFILL_SEED_FILE": "", "SHIFTFILL_LOG_LEVEL": "WARNING"}
+        environment.update(SHIFTFILL_PUBLIC_HOST="127.0.0.1", SHIFTFILL_PUBLIC_PORT=str(self.port))
+        environment.update(env)
+        # A file, not a pipe: nobody reads the log while the stack runs.
+        self._log_file = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop() or kill()
+        self.process = subprocess.Popen(
+            [sys.executable, "deploy/serve.py"],
+            cwd=ROOT,
+            env=environment,
+            stdout=subprocess.DEVNULL,
+            stderr=self._log_file,
+            start_new_session=True,
+        )
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"deploy/serve.py exited: {self.read_log()}")
+            if "serving on" in self.read_log():
+                return
+            time.sleep(0.05)
+        raise RuntimeError("the stack did not become ready in 30 s")
+
+    def read_log(self) -> str:
+        self._log_file.seek(0)
+        return self._log_file.read().decode("utf-8", "replace")
+
+    def children(self) -> list[int]:
+        """The pids of nginx's master and gunicorn's master."""
+        pid = self.process.pid
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+    def stop(self) -> int:
+        """SIGTERM to ``deploy/serve.py``, as ``make serve`` would get; returns its exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.kill()
+        if not self._log_file.closed:
+            self.log = self.read_log()
+            self._log_file.close()
+        return self.process.returncode
+
+    def kill(self) -> None:
+        """SIGKILL to ``deploy/serve.py``'s session; its children get SIGTERM from the kernel."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+        if not self._log_file.closed:
+            self.log = self.read_log()
+            self._log_file.close()
+
+
 def _decode(payload: bytes, headers: Any) -> Any:
     if not payload:
         return None

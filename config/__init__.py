@@ -76,8 +76,21 @@ class Config:
         self.MAX_CONTENT_LENGTH = int(
             _number(env, "SHIFTFILL_MAX_BODY_BYTES", 1024 * 1024, minimum=1024, whole=True)
         )
+        self.SHIFTFILL_MAX_WEBHOOK_BODY_BYTES = int(
+            _number(env, "SHIFTFILL_MAX_WEBHOOK_BODY_BYTES", 16 * 1024, minimum=1024, whole=True)
+        )
+        # Where `make serve` has nginx listen: the one port to expose (see README).
+        self.SHIFTFILL_PUBLIC_HOST = env.get("SHIFTFILL_PUBLIC_HOST", "").strip() or "127.0.0.1"
+        self.SHIFTFILL_PUBLIC_PORT = int(
+            _number(env, "SHIFTFILL_PUBLIC_PORT", 8080, minimum=1, whole=True)
+        )
+        if self.SHIFTFILL_PUBLIC_PORT > 65535:
+            raise ConfigError(
+                f"SHIFTFILL_PUBLIC_PORT must be at most 65535, got {self.SHIFTFILL_PUBLIC_PORT}."
+            )
         self.SHIFTFILL_DEFAULT_REGION = env.get("SHIFTFILL_DEFAULT_REGION", "US").upper()
         self.SHIFTFILL_API_TOKENS = _tokens(env.get("SHIFTFILL_API_TOKEN", ""))
+        self.SHIFTFILL_ALLOW_OPEN_OPS_API = _flag(env, "SHIFTFILL_ALLOW_OPEN_OPS_API")
         self.SHIFTFILL_PUBLIC_BASE_URL = _url(env, "SHIFTFILL_PUBLIC_BASE_URL")
         self.TWILIO_ACCOUNT_SID = env.get("TWILIO_ACCOUNT_SID", "").strip()
         self.TWILIO_AUTH_TOKEN = env.get("TWILIO_AUTH_TOKEN", "").strip()
@@ -96,6 +109,18 @@ class Config:
             raise ConfigError(
                 "SHIFTFILL_PUBLIC_BASE_URL must be set when TWILIO_AUTH_TOKEN is: webhook "
                 "signatures are computed over the public address."
+            )
+        if (
+            self.TWILIO_AUTH_TOKEN
+            and not self.SHIFTFILL_API_TOKENS
+            and not self.SHIFTFILL_ALLOW_OPEN_OPS_API
+        ):
+            # Signed webhooks with an open ops API is a lock on the back door only: the
+            # JSON shape of /messages/inbound would still take anyone's "YES".
+            raise ConfigError(
+                "SHIFTFILL_API_TOKEN must be set when TWILIO_AUTH_TOKEN is: without it anyone "
+                "can post replies as JSON to /messages/inbound (set "
+                "SHIFTFILL_ALLOW_OPEN_OPS_API=1 if that is meant)."
             )
         if self.SHIFTFILL_NOTIFIER != "twilio":
             return
@@ -159,6 +184,15 @@ def _store_url(env: Mapping[str, str]) -> str:
 
 def _tokens(raw: str) -> tuple[str, ...]:
     return tuple(token.strip() for token in raw.split(",") if token.strip())
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in {"", "0", "false", "no", "off"}:
+        return False
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    raise ConfigError(f"{name} must be 1 or 0, got {raw!r}.")
 
 
 def _url(env: Mapping[str, str], name: str) -> str:

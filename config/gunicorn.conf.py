@@ -1,6 +1,16 @@
 """gunicorn settings: one worker process with threads (see README, "Why one process")."""
 
 import os
+import sys
+
+from config import ConfigError, config_from_env
+
+# A setting shiftfill cannot use stops gunicorn here, in the master, with one line
+# naming the variable, instead of a traceback per worker and "Worker failed to boot".
+try:
+    config_from_env()
+except ConfigError as error:
+    sys.exit(f"shiftfill: {error}")
 
 # The repositories and the escalation scheduler live in the worker's memory:
 # a second worker process would hold a second, diverging copy of both.
@@ -14,6 +24,10 @@ timeout = 30
 # Off unless asked for: under load, every thread queues on the access log's lock.
 accesslog = os.environ.get("SHIFTFILL_ACCESS_LOG") or None
 loglevel = os.environ.get("SHIFTFILL_LOG_LEVEL", "info").lower()
+# gunicorn's control socket (25.1+) sits at one path per user ($XDG_RUNTIME_DIR or
+# ~/.gunicorn), shared by every gunicorn of that user, and can add workers: a second
+# worker would hold a second copy of the in-memory store. Nothing here uses it.
+control_socket_disable = True
 
 
 def _runtime(worker):

@@ -127,6 +127,7 @@ TWILIO = {
     "TWILIO_AUTH_TOKEN": "secret",
     "SHIFTFILL_TWILIO_FROM": "+15555550100",
     "SHIFTFILL_PUBLIC_BASE_URL": "https://shiftfill.example.com",
+    "SHIFTFILL_API_TOKEN": "ops-token",
 }
 
 
@@ -172,3 +173,24 @@ def test_send_rate_and_body_limit_settings() -> None:
     assert config_from_env({}).SHIFTFILL_SEND_RATE_PER_SECOND is None
     with pytest.raises(ConfigError, match="SHIFTFILL_SEND_RATE_PER_SECOND"):
         config_from_env({"SHIFTFILL_SEND_RATE_PER_SECOND": "fast"})
+
+
+SIGNED_WEBHOOKS = {
+    "TWILIO_AUTH_TOKEN": "secret",
+    "SHIFTFILL_PUBLIC_BASE_URL": "https://shiftfill.example.com",
+}
+
+
+def test_signed_webhooks_with_an_open_ops_api_stop_start_up_naming_the_token() -> None:
+    # Otherwise an unsigned JSON "YES" to /messages/inbound would still assign shifts.
+    with pytest.raises(ConfigError, match="SHIFTFILL_API_TOKEN") as refused:
+        config_from_env(SIGNED_WEBHOOKS)
+    assert "\n" not in str(refused.value)
+    assert "SHIFTFILL_ALLOW_OPEN_OPS_API=1" in str(refused.value)
+
+
+def test_an_open_ops_api_beside_signed_webhooks_starts_when_it_is_meant() -> None:
+    assert config_from_env({**SIGNED_WEBHOOKS, "SHIFTFILL_ALLOW_OPEN_OPS_API": "1"})
+    assert config_from_env({**SIGNED_WEBHOOKS, "SHIFTFILL_API_TOKEN": "ops"})
+    with pytest.raises(ConfigError, match="SHIFTFILL_ALLOW_OPEN_OPS_API"):
+        config_from_env({**SIGNED_WEBHOOKS, "SHIFTFILL_ALLOW_OPEN_OPS_API": "maybe"})

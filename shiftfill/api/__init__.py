@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from shiftfill.api import auth
+from shiftfill.api import auth, limits
 from shiftfill.api.blueprint import Api
 from shiftfill.api.caregivers.views import blp as caregivers_blp
 from shiftfill.api.errors import register_error_handlers
@@ -43,5 +43,6 @@ def init_app(app: Flask) -> Api:
     for blp in (health_blp, caregivers_blp, shifts_blp, messages_blp, voice_blp):
         api.register_blueprint(blp)
     register_error_handlers(app)
+    limits.init_app(app)
     auth.init_app(app)
     return api

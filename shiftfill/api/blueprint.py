@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any, NoReturn, TypeVar
 
 import flask_smorest
-from flask import Request
+from flask import Request, request
 from flask_smorest import abort
 from webargs.flaskparser import FlaskParser, is_json_request
 
@@ -22,13 +23,32 @@ def reject(status: int, message: str, **data: Any) -> NoReturn:
     raise AssertionError("abort returned")  # pragma: no cover
 
 
+# JSON that parses in principle but not in Python: "[" * 100_000 or 5,000 levels of
+# nesting (RecursionError), a number of more than 4,300 digits (ValueError).
+UNREADABLE_JSON = (RecursionError, ValueError)
+INVALID_JSON = "Invalid JSON body: malformed, nested too deeply or with a number too long."
+
+
+def request_json() -> Any:
+    """The current request's JSON body, or ``None`` when it cannot be read."""
+    try:
+        return request.get_json(silent=True)
+    except RecursionError:  # ``silent`` covers ValueError only
+        return None
+
+
 class Parser(FlaskParser):
     """Reads JSON bodies only when they say they are JSON: anything else is a 400."""
 
     def _raw_load_json(self, req: Request) -> Any:
         if not is_json_request(req):
             reject(400, "Content-Type must be application/json.")
-        return super()._raw_load_json(req)
+        try:
+            return super()._raw_load_json(req)
+        except json.JSONDecodeError:
+            raise  # webargs answers these itself (400, or a missing body)
+        except UNREADABLE_JSON:
+            reject(400, INVALID_JSON)
 
 
 class Blueprint(flask_smorest.Blueprint):

@@ -24,6 +24,12 @@ ERROR_CODES = {
     500: "internal_error",
 }
 SERVICE_STATUS = {NotFound: 404, Conflict: 409}
+# An error body reports at most this many items of a list (or fields of an object) and
+# echoes at most this much of a name the client sent: a batch of 10,000 invalid
+# caregivers, or 10,000 unknown fields, is answered in a few kilobytes.
+MAX_REPORTED = 20
+MAX_NAME_CHARS = 64
+MORE = "_more"
 
 
 class ErrorDetailSchema(ma.Schema):
@@ -74,13 +80,34 @@ def http_error_response(error: HTTPException) -> Response:
     message = data.get("message") or _flat_message(messages) or error.description or error.name
     if status == 422 and "message" not in data:
         message = "The request is invalid; see fields."
-    response = error_response(status, message, fields)
+    response = error_response(status, message, bounded(fields))
     for name, value in (data.get("headers") or {}).items():
         response.headers[name] = value
     if status == 405 and error.get_headers():
         response.headers.update(dict(error.get_headers()))
         response.headers["Content-Type"] = "application/json"
     return response
+
+
+def bounded(messages: Any) -> Any:
+    """Cut field messages to ``MAX_REPORTED`` entries per level and names to a readable length.
+
+    What was left out is counted under ``"_more"``, so the client knows there is more.
+    """
+    if isinstance(messages, dict):
+        items = list(messages.items())
+        shown = {_name(key): bounded(value) for key, value in items[:MAX_REPORTED]}
+        if len(items) > MAX_REPORTED:
+            shown[MORE] = [f"{len(items) - MAX_REPORTED} more not shown."]
+        return shown
+    if isinstance(messages, list):
+        return [bounded(value) for value in messages[:MAX_REPORTED]]
+    return messages
+
+
+def _name(key: Any) -> str:
+    name = str(key)
+    return name if len(name) <= MAX_NAME_CHARS else name[:MAX_NAME_CHARS] + "..."
 
 
 def _flat_message(messages: Any) -> str | None:

@@ -13,7 +13,13 @@ import pytest
 import schemathesis
 from flask import Flask
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from schemathesis.specs.openapi.checks import ignored_auth, positive_data_acceptance
+from schemathesis.specs.openapi.formats import (
+    STRING_FORMATS,
+    rfc3339_values,
+    unregister_string_format,
+)
 
 from config import TestingConfig
 from shiftfill.app import create_app
@@ -25,6 +31,32 @@ BEARER = {"Authorization": f"Bearer {TOKEN}"}
 # Cross-field rules (end_time after start_time) and phone-number validity are not
 # expressible in OpenAPI, so a schema-valid request may rightly get a 422.
 NOT_EXPRESSIBLE = [positive_data_acceptance]
+
+
+# Times at the ends of the calendar, where converting an offset to UTC overflows; the
+# default generator reaches them too rarely for a bounded run to find them.
+CALENDAR_EDGES = [
+    "0001-01-01T00:00:00+05:00",
+    "0001-01-01T00:00:00Z",
+    "0001-01-01T04:59:59.999999+05:00",
+    "9999-12-31T20:00:00-05:00",
+    "9999-12-31T23:59:59.999999Z",
+    "9999-12-31T23:59:59+00:00",
+]
+
+
+@pytest.fixture(autouse=True)
+def times_at_the_calendar_edges() -> Iterator[None]:
+    """Generate ``date-time`` values at the calendar's ends about half the time."""
+    default = STRING_FORMATS.get("date-time")
+    schemathesis.openapi.format(
+        "date-time", st.sampled_from(CALENDAR_EDGES) | rfc3339_values("date-time")
+    )
+    yield
+    if default is None:
+        unregister_string_format("date-time")
+    else:
+        schemathesis.openapi.format("date-time", default)
 
 
 def build(env: dict[str, str]) -> Flask:

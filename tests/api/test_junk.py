@@ -8,6 +8,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from shiftfill.bootstrap import Runtime
+from tests.conftest import RN_PHONES
 
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
@@ -26,6 +27,15 @@ JUNK_BODIES: list[tuple[str, bytes, str | None]] = [
     ("multipart", b"--x\r\n\r\n--x--", "multipart/form-data; boundary=x"),
     ("form junk", b"%ZZ=%ZZ&From=&Body", FORM),
     ("huge", b'{"name": "' + b"x" * 2_000_000 + b'"}', JSON),
+    # Too deep for Python's parser (RecursionError) or a number too long for int() (ValueError).
+    ("100,000 [", b"[" * 100_000, JSON),
+    ("5,000 levels", b'{"a": ' * 5000 + b"1" + b"}" * 5000, JSON),
+    ("5,000 levels in a field", b'{"caregivers": ' + b"[" * 5000 + b"]" * 5000 + b"}", JSON),
+    (
+        "4,301-digit integer",
+        b'{"name": "A", "role": "RN", "phone": ' + b"9" * 4301 + b', "from": 1, "body": "yes"}',
+        JSON,
+    ),
 ]
 
 BODY_ENDPOINTS = [
@@ -94,3 +104,113 @@ def test_junk_paths_and_queries_get_the_error_body_and_change_nothing(
     assert 400 <= response.status_code < 500, (path, response.status_code)
     assert set(response.json["error"]) == {"code", "message", "fields"}
     assert snapshot(client, runtime) == before
+
+
+A_CAREGIVER = {"name": "Ana", "role": "RN", "phone": "+15555550190"}
+A_SHIFT = {
+    "organization_id": "org_1",
+    "role_required": "RN",
+    "start_time": "2026-11-29T07:00:00+00:00",
+    "end_time": "2026-11-29T19:00:00+00:00",
+}
+A_REPLY = {"from": "+15555550101", "body": "yes"}
+A_WEBHOOK = {"From": "+15555550101", "Body": "yes", "MessageSid": "SM" + "0" * 32}
+
+JUNK_FIELDS: list[tuple[str, str, dict[str, Any], str, str]] = [
+    # (label, path, body, how it is sent, the field to blame)
+    (
+        "year 1 east of UTC",
+        "/shifts",
+        {"start_time": "0001-01-01T00:00:00+05:00"},
+        JSON,
+        "start_time",
+    ),
+    (
+        "year 9999 west of UTC",
+        "/shifts",
+        {"end_time": "9999-12-31T20:00:00-05:00"},
+        JSON,
+        "end_time",
+    ),
+    ("year 9999 in UTC", "/shifts", {"end_time": "9999-12-31T23:59:59+00:00"}, JSON, "end_time"),
+    ("NUL in a role", "/shifts", {"role_required": "R\x00N"}, JSON, "role_required"),
+    ("zero-width space in a role", "/caregivers", {"role": "R\u200bN"}, JSON, "role"),
+    ("NUL in a role", "/caregivers", {"role": "R\x00N"}, JSON, "role"),
+    ("escape in a name", "/caregivers", {"name": "Ana\x1b[31mLima"}, JSON, "name"),
+    ("newline in a name", "/caregivers", {"name": "Ana\nINFO forged line"}, JSON, "name"),
+    ("line separator in a name", "/caregivers", {"name": "Ana\u2028Lima"}, JSON, "name"),
+    ("right-to-left override", "/caregivers", {"name": "Ana\u202eamiL"}, JSON, "name"),
+    ("zero-width spaces only", "/caregivers", {"name": "\u200b\u200b\u200b"}, JSON, "name"),
+    ("format characters only", "/caregivers", {"name": "\u2060 \ufeff \u200d"}, JSON, "name"),
+    ("lone surrogate", "/caregivers", {"name": "Ana \ud800"}, JSON, "name"),
+    ("trailing newline in an id", "/caregivers", {"id": "cg_9\n"}, JSON, "id"),
+    ("4,301-digit phone", "/caregivers", {"phone": "9" * 4301}, JSON, "phone"),
+    ("65-character message id", "/messages/inbound", {"message_id": "S" * 65}, JSON, "message_id"),
+    ("space in a message id", "/messages/inbound", {"message_id": "SM 1"}, JSON, "message_id"),
+    ("NUL in a reply", "/messages/inbound", {"body": "yes\x00"}, JSON, "body"),
+    ("NUL in a sender", "/messages/inbound", {"from": "+1555\x00"}, JSON, "from"),
+    ("65-character sender", "/messages/inbound", {"from": "+" + "1" * 64}, JSON, "from"),
+    ("65-character shift id", "/messages/inbound", {"shift_id": "s" * 65}, JSON, "shift_id"),
+    ("huge MessageSid", "/messages/inbound", {"MessageSid": "S" * 10_000}, FORM, "MessageSid"),
+    ("65-character CallSid", "/voice/gather", {"CallSid": "C" * 65}, FORM, "CallSid"),
+    ("escape in a webhook body", "/messages/inbound", {"Body": "yes\x1b"}, FORM, "Body"),
+    ("33 keys pressed", "/voice/gather", {"CallSid": "CA1", "Digits": "1" * 33}, FORM, "Digits"),
+]
+BASES = {
+    "/shifts": A_SHIFT,
+    "/caregivers": A_CAREGIVER,
+    ("/messages/inbound", JSON): A_REPLY,
+    ("/messages/inbound", FORM): A_WEBHOOK,
+    "/voice/gather": {"CallSid": "CA1", "Digits": "1"},
+}
+
+
+@pytest.mark.parametrize(
+    ("label", "path", "change", "sent_as", "field"),
+    JUNK_FIELDS,
+    ids=[f"{j[1]} {j[0]}" for j in JUNK_FIELDS],
+)
+def test_junk_in_one_field_is_422_naming_it_and_changes_nothing(
+    client: FlaskClient,
+    runtime: Runtime,
+    fanned_out: dict[str, Any],
+    label: str,
+    path: str,
+    change: dict[str, Any],
+    sent_as: str,
+    field: str,
+) -> None:
+    before = snapshot(client, runtime)
+    body = {**BASES.get((path, sent_as), BASES.get(path, {})), **change}
+    if sent_as == JSON:
+        response = client.post(path, json=body)
+    else:
+        response = client.post(path, data=body, content_type=FORM)
+    assert response.status_code == 422, (label, response.status_code, response.data[:300])
+    assert list(response.json["error"]["fields"]) == [field], response.json
+    assert snapshot(client, runtime) == before
+
+
+def test_every_field_at_its_length_limit_is_accepted_and_answered(
+    client: FlaskClient, runtime: Runtime, roster: list[dict[str, Any]]
+) -> None:
+    role = "R" * 32
+    caregiver = {"id": "c" * 64, "name": "N" * 200, "role": role, "phone": "+15555550190"}
+    assert client.post("/caregivers", json=caregiver).status_code == 201
+    shift = {**A_SHIFT, "id": "s" * 64, "organization_id": "o" * 64, "role_required": role}
+    assert client.post("/shifts", json=shift).status_code == 201
+    assert client.post("/shifts/" + "s" * 64 + "/fanout").status_code == 202
+    assert runtime.sender.wait_idle(5)
+    reply = {
+        "from": "+15555550190",
+        "body": "yes " + "y" * 1596,
+        "message_id": "m" * 64,
+        "shift_id": "s" * 64,
+    }
+    answer = client.post("/messages/inbound", json=reply)
+    assert answer.status_code == 200, answer.json
+    assert answer.json["outcome"] == "assigned"
+    webhook = {"From": RN_PHONES[0], "Body": "y" * 1600, "MessageSid": "M" * 64}
+    twiml = client.post("/messages/inbound", data=webhook)
+    assert twiml.status_code == 200
+    assert twiml.mimetype == "text/xml"

@@ -22,7 +22,12 @@ OURS = "+15555550100"
 
 @pytest.fixture
 def settings_env() -> dict[str, str]:
-    return {"TWILIO_AUTH_TOKEN": TOKEN, "SHIFTFILL_PUBLIC_BASE_URL": PUBLIC}
+    # No ops token, on purpose: the JSON shape stays open, as the last flag says is meant.
+    return {
+        "TWILIO_AUTH_TOKEN": TOKEN,
+        "SHIFTFILL_PUBLIC_BASE_URL": PUBLIC,
+        "SHIFTFILL_ALLOW_OPEN_OPS_API": "1",
+    }
 
 
 def signed(

@@ -51,7 +51,7 @@ def test_fanout_decline_escalation_concurrent_accepts_one_winner() -> None:
                 barrier.wait()
                 response = local.post(
                     "/messages/inbound",
-                    data={"From": phone, "CallSid": f"CA{phone}", "Digits": "1"},
+                    data={"From": phone, "CallSid": f"CA{phone[1:]}", "Digits": "1"},
                 )
                 assert response.status_code == 200
                 with lock:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from bench.harness import Server
+from bench.harness import ROOT, Server, free_port
 
 pytestmark = pytest.mark.server
 
@@ -108,3 +112,31 @@ def test_junk_input_never_gets_a_5xx_over_http(server: Server) -> None:
         assert 400 <= status < 500, (path, status, body)
         assert set(body["error"]) == {"code", "message", "fields"}, (path, body)
     assert server.request("GET", "/caregivers")[1] == before
+
+
+def test_gunicorn_opens_no_control_socket_that_could_add_workers(tmp_path: Path) -> None:
+    # gunicorn 25.1+ listens on $XDG_RUNTIME_DIR/gunicorn.ctl (or ~/.gunicorn/), where
+    # "worker add 1" would start a second worker with a second in-memory store.
+    server = Server(HOME=str(tmp_path), XDG_RUNTIME_DIR=str(tmp_path))
+    try:
+        assert server.request("GET", "/health")[0] == 200
+        assert not wait_for(lambda: any(tmp_path.rglob("*.ctl")), seconds=1.0)
+    finally:
+        assert server.stop() == 0
+
+
+def test_a_setting_it_cannot_use_stops_gunicorn_with_one_line_naming_it() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SHIFTFILL_", "TWILIO_"))}
+    env.update(TWILIO_AUTH_TOKEN="secret", SHIFTFILL_PUBLIC_BASE_URL="https://x.example.com")
+    command = ["-m", "gunicorn", "-c", "config/gunicorn.conf.py", "wsgi:app"]
+    result = subprocess.run(
+        [sys.executable, *command, "--bind", f"127.0.0.1:{free_port()}"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode != 0
+    assert result.stderr.strip().count("\n") == 0, result.stderr
+    assert "SHIFTFILL_API_TOKEN" in result.stderr

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import marshmallow as ma
 
 from shiftfill.adapters import twilio_notifier as twilio
+from shiftfill.api.fields import FullMatch, Id, Line, MessageId, ReplyText
 from shiftfill.domain.model import Channel, DeliveryReport
 from shiftfill.domain.rules import Outcome
 
@@ -14,16 +16,23 @@ from shiftfill.domain.rules import Outcome
 class InboundJsonSchema(ma.Schema):
     """An inbound message posted as JSON by the ops dashboard or a test harness."""
 
-    sender = ma.fields.String(
+    sender = Line(
         required=True,
         data_key="from",
         validate=ma.validate.Length(min=1),
         metadata={"example": "+15555550101"},
     )
-    body = ma.fields.String(required=True, metadata={"example": "yes"})
-    shift_id = ma.fields.String(load_default=None)
-    message_id = ma.fields.String(load_default=None)
+    body = ReplyText(
+        required=True,
+        metadata={"example": "yes", "description": "Kept cut to 1,600 characters"},
+    )
+    shift_id = Id(load_default=None)
+    message_id = MessageId(load_default=None)
     channel = ma.fields.Enum(Channel, by_value=True, load_default=Channel.SMS)
+
+
+# Keys pressed on a call: shiftfill asks for one, a caregiver may press a few.
+DIGITS = re.compile(r"^[0-9*#]{0,32}$")
 
 
 class ProviderParamsSchema(ma.Schema):
@@ -37,12 +46,12 @@ class TwilioWebhookSchema(ProviderParamsSchema):
     """An SMS (``MessageSid``, ``Body``) or a gathered call reply (``CallSid``, ``Digits`` or
     ``SpeechResult``) in Twilio's parameter names. Twilio's other parameters are ignored."""
 
-    From = ma.fields.String(required=True, validate=ma.validate.Length(min=1))
-    Body = ma.fields.String()
-    MessageSid = ma.fields.String()
-    CallSid = ma.fields.String()
-    Digits = ma.fields.String()
-    SpeechResult = ma.fields.String()
+    From = Line(required=True, validate=ma.validate.Length(min=1))
+    Body = ReplyText()
+    MessageSid = MessageId()
+    CallSid = MessageId()
+    Digits = ma.fields.String(validate=FullMatch(DIGITS, error="Keys 0-9, * and # only."))
+    SpeechResult = ReplyText()
 
     @ma.validates_schema
     def has_a_reply(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -66,11 +75,11 @@ class InboundResultSchema(ma.Schema):
 class StatusCallbackSchema(ProviderParamsSchema):
     """A delivery report: ``MessageSid`` + ``MessageStatus``, or ``CallSid`` + ``CallStatus``."""
 
-    MessageSid = ma.fields.String()
-    MessageStatus = ma.fields.String()
-    CallSid = ma.fields.String()
-    CallStatus = ma.fields.String()
-    ErrorCode = ma.fields.String()
+    MessageSid = MessageId()
+    MessageStatus = Line()
+    CallSid = MessageId()
+    CallStatus = Line()
+    ErrorCode = Line(max_length=16)
 
     @ma.validates_schema
     def names_a_message_or_call(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -95,7 +104,7 @@ class StatusCallbackSchema(ProviderParamsSchema):
 class GatherSchema(ProviderParamsSchema):
     """The provider's callback after a ``<Gather>`` on a call shiftfill placed."""
 
-    CallSid = ma.fields.String(required=True)
-    To = ma.fields.String()
-    Digits = ma.fields.String()
-    SpeechResult = ma.fields.String()
+    CallSid = MessageId(required=True)
+    To = Line()
+    Digits = ma.fields.String(validate=FullMatch(DIGITS, error="Keys 0-9, * and # only."))
+    SpeechResult = ReplyText()

@@ -7,7 +7,7 @@ from typing import Any
 import marshmallow as ma
 from flask import Response, request
 
-from shiftfill.api.blueprint import Blueprint, reject
+from shiftfill.api.blueprint import INVALID_JSON, Blueprint, reject, request_json
 from shiftfill.api.context import services
 from shiftfill.api.messages.schemas import (
     InboundJsonSchema,
@@ -71,9 +71,9 @@ def inbound() -> InboundResult | Response:
         )
         return twiml_reply(handle_inbound(services(), message).reply, Channel.SMS)
     if request.mimetype == JSON:
-        payload = request.get_json(silent=True)
+        payload = request_json()
         if payload is None:
-            reject(400, "Invalid JSON body.")
+            reject(400, INVALID_JSON)
         return handle_inbound(services(), InboundMessage(**load(INBOUND_JSON, payload)))
     reject(400, f"Content-Type must be {JSON} or {FORM}.")
 
