@@ -6,6 +6,7 @@ started in a process group of its own and stopped by that group, never by name.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import shutil
@@ -166,6 +167,7 @@ class RedisServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )  # fmt: skip
         for _ in range(200):
             if self.process.poll() is not None:
@@ -261,6 +263,15 @@ class Stack(Server):
         if not self._log_file.closed:
             self.log = self.read_log()
             self._log_file.close()
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to stop this child when the process that started it dies, even by kill -9."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+PR_SET_PDEATHSIG = 1
 
 
 def _decode(payload: bytes, headers: Any) -> Any:

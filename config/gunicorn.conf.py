@@ -1,4 +1,4 @@
-"""gunicorn settings: one worker process with threads (see README, "Why one process")."""
+"""gunicorn settings: threaded workers; one process with the memory store, more with Redis."""
 
 import os
 import sys
@@ -8,13 +8,13 @@ from config import ConfigError, config_from_env
 # A setting shiftfill cannot use stops gunicorn here, in the master, with one line
 # naming the variable, instead of a traceback per worker and "Worker failed to boot".
 try:
-    config_from_env()
+    _config = config_from_env()
 except ConfigError as error:
     sys.exit(f"shiftfill: {error}")
 
-# The repositories and the escalation scheduler live in the worker's memory:
-# a second worker process would hold a second, diverging copy of both.
-workers = 1
+# With the memory store the records live in the worker's memory, so there is one
+# worker (the config refuses more); with Redis, SHIFTFILL_WORKERS processes share it.
+workers = _config.SHIFTFILL_WORKERS
 worker_class = "gthread"
 threads = int(os.environ.get("SHIFTFILL_THREADS", "8"))
 bind = os.environ.get("SHIFTFILL_BIND", "127.0.0.1:8000")

@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from shiftfill.services.ports import StoreUnavailable
+
 log = logging.getLogger(__name__)
 
 JOB_ID = "escalate"
@@ -68,6 +70,8 @@ class EscalationPoller:
     def _run(self) -> None:
         try:
             self._poll()
+        except StoreUnavailable as exc:
+            log.warning("phone-round poll skipped: %s", exc)
         except Exception:
             # A store that is down for a moment must not stop the next polls.
             log.exception("the phone-round poll failed")

@@ -7,14 +7,16 @@ import threading
 import time
 from collections.abc import Callable
 
-from shiftfill.services.ports import Outbox
+from shiftfill.services.ports import Outbox, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[str], object]
 
 # How long a worker waits on an empty outbox before checking whether to stop.
-POLL_SECONDS = 0.2
+POLL_SECONDS = 0.5
+# How long a worker waits before trying an unreachable store again.
+STORE_RETRY_SECONDS = 1.0
 
 
 class RateLimiter:
@@ -119,12 +121,29 @@ class SendWorkers:
 
     def _work(self) -> None:
         while not self._stopping.is_set():
-            for notification_id in self._outbox.take(POLL_SECONDS):
-                try:
-                    if self._limiter is not None:
-                        self._limiter.acquire()
-                    self._handler(notification_id)
-                except Exception:
-                    log.exception("sending %s failed", notification_id)
-                finally:
-                    self._outbox.done([notification_id])
+            try:
+                taken = self._outbox.take(POLL_SECONDS)
+            except StoreUnavailable as exc:
+                # Queued sends wait in the store; take them once it is back.
+                log.warning("send worker waiting for the store: %s", exc)
+                self._stopping.wait(STORE_RETRY_SECONDS)
+                continue
+            for notification_id in taken:
+                self._send_one(notification_id)
+
+    def _send_one(self, notification_id: str) -> None:
+        try:
+            if self._limiter is not None:
+                self._limiter.acquire()
+            self._handler(notification_id)
+        except StoreUnavailable as exc:
+            # Left taken: once the store is back, the visibility timeout hands it
+            # to a process that settles it (see ``recover_stalled_sends``).
+            log.warning("sending %s stopped, the store is unreachable: %s", notification_id, exc)
+            return
+        except Exception:
+            log.exception("sending %s failed", notification_id)
+        try:
+            self._outbox.done([notification_id])
+        except StoreUnavailable as exc:
+            log.warning("could not acknowledge %s: %s", notification_id, exc)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import marshmallow as ma
@@ -9,6 +10,9 @@ from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
 from shiftfill.services.errors import Conflict, NotFound, ServiceError
+from shiftfill.services.ports import StoreUnavailable
+
+log = logging.getLogger(__name__)
 
 ERROR_CODES = {
     400: "bad_request",
@@ -125,3 +129,16 @@ def register_error_handlers(app: Flask) -> None:
         return error_response(SERVICE_STATUS.get(type(error), 400), error.message, code=error.code)
 
     app.register_error_handler(ServiceError, handle_service_error)
+
+    def handle_store_unavailable(error: StoreUnavailable) -> Response:
+        # A provider retries a webhook answered 503; the dashboard can retry too.
+        log.warning("store unavailable: %s", error)
+        response = error_response(
+            503,
+            "The store is unreachable; nothing was changed. Retry shortly.",
+            code="store_unavailable",
+        )
+        response.headers["Retry-After"] = "5"
+        return response
+
+    app.register_error_handler(StoreUnavailable, handle_store_unavailable)

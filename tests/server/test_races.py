@@ -1,4 +1,8 @@
-"""Races over HTTP on the real server: 50 accepts, a cancel and the phone round in one instant."""
+"""Races over HTTP on real servers: 50 accepts, a cancel and the phone round in one instant.
+
+On the memory store, one gunicorn; on Redis, two gunicorn instances of two worker
+processes each, sharing one Redis, with every request going to either instance.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from bench.harness import Server
+from bench.harness import RedisServer, Server
+from tests.conftest import unique_prefix
 
 pytestmark = pytest.mark.server
 
@@ -20,21 +25,30 @@ DELAY = 0.15
 PHONES = [f"+1555555{i + 700:04d}" for i in range(CAREGIVERS)]
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[Server]:
-    server = Server(
-        SHIFTFILL_ESCALATION_DELAY_SECONDS=str(DELAY), SHIFTFILL_ESCALATION_POLL_SECONDS="0.05"
-    )
+@pytest.fixture(scope="module", params=["memory", "redis"])
+def servers(request: pytest.FixtureRequest) -> Iterator[list[Server]]:
+    env = {
+        "SHIFTFILL_ESCALATION_DELAY_SECONDS": str(DELAY),
+        "SHIFTFILL_ESCALATION_POLL_SECONDS": "0.05",
+    }
+    if request.param == "redis":
+        redis: RedisServer = request.getfixturevalue("redis_server")
+        shared = {**env, "SHIFTFILL_STORE_URL": redis.url, "SHIFTFILL_WORKERS": "2"}
+        shared["SHIFTFILL_REDIS_PREFIX"] = unique_prefix()
+        started = [Server(**shared), Server(**shared)]
+    else:
+        started = [Server(**env)]
     people = [
         {"id": f"cg_{i}", "name": f"RN {i}", "role": "RN", "phone": phone}
         for i, phone in enumerate(PHONES)
     ]
-    assert server.request("POST", "/caregivers/batch", {"caregivers": people})[0] == 201
-    yield server
-    assert server.stop() == 0
+    assert started[0].request("POST", "/caregivers/batch", {"caregivers": people})[0] == 201
+    yield started
+    assert [server.stop() for server in started] == [0] * len(started)
 
 
-def race_round(server: Server, n: int) -> tuple[str, Counter[str]]:
+def race_round(servers: list[Server], n: int) -> tuple[str, Counter[str]]:
+    server = servers[n % len(servers)]
     shift_id = f"race_{n}"
     body = {
         "id": shift_id,
@@ -52,11 +66,11 @@ def race_round(server: Server, n: int) -> tuple[str, Counter[str]]:
     outcomes: Counter[str] = Counter()
     lock = threading.Lock()
 
-    def accept(phone: str) -> None:
+    def accept(phone: str, via: Server) -> None:
         barrier.wait()
         time.sleep(max(0.0, release_at - time.monotonic()))
         message = {"from": phone, "body": "yes", "shift_id": shift_id}
-        status, answer = server.request("POST", "/messages/inbound", message)
+        status, answer = via.request("POST", "/messages/inbound", message)
         assert status == 200, answer
         with lock:
             outcomes[answer["outcome"]] += 1
@@ -69,7 +83,10 @@ def race_round(server: Server, n: int) -> tuple[str, Counter[str]]:
         with lock:
             outcomes[f"cancel {status}"] += 1
 
-    threads = [threading.Thread(target=accept, args=(p,)) for p in PHONES]
+    threads = [
+        threading.Thread(target=accept, args=(p, servers[i % len(servers)]))
+        for i, p in enumerate(PHONES)
+    ]
     threads.append(threading.Thread(target=cancel))
     for t in threads:
         t.start()
@@ -78,10 +95,13 @@ def race_round(server: Server, n: int) -> tuple[str, Counter[str]]:
     return shift_id, outcomes
 
 
-def test_accepts_cancel_and_phone_round_racing_leave_one_clean_outcome(server: Server) -> None:
+def test_accepts_cancel_and_phone_round_racing_leave_one_clean_outcome(
+    servers: list[Server],
+) -> None:
+    server = servers[-1]
     endings: Counter[str] = Counter()
     for n in range(ROUNDS):
-        shift_id, outcomes = race_round(server, n)
+        shift_id, outcomes = race_round(servers, n)
         shift = server.request("GET", f"/shifts/{shift_id}")[1]
         if shift["status"] == "filled":
             assert outcomes == {"assigned": 1, "filled": CAREGIVERS - 1, "cancel 409": 1}, n

@@ -22,10 +22,12 @@ class HealthSchema(ma.Schema):
 @blp.get("/health")
 @blp.doc(security=[])
 @blp.response(200, HealthSchema)
+@blp.errors(503)
 def health() -> dict[str, Any]:
     """Report that the service is up, with its store, phone-round poller and send queue."""
     runtime = current_app.extensions["shiftfill"]
     store = runtime.deps.store
+    store.ping()  # StoreUnavailable: 503 with the error body
     return {
         "status": "ok",
         "store": store.kind,
