@@ -40,6 +40,8 @@ class Server:
         self.base = f"http://127.0.0.1:{self.port}"
         environment = {**os.environ, "SHIFTFILL_SEED_FILE": "", "SHIFTFILL_LOG_LEVEL": "WARNING"}
         environment.update(env)
+        # A file, not a pipe: nobody reads the log while the server runs.
+        self._log_file = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop() or kill()
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -54,7 +56,7 @@ class Server:
             cwd=ROOT,
             env=environment,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=self._log_file,
             start_new_session=True,
         )
         self._wait_ready()
@@ -62,7 +64,7 @@ class Server:
     def _wait_ready(self) -> None:
         for _ in range(200):
             if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited: {self.process.stderr.read().decode()}")  # type: ignore[union-attr]
+                raise RuntimeError(f"gunicorn exited: {self.read_log()}")
             try:
                 if self.request("GET", "/health")[0] == 200:
                     return
@@ -112,25 +114,37 @@ class Server:
                 return int(line.split()[1]) * 1024
         raise RuntimeError("no VmRSS line")
 
-    def kill(self) -> None:
-        """Stop at once, queued sends and all (for benchmarks)."""
+    # How long a stopping server may take before it is killed.
+    STOP_SECONDS = 40
+
+    def read_log(self) -> str:
+        """What the server wrote to its stderr so far."""
+        self._log_file.seek(0)
+        return self._log_file.read().decode("utf-8", "replace")
+
+    def kill(self) -> str:
+        """SIGKILL to the server's whole process group, as a crash would; returns its log."""
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=10)
-        if self.process.stderr:
-            self.process.stderr.close()
+        return self._close_log()
 
     def stop(self) -> int:
-        """Send SIGTERM and wait for gunicorn to exit; returns its exit code."""
+        """Send SIGTERM and wait for the server to exit; returns its exit code."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
         try:
-            _, errors = self.process.communicate(timeout=40)
-            self.log = errors.decode("utf-8", "replace")
-            return self.process.returncode
-        finally:
-            if self.process.stderr:
-                self.process.stderr.close()
+            self.process.wait(timeout=self.STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.kill()
+        self._close_log()
+        return self.process.returncode
+
+    def _close_log(self) -> str:
+        if not self._log_file.closed:
+            self.log = self.read_log()
+            self._log_file.close()
+        return self.log
 
 
 class RedisServer:
@@ -233,36 +247,12 @@ class Stack(Server):
             time.sleep(0.05)
         raise RuntimeError("the stack did not become ready in 30 s")
 
-    def read_log(self) -> str:
-        self._log_file.seek(0)
-        return self._log_file.read().decode("utf-8", "replace")
-
     def children(self) -> list[int]:
         """The pids of nginx's master and gunicorn's master."""
         pid = self.process.pid
         return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
-    def stop(self) -> int:
-        """SIGTERM to ``deploy/serve.py``, as ``make serve`` would get; returns its exit code."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.kill()
-        if not self._log_file.closed:
-            self.log = self.read_log()
-            self._log_file.close()
-        return self.process.returncode
-
-    def kill(self) -> None:
-        """SIGKILL to ``deploy/serve.py``'s session; its children get SIGTERM from the kernel."""
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=10)
-        if not self._log_file.closed:
-            self.log = self.read_log()
-            self._log_file.close()
+    STOP_SECONDS = 60
 
 
 def _die_with_parent() -> None:
