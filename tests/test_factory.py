@@ -6,10 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from bench.harness import RedisServer
 from config import SAMPLE_SEED, ConfigError, DevelopmentConfig, TestingConfig, config_from_env
 from shiftfill.app import create_app
 from shiftfill.bootstrap import bootstrap
 from shiftfill.seed import SeedError
+from tests.conftest import unique_prefix
 from tests.fakes import FakeNotifier
 
 
@@ -194,3 +196,31 @@ def test_an_open_ops_api_beside_signed_webhooks_starts_when_it_is_meant() -> Non
     assert config_from_env({**SIGNED_WEBHOOKS, "SHIFTFILL_API_TOKEN": "ops"})
     with pytest.raises(ConfigError, match="SHIFTFILL_ALLOW_OPEN_OPS_API"):
         config_from_env({**SIGNED_WEBHOOKS, "SHIFTFILL_ALLOW_OPEN_OPS_API": "maybe"})
+
+
+def test_a_restart_on_a_live_redis_store_adds_only_the_absent_seed_records(
+    redis_server: RedisServer,
+) -> None:
+    env = {
+        "SHIFTFILL_STORE_URL": redis_server.url,
+        "SHIFTFILL_REDIS_PREFIX": unique_prefix(),
+        "SHIFTFILL_SEED_FILE": SAMPLE_SEED,
+    }
+    first_app = make_app(**env)
+    first = first_app.test_client()
+    assert first.post("/shifts/sh_1/fanout").status_code == 202
+    yes = first.post("/messages/inbound", json={"from": "+15555550101", "body": "yes"})
+    assert yes.json["outcome"] == "assigned"
+    stop = first.post("/messages/inbound", json={"from": "+15555550103", "body": "STOP"})
+    assert stop.json["outcome"] == "opted_out"
+    caregivers = first.get("/caregivers").json
+
+    first_app.extensions["shiftfill"].shutdown()
+
+    restarted_app = make_app(**env)  # the same store, the seed file loaded again
+    restarted = restarted_app.test_client()
+    assert restarted.get("/caregivers").json == caregivers
+    assert restarted.get("/shifts/sh_1").json["status"] == "filled"
+    assert restarted.get("/caregivers/cg_3").json["opted_out"] is True
+    assert restarted.post("/shifts/sh_1/fanout").status_code == 200  # a repeat: nothing sent
+    restarted_app.extensions["shiftfill"].shutdown()

@@ -280,7 +280,9 @@ class RedisOutbox:
 
     def take(self, timeout: float) -> list[str]:
         self._ensure_group()
-        block = max(1, int(timeout * 1000))
+        # No BLOCK at all for a zero timeout: Redis checks blocked clients' timeouts
+        # only on its 100 ms clock, so a 1 ms block would wait up to 100 ms.
+        block = int(timeout * 1000) or None
         answer = self._r.xreadgroup(GROUP, self._consumer, {self.key: ">"}, count=1, block=block)
         return self._remember(entry for _, entries in answer or () for entry in entries)
 

@@ -18,15 +18,20 @@ from hypothesis.stateful import (
     invariant,
     multiple,
     rule,
+    run_state_machine_as_test,
 )
 
+from bench.harness import RedisServer
 from shiftfill.adapters.memory_store import MemoryStore
+from shiftfill.adapters.redis_store import RedisStore
 from shiftfill.domain.model import ShiftStatus
 from shiftfill.services import caregivers, shifts
 from shiftfill.services.dependencies import Dependencies, Settings
 from shiftfill.services.errors import Conflict
 from shiftfill.services.fanout import run_due_phone_rounds, run_phone_round, start_fanout
 from shiftfill.services.inbound import InboundMessage, InboundResult, handle_inbound
+from shiftfill.services.ports import Store
+from tests.conftest import unique_prefix
 from tests.fakes import FakeNotifier, send_queued
 
 START = datetime(2026, 11, 28, 14, 0, tzinfo=UTC)
@@ -61,11 +66,14 @@ class ShiftFillMachine(RuleBasedStateMachine):
         super().__init__()
         self.start()
 
+    def make_store(self) -> Store:
+        return MemoryStore(clock=lambda: self.now)
+
     def start(self) -> None:
         self.now = START
         self.notifier = FakeNotifier()
         self.deps = Dependencies(
-            store=MemoryStore(clock=lambda: self.now),
+            store=self.make_store(),
             notifier=self.notifier,
             settings=Settings(escalation_delay=DELAY, send_retries=0),
             clock=lambda: self.now,
@@ -282,12 +290,38 @@ class ShiftFillMachine(RuleBasedStateMachine):
             ]
             assert len(keys) == len(set(keys))
 
+    def teardown(self) -> None:
+        self.deps.store.close()
 
-ShiftFillMachine.TestCase.settings = settings(
-    max_examples=1500 if os.environ.get("HYPOTHESIS_PROFILE") == "soak" else 150,
-    stateful_step_count=50,
-    derandomize=True,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-)
+
+SOAK = os.environ.get("HYPOTHESIS_PROFILE") == "soak"
+
+
+def machine_settings(max_examples: int) -> settings:
+    return settings(
+        max_examples=max_examples,
+        stateful_step_count=50,
+        derandomize=True,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+    )
+
+
+ShiftFillMachine.TestCase.settings = machine_settings(1500 if SOAK else 150)
 TestShiftFillInvariants = ShiftFillMachine.TestCase
+
+
+class RedisShiftFillMachine(ShiftFillMachine):
+    """The same machine on the Redis store; every run starts under a key prefix of its own."""
+
+    url = ""
+
+    def make_store(self) -> Store:
+        return RedisStore(self.url, prefix=unique_prefix())
+
+
+def test_the_invariants_hold_on_the_redis_store(redis_server: RedisServer) -> None:
+    RedisShiftFillMachine.url = redis_server.url
+    run_state_machine_as_test(
+        RedisShiftFillMachine, settings=machine_settings(1000 if SOAK else 100)
+    )
