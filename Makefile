@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.requirements-installed
 
-.PHONY: run serve hostile nginx redis-server test soak lint format bench clean
+.PHONY: run run-redis serve hostile nginx redis-server test soak lint format bench clean
 
 # Rebuilt whenever requirements.txt is newer than the last install.
 $(STAMP): requirements.txt
@@ -30,6 +30,10 @@ redis-server:
 
 run: $(STAMP)
 	$(BIN)/gunicorn -c config/gunicorn.conf.py wsgi:app
+
+# shiftfill on the Redis store, with a local Redis (data in .redis/), in the foreground.
+run-redis: $(STAMP) redis-server
+	$(BIN)/python deploy/run_redis.py
 
 # The production stack in the foreground: nginx on SHIFTFILL_PUBLIC_PORT (default 8080)
 # in front of gunicorn on a Unix socket; SIGTERM or Ctrl-C stops both.
