@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -352,22 +353,29 @@ def measure_bare() -> dict[str, float]:
 
 
 def count_round_trips(redis: RedisServer) -> dict[str, int]:
-    """Round trips to Redis of one accepted reply, and of one repeated reply, in process."""
+    """Round trips to Redis of the inbound use case, counted on a warm connection.
+
+    Runs the use cases in this process, with no send worker or poller started, so
+    that every command counted is the reply's own.
+    """
     import redis as redis_py
 
     from config import TestingConfig
-    from shiftfill.app import create_app
+    from shiftfill.bootstrap import bootstrap
+    from shiftfill.services.caregivers import register_caregivers
+    from shiftfill.services.fanout import start_fanout
+    from shiftfill.services.inbound import InboundMessage, handle_inbound
+    from shiftfill.services.shifts import create_shift
 
     config = TestingConfig({"SHIFTFILL_STORE_URL": redis.url, "SHIFTFILL_REDIS_PREFIX": "trips:"})
-    app = create_app(config)
-    client = app.test_client()
+    deps = bootstrap(config, escalation=False).deps
     people = [{"name": f"RN {n}", "role": "RN", "phone": phone(n)} for n in range(3)]
-    client.post("/caregivers/batch", json={"caregivers": people})
-    client.post("/shifts", json={"id": "trips", "organization_id": "o", "role_required": "RN",
-                                 **SHIFT_TIMES})  # fmt: skip
-    client.post("/shifts/trips/fanout")
-    app.extensions["shiftfill"].sender.wait_idle(10)
-    app.extensions["shiftfill"].shutdown()
+    register_caregivers(deps, people)
+    times = {key: datetime.fromisoformat(value) for key, value in SHIFT_TIMES.items()}
+    create_shift(deps, id="trips", organization_id="o", role_required="RN", **times)
+    start_fanout(deps, "trips")
+    # Warm up: the connection is open and the read scripts are loaded, as in a running server.
+    handle_inbound(deps, InboundMessage(sender=phone(2), body="help", message_id="SM0"))
     sent = 0
     original = redis_py.connection.Connection.send_packed_command
 
@@ -379,17 +387,17 @@ def count_round_trips(redis: RedisServer) -> dict[str, int]:
     out = {}
     redis_py.connection.Connection.send_packed_command = counting  # type: ignore[method-assign]
     try:
-        for label, sid in (("accepted reply", "SM1"), ("the same reply replayed", "SM1")):
+        for label, sender, message_id in (
+            ("accepted reply", phone(0), "SM1"),
+            ("the same reply replayed", phone(0), "SM1"),
+            ("a later reply (filled)", phone(1), "SM2"),
+        ):
             sent = 0
-            form = {"From": phone(0), "Body": "yes", "MessageSid": sid}
-            assert client.post("/messages/inbound", data=form).status_code == 200
+            handle_inbound(deps, InboundMessage(sender=sender, body="yes", message_id=message_id))
             out[label] = sent
-        sent = 0
-        form = {"From": phone(1), "Body": "yes", "MessageSid": "SM2"}
-        client.post("/messages/inbound", data=form)
-        out["a later reply (filled)"] = sent
     finally:
         redis_py.connection.Connection.send_packed_command = original  # type: ignore[method-assign]
+    deps.store.close()
     return out
 
 

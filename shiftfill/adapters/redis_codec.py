@@ -6,6 +6,7 @@ dataclass fails loudly here instead of landing in the wrong place.
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import datetime
 from typing import Any
@@ -97,7 +98,14 @@ def dump_shift(shift: Shift) -> str:
     )
 
 
+@functools.lru_cache(maxsize=256)
 def load_shift(raw: str | bytes) -> Shift:
+    """Read a shift; the same stored value is parsed once (a shift is immutable).
+
+    A fanout to ten thousand is a 100 KB value that every send's pre-check and
+    every reply reads; parsing it is a millisecond, hashing the bytes a few
+    microseconds.
+    """
     data = json.loads(raw)
     return Shift(
         id=data["id"],
@@ -128,6 +136,17 @@ def dump_notification(notification: Notification) -> str:
             "provider_id": notification.provider_id,
         }
     )
+
+
+def queued_notification_head(shift_id: str, channel: str, at: datetime) -> str:
+    """The JSON of a new notification up to its ids, which the store's script appends.
+
+    Written from ``dump_notification`` itself, so the two forms cannot drift apart.
+    """
+    sample = Notification.queued(shift_id, "-", Channel(channel), at)
+    data = json.loads(dump_notification(sample))
+    del data["id"], data["caregiver_id"]
+    return json.dumps(data)[:-1] + ", "
 
 
 def load_notification(raw: str | bytes) -> Notification:

@@ -58,11 +58,56 @@ GROUP = "senders"
 # A duplicate delivery of a message waits this long for the first one's outcome.
 INBOUND_LEASE_SECONDS = 30
 PENDING = b"\x00pending"
-# Commands per MULTI chunk of a bulk write; keeps one fanout's EXEC well under
-# Redis's query buffer limit.
+# Caregivers per script call of a bulk write; keeps one fanout's EXEC well under
+# Redis's query buffer limit and Lua's stack.
 BULK_CHUNK = 5_000
 
 _UNAVAILABLE = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError)
+
+# Two reads a reply makes, each in one round trip. They name the record keys they
+# read from an index at run time; every key shares the hash tag, so on Redis Cluster
+# they stay in the slot of the key they declare.
+BY_PHONE = """
+local id = redis.call('HGET', KEYS[1], ARGV[1])
+if not id then return false end
+return redis.call('GET', ARGV[2] .. id)
+"""
+# One fanout queues ten thousand notifications: written by Redis itself, in one
+# command, instead of forty thousand commands packed and parsed by the client. For
+# each caregiver without a notification on this channel: the notification (the
+# codec's JSON form, from a head the client wrote), its place in the shift's list,
+# and its entry in the send queue. KEYS: the shift's list, its reached set, the
+# outbox. ARGV: the notification key prefix, the shift id, the channel, the JSON
+# head (every field but the ids, ending in a comma), then caregiver ids.
+QUEUE_NOTIFICATIONS = """
+local shift_id, channel, head = ARGV[2], ARGV[3], ARGV[4]
+for i = 5, #ARGV do
+  local cid = ARGV[i]
+  if redis.call('SADD', KEYS[2], cid) == 1 then
+    local id = shift_id .. '~' .. cid .. '~' .. channel
+    redis.call('SET', ARGV[1] .. id,
+      head .. '"id": ' .. cjson.encode(id) .. ', "caregiver_id": ' .. cjson.encode(cid) .. '}')
+    redis.call('RPUSH', KEYS[1], id)
+    redis.call('XADD', KEYS[3], '*', 'id', id)
+  end
+end
+return 0
+"""
+# The offer index of a fanout: the shift, scored by its start, in each offered
+# caregiver's index. ARGV: the index key prefix, shift id, score, caregiver ids.
+INDEX_OFFERS = """
+for i = 4, #ARGV do
+  redis.call('ZADD', ARGV[1] .. ARGV[i], ARGV[3], ARGV[2])
+end
+return 0
+"""
+RECENT_MEMBERS = """
+local ids = redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+if #ids == 0 then return {} end
+local keys = {}
+for i, id in ipairs(ids) do keys[i] = ARGV[2] .. id end
+return redis.call('MGET', unpack(keys))
+"""
 
 
 def _translating(method: Callable[..., T]) -> Callable[..., T]:
@@ -127,6 +172,7 @@ class RedisCaregivers:
         self._k = keys
         self._order = keys("caregivers")
         self._phones = keys("caregiver-phones")
+        self._by_phone = client.register_script(BY_PHONE)
 
     def _key(self, caregiver_id: str) -> str:
         return self._k("caregiver", caregiver_id)
@@ -197,8 +243,8 @@ class RedisCaregivers:
         return [codec.load_caregiver(raw) for raw in self._r.mget(map(self._key, ids)) if raw]
 
     def by_phone(self, phone: str) -> Caregiver | None:
-        caregiver_id = self._r.hget(self._phones, phone)
-        return self.get(caregiver_id.decode()) if caregiver_id else None
+        raw = self._by_phone(keys=[self._phones], args=[phone, self._key("")])
+        return codec.load_caregiver(raw) if raw else None
 
     def all(self, role: str | None = None) -> list[Caregiver]:
         ids = [i.decode() for i in self._r.lrange(self._order, 0, -1)]
@@ -350,6 +396,7 @@ class RedisNotifications:
         self._events = events
         self._outbox = outbox
         self._providers = keys("provider-ids")
+        self._queue_script = client.register_script(QUEUE_NOTIFICATIONS)
 
     def key(self, notification_id: str) -> str:
         return self._k("notification", notification_id)
@@ -360,25 +407,21 @@ class RedisNotifications:
     def _reached(self, shift_id: str, channel: str) -> str:
         return self._k("reached", shift_id, channel)
 
-    def missing(self, pipe: Pipeline, shift_id: str, channel: str, ids: Sequence[str]) -> list[str]:
-        """The caregivers among ``ids`` with no notification on ``channel`` yet (read in a step)."""
-        unique = list(dict.fromkeys(ids))
-        if not unique:
-            return []
-        present = pipe.smismember(self._reached(shift_id, channel), unique)
-        return [cid for cid, there in zip(unique, present, strict=True) if not there]
-
-    def queue(self, pipe: Pipeline, created: Sequence[Notification]) -> None:
-        """Store and queue new notifications of one shift and channel inside a step."""
-        if not created:
-            return
-        first = created[0]
-        for chunk in range(0, len(created), BULK_CHUNK):
-            part = created[chunk : chunk + BULK_CHUNK]
-            pipe.mset({self.key(n.id): codec.dump_notification(n) for n in part})
-            pipe.rpush(self._of_shift(first.shift_id), *(n.id for n in part))
-            pipe.sadd(self._reached(first.shift_id, first.channel), *(n.caregiver_id for n in part))
-            self._outbox.queue(pipe, (n.id for n in part))
+    def queue(
+        self,
+        pipe: Pipeline,
+        shift_id: str,
+        channel: str,
+        caregiver_ids: Sequence[str],
+        at: datetime,
+    ) -> None:
+        """Queue a notification to each caregiver without one on ``channel``, inside a step."""
+        keys = [self._of_shift(shift_id), self._reached(shift_id, channel), self._outbox.key]
+        head = codec.queued_notification_head(shift_id, channel, at)
+        ids = list(caregiver_ids)
+        for chunk in range(0, len(ids), BULK_CHUNK):
+            args = [self.key(""), shift_id, channel, head, *ids[chunk : chunk + BULK_CHUNK]]
+            self._queue_script(keys=keys, args=args, client=pipe)
 
     def get(self, notification_id: str) -> Notification | None:
         raw = self._r.get(self.key(notification_id))
@@ -448,6 +491,8 @@ class RedisShifts:
         self._order = keys("shifts")
         self._codes = keys("offer-codes")
         self._rounds = keys("phone-rounds")
+        self._recent = client.register_script(RECENT_MEMBERS)
+        self._index_offers = client.register_script(INDEX_OFFERS)
 
     def _key(self, shift_id: str) -> str:
         return self._k("shift", shift_id)
@@ -540,17 +585,7 @@ class RedisShifts:
         reach: Reach | None,
     ) -> Decision:
         """Queue the writes of one decision; the pipeline is still reading when called."""
-        created: list[Notification] = []
-        if decision.changed and reach is not None:
-            outreach = reach(decision)
-            if outreach is not None:
-                missing = self._notifications.missing(
-                    pipe, before.id, outreach.channel, outreach.caregiver_ids
-                )
-                created = [
-                    Notification.queued(before.id, cid, outreach.channel, outreach.at)
-                    for cid in missing
-                ]
+        outreach = reach(decision) if decision.changed and reach is not None else None
         events = list(record(decision)) if record is not None else []
         pipe.multi()
         if decision.changed:
@@ -558,16 +593,20 @@ class RedisShifts:
             self._reindex(pipe, before, decision.shift)
         if events:
             pipe.rpush(self._events.key(before.id), *map(codec.dump_event, events))
-        self._notifications.queue(pipe, created)
+        if outreach is not None:
+            self._notifications.queue(
+                pipe, before.id, outreach.channel, outreach.caregiver_ids, outreach.at
+            )
         return decision
 
     def _reindex(self, pipe: Pipeline, before: Shift, after: Shift) -> None:
         fanout = after.fanout
         if before.fanout is None and fanout is not None and after.is_open:
             pipe.sadd(self._codes, fanout.offer_code)
-            started = _timestamp(fanout.started_at)
-            for cid in fanout.offered_caregiver_ids:
-                pipe.zadd(self._offers(cid), {after.id: started})
+            ids = fanout.offered_caregiver_ids
+            for chunk in range(0, len(ids), BULK_CHUNK):
+                args = [self._offers(""), after.id, _timestamp(fanout.started_at)]
+                self._index_offers(args=[*args, *ids[chunk : chunk + BULK_CHUNK]], client=pipe)
         if after.is_open and fanout is not None and fanout.escalated_at is None:
             pipe.zadd(self._rounds, {after.id: _timestamp(fanout.escalation_due_at)})
         else:
@@ -576,10 +615,9 @@ class RedisShifts:
             pipe.srem(self._codes, fanout.offer_code)
 
     def offers_for(self, caregiver: Caregiver) -> list[Shift]:
-        ids = self._r.zrevrange(self._offers(caregiver.id), 0, RECENTLY_CLOSED - 1)
-        if not ids:
-            return []
-        raws = self._r.mget([self._key(i.decode()) for i in ids])
+        raws = self._recent(
+            keys=[self._offers(caregiver.id)], args=[RECENTLY_CLOSED, self._key("")]
+        )
         return [codec.load_shift(raw) for raw in raws if raw]
 
     def due_phone_rounds(self, now: datetime) -> list[str]:

@@ -199,7 +199,7 @@ def test_concurrent_fanouts_of_one_shift_start_it_once_and_text_each_caregiver_o
         assert sum(d.changed for d in decisions) == 1
         assert len({d.shift.fanout.offer_code for d in decisions}) == 1
         texts = store.notifications.for_shift(shift_id)
-        assert sorted(n.caregiver_id for n in texts) == sorted(offered)
+        assert texts == [Notification.queued(shift_id, cid, Channel.SMS, NOW) for cid in offered]
 
 
 def test_open_shifts_never_share_an_offer_code_even_when_fanned_out_at_once(
