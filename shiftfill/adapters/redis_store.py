@@ -605,8 +605,12 @@ class RedisShifts:
             pipe.sadd(self._codes, fanout.offer_code)
             ids = fanout.offered_caregiver_ids
             for chunk in range(0, len(ids), BULK_CHUNK):
-                args = [self._offers(""), after.id, _timestamp(fanout.started_at)]
-                self._index_offers(args=[*args, *ids[chunk : chunk + BULK_CHUNK]], client=pipe)
+                head: list[str | float] = [
+                    self._offers(""),
+                    after.id,
+                    _timestamp(fanout.started_at),
+                ]
+                self._index_offers(args=[*head, *ids[chunk : chunk + BULK_CHUNK]], client=pipe)
         if after.is_open and fanout is not None and fanout.escalated_at is None:
             pipe.zadd(self._rounds, {after.id: _timestamp(fanout.escalation_due_at)})
         else:
