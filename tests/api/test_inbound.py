@@ -5,7 +5,14 @@ from typing import Any
 from flask.testing import FlaskClient
 
 from shiftfill.bootstrap import Runtime
-from tests.conftest import RN_PHONES, add_caregiver, add_shift, pending_phone_rounds, reply
+from tests.conftest import (
+    RN_PHONES,
+    add_caregiver,
+    add_shift,
+    pending_phone_rounds,
+    reply,
+    tomorrow_at,
+)
 from tests.fakes import FakeNotifier
 
 FORM = "application/x-www-form-urlencoded"
@@ -49,11 +56,12 @@ def test_spoken_yes_on_a_call_accepts(client: FlaskClient, fanned_out: dict[str,
 
 
 def test_json_reply_answers_json(client: FlaskClient, fanned_out: dict[str, Any]) -> None:
+    day = f"{tomorrow_at(7):%a %b} {tomorrow_at(7).day}"
     assert reply(client, RN_PHONES[0], "yes") == {
         "outcome": "assigned",
         "shift_id": "sh_1",
         "caregiver_id": "cg_1",
-        "reply": "Confirmed: the RN shift Sun Nov 29 07:00-19:00 UTC is yours. Thank you!",
+        "reply": f"Confirmed: the RN shift {day} 07:00-19:00 UTC is yours. Thank you!",
     }
 
 

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from bench.harness import Server
+from tests.conftest import tomorrow_at
 
 pytestmark = pytest.mark.server
 
@@ -22,7 +23,10 @@ PHONES = [f"+1555555{i + 700:04d}" for i in range(CAREGIVERS)]
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[Server]:
-    server = Server(SHIFTFILL_ESCALATION_DELAY_SECONDS=str(DELAY))
+    # Poll for due phone rounds often, so the round really lands among the accepts.
+    server = Server(
+        SHIFTFILL_ESCALATION_DELAY_SECONDS=str(DELAY), SHIFTFILL_ESCALATION_POLL_SECONDS="0.05"
+    )
     people = [
         {"id": f"cg_{i}", "name": f"RN {i}", "role": "RN", "phone": phone}
         for i, phone in enumerate(PHONES)
@@ -38,8 +42,8 @@ def race_round(server: Server, n: int) -> tuple[str, Counter[str]]:
         "id": shift_id,
         "organization_id": "org_1",
         "role_required": "RN",
-        "start_time": "2026-11-29T07:00:00+00:00",
-        "end_time": "2026-11-29T19:00:00+00:00",
+        "start_time": tomorrow_at(7).isoformat(),
+        "end_time": tomorrow_at(19).isoformat(),
     }
     assert server.request("POST", "/shifts", body)[0] == 201
     fanned_out_at = time.monotonic()
