@@ -43,6 +43,7 @@ def on_starting(server):
         config_from_env()
     except ConfigError as exc:
         print(f"shiftfill: {exc}", file=sys.stderr, flush=True)
+        on_exit(server)
         sys.exit(1)
 
 

@@ -12,7 +12,7 @@ import contextvars
 import json
 import logging
 from datetime import UTC, datetime
-from typing import Any
+from typing import IO, Any
 
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "shiftfill_request_id", default=None
@@ -60,9 +60,9 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str, ensure_ascii=False)
 
 
-def make_handler(log_format: str) -> logging.Handler:
-    """A stderr handler writing ``text`` or ``json`` lines."""
-    handler = logging.StreamHandler()
+def make_handler(log_format: str, stream: IO[str] | None = None) -> logging.Handler:
+    """A handler writing ``text`` or ``json`` lines to ``stream`` (default: stderr)."""
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(
         JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT)
     )
