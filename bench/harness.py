@@ -34,7 +34,13 @@ def free_port() -> int:
 class Server:
     """A gunicorn process running ``wsgi:app`` with the shipped config."""
 
-    def __init__(self, port: int | None = None, app: str = "wsgi:app", **env: str) -> None:
+    def __init__(
+        self,
+        port: int | None = None,
+        app: str = "wsgi:app",
+        args: list[str] | None = None,
+        **env: str,
+    ) -> None:
         self.port = port or free_port()
         self.log = ""
         self.base = f"http://127.0.0.1:{self.port}"
@@ -51,6 +57,7 @@ class Server:
                 "config/gunicorn.conf.py",
                 "--bind",
                 f"127.0.0.1:{self.port}",
+                *(args or []),
                 app,
             ],
             cwd=ROOT,

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -43,7 +43,14 @@ INBOUND_FANOUT = 10_000
 INBOUND_REPLIERS = 500
 RATE_PER_SECOND = 100
 
-SHIFT_TIMES = {"start_time": "2026-12-01T07:00:00+00:00", "end_time": "2026-12-01T19:00:00+00:00"}
+# Tomorrow, whenever the benchmark runs: a shift that has ended cannot be fanned out.
+_TOMORROW = datetime.now(UTC).replace(hour=7, minute=0, second=0, microsecond=0) + timedelta(days=1)
+SHIFT_TIMES = {
+    "start_time": _TOMORROW.isoformat(),
+    "end_time": (_TOMORROW + timedelta(hours=12)).isoformat(),
+}
+# The benchmark's own roles (named after how many qualify), besides the usual ones.
+ROLES = ",".join(["RN", "LPN", "CNA", *QUALIFIED])
 
 
 def phone(n: int) -> str:
@@ -85,7 +92,7 @@ def percentile(values: list[float], p: float) -> float:
 
 @contextmanager
 def running(**env: str) -> Iterator[Server]:
-    server = Server(SHIFTFILL_LOG_LEVEL="WARNING", **env)
+    server = Server(SHIFTFILL_LOG_LEVEL="WARNING", SHIFTFILL_ROLES=ROLES, **env)
     try:
         yield server
     finally:

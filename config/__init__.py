@@ -12,6 +12,9 @@ SAMPLE_SEED = str(Path(__file__).resolve().parent.parent / "shiftfill" / "data" 
 
 
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+_ROLE = re.compile(r"^[A-Z0-9_-]{1,32}$")
+DEFAULT_ROLES = ("RN", "LPN", "LVN", "CNA", "HHA", "PCA", "PT", "OT", "ST", "MSW")
+_LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 
 class ConfigError(ValueError):
@@ -73,6 +76,8 @@ class Config:
         self.SHIFTFILL_LOG_LEVEL = _choice(
             env, "SHIFTFILL_LOG_LEVEL", "INFO", {"DEBUG", "INFO", "WARNING", "ERROR"}, upper=True
         )
+        self.SHIFTFILL_LOG_FORMAT = _choice(env, "SHIFTFILL_LOG_FORMAT", "text", {"text", "json"})
+        self.SHIFTFILL_ROLES = _roles(env.get("SHIFTFILL_ROLES", ""))
         self.MAX_CONTENT_LENGTH = int(
             _number(env, "SHIFTFILL_MAX_BODY_BYTES", 1024 * 1024, minimum=1024, whole=True)
         )
@@ -127,6 +132,12 @@ class Config:
         for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "SHIFTFILL_PUBLIC_BASE_URL"):
             if not getattr(self, name):
                 raise ConfigError(f"{name} must be set when SHIFTFILL_NOTIFIER=twilio.")
+        public = urlsplit(self.SHIFTFILL_PUBLIC_BASE_URL)
+        if public.scheme != "https" and public.hostname not in _LOOPBACK_HOSTS:
+            raise ConfigError(
+                "SHIFTFILL_PUBLIC_BASE_URL must be an https address with SHIFTFILL_NOTIFIER=twilio "
+                f"(http only for a loopback host), got {self.SHIFTFILL_PUBLIC_BASE_URL!r}."
+            )
         if not self.TWILIO_ACCOUNT_SID.startswith("AC"):
             raise ConfigError("TWILIO_ACCOUNT_SID must start with 'AC'.")
         if not self.SHIFTFILL_TWILIO_FROM:
@@ -180,6 +191,19 @@ def _store_url(env: Mapping[str, str]) -> str:
             "(or rediss://)."
         )
     return raw
+
+
+def _roles(raw: str) -> tuple[str, ...]:
+    if not raw.strip():
+        return DEFAULT_ROLES
+    roles = tuple(dict.fromkeys(role.strip().upper() for role in raw.split(",") if role.strip()))
+    bad = [role for role in roles if not _ROLE.match(role)]
+    if not roles or bad:
+        raise ConfigError(
+            "SHIFTFILL_ROLES must be a comma-separated list of role names of letters, digits, "
+            f"_ or - (at most 32 each), got {raw!r}."
+        )
+    return roles
 
 
 def _tokens(raw: str) -> tuple[str, ...]:

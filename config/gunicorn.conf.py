@@ -1,7 +1,9 @@
 """gunicorn settings: threaded workers; one process with the memory store, more with Redis."""
 
 import os
+import shutil
 import sys
+import tempfile
 
 from config import ConfigError, config_from_env
 
@@ -29,6 +31,38 @@ loglevel = os.environ.get("SHIFTFILL_LOG_LEVEL", "info").lower()
 # worker would hold a second copy of the in-memory store. Nothing here uses it.
 control_socket_disable = True
 
+# Metrics of every worker process add up (prometheus_client's multiprocess mode).
+# The directory must be set before any worker imports prometheus_client, so it is
+# set here, in the master, when gunicorn reads this file; and it must start empty.
+_METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+_own_metrics_dir = not os.environ.get(_METRICS_ENV)
+if _own_metrics_dir:
+    os.environ[_METRICS_ENV] = tempfile.mkdtemp(prefix="shiftfill-metrics-")
+else:
+    os.makedirs(os.environ[_METRICS_ENV], exist_ok=True)
+    for _name in os.listdir(os.environ[_METRICS_ENV]):
+        if _name.endswith(".db"):
+            os.remove(os.path.join(os.environ[_METRICS_ENV], _name))
+
+# Imported only now: prometheus_client reads the directory when it is first imported.
+from shiftfill.adapters.prometheus_metrics import mark_process_dead  # noqa: E402
+
+
+def on_starting(server):
+    """Check the settings once in the master: a bad one stops start-up with one line."""
+    try:
+        config_from_env()
+    except ConfigError as exc:
+        print(f"shiftfill: {exc}", file=sys.stderr, flush=True)
+        on_exit(server)
+        sys.exit(1)
+
+
+def on_exit(server):
+    """Remove the metrics directory this file made."""
+    if _own_metrics_dir:
+        shutil.rmtree(os.environ[_METRICS_ENV], ignore_errors=True)
+
 
 def _runtime(worker):
     app = getattr(worker, "wsgi", None)
@@ -47,3 +81,8 @@ def worker_exit(server, worker):
     runtime = _runtime(worker)
     if runtime is not None:
         runtime.shutdown()
+
+
+def child_exit(server, worker):
+    """Let the metrics files of a worker that exited stop counting as live."""
+    mark_process_dead(worker.pid)

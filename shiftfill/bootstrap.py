@@ -13,14 +13,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
 from config import Config
 from shiftfill.adapters.escalation_poller import EscalationPoller
 from shiftfill.adapters.memory_store import MemoryStore
 from shiftfill.adapters.notifier import LogNotifier
+from shiftfill.adapters.prometheus_metrics import PrometheusMetrics
 from shiftfill.adapters.redis_store import RedisStore
 from shiftfill.adapters.send_workers import SendWorkers
 from shiftfill.adapters.twilio_notifier import TwilioNotifier
@@ -40,6 +42,10 @@ class Runtime:
     sender: SendWorkers
     escalation: EscalationPoller | None
     shutdown_drain_seconds: float
+    metrics: PrometheusMetrics
+    started_at: datetime
+    # Tells one process from another, and from itself before a restart.
+    boot_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     _started: threading.Event = field(default_factory=threading.Event, repr=False)
     _stopped: threading.Event = field(default_factory=threading.Event, repr=False)
 
@@ -86,8 +92,10 @@ def bootstrap(
     ``escalation=False`` leaves out the poller, for tests that run the phone
     rounds themselves at a frozen time.
     """
+    store = store or build_store(config, clock)
+    metrics = PrometheusMetrics(store)
     deps = Dependencies(
-        store=store or build_store(config, clock),
+        store=store,
         notifier=notifier or build_notifier(config),
         settings=Settings(
             escalation_delay=timedelta(seconds=config.SHIFTFILL_ESCALATION_DELAY_SECONDS),
@@ -98,6 +106,7 @@ def bootstrap(
         ),
         clock=clock,
         sleep=sleep,
+        metrics=metrics,
     )
     sender = SendWorkers(
         deps.store.outbox,
@@ -110,7 +119,30 @@ def bootstrap(
         if escalation
         else None
     )
-    return Runtime(deps, sender, poller, config.SHIFTFILL_SHUTDOWN_DRAIN_SECONDS)
+    return Runtime(
+        deps,
+        sender,
+        poller,
+        config.SHIFTFILL_SHUTDOWN_DRAIN_SECONDS,
+        metrics=metrics,
+        started_at=clock(),
+    )
+
+
+def describe_config(config: Config, store: Store) -> dict[str, object]:
+    """The effective settings an operator needs to see at start, and never a secret."""
+    return {
+        "store": store.kind,
+        "notifier": config.SHIFTFILL_NOTIFIER,
+        "escalation_delay_seconds": config.SHIFTFILL_ESCALATION_DELAY_SECONDS,
+        "send_concurrency": config.SHIFTFILL_SEND_CONCURRENCY,
+        "auth": "on" if config.SHIFTFILL_API_TOKENS else "off",
+        "signatures": "on" if config.TWILIO_AUTH_TOKEN else "off",
+        "public_base_url": config.SHIFTFILL_PUBLIC_BASE_URL or None,
+        "roles": ",".join(config.SHIFTFILL_ROLES),
+        "seed_file": config.SHIFTFILL_SEED_FILE or None,
+        "log_format": config.SHIFTFILL_LOG_FORMAT,
+    }
 
 
 def build_store(config: Config, clock: Clock = system_clock) -> Store:

@@ -1,9 +1,16 @@
-"""Loading the sample data (``SHIFTFILL_SEED_FILE``) through the API's own schemas."""
+"""Loading the sample data (``SHIFTFILL_SEED_FILE``) through the API's own schemas.
+
+A seeded shift gives its times either as ``start_time``/``end_time``, as the API
+takes them, or relative to start-up: ``"start_in_hours": 6, "hours": 12`` starts
+six hours after the process starts and lasts twelve. The shipped sample uses the
+relative form, so ``make run`` serves open shifts whatever the day.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +31,41 @@ class SeedError(RuntimeError):
     """The seed file cannot be loaded; the message says where and why."""
 
 
+class SeedShiftSchema(ShiftCreateSchema):
+    """A shift of the seed file: absolute times, or ``start_in_hours`` and ``hours``."""
+
+    RELATIVE = ("start_in_hours", "hours")
+
+    def __init__(self, *, now: datetime, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.now = now
+
+    @ma.pre_load
+    def relative_times(self, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(data, dict) or not any(key in data for key in self.RELATIVE):
+            return data
+        data = dict(data)
+        errors: dict[str, list[str]] = {}
+        for key in ("start_time", "end_time"):
+            if key in data:
+                errors[key] = ["Give start_time and end_time, or start_in_hours and hours."]
+        values = {}
+        for key, low, high in (("start_in_hours", -24 * 366, 24 * 366), ("hours", 0, 72)):
+            value = data.pop(key, None)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                errors[key] = ["Must be a number."]
+            elif not low < value <= high:
+                errors[key] = [f"Must be more than {low} and at most {high}."]
+            else:
+                values[key] = value
+        if errors:
+            raise ma.ValidationError(errors)
+        start = self.now + timedelta(hours=values["start_in_hours"])
+        data["start_time"] = start.isoformat()
+        data["end_time"] = (start + timedelta(hours=values["hours"])).isoformat()
+        return data
+
+
 def init_app(app: Flask, deps: Dependencies) -> None:
     """Load the seed file named by ``SHIFTFILL_SEED_FILE``; an empty name loads nothing."""
     path = app.config.get("SHIFTFILL_SEED_FILE") or ""
@@ -37,7 +79,7 @@ def load_seed(deps: Dependencies, path: Path) -> None:
     data = _read(path)
     try:
         people = CaregiverCreateSchema(many=True).load(data.get("caregivers", []))
-        open_shifts = ShiftCreateSchema(many=True).load(data.get("shifts", []))
+        open_shifts = SeedShiftSchema(many=True, now=deps.clock()).load(data.get("shifts", []))
     except ma.ValidationError as exc:
         raise SeedError(f"Seed file {path} is invalid: {exc.messages}") from exc
     try:

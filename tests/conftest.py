@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -83,13 +83,22 @@ def add_caregiver(client: FlaskClient, **fields: Any) -> dict[str, Any]:
     return response.json  # type: ignore[no-any-return]
 
 
+def tomorrow_at(hour: int) -> datetime:
+    """``hour`` o'clock UTC on the day after today (the frozen day, under ``frozen``)."""
+    day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return day + timedelta(days=1, hours=hour)
+
+
 def shift_body(**fields: Any) -> dict[str, Any]:
-    """A valid shift for ``POST /shifts``: an RN day shift, with ``fields`` changed."""
+    """A valid shift for ``POST /shifts``: an RN day shift tomorrow, with ``fields`` changed.
+
+    Under ``frozen`` (2026-11-28) that is Sun Nov 29, 07:00-19:00 UTC.
+    """
     return {
         "organization_id": "org_1",
         "role_required": "RN",
-        "start_time": "2026-11-29T07:00:00+00:00",
-        "end_time": "2026-11-29T19:00:00+00:00",
+        "start_time": tomorrow_at(7).isoformat(),
+        "end_time": tomorrow_at(19).isoformat(),
         **fields,
     }
 

@@ -2,9 +2,11 @@
 
 import json
 import threading
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from freezegun import freeze_time
 
 from bench.harness import RedisServer
 from config import SAMPLE_SEED, ConfigError, DevelopmentConfig, TestingConfig, config_from_env
@@ -116,6 +118,9 @@ def test_a_seed_file_can_hold_only_caregivers(tmp_path: Path) -> None:
         ("SHIFTFILL_SEND_CONCURRENCY", "0"),
         ("SHIFTFILL_NOTIFIER", "carrier-pigeon"),
         ("SHIFTFILL_ENV", "staging"),
+        ("SHIFTFILL_LOG_FORMAT", "xml"),
+        ("SHIFTFILL_ROLES", " , "),
+        ("SHIFTFILL_ROLES", "RN,Home Health Aide"),
     ],
 )
 def test_a_bad_setting_is_refused_naming_the_variable(name: str, value: str) -> None:
@@ -144,6 +149,7 @@ TWILIO = {
         ({"SHIFTFILL_TWILIO_MESSAGING_SERVICE_SID": "123"}, "MESSAGING_SERVICE_SID"),
         ({"SHIFTFILL_PUBLIC_BASE_URL": ""}, "SHIFTFILL_PUBLIC_BASE_URL"),
         ({"SHIFTFILL_PUBLIC_BASE_URL": "ftp://x"}, "SHIFTFILL_PUBLIC_BASE_URL"),
+        ({"SHIFTFILL_PUBLIC_BASE_URL": "http://shiftfill.example.com"}, "https"),
         ({"SHIFTFILL_TWILIO_API_BASE": "not a url"}, "SHIFTFILL_TWILIO_API_BASE"),
     ],
 )
@@ -224,3 +230,61 @@ def test_a_restart_on_a_live_redis_store_adds_only_the_absent_seed_records(
     assert restarted.get("/caregivers/cg_3").json["opted_out"] is True
     assert restarted.post("/shifts/sh_1/fanout").status_code == 200  # a repeat: nothing sent
     restarted_app.extensions["shiftfill"].shutdown()
+
+
+def test_http_public_address_is_allowed_with_twilio_only_on_loopback() -> None:
+    for address in ("http://127.0.0.1:8000", "http://localhost:9000", "http://[::1]:8000"):
+        config = config_from_env({**TWILIO, "SHIFTFILL_PUBLIC_BASE_URL": address})
+        assert address == config.SHIFTFILL_PUBLIC_BASE_URL
+
+
+def test_roles_and_log_format_settings() -> None:
+    default = config_from_env({})
+    assert default.SHIFTFILL_ROLES == (
+        "RN",
+        "LPN",
+        "LVN",
+        "CNA",
+        "HHA",
+        "PCA",
+        "PT",
+        "OT",
+        "ST",
+        "MSW",
+    )
+    assert default.SHIFTFILL_LOG_FORMAT == "text"
+    custom = config_from_env({"SHIFTFILL_ROLES": " rn, cna ,RN", "SHIFTFILL_LOG_FORMAT": "JSON"})
+    assert custom.SHIFTFILL_ROLES == ("RN", "CNA")
+    assert custom.SHIFTFILL_LOG_FORMAT == "json"
+
+
+def test_the_sample_shifts_are_relative_to_start_up_and_open_to_fan_out_on_any_day() -> None:
+    for day in ("2026-11-28T14:00:00+00:00", "2031-06-01T23:30:00+00:00"):
+        with freeze_time(day):
+            client = make_app(SHIFTFILL_SEED_FILE=SAMPLE_SEED).test_client()
+            shifts = client.get("/shifts?status=open").json
+            assert {s["id"] for s in shifts} == {"sh_1", "sh_2", "sh_3", "sh_4"}
+            sh_1 = client.get("/shifts/sh_1").json
+            assert (
+                sh_1["start_time"] == (datetime.fromisoformat(day) + timedelta(hours=6)).isoformat()
+            )
+            assert client.post("/shifts/sh_1/fanout").status_code == 202
+
+
+@pytest.mark.parametrize(
+    ("shift", "message"),
+    [
+        ({"start_in_hours": 6}, "hours"),
+        ({"start_in_hours": "6", "hours": 12}, "start_in_hours"),
+        ({"start_in_hours": 6, "hours": 0}, "hours"),
+        ({"start_in_hours": 6, "hours": 12, "start_time": "2026-11-29T07:00:00Z"}, "start_time"),
+    ],
+)
+def test_a_bad_relative_seed_shift_names_the_field(
+    tmp_path: Path, shift: dict[str, object], message: str
+) -> None:
+    seed = tmp_path / "seed.json"
+    record = {"id": "sh_1", "organization_id": "org_1", "role_required": "RN", **shift}
+    seed.write_text(json.dumps({"shifts": [record]}))
+    with pytest.raises(SeedError, match=message):
+        make_app(SHIFTFILL_SEED_FILE=str(seed))

@@ -18,7 +18,8 @@ for package in (shiftfill.domain, shiftfill.services):
     for module in pkgutil.iter_modules(package.__path__, package.__name__ + "."):
         importlib.import_module(module.name)
 loaded = sorted({name.split(".")[0] for name in sys.modules})
-print(" ".join(name for name in loaded if name in {"flask", "apscheduler", "twilio", "redis"}))
+outside = {"flask", "apscheduler", "twilio", "redis", "prometheus_client"}
+print(" ".join(name for name in loaded if name in outside))
 """
     result = subprocess.run(
         [sys.executable, "-c", script],

@@ -30,11 +30,14 @@ from shiftfill.domain.model import (
 from shiftfill.domain.rules import Decision
 from shiftfill.services.dependencies import Clock, system_clock
 from shiftfill.services.ports import (
+    ChangeCaregiver,
     Decide,
     DecideWithCode,
     DuplicateKey,
     Reach,
     Record,
+    RecordCaregiverChange,
+    RecordCounts,
 )
 
 R = TypeVar("R")
@@ -71,6 +74,7 @@ class MemoryCaregivers:
         self._by_id: dict[str, Caregiver] = {}
         self._by_phone: dict[str, str] = {}
         self._contactable_by_role: dict[str, dict[str, None]] = defaultdict(dict)
+        self._events: dict[str, list[Event]] = defaultdict(list)
 
     def add_many(self, caregivers: Sequence[Caregiver]) -> None:
         with self._lock:
@@ -98,7 +102,7 @@ class MemoryCaregivers:
     def _put(self, caregiver: Caregiver) -> None:
         self._by_id[caregiver.id] = caregiver
         self._by_phone[caregiver.phone] = caregiver.id
-        if not caregiver.opted_out:
+        if _contactable(caregiver):
             self._contactable_by_role[caregiver.role][caregiver.id] = None
 
     def get(self, caregiver_id: str) -> Caregiver | None:
@@ -130,6 +134,46 @@ class MemoryCaregivers:
             self._by_id[caregiver_id] = caregiver
             self._contactable_by_role[caregiver.role].pop(caregiver_id, None)
             return caregiver, True
+
+    def update(
+        self,
+        caregiver_id: str,
+        change: ChangeCaregiver,
+        record: RecordCaregiverChange | None = None,
+    ) -> tuple[Caregiver, bool]:
+        with self._lock:
+            current = self._by_id[caregiver_id]
+            updated = change(current)
+            if updated is None or updated == current:
+                return current, False
+            if updated.id != caregiver_id:
+                raise ValueError("a caregiver's id cannot change")
+            if updated.phone != current.phone:
+                if self._by_phone.get(updated.phone, caregiver_id) != caregiver_id:
+                    raise DuplicateKey("phone", updated.phone)
+                del self._by_phone[current.phone]
+                self._by_phone[updated.phone] = caregiver_id
+            self._by_id[caregiver_id] = updated
+            was, now = _contactable(current), _contactable(updated)
+            if was and (not now or updated.role != current.role):
+                self._contactable_by_role[current.role].pop(caregiver_id, None)
+            if now and (not was or updated.role != current.role):
+                self._contactable_by_role[updated.role][caregiver_id] = None
+            if record is not None:
+                self._events[caregiver_id].extend(record(current, updated))
+            return updated, True
+
+    def events(self, caregiver_id: str) -> list[Event]:
+        with self._lock:
+            return list(self._events.get(caregiver_id, ()))
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+
+def _contactable(caregiver: Caregiver) -> bool:
+    """Whether the role index lists the caregiver: only those a fanout may offer a shift."""
+    return not caregiver.opted_out and caregiver.active
 
 
 class MemoryEvents:
@@ -213,6 +257,7 @@ class MemoryNotifications:
         self._buckets: dict[tuple[str, str], dict[str, Notification]] = {}
         self._shift_channels: dict[str, list[str]] = defaultdict(list)
         self._by_provider_id: dict[str, str] = {}
+        self._count = 0
 
     def _queue(self, shift_id: str, reach: Reach | None, decision: Decision) -> None:
         """Queue what ``reach`` asks for; the caller holds the lock."""
@@ -230,6 +275,7 @@ class MemoryNotifications:
             if cid not in bucket
         ]
         bucket.update((n.caregiver_id, n) for n in created)
+        self._count += len(created)
         self._outbox._put(n.id for n in created)
 
     def get(self, notification_id: str) -> Notification | None:
@@ -270,6 +316,9 @@ class MemoryNotifications:
             if record is not None:
                 self._events._append(shift_id, record(notification))
         return notification, True
+
+    def __len__(self) -> int:
+        return self._count
 
 
 class MemoryShifts:
@@ -387,6 +436,9 @@ class MemoryShifts:
             due = [(at, sid) for sid, at in self._due_rounds.items() if at <= now]
         return [sid for _, sid in sorted(due)]
 
+    def __len__(self) -> int:
+        return len(self._by_id)
+
     def _reindex(self, before: Shift, after: Shift) -> None:
         role = after.role_required
         if before.fanout is None and after.fanout is not None and after.is_open:
@@ -478,9 +530,27 @@ class MemoryStore:
         self.notifications = MemoryNotifications(lock, self.events, self.outbox)
         self.shifts = MemoryShifts(lock, self.events, self.notifications, code_source)
         self.inbound = MemoryInbound(dedupe_window, clock)
+        self._seeded_lock = threading.Lock()
+        self._seeded_at: datetime | None = None
 
     def ping(self) -> None:
         """Memory is always there."""
+
+    def counts(self) -> RecordCounts:
+        return RecordCounts(
+            caregivers=len(self.caregivers),
+            shifts=len(self.shifts),
+            notifications=len(self.notifications),
+        )
+
+    def mark_seeded(self, at: datetime) -> datetime:
+        with self._seeded_lock:
+            if self._seeded_at is None:
+                self._seeded_at = at
+            return self._seeded_at
+
+    def seeded_at(self) -> datetime | None:
+        return self._seeded_at
 
     def close(self) -> None:
         """Nothing to release."""

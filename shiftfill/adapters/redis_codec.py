@@ -40,6 +40,7 @@ def dump_caregiver(caregiver: Caregiver) -> str:
             "role": caregiver.role,
             "phone": caregiver.phone,
             "opted_out": caregiver.opted_out,
+            "active": caregiver.active,
         }
     )
 
@@ -52,6 +53,7 @@ def load_caregiver(raw: str | bytes) -> Caregiver:
         role=data["role"],
         phone=data["phone"],
         opted_out=data["opted_out"],
+        active=data["active"],
     )
 
 

@@ -43,11 +43,14 @@ from shiftfill.domain.model import (
 )
 from shiftfill.domain.rules import Decision
 from shiftfill.services.ports import (
+    ChangeCaregiver,
     Decide,
     DecideWithCode,
     DuplicateKey,
     Reach,
     Record,
+    RecordCaregiverChange,
+    RecordCounts,
     StoreUnavailable,
 )
 
@@ -77,8 +80,9 @@ return redis.call('GET', ARGV[2] .. id)
 # each caregiver without a notification on this channel: the notification (the
 # codec's JSON form, from a head the client wrote), its place in the shift's list,
 # and its entry in the send queue. KEYS: the shift's list, its reached set, the
-# outbox. ARGV: the notification key prefix, the shift id, the channel, the JSON
-# head (every field but the ids, ending in a comma), then caregiver ids.
+# outbox, the count of notifications. ARGV: the notification key prefix, the shift
+# id, the channel, the JSON head (every field but the ids, ending in a comma), then
+# caregiver ids.
 QUEUE_NOTIFICATIONS = """
 local shift_id, channel, head = ARGV[2], ARGV[3], ARGV[4]
 for i = 5, #ARGV do
@@ -89,6 +93,7 @@ for i = 5, #ARGV do
       head .. '"id": ' .. cjson.encode(id) .. ', "caregiver_id": ' .. cjson.encode(cid) .. '}')
     redis.call('RPUSH', KEYS[1], id)
     redis.call('XADD', KEYS[3], '*', 'id', id)
+    redis.call('INCR', KEYS[4])
   end
 end
 return 0
@@ -172,6 +177,8 @@ class RedisCaregivers:
         self._k = keys
         self._order = keys("caregivers")
         self._phones = keys("caregiver-phones")
+        # The role index orders caregivers as they joined or last became contactable.
+        self._seq = keys("contactable-seq")
         self._by_phone = client.register_script(BY_PHONE)
 
     def _key(self, caregiver_id: str) -> str:
@@ -194,7 +201,7 @@ class RedisCaregivers:
                 seen_phones.add(caregiver.phone)
             self._put(pipe, caregivers)
 
-        transact(self._r, [self._order, self._phones], step)
+        transact(self._r, [self._order, self._phones, self._seq], step)
 
     def add_absent(self, caregivers: Sequence[Caregiver]) -> list[Caregiver]:
         def step(pipe: Pipeline) -> list[Caregiver]:
@@ -211,7 +218,7 @@ class RedisCaregivers:
             self._put(pipe, added)
             return added
 
-        return transact(self._r, [self._order, self._phones], step)
+        return transact(self._r, [self._order, self._phones, self._seq], step)
 
     def _taken(self, pipe: Pipeline, caregivers: Sequence[Caregiver]) -> list[tuple[bool, bool]]:
         if not caregivers:
@@ -221,16 +228,17 @@ class RedisCaregivers:
         return [(s is not None, p is not None) for s, p in zip(stored, phones, strict=True)]
 
     def _put(self, pipe: Pipeline, caregivers: Sequence[Caregiver]) -> None:
-        base = pipe.llen(self._order)
+        seq = int(pipe.get(self._seq) or 0)
         pipe.multi()
         if not caregivers:
             return
         pipe.mset({self._key(c.id): codec.dump_caregiver(c) for c in caregivers})
         pipe.rpush(self._order, *(c.id for c in caregivers))
         pipe.hset(self._phones, mapping={c.phone: c.id for c in caregivers})
-        for n, caregiver in enumerate(caregivers):
-            if not caregiver.opted_out:
-                pipe.zadd(self._role(caregiver.role), {caregiver.id: base + n})
+        for n, caregiver in enumerate(caregivers, start=seq + 1):
+            if _contactable(caregiver):
+                pipe.zadd(self._role(caregiver.role), {caregiver.id: n})
+        pipe.set(self._seq, seq + len(caregivers))
 
     def get(self, caregiver_id: str) -> Caregiver | None:
         raw = self._r.get(self._key(caregiver_id))
@@ -271,6 +279,59 @@ class RedisCaregivers:
             return caregiver, True
 
         return transact(self._r, [key], step)
+
+    def update(
+        self,
+        caregiver_id: str,
+        change: ChangeCaregiver,
+        record: RecordCaregiverChange | None = None,
+    ) -> tuple[Caregiver, bool]:
+        key = self._key(caregiver_id)
+
+        def step(pipe: Pipeline) -> tuple[Caregiver, bool]:
+            raw = pipe.get(key)
+            if raw is None:
+                raise KeyError(caregiver_id)
+            current = codec.load_caregiver(raw)
+            updated = change(current)
+            if updated is None or updated == current:
+                pipe.multi()
+                return current, False
+            if updated.id != caregiver_id:
+                raise ValueError("a caregiver's id cannot change")
+            if updated.phone != current.phone:
+                holder = pipe.hget(self._phones, updated.phone)
+                if holder is not None and holder.decode() != caregiver_id:
+                    raise DuplicateKey("phone", updated.phone)
+            seq = int(pipe.get(self._seq) or 0)
+            pipe.multi()
+            pipe.set(key, codec.dump_caregiver(updated))
+            if updated.phone != current.phone:
+                pipe.hdel(self._phones, current.phone)
+                pipe.hset(self._phones, updated.phone, caregiver_id)
+            was, now = _contactable(current), _contactable(updated)
+            if was and (not now or updated.role != current.role):
+                pipe.zrem(self._role(current.role), caregiver_id)
+            if now and (not was or updated.role != current.role):
+                pipe.zadd(self._role(updated.role), {caregiver_id: seq + 1})
+                pipe.set(self._seq, seq + 1)
+            events = list(record(current, updated)) if record is not None else []
+            if events:
+                pipe.rpush(self._events(caregiver_id), *map(codec.dump_event, events))
+            return updated, True
+
+        return transact(self._r, [key, self._phones, self._seq], step)
+
+    def _events(self, caregiver_id: str) -> str:
+        return self._k("caregiver-events", caregiver_id)
+
+    def events(self, caregiver_id: str) -> list[Event]:
+        return [codec.load_event(raw) for raw in self._r.lrange(self._events(caregiver_id), 0, -1)]
+
+
+def _contactable(caregiver: Caregiver) -> bool:
+    """Whether the role index lists the caregiver: only those a fanout may offer a shift."""
+    return not caregiver.opted_out and caregiver.active
 
 
 @translating_errors
@@ -396,6 +457,7 @@ class RedisNotifications:
         self._events = events
         self._outbox = outbox
         self._providers = keys("provider-ids")
+        self.count_key = keys("notification-count")
         self._queue_script = client.register_script(QUEUE_NOTIFICATIONS)
 
     def key(self, notification_id: str) -> str:
@@ -416,7 +478,12 @@ class RedisNotifications:
         at: datetime,
     ) -> None:
         """Queue a notification to each caregiver without one on ``channel``, inside a step."""
-        keys = [self._of_shift(shift_id), self._reached(shift_id, channel), self._outbox.key]
+        keys = [
+            self._of_shift(shift_id),
+            self._reached(shift_id, channel),
+            self._outbox.key,
+            self.count_key,
+        ]
         head = codec.queued_notification_head(shift_id, channel, at)
         ids = list(caregiver_ids)
         for chunk in range(0, len(ids), BULK_CHUNK):
@@ -702,6 +769,26 @@ class RedisStore:
             self.client.ping()
         except _UNAVAILABLE as exc:
             raise StoreUnavailable(f"Redis is unreachable: {exc}") from exc
+
+    @_translating
+    def counts(self) -> RecordCounts:
+        with self.client.pipeline(transaction=False) as pipe:
+            pipe.llen(self.keys("caregivers"))
+            pipe.llen(self.keys("shifts"))
+            pipe.get(self.notifications.count_key)
+            caregivers, shifts, notifications = pipe.execute()
+        return RecordCounts(int(caregivers), int(shifts), int(notifications or 0))
+
+    @_translating
+    def mark_seeded(self, at: datetime) -> datetime:
+        key = self.keys("seeded-at")
+        self.client.set(key, at.isoformat(), nx=True)
+        return datetime.fromisoformat(self.client.get(key).decode())
+
+    @_translating
+    def seeded_at(self) -> datetime | None:
+        raw = self.client.get(self.keys("seeded-at"))
+        return datetime.fromisoformat(raw.decode()) if raw else None
 
     def close(self) -> None:
         self.client.close()

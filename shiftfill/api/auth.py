@@ -7,6 +7,7 @@ so a development server needs no secrets.
 from __future__ import annotations
 
 import hmac
+import logging
 from collections.abc import Sequence
 
 from flask import Flask, request
@@ -18,6 +19,8 @@ FORM = "application/x-www-form-urlencoded"
 PUBLIC_ENDPOINTS = frozenset({"health.health"})
 PROVIDER_ENDPOINTS = frozenset({"messages.status_callback", "voice.gather"})
 SIGNATURE_HEADER = "X-Twilio-Signature"
+
+log = logging.getLogger(__name__)
 
 
 def init_app(app: Flask) -> None:
@@ -53,6 +56,13 @@ def check_bearer(tokens: Sequence[str]) -> None:
     # Compare with every token, so the time taken says nothing about which one was close.
     matches = [hmac.compare_digest(candidate, token.encode()) for token in tokens]
     if scheme.lower() != "bearer" or not any(matches):
+        log.warning(
+            "%s %s refused: %s",
+            request.method,
+            request.path,
+            "no bearer token" if not candidate else "wrong bearer token",
+            extra={"event": "token_refused", "endpoint": request.endpoint},
+        )
         reject(
             401,
             "A valid 'Authorization: Bearer <token>' header is required.",
@@ -72,4 +82,11 @@ def check_signature(validator: RequestValidator, public_base_url: str) -> None:
         url += "?" + request.query_string.decode("latin-1")
     signature = request.headers.get(SIGNATURE_HEADER, "")
     if not signature or not validator.validate(url, request.form, signature):
+        log.warning(
+            "%s %s refused: %s",
+            request.method,
+            request.path,
+            f"no {SIGNATURE_HEADER}" if not signature else f"{SIGNATURE_HEADER} does not match",
+            extra={"event": "signature_refused", "endpoint": request.endpoint},
+        )
         reject(403, f"The {SIGNATURE_HEADER} header is missing or does not match.")

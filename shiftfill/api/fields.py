@@ -14,6 +14,7 @@ from typing import Any
 import marshmallow as ma
 from flask import current_app, has_app_context
 
+from config import DEFAULT_ROLES
 from shiftfill import phones
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
@@ -150,7 +151,7 @@ class Trimmed(ma.fields.String):
 
 
 class Role(Trimmed):
-    """A caregiver role such as ``RN``: trimmed and upper-cased."""
+    """A caregiver role such as ``RN``: trimmed, upper-cased, one of ``SHIFTFILL_ROLES``."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(max_length=32, **kwargs)
@@ -161,7 +162,17 @@ class Role(Trimmed):
         # makes "R\u200bN" look like "RN".
         if not role.isprintable():
             raise ma.ValidationError("Use letters, digits and visible punctuation only.")
+        allowed = allowed_roles()
+        if role not in allowed:
+            raise ma.ValidationError(f"Must be one of: {', '.join(allowed)}.")
         return role
+
+
+def allowed_roles() -> tuple[str, ...]:
+    """The roles caregivers and shifts may have (``SHIFTFILL_ROLES``)."""
+    if has_app_context():
+        return tuple(current_app.config.get("SHIFTFILL_ROLES", DEFAULT_ROLES))
+    return DEFAULT_ROLES
 
 
 class Phone(ma.fields.String):

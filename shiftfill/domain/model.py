@@ -76,6 +76,10 @@ class EventType(enum.StrEnum):
     CLAIM_LOST = "claim_lost"
     CANCELLED = "cancelled"
     OPTED_OUT = "opted_out"
+    NO_ONE_QUALIFIED = "no_one_qualified"
+    # Entries of a caregiver's own trail (changes made by the agency), on no shift.
+    OPTED_IN = "opted_in"
+    CAREGIVER_CHANGED = "caregiver_changed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +91,8 @@ class Caregiver:
     role: str
     phone: str
     opted_out: bool = False
+    # A deactivated caregiver stays on the roster but is offered nothing.
+    active: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +114,11 @@ class Fanout:
     @property
     def round(self) -> Round:
         return Round.SMS if self.escalated_at is None else Round.PHONE
+
+    @property
+    def no_one_qualified(self) -> bool:
+        """True when the fanout found nobody to offer the shift to."""
+        return not self.offered_caregiver_ids
 
     def was_offered_to(self, caregiver_id: str) -> bool:
         return caregiver_id in self._offered
@@ -134,6 +145,10 @@ class Shift:
     @property
     def is_open(self) -> bool:
         return self.status is ShiftStatus.OPEN
+
+    def has_ended(self, now: datetime) -> bool:
+        """True once the shift's end time has passed."""
+        return self.end_time <= now
 
 
 @dataclass(frozen=True, slots=True)

@@ -82,6 +82,16 @@ def reply_for(
     return f"Sorry, we did not understand. {how_to_answer(shift)}"
 
 
+def unknown_code(code: str, open_offers: Sequence[Shift]) -> str:
+    """Answer a code that names none of the caregiver's open offers, listing the right codes."""
+    not_found = f"No open offer has the code {code}."
+    if len(open_offers) == 1:
+        shift = open_offers[0]
+        return f"{not_found} For the {describe(shift)}: {how_to_answer(shift)}"
+    choices = "; ".join(f"YES {_code(s)} for the {describe(s)}" for s in open_offers)
+    return f"{not_found} You have {len(open_offers)} open offers. Reply {choices}."
+
+
 def no_answer_on_call(shift: Shift | None) -> str:
     """Say on a call when the caregiver pressed nothing and said nothing."""
     if shift is None:

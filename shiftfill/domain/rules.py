@@ -7,9 +7,10 @@ touches storage, so a repository can run them under its lock as one atomic step.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from shiftfill.domain.model import (
     Caregiver,
@@ -62,7 +63,30 @@ class Decision:
 
 def is_qualified(caregiver: Caregiver, role_required: str) -> bool:
     """Tell whether a caregiver may be offered a shift needing ``role_required``."""
-    return caregiver.role == role_required and not caregiver.opted_out
+    return caregiver.role == role_required and not caregiver.opted_out and caregiver.active
+
+
+# What the agency may change on a caregiver; ``opted_out`` only back to false.
+EDITABLE_FIELDS = frozenset({"name", "phone", "role", "active", "opted_out"})
+
+
+class CaregiverEditRefused(ValueError):
+    """The agency asked for a change of a caregiver that is not allowed."""
+
+
+def edit_caregiver(caregiver: Caregiver, changes: Mapping[str, Any]) -> Caregiver | None:
+    """Apply the agency's ``changes``; ``None`` when they change nothing.
+
+    Only the caregiver opts out (by STOP, or at the provider): the agency can
+    opt a caregiver back in, never out.
+    """
+    unknown = set(changes) - EDITABLE_FIELDS
+    if unknown:
+        raise CaregiverEditRefused(f"Cannot change {', '.join(sorted(unknown))}.")
+    if changes.get("opted_out") is True and not caregiver.opted_out:
+        raise CaregiverEditRefused("Only the caregiver can opt out (by texting STOP).")
+    edited = replace(caregiver, **changes)
+    return None if edited == caregiver else edited
 
 
 def start_fanout(
@@ -75,7 +99,9 @@ def start_fanout(
 ) -> Decision:
     """Open the fanout of an open shift; a shift already fanned out stays as it is.
 
-    ``changed`` tells whether this call started the fanout.
+    ``changed`` tells whether this call started the fanout. A shift that has
+    ended cannot start one; a repeat of a fanout that started in time is
+    still answered as a repeat.
     """
     if shift.status is ShiftStatus.CANCELLED:
         raise ShiftConflict(shift, "The shift is cancelled.")
@@ -83,6 +109,8 @@ def start_fanout(
         return Decision(shift, changed=False)
     if shift.status is not ShiftStatus.OPEN:
         raise ShiftConflict(shift, f"The shift is {shift.status}.")
+    if shift.has_ended(now):
+        raise ShiftConflict(shift, "The shift has already ended.")
     fanout = Fanout(
         started_at=now,
         offer_code=offer_code,
@@ -146,11 +174,14 @@ def begin_phone_round(shift: Shift, *, now: datetime) -> Decision:
     return Decision(replace(shift, fanout=replace(fanout, escalated_at=now)), changed=True)
 
 
-def phone_round_callees(shift: Shift, opted_out_ids: Iterable[str]) -> list[str]:
-    """List who gets a call: every offered caregiver who has not declined or opted out."""
+def phone_round_callees(shift: Shift, unreachable_ids: Iterable[str]) -> list[str]:
+    """List who gets a call: every offered caregiver who has not declined or become unreachable.
+
+    ``unreachable_ids`` are offered caregivers who opted out or were deactivated since.
+    """
     if shift.fanout is None:
         return []
-    skip = set(shift.fanout.declined_caregiver_ids) | set(opted_out_ids)
+    skip = set(shift.fanout.declined_caregiver_ids) | set(unreachable_ids)
     return [cid for cid in shift.fanout.offered_caregiver_ids if cid not in skip]
 
 
@@ -172,7 +203,11 @@ def why_not_contact(shift: Shift, caregiver: Caregiver, channel: Channel) -> str
     if not shift.is_open:
         return f"the shift is {shift.status}"
     if not is_qualified(caregiver, shift.role_required):
-        return "the caregiver opted out" if caregiver.opted_out else "the caregiver's role differs"
+        if caregiver.opted_out:
+            return "the caregiver opted out"
+        if not caregiver.active:
+            return "the caregiver is inactive"
+        return "the caregiver's role differs"
     if (
         channel is Channel.CALL
         and shift.fanout is not None

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
+from shiftfill.domain import rules
 from shiftfill.domain.model import Caregiver, Event, EventType
+from shiftfill.phones import mask
 from shiftfill.services.dependencies import Dependencies
-from shiftfill.services.errors import Conflict, NotFound
+from shiftfill.services.errors import Conflict, Invalid, NotFound
 from shiftfill.services.ports import DuplicateKey
+
+log = logging.getLogger(__name__)
 
 
 def register_caregiver(
@@ -18,10 +24,18 @@ def register_caregiver(
     role: str,
     phone: str,
     opted_out: bool = False,
+    active: bool = True,
     id: str | None = None,
 ) -> Caregiver:
     """Add a caregiver; ``role`` and ``phone`` arrive already normalised."""
-    record = {"name": name, "role": role, "phone": phone, "opted_out": opted_out, "id": id}
+    record = {
+        "name": name,
+        "role": role,
+        "phone": phone,
+        "opted_out": opted_out,
+        "active": active,
+        "id": id,
+    }
     return register_caregivers(deps, [record])[0]
 
 
@@ -43,6 +57,7 @@ def new_caregiver(record: dict[str, Any]) -> Caregiver:
         role=record["role"],
         phone=record["phone"],
         opted_out=record.get("opted_out", False),
+        active=record.get("active", True),
     )
 
 
@@ -54,9 +69,82 @@ def get_caregiver(deps: Dependencies, caregiver_id: str) -> Caregiver:
     return caregiver
 
 
-def list_caregivers(deps: Dependencies, role: str | None = None) -> list[Caregiver]:
-    """List caregivers, optionally only those of one role."""
-    return deps.store.caregivers.all(role=role)
+def list_caregivers(
+    deps: Dependencies,
+    role: str | None = None,
+    opted_out: bool | None = None,
+    active: bool | None = None,
+) -> list[Caregiver]:
+    """List caregivers, optionally only those of one role, opt-out state or activity."""
+    return [
+        c
+        for c in deps.store.caregivers.all(role=role)
+        if (opted_out is None or c.opted_out is opted_out)
+        and (active is None or c.active is active)
+    ]
+
+
+def update_caregiver(
+    deps: Dependencies, caregiver_id: str, changes: Mapping[str, Any]
+) -> Caregiver:
+    """Apply the agency's changes to a caregiver in one step; an opt-in is noted and logged.
+
+    A phone that another caregiver holds is a ``Conflict``; opting a caregiver
+    out is theirs to do, not the agency's.
+    """
+    now = deps.clock()
+    recorded: list[Event] = []
+
+    def record(before: Caregiver, after: Caregiver) -> list[Event]:
+        changed = sorted(f for f in changes if getattr(before, f) != getattr(after, f))
+        events = [
+            Event(
+                at=now,
+                type=EventType.CAREGIVER_CHANGED,
+                caregiver_id=after.id,
+                detail={"fields": changed},
+            )
+        ]
+        if before.opted_out and not after.opted_out:
+            events.append(
+                Event(
+                    at=now, type=EventType.OPTED_IN, caregiver_id=after.id, detail={"via": "agency"}
+                )
+            )
+        recorded[:] = events
+        return events
+
+    try:
+        caregiver, changed = deps.store.caregivers.update(
+            caregiver_id, lambda c: rules.edit_caregiver(c, changes), record
+        )
+    except KeyError:
+        raise NotFound(f"No caregiver with id {caregiver_id}.") from None
+    except DuplicateKey as exc:
+        raise Conflict(f"A caregiver with {exc.field} {exc.value} already exists.") from exc
+    except rules.CaregiverEditRefused as exc:
+        raise Invalid(str(exc)) from exc
+    if changed and recorded:
+        log.info(
+            "caregiver %s changed: %s",
+            caregiver_id,
+            ", ".join(recorded[0].detail["fields"]),
+            extra={"event": "caregiver_changed", "caregiver_id": caregiver_id},
+        )
+        if any(e.type is EventType.OPTED_IN for e in recorded):
+            log.info(
+                "caregiver %s (%s) opted back in by the agency",
+                caregiver_id,
+                mask(caregiver.phone),
+                extra={"event": "opted_in", "caregiver_id": caregiver_id},
+            )
+    return caregiver
+
+
+def caregiver_events(deps: Dependencies, caregiver_id: str) -> list[Event]:
+    """Return a caregiver's own trail (changes made by the agency), oldest first."""
+    get_caregiver(deps, caregiver_id)
+    return deps.store.caregivers.events(caregiver_id)
 
 
 def opt_out_caregiver(deps: Dependencies, caregiver_id: str, *, via: str) -> Caregiver:
@@ -68,6 +156,13 @@ def opt_out_caregiver(deps: Dependencies, caregiver_id: str, *, via: str) -> Car
     """
     caregiver, changed = deps.store.caregivers.opt_out(caregiver_id)
     if changed:
+        log.info(
+            "caregiver %s (%s) opted out via %s",
+            caregiver_id,
+            mask(caregiver.phone),
+            via,
+            extra={"event": "opted_out", "caregiver_id": caregiver_id, "via": via},
+        )
         now = deps.clock()
         event = Event(
             at=now, type=EventType.OPTED_OUT, caregiver_id=caregiver_id, detail={"via": via}

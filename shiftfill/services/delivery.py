@@ -190,13 +190,34 @@ def settle(
             )
         ]
 
-    notification, _ = deps.store.notifications.update(notification_id, advance, record)
+    notification, changed = deps.store.notifications.update(notification_id, advance, record)
+    if changed:
+        deps.metrics.notifications(str(notification.channel), str(status))
+        if status in _NOT_DELIVERED:
+            log.warning(
+                "%s %s to caregiver %s for shift %s: %s",
+                notification.channel,
+                status,
+                notification.caregiver_id,
+                notification.shift_id,
+                error or "no reason given",
+                extra={
+                    "event": "delivery_failed",
+                    "shift_id": notification.shift_id,
+                    "caregiver_id": notification.caregiver_id,
+                    "channel": str(notification.channel),
+                    "status": str(status),
+                },
+            )
     return notification
+
+
+_NOT_DELIVERED = frozenset({NotificationStatus.FAILED, NotificationStatus.UNDELIVERED})
 
 
 def _skip(deps: Dependencies, notification: Notification, reason: str) -> Notification:
     """Drop a queued message that may no longer go out; no event, it was never attempted."""
-    done, _ = deps.store.notifications.update(
+    done, changed = deps.store.notifications.update(
         notification.id,
         lambda n: (
             replace(n, status=NotificationStatus.FAILED, error=f"not sent: {reason}")
@@ -204,4 +225,8 @@ def _skip(deps: Dependencies, notification: Notification, reason: str) -> Notifi
             else None
         ),
     )
+    if changed:
+        # Counted apart from provider failures: nothing was wrong, the message was moot.
+        deps.metrics.notifications(str(done.channel), "skipped")
+        log.debug("%s not sent: %s", notification.id, reason)
     return done

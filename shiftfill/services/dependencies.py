@@ -1,4 +1,4 @@
-"""What every use case receives: the store, the notifier, the clock and the settings.
+"""What every use case receives: the store, the notifier, the clock, the settings, the metrics.
 
 Built once by ``shiftfill.bootstrap`` and frozen; a test that needs another
 clock or notifier builds another bundle rather than changing this one.
@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from shiftfill.services.ports import Notifier, Store
+from shiftfill.services.ports import Metrics, NoMetrics, Notifier, Store
 
 Clock = Callable[[], datetime]
 Sleep = Callable[[float], None]
@@ -43,3 +43,4 @@ class Dependencies:
     settings: Settings = field(default_factory=Settings)
     clock: Clock = system_clock
     sleep: Sleep = time.sleep
+    metrics: Metrics = field(default_factory=NoMetrics)

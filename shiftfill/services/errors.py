@@ -23,3 +23,13 @@ class Conflict(ServiceError):
     """The request clashes with the current state (a duplicate id, a filled or cancelled shift)."""
 
     code = "conflict"
+
+
+class Invalid(ServiceError):
+    """The request is well-formed but breaks a rule that needs the current time or state."""
+
+    code = "validation_error"
+
+    def __init__(self, message: str, fields: dict[str, list[str]] | None = None) -> None:
+        super().__init__(message)
+        self.fields = fields or {}

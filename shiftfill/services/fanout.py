@@ -40,7 +40,12 @@ def start_fanout(deps: Dependencies, shift_id: str) -> tuple[Shift, bool]:
         fanout = decision.shift.fanout
         code = fanout.offer_code if fanout else None
         detail = {"offered": len(qualified), "offer_code": code}
-        return decision.if_changed(Event(at=now, type=EventType.FANOUT_STARTED, detail=detail))
+        events = [Event(at=now, type=EventType.FANOUT_STARTED, detail=detail)]
+        if not qualified:
+            events.append(
+                Event(at=now, type=EventType.NO_ONE_QUALIFIED, detail={"role": shift.role_required})
+            )
+        return decision.if_changed(*events)
 
     try:
         decision = deps.store.shifts.start_fanout(
@@ -51,7 +56,32 @@ def start_fanout(deps: Dependencies, shift_id: str) -> tuple[Shift, bool]:
         )
     except rules.ShiftConflict as exc:
         raise Conflict(str(exc)) from exc
+    if decision.changed:
+        _report_fanout(deps, decision.shift, len(qualified))
     return decision.shift, decision.changed
+
+
+def _report_fanout(deps: Dependencies, shift: Shift, offered: int) -> None:
+    """Log and count a fanout that just started; nobody to offer it to is a warning."""
+    role = shift.role_required
+    deps.metrics.fanout_started(role, offered)
+    deps.metrics.notifications(str(Channel.SMS), "queued", offered)
+    extra = {"shift_id": shift.id, "role": role, "offered": offered}
+    if offered:
+        log.info(
+            "fanout started for shift %s (%s): %d caregivers offered",
+            shift.id,
+            role,
+            offered,
+            extra={"event": "fanout_started", **extra},
+        )
+    else:
+        log.warning(
+            "fanout started for shift %s (%s) but no caregiver qualified: nobody was texted",
+            shift.id,
+            role,
+            extra={"event": "no_one_qualified", **extra},
+        )
 
 
 def run_due_phone_rounds(deps: Dependencies) -> dict[str, int]:
@@ -81,11 +111,11 @@ def run_phone_round(deps: Dependencies, shift_id: str, *, now: datetime | None =
     if shift is None or shift.fanout is None:
         return 0
     offered = deps.store.caregivers.get_many(shift.fanout.offered_caregiver_ids)
-    opted_out = [c.id for c in offered if c.opted_out]
+    unreachable = [c.id for c in offered if not rules.is_qualified(c, shift.role_required)]
     at = now or deps.clock()
 
     def callees(decision: rules.Decision) -> list[str]:
-        return rules.phone_round_callees(decision.shift, opted_out)
+        return rules.phone_round_callees(decision.shift, unreachable)
 
     decision = deps.store.shifts.update(
         shift_id,
@@ -98,5 +128,22 @@ def run_phone_round(deps: Dependencies, shift_id: str, *, now: datetime | None =
     if not decision.changed:
         return 0
     calls = len(callees(decision))
-    log.info("phone round for shift %s: %d calls queued", shift_id, calls)
+    fanout = decision.shift.fanout
+    declined = len(fanout.declined_caregiver_ids) if fanout else 0
+    deps.metrics.notifications(str(Channel.CALL), "queued", calls)
+    log.info(
+        "phone round for shift %s: %d calls queued (%d offered, %d declined, %d unreachable)",
+        shift_id,
+        calls,
+        len(shift.fanout.offered_caregiver_ids),
+        declined,
+        len(unreachable),
+        extra={
+            "event": "phone_round",
+            "shift_id": shift_id,
+            "calls": calls,
+            "declined": declined,
+            "unreachable": len(unreachable),
+        },
+    )
     return calls

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,6 +16,8 @@ from shiftfill.domain.model import Caregiver, Channel, Event, EventType, Shift
 from shiftfill.domain.rules import Outcome
 from shiftfill.services.caregivers import opt_out_caregiver
 from shiftfill.services.dependencies import Dependencies
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +47,8 @@ class _Target:
 
     shift: Shift | None
     candidates: Sequence[Shift] = ()
+    # An offer code that names none of the caregiver's offers.
+    unknown_code: str | None = None
 
 
 def handle_inbound(deps: Dependencies, message: InboundMessage) -> InboundResult:
@@ -53,7 +58,9 @@ def handle_inbound(deps: Dependencies, message: InboundMessage) -> InboundResult
     """
     caregiver = _sender(deps, message.sender)
     if caregiver is None:
-        return InboundResult(Outcome.UNKNOWN_SENDER, replies.reply_for(Outcome.UNKNOWN_SENDER))
+        result = _unknown_sender(deps, message.sender, message.channel)
+        deps.metrics.inbound_handled(str(result.outcome))
+        return result
     if message.message_id:
         result, _ = deps.store.inbound.once(
             message.message_id,
@@ -103,9 +110,10 @@ def handle_call_reply(
         caregiver = _sender(deps, fallback_phone) if fallback_phone else None
         shift_id = None
     if caregiver is None:
-        return InboundResult(Outcome.UNKNOWN_SENDER, replies.reply_for(Outcome.UNKNOWN_SENDER))
+        return _unknown_sender(deps, fallback_phone or "", Channel.CALL)
     if not said.strip():
         shift = deps.store.shifts.get(shift_id) if shift_id else None
+        deps.metrics.inbound_handled(str(Outcome.UNRECOGNIZED))
         return InboundResult(
             Outcome.UNRECOGNIZED,
             replies.no_answer_on_call(shift),
@@ -124,6 +132,12 @@ def handle_call_reply(
 
 
 def _handle(deps: Dependencies, caregiver: Caregiver, message: InboundMessage) -> InboundResult:
+    result = _act(deps, caregiver, message)
+    deps.metrics.inbound_handled(str(result.outcome))
+    return result
+
+
+def _act(deps: Dependencies, caregiver: Caregiver, message: InboundMessage) -> InboundResult:
     parsed = parse_reply(message.body)
     if parsed.intent is Intent.OPT_OUT:
         return _opt_out(deps, caregiver, message)
@@ -133,6 +147,10 @@ def _handle(deps: Dependencies, caregiver: Caregiver, message: InboundMessage) -
         outcome = Outcome.HELP if parsed.intent is Intent.HELP else Outcome.UNRECOGNIZED
         return _instructions(outcome, caregiver, target)
     if target.shift is None:
+        if target.unknown_code is not None and target.candidates:
+            # A stale or mistyped code: the caregiver still has offers to answer.
+            reply = replies.unknown_code(target.unknown_code, target.candidates)
+            return InboundResult(Outcome.NO_OPEN_OFFER, reply, caregiver_id=caregiver.id)
         outcome = Outcome.AMBIGUOUS if target.candidates else Outcome.NO_OPEN_OFFER
         return InboundResult(
             outcome,
@@ -140,6 +158,16 @@ def _handle(deps: Dependencies, caregiver: Caregiver, message: InboundMessage) -
             caregiver_id=caregiver.id,
         )
     return _decide(deps, caregiver, target.shift, parsed, message)
+
+
+def _unknown_sender(deps: Dependencies, sender: str, channel: Channel) -> InboundResult:
+    log.info(
+        "%s from unknown number %s",
+        "call reply" if channel is Channel.CALL else "message",
+        phones.mask(sender.strip()),
+        extra={"event": "unknown_sender", "channel": str(channel)},
+    )
+    return InboundResult(Outcome.UNKNOWN_SENDER, replies.reply_for(Outcome.UNKNOWN_SENDER))
 
 
 def _sender(deps: Dependencies, raw: str) -> Caregiver | None:
@@ -160,16 +188,19 @@ def _find_target(
     """Resolve which offer a reply answers: explicit id, then offer code, then the only open one.
 
     With no open offer left, the most recent offer is the target, so a late
-    "yes" hears that the shift was filled or cancelled rather than nothing.
+    "yes" hears that the shift was filled or cancelled rather than nothing. A
+    deactivated caregiver's offers no longer count.
     """
-    offers = deps.store.shifts.offers_for(caregiver)
+    offers = deps.store.shifts.offers_for(caregiver) if caregiver.active else []
+    open_offers = [s for s in offers if s.is_open]
     if shift_id is not None:
         return _Target(next((s for s in offers if s.id == shift_id), None))
     if offer_code is not None:
         matching = [s for s in offers if s.fanout and s.fanout.offer_code == offer_code]
         matching.sort(key=lambda s: not s.is_open)
-        return _Target(matching[0] if matching else None)
-    open_offers = [s for s in offers if s.is_open]
+        if matching:
+            return _Target(matching[0])
+        return _Target(None, candidates=open_offers, unknown_code=offer_code)
     if len(open_offers) > 1:
         return _Target(None, candidates=open_offers)
     if open_offers:
@@ -178,7 +209,9 @@ def _find_target(
 
 
 def _instructions(outcome: Outcome, caregiver: Caregiver, target: _Target) -> InboundResult:
-    if target.candidates:
+    if target.unknown_code is not None and target.candidates:
+        reply = replies.unknown_code(target.unknown_code, target.candidates)
+    elif target.candidates:
         reply = replies.reply_for(Outcome.AMBIGUOUS, open_offers=target.candidates)
     else:
         reply = replies.reply_for(outcome, target.shift)
@@ -213,12 +246,45 @@ def _decide(
     )
     outcome = decision.outcome
     assert outcome is not None
+    _report_decision(deps, decision, caregiver, message)
     return InboundResult(
         outcome,
         replies.reply_for(outcome, decision.shift),
         shift_id=shift.id,
         caregiver_id=caregiver.id,
     )
+
+
+def _report_decision(
+    deps: Dependencies, decision: rules.Decision, caregiver: Caregiver, message: InboundMessage
+) -> None:
+    """Log and count a claim that won or a decline that was noted."""
+    shift = decision.shift
+    if not decision.changed:
+        return
+    extra = {"shift_id": shift.id, "caregiver_id": caregiver.id, "channel": str(message.channel)}
+    who = f"{caregiver.id} ({phones.mask(caregiver.phone)})"
+    if decision.outcome is Outcome.ASSIGNED and shift.fanout and shift.filled_at:
+        fill_round = str(shift.fanout.round)
+        seconds = (shift.filled_at - shift.fanout.started_at).total_seconds()
+        deps.metrics.shift_filled(fill_round, seconds)
+        log.info(
+            "shift %s assigned to caregiver %s by %s in the %s round, %.0f s after the fanout",
+            shift.id,
+            who,
+            message.channel,
+            fill_round,
+            seconds,
+            extra={"event": "assigned", "round": fill_round, **extra},
+        )
+    elif decision.outcome is Outcome.DECLINED:
+        log.info(
+            "caregiver %s declined shift %s by %s",
+            who,
+            shift.id,
+            message.channel,
+            extra={"event": "declined", **extra},
+        )
 
 
 def _outcome_events(decision: rules.Decision, caregiver: Caregiver, now: datetime) -> list[Event]:

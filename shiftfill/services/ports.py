@@ -31,6 +31,8 @@ R = TypeVar("R")
 Decide = Callable[[Shift], Decision]
 DecideWithCode = Callable[[Shift, str], Decision]
 Record = Callable[[Decision], Iterable[Event]]
+ChangeCaregiver = Callable[[Caregiver], Caregiver | None]
+RecordCaregiverChange = Callable[[Caregiver, Caregiver], Iterable[Event]]
 
 
 class DuplicateKey(Exception):
@@ -58,6 +60,15 @@ class Outreach:
 Reach = Callable[[Decision], Outreach | None]
 
 
+@dataclass(frozen=True, slots=True)
+class RecordCounts:
+    """How many records a store holds, so an operator can tell a full store from a fresh one."""
+
+    caregivers: int
+    shifts: int
+    notifications: int
+
+
 class CaregiverRepository(Protocol):
     """Caregivers by id, phone and role."""
 
@@ -83,13 +94,35 @@ class CaregiverRepository(Protocol):
         """List caregivers in the order they joined, optionally of one role."""
 
     def qualified_ids(self, role: str) -> list[str]:
-        """List the caregivers of ``role`` who may be contacted, in the order they joined."""
+        """List the caregivers of ``role`` who may be contacted (not opted out, active).
+
+        In the order they joined, or last became contactable again.
+        """
 
     def opt_out(self, caregiver_id: str) -> tuple[Caregiver, bool]:
         """Mark a caregiver opted out; return it and whether this call changed it.
 
         ``KeyError`` for an unknown id.
         """
+
+    def update(
+        self,
+        caregiver_id: str,
+        change: ChangeCaregiver,
+        record: RecordCaregiverChange | None = None,
+    ) -> tuple[Caregiver, bool]:
+        """Run ``change`` on the stored caregiver and store its result, in one atomic step.
+
+        ``change`` returns the new caregiver (same id), or ``None`` to leave it.
+        In the same step the phone and role indexes follow the new values, and
+        the events ``record(before, after)`` makes are appended to the
+        caregiver's own trail. A new phone that belongs to another caregiver is
+        ``DuplicateKey("phone", ...)`` and changes nothing. Returns the stored
+        caregiver and whether it changed; ``KeyError`` for an unknown id.
+        """
+
+    def events(self, caregiver_id: str) -> list[Event]:
+        """Return the caregiver's own trail (changes made on no shift), oldest first."""
 
 
 class ShiftRepository(Protocol):
@@ -257,6 +290,15 @@ class Store(Protocol):
     def ping(self) -> None:
         """Raise ``StoreUnavailable`` when the store cannot be reached."""
 
+    def counts(self) -> RecordCounts:
+        """Count the caregivers, shifts and notifications stored."""
+
+    def mark_seeded(self, at: datetime) -> datetime:
+        """Note that a seed was applied at ``at`` unless one was before; return the first time."""
+
+    def seeded_at(self) -> datetime | None:
+        """When a seed was first applied to this store, or ``None``."""
+
     def close(self) -> None:
         """Release connections; the store is not used after."""
 
@@ -277,3 +319,35 @@ class Notifier(Protocol):
 
     def place_call(self, to: str, script: str, goodbye: str) -> str:
         """Start a call that reads ``script``, gathers a key or spoken answer, else says goodbye."""
+
+
+class Metrics(Protocol):
+    """What the use cases count for the operator; an adapter turns it into Prometheus series."""
+
+    def fanout_started(self, role: str, offered: int) -> None:
+        """A fanout started for a shift of ``role``, offering it to ``offered`` caregivers."""
+
+    def notifications(self, channel: str, status: str, count: int = 1) -> None:
+        """``count`` notifications on ``channel`` reached ``status`` (queued, sent, failed...)."""
+
+    def inbound_handled(self, outcome: str) -> None:
+        """An inbound message (not a replay) came to ``outcome``."""
+
+    def shift_filled(self, round: str, seconds: float) -> None:
+        """A shift was filled in ``round``, ``seconds`` after its fanout started."""
+
+
+class NoMetrics:
+    """Counts nothing: the default for use cases run without a metrics adapter."""
+
+    def fanout_started(self, role: str, offered: int) -> None:
+        pass
+
+    def notifications(self, channel: str, status: str, count: int = 1) -> None:
+        pass
+
+    def inbound_handled(self, outcome: str) -> None:
+        pass
+
+    def shift_filled(self, round: str, seconds: float) -> None:
+        pass

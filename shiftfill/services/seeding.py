@@ -27,4 +27,5 @@ def seed(
             raise Conflict(f"A {kind} with id {repeated[0]} already exists in the seed.")
     added_people = deps.store.caregivers.add_absent(people)
     added_shifts = deps.store.shifts.add_absent(slots)
+    deps.store.mark_seeded(deps.clock())
     return len(added_people), len(added_shifts)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import datetime
 from typing import Any
@@ -9,8 +10,10 @@ from typing import Any
 from shiftfill.domain import rules
 from shiftfill.domain.model import Event, EventType, Notification, Shift, ShiftStatus
 from shiftfill.services.dependencies import Dependencies
-from shiftfill.services.errors import Conflict, NotFound
+from shiftfill.services.errors import Conflict, Invalid, NotFound
 from shiftfill.services.ports import DuplicateKey
+
+log = logging.getLogger(__name__)
 
 
 def create_shift(
@@ -22,7 +25,10 @@ def create_shift(
     end_time: datetime,
     id: str | None = None,
 ) -> Shift:
-    """Add an open shift; the caller has checked that it ends after it starts."""
+    """Add an open shift; the caller has checked that it ends after it starts.
+
+    A shift that has already ended is refused: nobody could work it.
+    """
     shift = new_shift(
         {
             "id": id,
@@ -32,6 +38,8 @@ def create_shift(
             "end_time": end_time,
         }
     )
+    if shift.has_ended(deps.clock()):
+        raise Invalid("The shift has already ended.", {"end_time": ["Must be in the future."]})
     try:
         deps.store.shifts.add(shift)
     except DuplicateKey as exc:
@@ -59,10 +67,16 @@ def get_shift(deps: Dependencies, shift_id: str) -> Shift:
 
 
 def list_shifts(
-    deps: Dependencies, status: ShiftStatus | None = None, role: str | None = None
+    deps: Dependencies,
+    status: ShiftStatus | None = None,
+    role: str | None = None,
+    organization_id: str | None = None,
 ) -> list[Shift]:
-    """List shifts, optionally filtered by status and required role."""
-    return deps.store.shifts.all(status=status, role=role)
+    """List shifts, optionally filtered by status, required role and organization."""
+    found = deps.store.shifts.all(status=status, role=role)
+    if organization_id is None:
+        return found
+    return [s for s in found if s.organization_id == organization_id]
 
 
 def cancel_shift(deps: Dependencies, shift_id: str) -> Shift:
@@ -78,6 +92,12 @@ def cancel_shift(deps: Dependencies, shift_id: str) -> Shift:
         raise NotFound(f"No shift with id {shift_id}.") from None
     except rules.ShiftConflict as exc:
         raise Conflict(str(exc)) from exc
+    if decision.changed:
+        log.info(
+            "shift %s cancelled",
+            shift_id,
+            extra={"event": "cancelled", "shift_id": shift_id},
+        )
     return decision.shift
 
 

@@ -1,11 +1,20 @@
 """``/messages/inbound``: both request shapes, replays, offer codes, STOP and HELP."""
 
+import logging
 from typing import Any
 
+import pytest
 from flask.testing import FlaskClient
 
 from shiftfill.bootstrap import Runtime
-from tests.conftest import RN_PHONES, add_caregiver, add_shift, pending_phone_rounds, reply
+from tests.conftest import (
+    RN_PHONES,
+    add_caregiver,
+    add_shift,
+    pending_phone_rounds,
+    reply,
+    tomorrow_at,
+)
 from tests.fakes import FakeNotifier
 
 FORM = "application/x-www-form-urlencoded"
@@ -49,11 +58,12 @@ def test_spoken_yes_on_a_call_accepts(client: FlaskClient, fanned_out: dict[str,
 
 
 def test_json_reply_answers_json(client: FlaskClient, fanned_out: dict[str, Any]) -> None:
+    day = f"{tomorrow_at(7):%a %b} {tomorrow_at(7).day}"
     assert reply(client, RN_PHONES[0], "yes") == {
         "outcome": "assigned",
         "shift_id": "sh_1",
         "caregiver_id": "cg_1",
-        "reply": "Confirmed: the RN shift Sun Nov 29 07:00-19:00 UTC is yours. Thank you!",
+        "reply": f"Confirmed: the RN shift {day} 07:00-19:00 UTC is yours. Thank you!",
     }
 
 
@@ -213,3 +223,49 @@ def test_a_caregiver_added_later_is_not_offered_a_running_fanout(
 ) -> None:
     add_caregiver(client, id="cg_new", name="New", role="RN", phone="+15555550150")
     assert reply(client, "+15555550150", "yes")["outcome"] == "no_open_offer"
+
+
+def test_a_stale_code_from_a_caregiver_with_an_open_offer_gets_that_offers_instructions(
+    client: FlaskClient, fanned_out: dict[str, Any]
+) -> None:
+    code = fanned_out["fanout"]["offer_code"]
+    stale = "0000" if code != "0000" else "1111"
+    answer = reply(client, RN_PHONES[0], f"YES {stale}")
+    assert answer["outcome"] == "no_open_offer"
+    assert "open shift offers right now" not in answer["reply"]
+    assert f"No open offer has the code {stale}" in answer["reply"]
+    assert f"YES {code}" in answer["reply"]
+    assert client.get("/shifts/sh_1").json["status"] == "open"
+
+
+def test_a_stale_code_with_two_open_offers_lists_both_codes(
+    client: FlaskClient, fanned_out: dict[str, Any]
+) -> None:
+    add_shift(client, id="sh_2")
+    second = client.post("/shifts/sh_2/fanout").json["fanout"]["offer_code"]
+    first = fanned_out["fanout"]["offer_code"]
+    stale = next(c for c in ("0000", "1111", "2222") if c not in (first, second))
+    answer = reply(client, RN_PHONES[0], f"no {stale}")
+    assert answer["outcome"] == "no_open_offer"
+    assert f"YES {first}" in answer["reply"] and f"YES {second}" in answer["reply"]
+    assert client.get("/shifts/sh_1").json["fanout"]["declined_caregiver_ids"] == []
+
+
+def test_business_events_are_logged_once_each_with_masked_numbers(
+    client: FlaskClient, fanned_out: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="shiftfill"):
+        reply(client, RN_PHONES[1], "no")
+        reply(client, RN_PHONES[0], "yes")
+        reply(client, "+15555550999", "yes")
+        reply(client, RN_PHONES[2], "STOP")
+    events = [getattr(r, "event", None) for r in caplog.records]
+    assert events.count("declined") == 1
+    assert events.count("assigned") == 1
+    assert events.count("unknown_sender") == 1
+    assert events.count("opted_out") == 1
+    [assigned] = [r for r in caplog.records if getattr(r, "event", None) == "assigned"]
+    assert (assigned.shift_id, assigned.caregiver_id) == ("sh_1", "cg_1")  # type: ignore[attr-defined]
+    for record in caplog.records:
+        for phone in [*RN_PHONES, "+15555550999"]:
+            assert phone not in record.getMessage()

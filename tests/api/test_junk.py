@@ -191,6 +191,8 @@ def test_junk_in_one_field_is_422_naming_it_and_changes_nothing(
     assert snapshot(client, runtime) == before
 
 
+# The longest role SHIFTFILL_ROLES may name, allowed beside the roster's roles.
+@pytest.mark.parametrize("settings_env", [{"SHIFTFILL_ROLES": "RN,LPN," + "R" * 32}])
 def test_every_field_at_its_length_limit_is_accepted_and_answered(
     client: FlaskClient, runtime: Runtime, roster: list[dict[str, Any]]
 ) -> None:

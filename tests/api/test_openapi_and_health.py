@@ -46,3 +46,24 @@ def test_unknown_path_and_method_get_the_error_body(client: FlaskClient) -> None
     wrong = client.delete("/shifts")
     assert wrong.status_code == 405
     assert wrong.json["error"]["code"] == "method_not_allowed"
+
+
+def test_openapi_document_describes_the_operating_endpoints_and_the_allowed_roles(
+    client: FlaskClient,
+) -> None:
+    doc = client.get("/openapi.json").json
+    paths, schemas = doc["paths"], doc["components"]["schemas"]
+    assert "text/plain" in paths["/metrics"]["get"]["responses"]["200"]["content"]
+    patch = paths["/caregivers/{caregiver_id}"]["patch"]
+    assert {"200", "404", "409", "422"} <= set(patch["responses"])
+    assert "get" in paths["/caregivers/{caregiver_id}/events"]
+    roles = ["RN", "LPN", "LVN", "CNA", "HHA", "PCA", "PT", "OT", "ST", "MSW"]
+    assert schemas["CaregiverCreate"]["properties"]["role"]["enum"] == roles
+    assert schemas["ShiftCreate"]["properties"]["role_required"]["enum"] == roles
+    caregiver_filters = {p["name"] for p in paths["/caregivers"]["get"]["parameters"]}
+    assert caregiver_filters == {"role", "opted_out", "active"}
+    shift_filters = {p["name"] for p in paths["/shifts"]["get"]["parameters"]}
+    assert shift_filters == {"status", "role", "organization_id"}
+    health = schemas["Health"]["properties"]
+    assert {"started_at", "boot_id", "seeded_at", "records"} <= set(health)
+    assert "no_one_qualified" in schemas["Fanout"]["properties"]

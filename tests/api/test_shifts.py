@@ -1,14 +1,24 @@
 """``/shifts``: create, list, fanout, cancel, notifications and events."""
 
+import logging
 from typing import Any
 
+import pytest
 from flask.testing import FlaskClient
+from freezegun.api import FrozenDateTimeFactory
 
 from config import TestingConfig
 from shiftfill.adapters.memory_store import MemoryStore
 from shiftfill.app import create_app
 from shiftfill.bootstrap import Runtime, bootstrap
-from tests.conftest import RN_PHONES, add_shift, pending_phone_rounds, reply, shift_body
+from tests.conftest import (
+    RN_PHONES,
+    add_shift,
+    pending_phone_rounds,
+    reply,
+    shift_body,
+    tomorrow_at,
+)
 from tests.fakes import FakeNotifier
 
 
@@ -19,8 +29,8 @@ def test_create_shift_stores_times_in_utc(client: FlaskClient) -> None:
             "id": "sh_1",
             "organization_id": "org_1",
             "role_required": "rn",
-            "start_time": "2026-11-29T07:00:00-05:00",
-            "end_time": "2026-11-29T19:00:00-05:00",
+            "start_time": "2099-11-29T07:00:00-05:00",
+            "end_time": "2099-11-29T19:00:00-05:00",
         },
     )
     assert response.status_code == 201
@@ -28,8 +38,8 @@ def test_create_shift_stores_times_in_utc(client: FlaskClient) -> None:
         "id": "sh_1",
         "organization_id": "org_1",
         "role_required": "RN",
-        "start_time": "2026-11-29T12:00:00+00:00",
-        "end_time": "2026-11-30T00:00:00+00:00",
+        "start_time": "2099-11-29T12:00:00+00:00",
+        "end_time": "2099-11-30T00:00:00+00:00",
         "status": "open",
         "assigned_caregiver_id": None,
         "filled_at": None,
@@ -39,7 +49,7 @@ def test_create_shift_stores_times_in_utc(client: FlaskClient) -> None:
 
 
 def test_end_before_start_is_422_on_end_time(client: FlaskClient) -> None:
-    response = client.post("/shifts", json=shift_body(end_time="2026-11-29T07:00:00+00:00"))
+    response = client.post("/shifts", json=shift_body(end_time=shift_body()["start_time"]))
     assert response.status_code == 422
     assert response.json["error"]["fields"] == {"end_time": ["Must be after start_time."]}
     assert client.get("/shifts").json == []
@@ -200,3 +210,62 @@ def test_events_tell_the_story_of_a_fill(client: FlaskClient, fanned_out: dict[s
         "reply_received",
         "claim_lost",
     ]
+
+
+def test_a_shift_that_has_already_ended_is_422_and_not_stored(client: FlaskClient) -> None:
+    response = client.post(
+        "/shifts",
+        json=shift_body(start_time="2020-01-01T07:00:00+00:00", end_time="2020-01-01T19:00:00Z"),
+    )
+    assert response.status_code == 422
+    assert response.json["error"]["fields"] == {"end_time": ["Must be in the future."]}
+    assert client.get("/shifts").json == []
+
+
+def test_a_shift_that_ends_while_waiting_cannot_be_fanned_out(
+    client: FlaskClient, roster: Any, frozen: FrozenDateTimeFactory, notifier: FakeNotifier
+) -> None:
+    add_shift(client, id="sh_1")
+    add_shift(client, id="sh_started")
+    frozen.move_to(tomorrow_at(8))  # sh_started began at 7:00: a call-out can still be filled
+    assert client.post("/shifts/sh_started/fanout").status_code == 202
+    frozen.move_to(tomorrow_at(19))
+    response = client.post("/shifts/sh_1/fanout")
+    assert response.status_code == 409
+    assert "ended" in response.json["error"]["message"]
+    assert client.get("/shifts/sh_1").json["fanout"] is None
+    assert client.get("/shifts/sh_1/notifications").json == []
+    # Re-posting the fanout that started in time is still a harmless repeat.
+    assert client.post("/shifts/sh_started/fanout").status_code == 200
+
+
+def test_list_filters_by_organization_and_refuses_unknown_parameters(client: FlaskClient) -> None:
+    add_shift(client, id="sh_1", organization_id="org_1")
+    add_shift(client, id="sh_2", organization_id="org_2")
+    assert [s["id"] for s in client.get("/shifts?organization_id=org_2").json] == ["sh_2"]
+    assert client.get("/shifts?organization_id=org_3").json == []
+    response = client.get("/shifts?org=org_2")
+    assert response.status_code == 422
+    assert response.json["error"]["fields"] == {"org": ["Unknown field."]}
+
+
+def test_a_fanout_that_offers_nobody_is_202_but_says_so_and_warns(
+    client: FlaskClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    add_shift(client, id="sh_1", role_required="PT")
+    with caplog.at_level(logging.INFO, logger="shiftfill"):
+        response = client.post("/shifts/sh_1/fanout")
+    assert response.status_code == 202
+    assert response.json["fanout"]["no_one_qualified"] is True
+    assert response.json["fanout"]["offered_caregiver_ids"] == []
+    types = [e["type"] for e in client.get("/shifts/sh_1/events").json]
+    assert types == ["fanout_started", "no_one_qualified"]
+    [warning] = [r for r in caplog.records if getattr(r, "event", None) == "no_one_qualified"]
+    assert warning.levelno == logging.WARNING
+    assert warning.shift_id == "sh_1"  # type: ignore[attr-defined]
+
+
+def test_a_fanout_that_offers_someone_is_not_marked(
+    client: FlaskClient, fanned_out: dict[str, Any]
+) -> None:
+    assert fanned_out["fanout"]["no_one_qualified"] is False

@@ -60,3 +60,11 @@ def test_filled_reply_is_polite_and_names_the_shift() -> None:
 
 def test_assigned_reply_confirms_the_shift() -> None:
     assert replies.reply_for(Outcome.ASSIGNED, offered()).startswith("Confirmed")
+
+
+def test_a_code_that_names_no_open_offer_gets_the_codes_of_the_open_ones() -> None:
+    one = replies.unknown_code("1111", [offered()])
+    assert one.startswith("No open offer has the code 1111.")
+    assert "YES 4821" in one and "NO 4821" in one
+    two = replies.unknown_code("1111", [offered(), offered(code="7777")])
+    assert "You have 2 open offers" in two and "YES 4821" in two and "YES 7777" in two

@@ -134,7 +134,7 @@ def test_no_phone_round_for_a_filled_or_cancelled_shift() -> None:
 
 def test_phone_round_calls_everyone_offered_except_who_declined_or_opted_out() -> None:
     shift = rules.decline(fanned_out(), "cg_3").shift
-    assert rules.phone_round_callees(shift, opted_out_ids=["cg_5"]) == ["cg_1"]
+    assert rules.phone_round_callees(shift, unreachable_ids=["cg_5"]) == ["cg_1"]
 
 
 def test_cancelling_a_filled_shift_is_a_conflict() -> None:
@@ -160,3 +160,46 @@ def test_queued_messages_are_dropped_once_the_shift_closes_or_the_caregiver_leav
     declined = rules.decline(shift, "cg_1").shift
     assert rules.why_not_contact(declined, caregiver, Channel.CALL) == "the caregiver declined"
     assert rules.why_not_contact(declined, caregiver, Channel.SMS) is None
+
+
+def test_a_deactivated_caregiver_does_not_qualify_and_queued_messages_to_them_stop() -> None:
+    inactive = Caregiver("cg_1", "Ana", "RN", "+15555550101", active=False)
+    assert not rules.is_qualified(inactive, "RN")
+    assert rules.why_not_contact(fanned_out(), inactive, Channel.SMS) == "the caregiver is inactive"
+
+
+def test_a_shift_that_has_ended_cannot_start_a_fanout_but_one_that_has_started_can() -> None:
+    shift = open_shift()
+    with pytest.raises(ShiftConflict, match="ended"):
+        rules.start_fanout(
+            shift, now=shift.end_time, offer_code="1", qualified_ids=[], escalation_delay=DELAY
+        )
+    started = rules.start_fanout(
+        shift,
+        now=shift.start_time + timedelta(minutes=5),
+        offer_code="1",
+        qualified_ids=["cg_1"],
+        escalation_delay=DELAY,
+    )
+    assert started.changed
+    # A repeat after the end is still a harmless repeat, not a new fanout.
+    repeat = rules.start_fanout(
+        started.shift, now=shift.end_time, offer_code="2", qualified_ids=[], escalation_delay=DELAY
+    )
+    assert not repeat.changed
+
+
+def test_a_fanout_to_nobody_says_so() -> None:
+    assert fanned_out(offered=()).fanout.no_one_qualified  # type: ignore[union-attr]
+    assert not fanned_out().fanout.no_one_qualified  # type: ignore[union-attr]
+
+
+def test_the_agency_edits_a_caregiver_and_may_opt_them_back_in_but_not_out() -> None:
+    ana = Caregiver("cg_1", "Ana", "RN", "+15555550101", opted_out=True)
+    edited = rules.edit_caregiver(ana, {"name": "Ana Lima", "role": "LPN", "opted_out": False})
+    assert edited == replace(ana, name="Ana Lima", role="LPN", opted_out=False)
+    assert rules.edit_caregiver(ana, {"name": "Ana"}) is None
+    with pytest.raises(rules.CaregiverEditRefused):
+        rules.edit_caregiver(replace(ana, opted_out=False), {"opted_out": True})
+    with pytest.raises(rules.CaregiverEditRefused):
+        rules.edit_caregiver(ana, {"id": "cg_2"})

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from bench.harness import ROOT, Server, free_port
+from tests.conftest import tomorrow_at
 
 pytestmark = pytest.mark.server
 
@@ -49,8 +50,8 @@ def test_thirty_concurrent_accepts_over_http_have_one_winner(server: Server) -> 
         "id": "sh_race",
         "organization_id": "org_1",
         "role_required": "RN",
-        "start_time": "2026-11-29T07:00:00+00:00",
-        "end_time": "2026-11-29T19:00:00+00:00",
+        "start_time": tomorrow_at(7).isoformat(),
+        "end_time": tomorrow_at(19).isoformat(),
     }
     assert server.request("POST", "/shifts", shift)[0] == 201
 

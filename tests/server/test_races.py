@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from bench.harness import RedisServer, Server
-from tests.conftest import unique_prefix
+from tests.conftest import tomorrow_at, unique_prefix
 
 pytestmark = pytest.mark.server
 
@@ -54,8 +54,8 @@ def race_round(servers: list[Server], n: int) -> tuple[str, Counter[str]]:
         "id": shift_id,
         "organization_id": "org_1",
         "role_required": "RN",
-        "start_time": "2026-11-29T07:00:00+00:00",
-        "end_time": "2026-11-29T19:00:00+00:00",
+        "start_time": tomorrow_at(7).isoformat(),
+        "end_time": tomorrow_at(19).isoformat(),
     }
     assert server.request("POST", "/shifts", body)[0] == 201
     fanned_out_at = time.monotonic()

@@ -375,3 +375,115 @@ def test_a_message_id_is_forgotten_after_the_dedupe_window(make_store: MakeStore
     assert once(store, "SM1", lambda: 2) == (1, False)
     time.sleep(0.4)
     assert once(store, "SM1", lambda: 3) == (3, True)
+
+
+# --- caregiver changes ---
+
+
+def rename_phone(phone: str) -> Callable[[Caregiver], Caregiver]:
+    return lambda c: replace(c, phone=phone)
+
+
+def test_a_caregiver_update_moves_the_phone_and_role_indexes_in_one_step(store: Store) -> None:
+    store.caregivers.add_many([caregiver(1), caregiver(2), caregiver(3, "LPN")])
+    noted = lambda before, after: [  # noqa: E731
+        Event(at=NOW, type=EventType.CAREGIVER_CHANGED, caregiver_id=after.id)
+    ]
+    moved, changed = store.caregivers.update(
+        "cg_1", lambda c: replace(c, phone="+15555559999", role="LPN"), noted
+    )
+    assert changed and moved.phone == "+15555559999" and moved.role == "LPN"
+    assert store.caregivers.get("cg_1") == moved
+    assert store.caregivers.by_phone("+15555559999") == moved
+    assert store.caregivers.by_phone(caregiver(1).phone) is None
+    assert store.caregivers.qualified_ids("RN") == ["cg_2"]
+    assert sorted(store.caregivers.qualified_ids("LPN")) == ["cg_1", "cg_3"]
+    assert [e.type for e in store.caregivers.events("cg_1")] == ["caregiver_changed"]
+    # The freed number can be taken by another caregiver.
+    store.caregivers.update("cg_2", rename_phone(caregiver(1).phone))
+    assert store.caregivers.by_phone(caregiver(1).phone).id == "cg_2"  # type: ignore[union-attr]
+
+
+def test_a_caregiver_update_to_a_taken_phone_changes_nothing(store: Store) -> None:
+    store.caregivers.add_many([caregiver(1), caregiver(2)])
+    with pytest.raises(DuplicateKey):
+        store.caregivers.update(
+            "cg_1",
+            lambda c: replace(c, phone=caregiver(2).phone, name="Renamed"),
+            lambda before, after: [Event(at=NOW, type=EventType.CAREGIVER_CHANGED)],
+        )
+    assert store.caregivers.get("cg_1") == caregiver(1)
+    assert store.caregivers.by_phone(caregiver(2).phone) == caregiver(2)
+    assert store.caregivers.events("cg_1") == []
+    with pytest.raises(KeyError):
+        store.caregivers.update("nobody", lambda c: c)
+
+
+def test_a_caregiver_update_that_changes_nothing_records_nothing(store: Store) -> None:
+    store.caregivers.add_many([caregiver(1)])
+    record = lambda before, after: [Event(at=NOW, type=EventType.CAREGIVER_CHANGED)]  # noqa: E731
+    assert store.caregivers.update("cg_1", lambda c: None, record) == (caregiver(1), False)
+    assert store.caregivers.update("cg_1", lambda c: c, record) == (caregiver(1), False)
+    assert store.caregivers.events("cg_1") == []
+
+
+def test_deactivated_or_opted_out_caregivers_leave_the_role_index_and_can_come_back(
+    store: Store,
+) -> None:
+    store.caregivers.add_many([caregiver(1), caregiver(2), caregiver(3, active=False)])
+    assert store.caregivers.qualified_ids("RN") == ["cg_1", "cg_2"]
+    store.caregivers.update("cg_1", lambda c: replace(c, active=False))
+    assert store.caregivers.qualified_ids("RN") == ["cg_2"]
+    store.caregivers.opt_out("cg_2")
+    assert store.caregivers.qualified_ids("RN") == []
+    store.caregivers.update("cg_2", lambda c: replace(c, opted_out=False))
+    store.caregivers.update("cg_3", lambda c: replace(c, active=True))
+    assert sorted(store.caregivers.qualified_ids("RN")) == ["cg_2", "cg_3"]
+
+
+def test_two_racing_updates_to_one_new_phone_give_it_to_one_caregiver(store: Store) -> None:
+    for round_no in range(ROUNDS):
+        first, second = 2 * round_no, 2 * round_no + 1
+        store.caregivers.add_many([caregiver(first), caregiver(second)])
+        wanted = f"+1666555{round_no:04d}"
+
+        def move(i: int, ids: tuple[int, int] = (first, second), phone: str = wanted) -> str:
+            try:
+                store.caregivers.update(f"cg_{ids[i % 2]}", rename_phone(phone))
+            except DuplicateKey:
+                return "taken"
+            return "moved"
+
+        results = race(2, move)
+        assert sorted(results) == ["moved", "taken"], round_no
+        owner = store.caregivers.by_phone(wanted)
+        assert owner is not None and owner.phone == wanted
+        loser = f"cg_{second}" if owner.id == f"cg_{first}" else f"cg_{first}"
+        assert store.caregivers.get(loser).phone != wanted  # type: ignore[union-attr]
+
+
+def test_racing_updates_of_one_caregiver_all_take_effect(store: Store) -> None:
+    store.caregivers.add_many([caregiver(1)])
+    race(
+        THREADS, lambda i: store.caregivers.update("cg_1", lambda c: replace(c, name=c.name + "x"))
+    )
+    assert store.caregivers.get("cg_1").name == caregiver(1).name + "x" * THREADS  # type: ignore[union-attr]
+
+
+# --- what health reports ---
+
+
+def test_the_store_counts_its_records_and_remembers_when_it_was_first_seeded(
+    store: Store,
+) -> None:
+    assert store.seeded_at() is None
+    empty = store.counts()
+    assert (empty.caregivers, empty.shifts, empty.notifications) == (0, 0, 0)
+    store.caregivers.add_many([caregiver(1), caregiver(2)])
+    fanned_out(store, "sh_1", ["cg_1", "cg_2"])
+    store.shifts.add(shift("sh_2"))
+    counts = store.counts()
+    assert (counts.caregivers, counts.shifts, counts.notifications) == (2, 2, 2)
+    assert store.mark_seeded(NOW) == NOW
+    assert store.mark_seeded(LATER) == NOW
+    assert store.seeded_at() == NOW

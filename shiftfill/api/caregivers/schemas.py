@@ -9,12 +9,66 @@ import marshmallow as ma
 from shiftfill.api.fields import Id, Phone, Role, Trimmed
 
 
+class StrictBoolean(ma.fields.Boolean):
+    """A JSON ``true`` or ``false``, nothing else: ``"yes"``, ``1`` or ``"true"`` is refused."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(error_messages={"invalid": "Must be true or false."}, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
+class QueryBoolean(ma.fields.Boolean):
+    """A query parameter spelled ``true`` or ``false``."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(
+            truthy={"true"},
+            falsy={"false"},
+            error_messages={"invalid": "Must be true or false."},
+            **kwargs,
+        )
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, str) or value not in ("true", "false"):
+            raise self.make_error("invalid")
+        return value == "true"
+
+
 class CaregiverCreateSchema(ma.Schema):
     id = Id(metadata={"description": "Made by the server when absent"})
     name = Trimmed(required=True)
     role = Role(required=True, metadata={"example": "RN"})
     phone = Phone(required=True, metadata={"example": "+15555550101"})
-    opted_out = ma.fields.Boolean(load_default=False)
+    opted_out = StrictBoolean(load_default=False)
+    active = StrictBoolean(
+        load_default=True, metadata={"description": "An inactive caregiver is offered nothing"}
+    )
+
+
+class CaregiverPatchSchema(ma.Schema):
+    """The fields the agency may change; at least one."""
+
+    name = Trimmed()
+    role = Role(metadata={"example": "RN"})
+    phone = Phone(metadata={"example": "+15555550101"})
+    active = StrictBoolean()
+    opted_out = StrictBoolean(
+        validate=ma.validate.Equal(
+            False, error="Only false: the agency can opt a caregiver back in, not out."
+        ),
+        metadata={"enum": [False], "description": "false opts the caregiver back in"},
+    )
+
+    @ma.validates_schema
+    def changes_something(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if not data:
+            raise ma.ValidationError(
+                "Send at least one of name, role, phone, active, opted_out.", field_name="_schema"
+            )
 
 
 BATCH_MAX = 1000
@@ -44,7 +98,10 @@ class CaregiverSchema(ma.Schema):
     role = ma.fields.String()
     phone = ma.fields.String()
     opted_out = ma.fields.Boolean()
+    active = ma.fields.Boolean()
 
 
 class CaregiverQuerySchema(ma.Schema):
     role = Role()
+    opted_out = QueryBoolean()
+    active = QueryBoolean()

@@ -4,27 +4,33 @@ from __future__ import annotations
 
 from typing import Any
 
+import marshmallow as ma
+
 from shiftfill.adapters.bulk_load import bulk_insert
 from shiftfill.api.blueprint import Blueprint
 from shiftfill.api.caregivers.schemas import (
     CaregiverBatchSchema,
     CaregiverCreateSchema,
+    CaregiverPatchSchema,
     CaregiverQuerySchema,
     CaregiverSchema,
 )
 from shiftfill.api.context import services
-from shiftfill.domain.model import Caregiver
+from shiftfill.api.shifts.schemas import EventSchema
+from shiftfill.domain.model import Caregiver, Event
 from shiftfill.services import caregivers
 
 blp = Blueprint("caregivers", __name__, url_prefix="/caregivers", description="Caregivers")
 
 
 @blp.get("")
-@blp.arguments(CaregiverQuerySchema, location="query", as_kwargs=True)
+@blp.arguments(CaregiverQuerySchema, location="query", as_kwargs=True, unknown=ma.RAISE)
 @blp.response(200, CaregiverSchema(many=True))
-def list_caregivers(role: str | None = None) -> list[Caregiver]:
-    """List caregivers, optionally of one role."""
-    return caregivers.list_caregivers(services(), role=role)
+def list_caregivers(
+    role: str | None = None, opted_out: bool | None = None, active: bool | None = None
+) -> list[Caregiver]:
+    """List caregivers, optionally by role, opt-out state and activity."""
+    return caregivers.list_caregivers(services(), role=role, opted_out=opted_out, active=active)
 
 
 @blp.post("")
@@ -53,3 +59,20 @@ def create_caregivers(data: dict[str, Any]) -> list[Caregiver]:
 def get_caregiver(caregiver_id: str) -> Caregiver:
     """Show one caregiver."""
     return caregivers.get_caregiver(services(), caregiver_id)
+
+
+@blp.patch("/<caregiver_id>")
+@blp.arguments(CaregiverPatchSchema)
+@blp.response(200, CaregiverSchema)
+@blp.errors(400, 404, 409)
+def update_caregiver(changes: dict[str, Any], caregiver_id: str) -> Caregiver:
+    """Change a caregiver's name, phone, role or activity, or opt them back in."""
+    return caregivers.update_caregiver(services(), caregiver_id, changes)
+
+
+@blp.get("/<caregiver_id>/events")
+@blp.response(200, EventSchema(many=True))
+@blp.errors(404)
+def list_caregiver_events(caregiver_id: str) -> list[Event]:
+    """Show the changes the agency made to a caregiver (on no shift), oldest first."""
+    return caregivers.caregiver_events(services(), caregiver_id)

@@ -30,6 +30,9 @@ class FanoutSchema(ma.Schema):
     escalation_due_at = ma.fields.DateTime()
     escalated_at = ma.fields.DateTime(allow_none=True)
     round = ma.fields.String(metadata={"enum": ["sms", "phone"]})
+    no_one_qualified = ma.fields.Boolean(
+        metadata={"description": "True when nobody qualified: the fanout texted no one"}
+    )
     offered_caregiver_ids = Ids()
     declined_caregiver_ids = Ids()
 
@@ -49,6 +52,7 @@ class ShiftSchema(ma.Schema):
 class ShiftQuerySchema(ma.Schema):
     status = ma.fields.Enum(ShiftStatus, by_value=True)
     role = Role()
+    organization_id = Id()
 
 
 class NotificationSchema(ma.Schema):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import marshmallow as ma
+
 from shiftfill.api.blueprint import Blueprint
 from shiftfill.api.context import services
 from shiftfill.api.shifts.schemas import (
@@ -20,11 +22,15 @@ blp = Blueprint("shifts", __name__, url_prefix="/shifts", description="Shifts an
 
 
 @blp.get("")
-@blp.arguments(ShiftQuerySchema, location="query", as_kwargs=True)
+@blp.arguments(ShiftQuerySchema, location="query", as_kwargs=True, unknown=ma.RAISE)
 @blp.response(200, ShiftSchema(many=True))
-def list_shifts(status: ShiftStatus | None = None, role: str | None = None) -> list[Shift]:
-    """List shifts, optionally by status and by required role."""
-    return shifts.list_shifts(services(), status=status, role=role)
+def list_shifts(
+    status: ShiftStatus | None = None,
+    role: str | None = None,
+    organization_id: str | None = None,
+) -> list[Shift]:
+    """List shifts, optionally by status, required role and organization."""
+    return shifts.list_shifts(services(), status=status, role=role, organization_id=organization_id)
 
 
 @blp.post("")

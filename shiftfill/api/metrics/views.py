@@ -1,0 +1,25 @@
+"""``/metrics``: counters, histograms and gauges in the Prometheus text format."""
+
+from __future__ import annotations
+
+from flask import Response, current_app
+
+from shiftfill.api.blueprint import Blueprint
+
+blp = Blueprint("metrics", __name__, description="Prometheus metrics")
+
+
+@blp.get("/metrics")
+@blp.doc(
+    responses={
+        "200": {
+            "description": "The Prometheus text exposition format.",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        }
+    }
+)
+@blp.errors(401)
+def metrics() -> Response:
+    """Expose fanouts, notifications, replies, fills, request timings and the store's gauges."""
+    body, content_type = current_app.extensions["shiftfill"].metrics.exposition()
+    return Response(body, content_type=content_type)

@@ -1,0 +1,205 @@
+"""Operating the real server: one-line configuration errors, metrics across processes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from bench.harness import ROOT, RedisServer, Server, free_port
+from tests.api.test_operating import metric
+from tests.conftest import shift_body, unique_prefix
+
+pytestmark = pytest.mark.server
+
+GUNICORN = [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py"]
+
+
+def start_up(command: list[str], **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "SHIFTFILL_SEED_FILE": "", **env}
+    environment.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    return subprocess.run(
+        command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60
+    )
+
+
+def shiftfill_lines(stderr: str) -> list[str]:
+    """The lines shiftfill itself wrote (gunicorn's own are stamped ``[date] [pid]``)."""
+    return [line for line in stderr.splitlines() if line and not line.startswith("[")]
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"SHIFTFILL_SEND_CONCURRENCY": "0"}, "SHIFTFILL_SEND_CONCURRENCY"),
+        ({"SHIFTFILL_ROLES": "RN,Home Health Aide"}, "SHIFTFILL_ROLES"),
+        (
+            {
+                "SHIFTFILL_NOTIFIER": "twilio",
+                "TWILIO_ACCOUNT_SID": "AC" + "1" * 32,
+                "TWILIO_AUTH_TOKEN": "secret",
+                "SHIFTFILL_API_TOKEN": "ops",
+                "SHIFTFILL_TWILIO_FROM": "+15555550100",
+                "SHIFTFILL_PUBLIC_BASE_URL": "http://shiftfill.example.com",
+            },
+            "SHIFTFILL_PUBLIC_BASE_URL",
+        ),
+    ],
+)
+def test_a_bad_setting_stops_gunicorn_with_one_line_and_no_traceback(
+    env: dict[str, str], named: str
+) -> None:
+    result = start_up([*GUNICORN, "--bind", f"127.0.0.1:{free_port()}", "wsgi:app"], **env)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    [line] = shiftfill_lines(result.stderr)
+    assert line.startswith("shiftfill: ") and named in line
+    assert "secret" not in result.stderr
+
+
+def test_a_bad_seed_file_stops_gunicorn_with_one_line_and_no_traceback(tmp_path: Path) -> None:
+    seed = tmp_path / "seed.json"
+    seed.write_text('{"shifts": [{"id": "sh_1", "start_in_hours": "soon"}]}')
+    result = start_up(
+        [*GUNICORN, "--bind", f"127.0.0.1:{free_port()}", "wsgi:app"],
+        SHIFTFILL_SEED_FILE=str(seed),
+    )
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    [line] = shiftfill_lines(result.stderr)
+    assert str(seed) in line and "start_in_hours" in line
+
+
+def test_the_flask_factory_stops_with_one_line_and_no_traceback() -> None:
+    script = "from shiftfill.app import create_app; create_app()"
+    result = start_up([sys.executable, "-c", script], SHIFTFILL_SEND_CONCURRENCY="0")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "shiftfill: SHIFTFILL_SEND_CONCURRENCY must be at least 1, got '0'."
+    ]
+
+
+# --- metrics from several processes ---
+
+RECORD = textwrap.dedent(
+    """
+    from shiftfill.adapters.memory_store import MemoryStore
+    from shiftfill.adapters.prometheus_metrics import PrometheusMetrics
+
+    metrics = PrometheusMetrics(MemoryStore())
+    metrics.fanout_started("RN", 3)
+    metrics.notifications("sms", "sent", 3)
+    metrics.shift_filled("sms", 42.0)
+    metrics.observe_request("GET", "/health", 200, 0.01)
+    """
+)
+SCRAPE = textwrap.dedent(
+    """
+    from shiftfill.adapters.memory_store import MemoryStore
+    from shiftfill.adapters.prometheus_metrics import PrometheusMetrics
+
+    print(PrometheusMetrics(MemoryStore()).exposition()[0].decode())
+    """
+)
+
+
+def test_counts_written_by_two_processes_add_up_in_one_scrape(tmp_path: Path) -> None:
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    writers = [
+        subprocess.Popen([sys.executable, "-c", RECORD], cwd=ROOT, env=env) for _ in range(2)
+    ]
+    assert [w.wait(timeout=60) for w in writers] == [0, 0]
+    text = subprocess.run(
+        [sys.executable, "-c", SCRAPE],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert metric(text, "shiftfill_fanouts_total", role="RN") == 2
+    assert metric(text, "shiftfill_notifications_total", channel="sms", status="sent") == 6
+    assert metric(text, "shiftfill_shifts_filled_total", round="sms") == 2
+    assert metric(text, "shiftfill_time_to_fill_seconds_sum", round="sms") == 84
+    assert (
+        metric(
+            text,
+            "shiftfill_http_request_duration_seconds_count",
+            method="GET",
+            endpoint="/health",
+            status="200",
+        )
+        == 2
+    )
+    # The gauges are read from the scraping process's store, once, never summed.
+    assert text.count("# TYPE shiftfill_open_shifts gauge") == 1
+    assert metric(text, "shiftfill_open_shifts") == 0
+
+
+@pytest.fixture
+def two_workers(redis_server: RedisServer) -> Iterator[Server]:
+    """Two gunicorn worker processes sharing one Redis store."""
+    server = Server(
+        SHIFTFILL_STORE_URL=redis_server.url,
+        SHIFTFILL_REDIS_PREFIX=unique_prefix(),
+        SHIFTFILL_WORKERS="2",
+    )
+    yield server
+    assert server.stop() == 0
+
+
+def test_gunicorn_workers_share_one_metrics_view(two_workers: Server) -> None:
+    # Which worker accepts a connection is up to the kernel: send bursts of concurrent
+    # requests until both workers have answered some.
+    boots: Counter[str] = Counter()
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        for _ in range(100):
+            answers = list(pool.map(lambda _: two_workers.request("GET", "/health"), range(16)))
+            assert all(status == 200 for status, _ in answers)
+            boots.update(body["boot_id"] for _, body in answers)
+            if len(boots) == 2:
+                break
+        assert len(boots) == 2, "both workers should have answered"
+        people = [
+            {"id": f"cg_{i}", "name": f"RN {i}", "role": "RN", "phone": f"+1555555{i + 900:04d}"}
+            for i in range(20)
+        ]
+        assert two_workers.request("POST", "/caregivers/batch", {"caregivers": people})[0] == 201
+        for n in range(4):
+            shift = {**shift_body(id=f"m_{n}")}
+            assert two_workers.request("POST", "/shifts", shift)[0] == 201
+            assert two_workers.request("POST", f"/shifts/m_{n}/fanout")[0] == 202
+        # Replies spread over both workers: one accept per shift wins, the rest hear "filled".
+        replies = [
+            {"from": people[i]["phone"], "body": "yes", "shift_id": f"m_{n}"}
+            for n in range(4)
+            for i in range(5)
+        ]
+        outcomes = list(
+            pool.map(lambda r: two_workers.request("POST", "/messages/inbound", r), replies)
+        )
+    assert Counter(body["outcome"] for _, body in outcomes) == {"assigned": 4, "filled": 16}
+    for _ in range(4):  # whichever worker answers the scrape, it sees both workers' work
+        status, text = two_workers.request("GET", "/metrics")
+        assert status == 200
+        served = metric(
+            text,
+            "shiftfill_http_request_duration_seconds_count",
+            method="GET",
+            endpoint="/health",
+            status="200",
+        )
+        assert served >= boots.total()
+        assert metric(text, "shiftfill_fanouts_total", role="RN") == 4
+        assert metric(text, "shiftfill_inbound_messages_total", outcome="assigned") == 4
+        assert metric(text, "shiftfill_inbound_messages_total", outcome="filled") == 16
+        assert metric(text, "shiftfill_shifts_filled_total", round="sms") == 4
+        # The gauges come from the shared store, so every worker reports the same.
+        assert metric(text, "shiftfill_open_shifts") == 0
