@@ -86,7 +86,6 @@ def add_caregiver(client: FlaskClient, **fields: Any) -> dict[str, Any]:
 def shift_body(**fields: Any) -> dict[str, Any]:
     """A valid shift for ``POST /shifts``: an RN day shift, with ``fields`` changed."""
     return {
-        "organization_id": "org_1",
         "role_required": "RN",
         "start_time": "2026-11-29T07:00:00+00:00",
         "end_time": "2026-11-29T19:00:00+00:00",

@@ -10,6 +10,7 @@ from shiftfill.api.caregivers.views import blp as caregivers_blp
 from shiftfill.api.errors import register_error_handlers
 from shiftfill.api.health.views import blp as health_blp
 from shiftfill.api.messages.views import blp as messages_blp
+from shiftfill.api.organizations.views import blp as organizations_blp
 from shiftfill.api.shifts.views import blp as shifts_blp
 from shiftfill.api.voice.views import blp as voice_blp
 
@@ -40,7 +41,14 @@ def init_app(app: Flask) -> Api:
     for key, value in OPENAPI_SETTINGS.items():
         app.config.setdefault(key, value)
     api = Api(app)
-    for blp in (health_blp, caregivers_blp, shifts_blp, messages_blp, voice_blp):
+    for blp in (
+        health_blp,
+        organizations_blp,
+        caregivers_blp,
+        shifts_blp,
+        messages_blp,
+        voice_blp,
+    ):
         api.register_blueprint(blp)
     register_error_handlers(app)
     limits.init_app(app)

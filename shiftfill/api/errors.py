@@ -9,7 +9,7 @@ import marshmallow as ma
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
-from shiftfill.services.errors import Conflict, NotFound, ServiceError
+from shiftfill.services.errors import Conflict, Invalid, NotFound, ServiceError
 from shiftfill.services.ports import StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ ERROR_CODES = {
     429: "too_many_requests",
     500: "internal_error",
 }
-SERVICE_STATUS = {NotFound: 404, Conflict: 409}
+SERVICE_STATUS = {NotFound: 404, Conflict: 409, Invalid: 422}
 # An error body reports at most this many items of a list (or fields of an object) and
 # echoes at most this much of a name the client sent: a batch of 10,000 invalid
 # caregivers, or 10,000 unknown fields, is answered in a few kilobytes.
@@ -126,7 +126,10 @@ def register_error_handlers(app: Flask) -> None:
     """Answer service errors with 404 or 409 in the error body."""
 
     def handle_service_error(error: ServiceError) -> Response:
-        return error_response(SERVICE_STATUS.get(type(error), 400), error.message, code=error.code)
+        fields = {error.field: [error.message]} if isinstance(error, Invalid) else None
+        return error_response(
+            SERVICE_STATUS.get(type(error), 400), error.message, fields, code=error.code
+        )
 
     app.register_error_handler(ServiceError, handle_service_error)
 

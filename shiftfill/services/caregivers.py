@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from shiftfill.domain.model import Caregiver, Event, EventType
+from shiftfill.domain.model import Caregiver, Event, EventType, QuietHours
 from shiftfill.services.dependencies import Dependencies
 from shiftfill.services.errors import Conflict, NotFound
 from shiftfill.services.ports import DuplicateKey
@@ -19,9 +19,19 @@ def register_caregiver(
     phone: str,
     opted_out: bool = False,
     id: str | None = None,
+    language: str = "en",
+    quiet_hours: QuietHours | None = None,
 ) -> Caregiver:
     """Add a caregiver; ``role`` and ``phone`` arrive already normalised."""
-    record = {"name": name, "role": role, "phone": phone, "opted_out": opted_out, "id": id}
+    record = {
+        "name": name,
+        "role": role,
+        "phone": phone,
+        "opted_out": opted_out,
+        "id": id,
+        "language": language,
+        "quiet_hours": quiet_hours,
+    }
     return register_caregivers(deps, [record])[0]
 
 
@@ -43,6 +53,8 @@ def new_caregiver(record: dict[str, Any]) -> Caregiver:
         role=record["role"],
         phone=record["phone"],
         opted_out=record.get("opted_out", False),
+        language=record.get("language", "en"),
+        quiet_hours=record.get("quiet_hours"),
     )
 
 

@@ -23,3 +23,13 @@ class Conflict(ServiceError):
     """The request clashes with the current state (a duplicate id, a filled or cancelled shift)."""
 
     code = "conflict"
+
+
+class Invalid(ServiceError):
+    """A field names something that does not exist (a shift's unknown organization)."""
+
+    code = "validation_error"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field

@@ -9,7 +9,8 @@ from typing import Any
 from shiftfill.domain import rules
 from shiftfill.domain.model import Event, EventType, Notification, Shift, ShiftStatus
 from shiftfill.services.dependencies import Dependencies
-from shiftfill.services.errors import Conflict, NotFound
+from shiftfill.services.errors import Conflict, Invalid, NotFound
+from shiftfill.services.organizations import find_organization
 from shiftfill.services.ports import DuplicateKey
 
 
@@ -22,7 +23,12 @@ def create_shift(
     end_time: datetime,
     id: str | None = None,
 ) -> Shift:
-    """Add an open shift; the caller has checked that it ends after it starts."""
+    """Add an open shift; the caller has checked that it ends after it starts.
+
+    Its organization must exist (``Invalid`` otherwise).
+    """
+    if find_organization(deps, organization_id) is None:
+        raise Invalid("organization_id", f"No organization with id {organization_id}.")
     shift = new_shift(
         {
             "id": id,

@@ -53,7 +53,7 @@ def test_json_reply_answers_json(client: FlaskClient, fanned_out: dict[str, Any]
         "outcome": "assigned",
         "shift_id": "sh_1",
         "caregiver_id": "cg_1",
-        "reply": "Confirmed: the RN shift Sun Nov 29 07:00-19:00 UTC is yours. Thank you!",
+        "reply": "Confirmed: the RN shift Sun Nov 29, 7:00 AM - 7:00 PM UTC is yours. Thank you!",
     }
 
 

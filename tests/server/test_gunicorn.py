@@ -47,7 +47,6 @@ def test_thirty_concurrent_accepts_over_http_have_one_winner(server: Server) -> 
     server.request("POST", "/caregivers", {"name": "Lpn", "role": "LPN", "phone": "+15555550399"})
     shift = {
         "id": "sh_race",
-        "organization_id": "org_1",
         "role_required": "RN",
         "start_time": "2026-11-29T07:00:00+00:00",
         "end_time": "2026-11-29T19:00:00+00:00",
