@@ -73,7 +73,7 @@ def load_caregivers(server: Server, people: list[dict[str, str]]) -> None:
 
 
 def create_shift(server: Server, shift_id: str, role: str) -> None:
-    body = {"id": shift_id, "organization_id": "org_bench", "role_required": role, **SHIFT_TIMES}
+    body = {"id": shift_id, "role_required": role, **SHIFT_TIMES}
     status, answer = server.request("POST", "/shifts", body)
     if status != 201:
         raise RuntimeError(f"creating shift failed: {status} {answer}")

@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
+from zoneinfo import available_timezones
 
 SAMPLE_SEED = str(Path(__file__).resolve().parent.parent / "shiftfill" / "data" / "sample.json")
 
@@ -94,6 +95,12 @@ class Config:
                 f"SHIFTFILL_PUBLIC_PORT must be at most 65535, got {self.SHIFTFILL_PUBLIC_PORT}."
             )
         self.SHIFTFILL_DEFAULT_REGION = env.get("SHIFTFILL_DEFAULT_REGION", "US").upper()
+        self.SHIFTFILL_TIME_ZONE = env.get("SHIFTFILL_TIME_ZONE", "").strip() or "UTC"
+        if self.SHIFTFILL_TIME_ZONE not in available_timezones():
+            raise ConfigError(
+                "SHIFTFILL_TIME_ZONE must be an IANA time zone name like America/Chicago, "
+                f"got {self.SHIFTFILL_TIME_ZONE!r}."
+            )
         self.SHIFTFILL_API_TOKENS = _tokens(env.get("SHIFTFILL_API_TOKEN", ""))
         self.SHIFTFILL_ALLOW_OPEN_OPS_API = _flag(env, "SHIFTFILL_ALLOW_OPEN_OPS_API")
         self.SHIFTFILL_PUBLIC_BASE_URL = _url(env, "SHIFTFILL_PUBLIC_BASE_URL")

@@ -100,6 +100,7 @@ def bootstrap(
         settings=Settings(
             escalation_delay=timedelta(seconds=config.SHIFTFILL_ESCALATION_DELAY_SECONDS),
             phone_region=config.SHIFTFILL_DEFAULT_REGION,
+            time_zone=config.SHIFTFILL_TIME_ZONE,
             send_retries=config.SHIFTFILL_SEND_RETRIES,
             retry_backoff_seconds=config.SHIFTFILL_SEND_RETRY_BACKOFF_MS / 1000,
             send_visibility=timedelta(seconds=config.SHIFTFILL_SEND_VISIBILITY_SECONDS),

@@ -19,6 +19,7 @@ from flask import Flask
 
 from shiftfill.adapters.bulk_load import bulk_insert
 from shiftfill.api.caregivers.schemas import CaregiverCreateSchema
+from shiftfill.api.organizations.schemas import OrganizationCreateSchema
 from shiftfill.api.shifts.schemas import ShiftCreateSchema
 from shiftfill.services.dependencies import Dependencies
 from shiftfill.services.errors import ServiceError
@@ -78,13 +79,14 @@ def load_seed(deps: Dependencies, path: Path) -> None:
     """Validate every record of ``path`` first, then add those the store does not hold."""
     data = _read(path)
     try:
+        agencies = OrganizationCreateSchema(many=True).load(data.get("organizations", []))
         people = CaregiverCreateSchema(many=True).load(data.get("caregivers", []))
         open_shifts = SeedShiftSchema(many=True, now=deps.clock()).load(data.get("shifts", []))
     except ma.ValidationError as exc:
         raise SeedError(f"Seed file {path} is invalid: {exc.messages}") from exc
     try:
         with bulk_insert(len(people)):
-            added = seed(deps, people, open_shifts)
+            added = seed(deps, people, open_shifts, agencies)
     except ServiceError as exc:
         raise SeedError(f"Seed file {path} is invalid: {exc.message}") from exc
     log.info("seed %s: added %d caregivers and %d shifts", path.name, *added)
@@ -97,6 +99,8 @@ def _read(path: Path) -> dict[str, Any]:
         raise SeedError(f"Seed file {path} cannot be read: {exc.strerror}") from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise SeedError(f"Seed file {path} is not valid JSON: {exc}") from exc
-    if not isinstance(data, dict) or set(data) - {"caregivers", "shifts"}:
-        raise SeedError(f"Seed file {path} must be an object with 'caregivers' and 'shifts'.")
+    if not isinstance(data, dict) or set(data) - {"organizations", "caregivers", "shifts"}:
+        raise SeedError(
+            f"Seed file {path} must be an object with 'organizations', 'caregivers' and 'shifts'."
+        )
     return data

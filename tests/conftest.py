@@ -95,7 +95,6 @@ def shift_body(**fields: Any) -> dict[str, Any]:
     Under ``frozen`` (2026-11-28) that is Sun Nov 29, 07:00-19:00 UTC.
     """
     return {
-        "organization_id": "org_1",
         "role_required": "RN",
         "start_time": tomorrow_at(7).isoformat(),
         "end_time": tomorrow_at(19).isoformat(),

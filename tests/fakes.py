@@ -15,6 +15,7 @@ class Sent:
     channel: str
     to: str
     text: str
+    language: str = ""
 
 
 class FakeNotifier:
@@ -28,8 +29,8 @@ class FakeNotifier:
     def send_sms(self, to: str, body: str) -> str:
         return self._record("sms", to, body)
 
-    def place_call(self, to: str, script: str, goodbye: str) -> str:
-        return self._record("call", to, script)
+    def place_call(self, to: str, script: str, goodbye: str, *, language: str) -> str:
+        return self._record("call", to, script, language)
 
     def to(self, phone: str, channel: str | None = None) -> list[Sent]:
         return [s for s in self.sent if s.to == phone and channel in (None, s.channel)]
@@ -37,11 +38,11 @@ class FakeNotifier:
     def by_channel(self, channel: str) -> list[Sent]:
         return [s for s in self.sent if s.channel == channel]
 
-    def _record(self, channel: str, to: str, text: str) -> str:
+    def _record(self, channel: str, to: str, text: str, language: str = "") -> str:
         if to in self.failing:
             raise NotifierError("provider refused the number")
         with self._lock:
-            self.sent.append(Sent(channel, to, text))
+            self.sent.append(Sent(channel, to, text, language))
             return f"fake-{len(self.sent)}"
 
 

@@ -23,6 +23,7 @@ from shiftfill.domain.model import (
     Caregiver,
     Event,
     Notification,
+    Organization,
     Shift,
     ShiftStatus,
     split_notification_id,
@@ -32,6 +33,7 @@ from shiftfill.services.dependencies import Clock, system_clock
 from shiftfill.services.ports import (
     ChangeCaregiver,
     Decide,
+    DecideWithAssigned,
     DecideWithCode,
     DuplicateKey,
     Reach,
@@ -174,6 +176,50 @@ class MemoryCaregivers:
 def _contactable(caregiver: Caregiver) -> bool:
     """Whether the role index lists the caregiver: only those a fanout may offer a shift."""
     return not caregiver.opted_out and caregiver.active
+
+
+class MemoryOrganizations:
+    """Organizations by id, in the order they were added."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_id: dict[str, Organization] = {}
+
+    def add(self, organization: Organization) -> None:
+        with self._lock:
+            if organization.id in self._by_id:
+                raise DuplicateKey("id", organization.id)
+            self._by_id[organization.id] = organization
+
+    def add_absent(self, organizations: Sequence[Organization]) -> list[Organization]:
+        with self._lock:
+            added = []
+            for organization in organizations:
+                if organization.id not in self._by_id:
+                    self._by_id[organization.id] = organization
+                    added.append(organization)
+            return added
+
+    def get(self, organization_id: str) -> Organization | None:
+        return self._by_id.get(organization_id)
+
+    def all(self) -> list[Organization]:
+        with self._lock:
+            return list(self._by_id.values())
+
+    def update(
+        self,
+        organization_id: str,
+        change: Callable[[Organization], Organization],
+        *,
+        absent: Organization | None = None,
+    ) -> Organization:
+        with self._lock:
+            current = self._by_id.get(organization_id, absent)
+            if current is None:
+                raise KeyError(organization_id)
+            changed = self._by_id[organization_id] = change(current)
+            return changed
 
 
 class MemoryEvents:
@@ -343,6 +389,8 @@ class MemoryShifts:
         self._by_id: dict[str, Shift] = {}
         self._codes_in_use: set[str] = set()
         self._due_rounds: dict[str, datetime] = {}
+        # The shifts assigned to each caregiver, for the overlap and hours checks.
+        self._assigned: dict[str, dict[str, None]] = defaultdict(dict)
         # Fanned-out shifts by role: open ones, and the most recently closed ones.
         self._open_fanouts: dict[str, dict[str, None]] = defaultdict(dict)
         self._closed_fanouts: dict[str, deque[str]] = defaultdict(
@@ -394,6 +442,31 @@ class MemoryShifts:
             shift = self._by_id[shift_id]
             return self._apply(shift_id, decide(shift, self._free_code()), record, reach)
 
+    def update_for_caregiver(
+        self,
+        shift_id: str,
+        caregiver_id: str,
+        since: datetime,
+        decide: DecideWithAssigned,
+        record: Record | None = None,
+    ) -> Decision:
+        with self._lock:
+            shift = self._by_id[shift_id]
+            assigned = self._assigned_to(caregiver_id, since)
+            return self._apply(shift_id, decide(shift, assigned), record, None)
+
+    def assignments(self, caregiver_ids: Iterable[str], since: datetime) -> dict[str, list[Shift]]:
+        with self._lock:
+            found = {cid: self._assigned_to(cid, since) for cid in caregiver_ids}
+        return {cid: shifts for cid, shifts in found.items() if shifts}
+
+    def _assigned_to(self, caregiver_id: str, since: datetime) -> list[Shift]:
+        """The caregiver's assigned shifts that end after ``since``; the caller holds the lock."""
+        held = self._assigned.get(caregiver_id)
+        if not held:
+            return []
+        return [s for s in map(self._by_id.__getitem__, held) if s.end_time > since]
+
     def _free_code(self) -> str:
         digits = code_digits(len(self._codes_in_use))
         code = self._code_source(digits)
@@ -441,6 +514,8 @@ class MemoryShifts:
 
     def _reindex(self, before: Shift, after: Shift) -> None:
         role = after.role_required
+        if after.assigned_caregiver_id is not None and before.assigned_caregiver_id is None:
+            self._assigned[after.assigned_caregiver_id][after.id] = None
         if before.fanout is None and after.fanout is not None and after.is_open:
             self._open_fanouts[role][after.id] = None
             self._codes_in_use.add(after.fanout.offer_code)
@@ -525,6 +600,7 @@ class MemoryStore:
     ) -> None:
         lock = threading.Lock()
         self.caregivers = MemoryCaregivers()
+        self.organizations = MemoryOrganizations()
         self.events = MemoryEvents(lock)
         self.outbox = MemoryOutbox(lock)
         self.notifications = MemoryNotifications(lock, self.events, self.outbox)

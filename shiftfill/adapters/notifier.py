@@ -24,8 +24,8 @@ class LogNotifier:
     def send_sms(self, to: str, body: str) -> str:
         return self._deliver("sms", to, body)
 
-    def place_call(self, to: str, script: str, goodbye: str) -> str:
-        return self._deliver("call", to, script)
+    def place_call(self, to: str, script: str, goodbye: str, *, language: str) -> str:
+        return self._deliver(f"call ({language})", to, script)
 
     def _deliver(self, channel: str, to: str, text: str) -> str:
         if self._latency:

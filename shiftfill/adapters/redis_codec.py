@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any
 
 from shiftfill.domain.model import (
@@ -19,6 +19,8 @@ from shiftfill.domain.model import (
     Fanout,
     Notification,
     NotificationStatus,
+    Organization,
+    QuietHours,
     Shift,
     ShiftStatus,
 )
@@ -41,6 +43,8 @@ def dump_caregiver(caregiver: Caregiver) -> str:
             "phone": caregiver.phone,
             "opted_out": caregiver.opted_out,
             "active": caregiver.active,
+            "language": caregiver.language,
+            "quiet_hours": _dump_quiet_hours(caregiver.quiet_hours),
         }
     )
 
@@ -54,6 +58,42 @@ def load_caregiver(raw: str | bytes) -> Caregiver:
         phone=data["phone"],
         opted_out=data["opted_out"],
         active=data["active"],
+        # Records written before caregivers had a language read as English, no quiet hours.
+        language=data.get("language", "en"),
+        quiet_hours=_load_quiet_hours(data.get("quiet_hours")),
+    )
+
+
+def _dump_quiet_hours(quiet: QuietHours | None) -> dict[str, str] | None:
+    if quiet is None:
+        return None
+    return {"start": quiet.start.isoformat("minutes"), "end": quiet.end.isoformat("minutes")}
+
+
+def _load_quiet_hours(data: dict[str, str] | None) -> QuietHours | None:
+    if data is None:
+        return None
+    return QuietHours(start=time.fromisoformat(data["start"]), end=time.fromisoformat(data["end"]))
+
+
+def dump_organization(organization: Organization) -> str:
+    return json.dumps(
+        {
+            "id": organization.id,
+            "name": organization.name,
+            "time_zone": organization.time_zone,
+            "max_weekly_hours": organization.max_weekly_hours,
+        }
+    )
+
+
+def load_organization(raw: str | bytes) -> Organization:
+    data = json.loads(raw)
+    return Organization(
+        id=data["id"],
+        name=data["name"],
+        time_zone=data["time_zone"],
+        max_weekly_hours=data["max_weekly_hours"],
     )
 
 

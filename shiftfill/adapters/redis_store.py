@@ -38,6 +38,7 @@ from shiftfill.domain.model import (
     Caregiver,
     Event,
     Notification,
+    Organization,
     Shift,
     ShiftStatus,
 )
@@ -45,6 +46,7 @@ from shiftfill.domain.rules import Decision
 from shiftfill.services.ports import (
     ChangeCaregiver,
     Decide,
+    DecideWithAssigned,
     DecideWithCode,
     DuplicateKey,
     Reach,
@@ -335,6 +337,70 @@ def _contactable(caregiver: Caregiver) -> bool:
 
 
 @translating_errors
+class RedisOrganizations:
+    """Organizations as JSON by id, and the order they were added in."""
+
+    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+        self._r = client
+        self._k = keys
+        self._order = keys("organizations")
+
+    def _key(self, organization_id: str) -> str:
+        return self._k("organization", organization_id)
+
+    def add(self, organization: Organization) -> None:
+        if not self.add_absent([organization]):
+            raise DuplicateKey("id", organization.id)
+
+    def add_absent(self, organizations: Sequence[Organization]) -> list[Organization]:
+        def step(pipe: Pipeline) -> list[Organization]:
+            stored = pipe.mget([self._key(o.id) for o in organizations]) if organizations else []
+            added = [o for o, raw in zip(organizations, stored, strict=True) if raw is None]
+            added = list({o.id: o for o in reversed(added)}.values())[::-1]
+            pipe.multi()
+            if added:
+                pipe.mset({self._key(o.id): codec.dump_organization(o) for o in added})
+                pipe.rpush(self._order, *(o.id for o in added))
+            return added
+
+        return transact(self._r, [self._order], step)
+
+    def get(self, organization_id: str) -> Organization | None:
+        raw = self._r.get(self._key(organization_id))
+        return codec.load_organization(raw) if raw is not None else None
+
+    def all(self) -> list[Organization]:
+        ids = self._r.lrange(self._order, 0, -1)
+        if not ids:
+            return []
+        raws = self._r.mget([self._key(i.decode()) for i in ids])
+        return [codec.load_organization(raw) for raw in raws if raw]
+
+    def update(
+        self,
+        organization_id: str,
+        change: Callable[[Organization], Organization],
+        *,
+        absent: Organization | None = None,
+    ) -> Organization:
+        key = self._key(organization_id)
+
+        def step(pipe: Pipeline) -> Organization:
+            raw = pipe.get(key)
+            current = codec.load_organization(raw) if raw is not None else absent
+            if current is None:
+                raise KeyError(organization_id)
+            changed = change(current)
+            pipe.multi()
+            pipe.set(key, codec.dump_organization(changed))
+            if raw is None:
+                pipe.rpush(self._order, organization_id)
+            return changed
+
+        return transact(self._r, [key], step)
+
+
+@translating_errors
 class RedisEvents:
     """Each shift's audit trail as a list of JSON events."""
 
@@ -538,8 +604,9 @@ class RedisShifts:
     """Shifts as JSON by id, with the indexes that follow their state.
 
     ``offer-codes`` holds the codes of open fanouts, ``phone-rounds`` the due time
-    of each pending phone round, and ``offers:<caregiver>`` the shifts offered to
-    a caregiver by fanout time, so a reply reads only its own offers.
+    of each pending phone round, ``offers:<caregiver>`` the shifts offered to
+    a caregiver by fanout time, so a reply reads only its own offers, and
+    ``assigned:<caregiver>`` the shifts assigned to a caregiver by end time.
     """
 
     def __init__(
@@ -566,6 +633,9 @@ class RedisShifts:
 
     def _offers(self, caregiver_id: str) -> str:
         return self._k("offers", caregiver_id)
+
+    def _assigned(self, caregiver_id: str) -> str:
+        return self._k("assigned", caregiver_id)
 
     def add(self, shift: Shift) -> None:
         if not self.add_absent([shift]):
@@ -630,6 +700,46 @@ class RedisShifts:
 
         return transact(self._r, [key, self._codes], step)
 
+    def update_for_caregiver(
+        self,
+        shift_id: str,
+        caregiver_id: str,
+        since: datetime,
+        decide: DecideWithAssigned,
+        record: Record | None = None,
+    ) -> Decision:
+        key, assigned_key = self._key(shift_id), self._assigned(caregiver_id)
+
+        def step(pipe: Pipeline) -> Decision:
+            before = self._read(pipe, key, shift_id)
+            # Watching the index is enough: an assigned shift's times never change, and
+            # every new assignment writes the index in the step that makes it.
+            ids = pipe.zrangebyscore(assigned_key, f"({_timestamp(since)}", "+inf")
+            assigned = self._load_many(pipe, [i.decode() for i in ids])
+            return self._write(pipe, before, decide(before, assigned), record, None)
+
+        return transact(self._r, [key, assigned_key], step)
+
+    def assignments(self, caregiver_ids: Iterable[str], since: datetime) -> dict[str, list[Shift]]:
+        ids = list(caregiver_ids)
+        if not ids:
+            return {}
+        with self._r.pipeline(transaction=False) as pipe:
+            for cid in ids:
+                pipe.zrangebyscore(self._assigned(cid), f"({_timestamp(since)}", "+inf")
+            answers = pipe.execute()
+        held = {cid: [s.decode() for s in found] for cid, found in zip(ids, answers, strict=True)}
+        shifts = {
+            s.id: s for s in self._load_many(self._r, sorted({s for v in held.values() for s in v}))
+        }
+        return {cid: [shifts[s] for s in sids if s in shifts] for cid, sids in held.items() if sids}
+
+    def _load_many(self, reader: Any, shift_ids: Sequence[str]) -> list[Shift]:
+        if not shift_ids:
+            return []
+        raws = reader.mget([self._key(i) for i in shift_ids])
+        return [codec.load_shift(raw) for raw in raws if raw]
+
     def _read(self, pipe: Pipeline, key: str, shift_id: str) -> Shift:
         raw = pipe.get(key)
         if raw is None:
@@ -668,6 +778,11 @@ class RedisShifts:
 
     def _reindex(self, pipe: Pipeline, before: Shift, after: Shift) -> None:
         fanout = after.fanout
+        if after.assigned_caregiver_id is not None and before.assigned_caregiver_id is None:
+            pipe.zadd(
+                self._assigned(after.assigned_caregiver_id),
+                {after.id: _timestamp(after.end_time)},
+            )
         if before.fanout is None and fanout is not None and after.is_open:
             pipe.sadd(self._codes, fanout.offer_code)
             ids = fanout.offered_caregiver_ids
@@ -759,6 +874,7 @@ class RedisStore:
         self.outbox = RedisOutbox(self.client, self.keys, consumer)
         self.notifications = RedisNotifications(self.client, self.keys, self.events, self.outbox)
         self.caregivers = RedisCaregivers(self.client, self.keys)
+        self.organizations = RedisOrganizations(self.client, self.keys)
         self.shifts = RedisShifts(
             self.client, self.keys, self.events, self.notifications, code_source
         )

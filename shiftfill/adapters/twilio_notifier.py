@@ -41,6 +41,8 @@ CALL_STATUSES = {
     "canceled": NotificationStatus.UNDELIVERED,
     "failed": NotificationStatus.FAILED,
 }
+# The language of <Say> and <Gather> when TwiML names none.
+TWILIO_DEFAULT_LANGUAGE = "en-US"
 # Twilio's error for a recipient who texted STOP to Twilio itself.
 UNSUBSCRIBED_RECIPIENT = "21610"
 
@@ -104,20 +106,25 @@ class TwilioNotifier:
             raise _provider_error("sms", to, exc) from exc
         return str(message.sid)
 
-    def place_call(self, to: str, script: str, goodbye: str) -> str:
+    def place_call(self, to: str, script: str, goodbye: str, *, language: str = "en-US") -> str:
         try:
             call = self._client.calls.create(
                 to=to,
                 from_=self._from,
-                twiml=str(self.call_twiml(script, goodbye)),
+                twiml=str(self.call_twiml(script, goodbye, language)),
                 status_callback=self._public + STATUS_PATH,
             )
         except (TwilioRestException, RequestException) as exc:
             raise _provider_error("call", to, exc) from exc
         return str(call.sid)
 
-    def call_twiml(self, script: str, goodbye: str) -> VoiceResponse:
-        """The call: the offer read inside a one-key or spoken ``<Gather>``."""
+    def call_twiml(self, script: str, goodbye: str, language: str = "en-US") -> VoiceResponse:
+        """The call: the offer read inside a one-key or spoken ``<Gather>``, in ``language``.
+
+        The ``<Gather>`` listens in the same language the ``<Say>`` speaks; en-US,
+        Twilio's default for both, is left implicit.
+        """
+        spoken = {} if language == TWILIO_DEFAULT_LANGUAGE else {"language": language}
         response = VoiceResponse()
         gather = response.gather(
             input="speech dtmf",
@@ -125,9 +132,10 @@ class TwilioNotifier:
             action=self._public + GATHER_PATH,
             method="POST",
             speech_timeout="auto",
+            **spoken,
         )
-        gather.say(script)
-        response.say(goodbye)
+        gather.say(script, **spoken)
+        response.say(goodbye, **spoken)
         return response
 
 

@@ -15,6 +15,7 @@ from shiftfill.api.fields import Role
 from shiftfill.api.health.views import blp as health_blp
 from shiftfill.api.messages.views import blp as messages_blp
 from shiftfill.api.metrics.views import blp as metrics_blp
+from shiftfill.api.organizations.views import blp as organizations_blp
 from shiftfill.api.shifts.views import blp as shifts_blp
 from shiftfill.api.voice.views import blp as voice_blp
 
@@ -46,7 +47,15 @@ def init_app(app: Flask) -> Api:
         app.config.setdefault(key, value)
     api = Api(app)
     document_roles(api, tuple(app.config["SHIFTFILL_ROLES"]))
-    for blp in (health_blp, metrics_blp, caregivers_blp, shifts_blp, messages_blp, voice_blp):
+    for blp in (
+        health_blp,
+        metrics_blp,
+        organizations_blp,
+        caregivers_blp,
+        shifts_blp,
+        messages_blp,
+        voice_blp,
+    ):
         api.register_blueprint(blp)
     register_error_handlers(app)
     limits.init_app(app)

@@ -1,4 +1,4 @@
-"""marshmallow fields shared by the blueprints' schemas: ids, text, roles, phones, UTC times.
+"""marshmallow fields shared by the blueprints' schemas: ids, text, roles, phones, times, zones.
 
 Every string that is stored, logged or put into TwiML passes one of these fields,
 so each is bounded in length and refuses control characters at the edge.
@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
+from functools import lru_cache
 from typing import Any
+from zoneinfo import available_timezones
 
 import marshmallow as ma
 from flask import current_app, has_app_context
@@ -232,3 +234,47 @@ class Ids(ma.fields.List):
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> list[str] | None:
         return None if value is None else list(value)
+
+
+@lru_cache(maxsize=1)
+def iana_zones() -> frozenset[str]:
+    """Every IANA time zone name the installed tz database (``tzdata``) knows."""
+    return frozenset(available_timezones())
+
+
+class TimeZone(ma.fields.String):
+    """An IANA time zone name such as ``America/Chicago``."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        metadata = {"example": "America/Chicago", "maxLength": 64, **kwargs.pop("metadata", {})}
+        super().__init__(metadata=metadata, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        name = super()._deserialize(value, attr, data, **kwargs)
+        if name not in iana_zones():
+            raise ma.ValidationError("Not an IANA time zone name (like America/Chicago).")
+        return name
+
+
+CLOCK_PATTERN = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+
+
+class ClockTime(ma.fields.Field):
+    """A wall-clock time of day written ``HH:MM`` (24-hour)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        metadata = {
+            "type": "string",
+            "pattern": CLOCK_PATTERN.pattern,
+            "example": "22:00",
+            **kwargs.pop("metadata", {}),
+        }
+        super().__init__(metadata=metadata, **kwargs)
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else value.strftime("%H:%M")
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> time:
+        if not isinstance(value, str) or CLOCK_PATTERN.fullmatch(value) is None:
+            raise ma.ValidationError("Use HH:MM, 24-hour (like 22:00).")
+        return time.fromisoformat(value)

@@ -5,6 +5,10 @@ People answer an offer in many ways: ``Yes!``, ``yep 4821``, ``I'll take it``,
 and decline phrases; when a reply holds both, or negates an accept
 (``not sure``), it gives up and says ``unknown`` so the caregiver is asked
 again rather than being booked on a guess.
+
+English and Spanish are understood whatever the caregiver's language (``sí``,
+``lo tomo``, ``no puedo``, ``AYUDA``, ``BAJA``). Accents are dropped before
+matching, so ``si`` and ``sí`` are one word and the tables are written without them.
 """
 
 from __future__ import annotations
@@ -32,8 +36,9 @@ class ParsedReply:
 # Carrier-standard keywords; they only count as the whole message.
 OPT_OUT_WORDS = frozenset(
     {"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "optout", "revoke"}
+    | {"parar", "baja"}
 )
-HELP_WORDS = frozenset({"help", "info", "?"})
+HELP_WORDS = frozenset({"help", "info", "?", "ayuda"})
 # A keypad press on a call, or a lone digit by text: 1 accepts, 2 declines.
 KEYPAD = {"1": Intent.ACCEPT, "2": Intent.DECLINE}
 
@@ -48,6 +53,11 @@ ACCEPT_PHRASES = frozenset(
         "absolutely", "definitely", "of course", "sounds good", "no problem",
         "no worries", "works for me", "on my way", "put me down", "book me",
         "👍", "✅", "👌", "🙋",
+        # Spanish, written without accents (see _normalise).
+        "si", "acepto", "lo tomo", "yo lo tomo", "lo acepto", "claro", "claro que si",
+        "por supuesto", "de acuerdo", "si puedo", "lo cubro", "yo lo cubro",
+        "con gusto", "cuenten conmigo", "cuente conmigo", "dale", "esta bien",
+        "si gracias", "si por favor",
     }
 )  # fmt: skip
 
@@ -58,22 +68,26 @@ DECLINE_PHRASES = frozenset(
         "i can't", "i cant", "i cannot", "not available", "unavailable",
         "not today", "not this time", "busy", "i'm busy", "im busy", "sorry",
         "won't", "wont", "unable", "not interested", "no can do", "👎", "❌", "🚫",
+        # Spanish, written without accents.
+        "no puedo", "no gracias", "no lo tomo", "no acepto", "paso",
+        "no estoy disponible", "no disponible", "ocupado", "ocupada", "estoy ocupado",
+        "estoy ocupada", "lo siento", "imposible", "hoy no", "no me es posible",
     }
 )  # fmt: skip
 
 # A negator turns the next accept phrase into a contradiction ("not sure").
-NEGATORS = frozenset({"not", "don't", "dont", "never"})
+NEGATORS = frozenset({"not", "don't", "dont", "never", "nunca"})
 
 _MAX_PHRASE_WORDS = 4
 _OFFER_CODE = re.compile(r"(?<!\d)(\d{4,8})(?!\d)")
-_TOKEN = re.compile(r"[a-z0-9']+|[^\w\s]", re.UNICODE)
+_TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)*'?|[^\w\s]", re.UNICODE)
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": "'"})
 
 
 def parse_reply(text: str) -> ParsedReply:
     """Read the intent and any offer code from a caregiver's reply."""
     cleaned = _normalise(text)
-    bare = cleaned.strip(" .!?,;:-")
+    bare = cleaned.strip(" .!?,;:-¡¿")
     if bare in OPT_OUT_WORDS:
         return ParsedReply(Intent.OPT_OUT)
     if bare in HELP_WORDS or cleaned == "?":
@@ -90,9 +104,16 @@ def parse_reply(text: str) -> ParsedReply:
 
 def _normalise(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).translate(_APOSTROPHES).lower()
+    # Accents off letters (sí -> si); emoji and their modifiers are left as they are.
+    text = "".join(ch for ch in unicodedata.normalize("NFKD", text) if not _is_accent(ch))
+    text = unicodedata.normalize("NFC", text)
     # Skin tones and variation selectors ride on emoji; drop them so 👍🏽 is 👍.
     text = "".join(ch for ch in text if not _is_emoji_modifier(ch))
     return " ".join(text.split())
+
+
+def _is_accent(ch: str) -> bool:
+    return "\u0300" <= ch <= "\u036f"
 
 
 def _is_emoji_modifier(ch: str) -> bool:

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any
+
+# The organization a shift belongs to when none is named; it always exists.
+DEFAULT_ORGANIZATION_ID = "default"
 
 
 class ShiftStatus(enum.StrEnum):
@@ -80,6 +83,35 @@ class EventType(enum.StrEnum):
     # Entries of a caregiver's own trail (changes made by the agency), on no shift.
     OPTED_IN = "opted_in"
     CAREGIVER_CHANGED = "caregiver_changed"
+    CALL_SKIPPED = "call_skipped"
+    CLAIM_REFUSED = "claim_refused"
+
+
+@dataclass(frozen=True, slots=True)
+class Organization:
+    """An agency: its name in texts, its time zone (IANA), and an optional weekly hours cap."""
+
+    id: str
+    name: str
+    time_zone: str = "UTC"
+    max_weekly_hours: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QuietHours:
+    """A daily span, in the organization's local time, when a caregiver gets no calls.
+
+    ``start`` after ``end`` spans midnight (22:00 to 07:00).
+    """
+
+    start: time
+    end: time
+
+    def contains(self, local: time) -> bool:
+        """Tell whether a local wall-clock time falls inside the quiet hours."""
+        if self.start <= self.end:
+            return self.start <= local < self.end
+        return local >= self.start or local < self.end
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +125,8 @@ class Caregiver:
     opted_out: bool = False
     # A deactivated caregiver stays on the roster but is offered nothing.
     active: bool = True
+    language: str = "en"
+    quiet_hours: QuietHours | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,8 +9,9 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from shiftfill.domain.model import (
     Caregiver,
@@ -19,6 +20,7 @@ from shiftfill.domain.model import (
     Fanout,
     Notification,
     NotificationStatus,
+    Organization,
     Shift,
     ShiftStatus,
 )
@@ -38,6 +40,8 @@ class Outcome(enum.StrEnum):
     UNKNOWN_SENDER = "unknown_sender"
     NO_OPEN_OFFER = "no_open_offer"
     AMBIGUOUS = "ambiguous"
+    CONFLICT = "conflict"
+    OVER_HOURS = "over_hours"
 
 
 class ShiftConflict(Exception):
@@ -89,6 +93,68 @@ def edit_caregiver(caregiver: Caregiver, changes: Mapping[str, Any]) -> Caregive
     return None if edited == caregiver else edited
 
 
+def overlaps(a: Shift, b: Shift) -> bool:
+    """Tell whether two shifts share any instant; back-to-back shifts do not."""
+    return a.start_time < b.end_time and b.start_time < a.end_time
+
+
+def week_start(at: datetime, time_zone: str) -> datetime:
+    """Monday 00:00 of the week holding ``at``, in ``time_zone``, as an aware time."""
+    zone = ZoneInfo(time_zone)
+    local = at.astimezone(zone)
+    monday = local.date() - timedelta(days=local.weekday())
+    return datetime.combine(monday, time(0), tzinfo=zone)
+
+
+def _next_week(start: datetime) -> datetime:
+    # Wall-clock arithmetic: a week across a daylight-saving change is 167 or 169 hours.
+    return datetime.combine(start.date() + timedelta(days=7), time(0), tzinfo=start.tzinfo)
+
+
+def _hours_between(shift: Shift, start: datetime, end: datetime) -> float:
+    first, last = max(shift.start_time, start), min(shift.end_time, end)
+    return max(0.0, (last - first).total_seconds() / 3600)
+
+
+def weeks_of(shift: Shift, time_zone: str) -> list[tuple[datetime, datetime]]:
+    """The local weeks (Monday 00:00 to the next) that a shift has hours in."""
+    weeks = []
+    start = week_start(shift.start_time, time_zone)
+    while start < shift.end_time:
+        end = _next_week(start)
+        weeks.append((start, end))
+        start = end
+    return weeks
+
+
+def why_ineligible(
+    shift: Shift, assigned: Iterable[Shift], organization: Organization
+) -> Outcome | None:
+    """Say why a caregiver holding ``assigned`` may not take ``shift``, or ``None`` if they may.
+
+    ``conflict``: another of their shifts overlaps this one. ``over_hours``: in a
+    week (Monday 00:00 in the organization's zone) this shift has hours in, their
+    hours there plus this shift's would pass the organization's cap. A shift across
+    two weeks counts in each week for the hours it has in it.
+    """
+    others = [s for s in assigned if s.id != shift.id]
+    if any(overlaps(shift, other) for other in others):
+        return Outcome.CONFLICT
+    cap = organization.max_weekly_hours
+    if cap is None:
+        return None
+    for start, end in weeks_of(shift, organization.time_zone):
+        hours = sum(_hours_between(s, start, end) for s in (shift, *others))
+        if hours > cap + 1e-9:
+            return Outcome.OVER_HOURS
+    return None
+
+
+def eligibility_since(shift: Shift, organization: Organization) -> datetime:
+    """The earliest end among assignments that can matter to ``why_ineligible`` for ``shift``."""
+    return week_start(shift.start_time, organization.time_zone)
+
+
 def start_fanout(
     shift: Shift,
     *,
@@ -120,8 +186,19 @@ def start_fanout(
     return Decision(replace(shift, fanout=fanout), changed=True)
 
 
-def claim(shift: Shift, caregiver_id: str, *, now: datetime) -> Decision:
-    """Decide an accepting reply: the first claim on an open shift wins."""
+def claim(
+    shift: Shift,
+    caregiver_id: str,
+    *,
+    now: datetime,
+    assigned: Iterable[Shift] = (),
+    organization: Organization | None = None,
+) -> Decision:
+    """Decide an accepting reply: the first eligible claim on an open shift wins.
+
+    ``assigned`` are the caregiver's shifts, read in the same atomic step; with
+    the shift's ``organization`` they decide ``conflict`` and ``over_hours``.
+    """
     if shift.status is ShiftStatus.CANCELLED:
         return Decision(shift, changed=False, outcome=Outcome.UNAVAILABLE)
     if shift.status is ShiftStatus.FILLED:
@@ -130,6 +207,10 @@ def claim(shift: Shift, caregiver_id: str, *, now: datetime) -> Decision:
         return Decision(shift, changed=False, outcome=Outcome.FILLED)
     if shift.fanout is None or not shift.fanout.was_offered_to(caregiver_id):
         return Decision(shift, changed=False, outcome=Outcome.NO_OPEN_OFFER)
+    if organization is not None:
+        refused = why_ineligible(shift, assigned, organization)
+        if refused is not None:
+            return Decision(shift, changed=False, outcome=refused)
     filled = replace(
         shift,
         status=ShiftStatus.FILLED,
@@ -174,14 +255,17 @@ def begin_phone_round(shift: Shift, *, now: datetime) -> Decision:
     return Decision(replace(shift, fanout=replace(fanout, escalated_at=now)), changed=True)
 
 
-def phone_round_callees(shift: Shift, unreachable_ids: Iterable[str]) -> list[str]:
+def phone_round_callees(
+    shift: Shift, unreachable_ids: Iterable[str], skipped_ids: Iterable[str] = ()
+) -> list[str]:
     """List who gets a call: every offered caregiver who has not declined or become unreachable.
 
-    ``unreachable_ids`` are offered caregivers who opted out or were deactivated since.
+    ``unreachable_ids`` are offered caregivers who opted out or were deactivated since;
+    ``skipped_ids`` are left out too (quiet hours, or no longer eligible).
     """
     if shift.fanout is None:
         return []
-    skip = set(shift.fanout.declined_caregiver_ids) | set(unreachable_ids)
+    skip = set(shift.fanout.declined_caregiver_ids) | set(unreachable_ids) | set(skipped_ids)
     return [cid for cid in shift.fanout.offered_caregiver_ids if cid not in skip]
 
 
@@ -192,6 +276,14 @@ def cancel(shift: Shift, *, now: datetime) -> Decision:
     if shift.status is ShiftStatus.FILLED:
         raise ShiftConflict(shift, "The shift is already filled.")
     return Decision(replace(shift, status=ShiftStatus.CANCELLED, cancelled_at=now), changed=True)
+
+
+def in_quiet_hours(caregiver: Caregiver, at: datetime, organization: Organization) -> bool:
+    """Tell whether ``at`` falls in the caregiver's quiet hours, in the organization's zone."""
+    if caregiver.quiet_hours is None:
+        return False
+    local = at.astimezone(ZoneInfo(organization.time_zone)).time()
+    return caregiver.quiet_hours.contains(local)
 
 
 def why_not_contact(shift: Shift, caregiver: Caregiver, channel: Channel) -> str | None:

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from shiftfill.domain import rules
-from shiftfill.domain.model import Caregiver, Event, EventType
+from shiftfill.domain.model import Caregiver, Event, EventType, QuietHours
 from shiftfill.phones import mask
 from shiftfill.services.dependencies import Dependencies
 from shiftfill.services.errors import Conflict, Invalid, NotFound
@@ -26,6 +26,8 @@ def register_caregiver(
     opted_out: bool = False,
     active: bool = True,
     id: str | None = None,
+    language: str = "en",
+    quiet_hours: QuietHours | None = None,
 ) -> Caregiver:
     """Add a caregiver; ``role`` and ``phone`` arrive already normalised."""
     record = {
@@ -35,6 +37,8 @@ def register_caregiver(
         "opted_out": opted_out,
         "active": active,
         "id": id,
+        "language": language,
+        "quiet_hours": quiet_hours,
     }
     return register_caregivers(deps, [record])[0]
 
@@ -58,6 +62,8 @@ def new_caregiver(record: dict[str, Any]) -> Caregiver:
         phone=record["phone"],
         opted_out=record.get("opted_out", False),
         active=record.get("active", True),
+        language=record.get("language", "en"),
+        quiet_hours=record.get("quiet_hours"),
     )
 
 

@@ -19,6 +19,7 @@ from shiftfill.domain.model import (
 )
 from shiftfill.services.caregivers import opt_out_caregiver
 from shiftfill.services.dependencies import Dependencies
+from shiftfill.services.organizations import organization_of
 from shiftfill.services.ports import NotifierError
 
 log = logging.getLogger(__name__)
@@ -157,10 +158,14 @@ def record_delivery_report(deps: Dependencies, report: DeliveryReport) -> Notifi
 
 
 def _send(deps: Dependencies, channel: Channel, caregiver: Caregiver, shift: Shift) -> str:
+    org, language = organization_of(deps, shift), caregiver.language
     if channel is Channel.SMS:
-        return deps.notifier.send_sms(caregiver.phone, replies.offer_sms(shift))
+        return deps.notifier.send_sms(caregiver.phone, replies.offer_sms(shift, org, language))
     return deps.notifier.place_call(
-        caregiver.phone, replies.offer_call_script(shift), replies.no_answer_on_call(shift)
+        caregiver.phone,
+        replies.offer_call_script(shift, org, language),
+        replies.no_answer_on_call(shift, org, language),
+        language=replies.speech_locale(language),
     )
 
 

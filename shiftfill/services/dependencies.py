@@ -28,6 +28,8 @@ class Settings:
 
     escalation_delay: timedelta = timedelta(minutes=10)
     phone_region: str = "US"
+    # The time zone of the organization ``default`` (SHIFTFILL_TIME_ZONE).
+    time_zone: str = "UTC"
     send_retries: int = 2
     retry_backoff_seconds: float = 0.5
     # How long a send may stay taken before the process that took it is presumed dead.

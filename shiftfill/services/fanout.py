@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from datetime import datetime
 
 from shiftfill.domain import rules
-from shiftfill.domain.model import Channel, Event, EventType, Shift
+from shiftfill.domain.model import Channel, Event, EventType, Organization, Shift
 from shiftfill.services.dependencies import Dependencies
 from shiftfill.services.errors import Conflict, NotFound
+from shiftfill.services.organizations import organization_of
 from shiftfill.services.ports import Outreach
 
 log = logging.getLogger(__name__)
@@ -17,15 +19,20 @@ log = logging.getLogger(__name__)
 def start_fanout(deps: Dependencies, shift_id: str) -> tuple[Shift, bool]:
     """Offer the shift to every qualified caregiver by SMS; the phone round is then due.
 
-    Returns the shift and whether this call started the fanout. Repeating it
-    returns the shift as it is and sends nothing (invariant 2); a cancelled or
-    filled shift is a ``Conflict``.
+    Qualified: of the role, not opted out, and free to take it (no overlapping
+    assignment, within the organization's weekly hours cap). Returns the shift
+    and whether this call started the fanout. Repeating it returns the shift as
+    it is and sends nothing (invariant 2); a cancelled or filled shift is a
+    ``Conflict``.
     """
     shift = deps.store.shifts.get(shift_id)
     if shift is None:
         raise NotFound(f"No shift with id {shift_id}.")
     now = deps.clock()
-    qualified = deps.store.caregivers.qualified_ids(shift.role_required)
+    org = organization_of(deps, shift)
+    of_role = deps.store.caregivers.qualified_ids(shift.role_required)
+    ineligible = ineligible_caregivers(deps, shift, org, of_role)
+    qualified = [cid for cid in of_role if cid not in ineligible] if ineligible else of_role
 
     def decide(current: Shift, offer_code: str) -> rules.Decision:
         return rules.start_fanout(
@@ -39,7 +46,10 @@ def start_fanout(deps: Dependencies, shift_id: str) -> tuple[Shift, bool]:
     def record(decision: rules.Decision) -> tuple[Event, ...]:
         fanout = decision.shift.fanout
         code = fanout.offer_code if fanout else None
-        detail = {"offered": len(qualified), "offer_code": code}
+        detail: dict[str, object] = {"offered": len(qualified), "offer_code": code}
+        if ineligible:
+            # How ops learns who was left out and why; those caregivers get no text.
+            detail["not_offered"] = dict(Counter(ineligible.values()))
         events = [Event(at=now, type=EventType.FANOUT_STARTED, detail=detail)]
         if not qualified:
             events.append(
@@ -84,6 +94,16 @@ def _report_fanout(deps: Dependencies, shift: Shift, offered: int) -> None:
         )
 
 
+def ineligible_caregivers(
+    deps: Dependencies, shift: Shift, org: Organization, caregiver_ids: list[str]
+) -> dict[str, str]:
+    """Map each caregiver who may not take ``shift`` now to why (``conflict``, ``over_hours``)."""
+    since = rules.eligibility_since(shift, org)
+    held = deps.store.shifts.assignments(caregiver_ids, since)
+    reasons = {cid: rules.why_ineligible(shift, shifts, org) for cid, shifts in held.items()}
+    return {cid: str(reason) for cid, reason in reasons.items() if reason is not None}
+
+
 def run_due_phone_rounds(deps: Dependencies) -> dict[str, int]:
     """Run every phone round that is due now; return the calls queued per shift.
 
@@ -104,8 +124,10 @@ def run_due_phone_rounds(deps: Dependencies) -> dict[str, int]:
 def run_phone_round(deps: Dependencies, shift_id: str, *, now: datetime | None = None) -> int:
     """Call every offered caregiver who has not declined or opted out, if the shift is still open.
 
-    Safe to run late or more than once: only the first run on an open, due
-    shift places calls. Returns the number of calls queued.
+    A caregiver inside their quiet hours, or no longer free to take the shift,
+    is skipped with a ``call_skipped`` event saying why. Safe to run late or
+    more than once: only the first run on an open, due shift places calls.
+    Returns the number of calls queued.
     """
     shift = deps.store.shifts.get(shift_id)
     if shift is None or shift.fanout is None:
@@ -113,16 +135,33 @@ def run_phone_round(deps: Dependencies, shift_id: str, *, now: datetime | None =
     offered = deps.store.caregivers.get_many(shift.fanout.offered_caregiver_ids)
     unreachable = [c.id for c in offered if not rules.is_qualified(c, shift.role_required)]
     at = now or deps.clock()
+    org = organization_of(deps, shift)
+    skipped = ineligible_caregivers(deps, shift, org, [c.id for c in offered if not c.opted_out])
+    for caregiver in offered:
+        if caregiver.id not in skipped and rules.in_quiet_hours(caregiver, at, org):
+            skipped[caregiver.id] = "quiet_hours"
 
     def callees(decision: rules.Decision) -> list[str]:
-        return rules.phone_round_callees(decision.shift, unreachable)
+        return rules.phone_round_callees(decision.shift, unreachable, skipped)
+
+    def record(decision: rules.Decision) -> tuple[Event, ...]:
+        left_out = [
+            Event(
+                at=at,
+                type=EventType.CALL_SKIPPED,
+                caregiver_id=cid,
+                detail={"reason": skipped[cid]},
+            )
+            for cid in rules.phone_round_callees(decision.shift, unreachable)
+            if cid in skipped
+        ]
+        escalated = Event(at=at, type=EventType.ESCALATED, detail={"calls": len(callees(decision))})
+        return decision.if_changed(escalated, *left_out)
 
     decision = deps.store.shifts.update(
         shift_id,
         lambda s: rules.begin_phone_round(s, now=at),
-        record=lambda d: d.if_changed(
-            Event(at=at, type=EventType.ESCALATED, detail={"calls": len(callees(d))})
-        ),
+        record=record,
         reach=lambda d: Outreach(Channel.CALL, callees(d), at),
     )
     if not decision.changed:

@@ -16,6 +16,7 @@ from shiftfill.domain.model import Caregiver, Channel, Event, EventType, Shift
 from shiftfill.domain.rules import Outcome
 from shiftfill.services.caregivers import opt_out_caregiver
 from shiftfill.services.dependencies import Dependencies
+from shiftfill.services.organizations import organization_of, organizations_of
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +34,13 @@ class InboundMessage:
 
 @dataclass(frozen=True, slots=True)
 class InboundResult:
-    """What a message came to, and the text answered to the caregiver."""
+    """What a message came to, and the text answered to the caregiver, in their language."""
 
     outcome: Outcome
     reply: str
     shift_id: str | None = None
     caregiver_id: str | None = None
+    language: str = replies.DEFAULT_LANGUAGE
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +81,7 @@ def _encode(result: InboundResult) -> str:
             "reply": result.reply,
             "shift_id": result.shift_id,
             "caregiver_id": result.caregiver_id,
+            "language": result.language,
         }
     )
 
@@ -90,6 +93,7 @@ def _decode(raw: str) -> InboundResult:
         reply=data["reply"],
         shift_id=data["shift_id"],
         caregiver_id=data["caregiver_id"],
+        language=data.get("language", replies.DEFAULT_LANGUAGE),
     )
 
 
@@ -114,11 +118,13 @@ def handle_call_reply(
     if not said.strip():
         shift = deps.store.shifts.get(shift_id) if shift_id else None
         deps.metrics.inbound_handled(str(Outcome.UNRECOGNIZED))
+        org = organization_of(deps, shift) if shift else None
         return InboundResult(
             Outcome.UNRECOGNIZED,
-            replies.no_answer_on_call(shift),
+            replies.no_answer_on_call(shift, org, caregiver.language),
             shift_id=shift_id,
             caregiver_id=caregiver.id,
+            language=caregiver.language,
         )
     message = InboundMessage(
         sender=caregiver.phone,
@@ -145,17 +151,30 @@ def _act(deps: Dependencies, caregiver: Caregiver, message: InboundMessage) -> I
     target = _find_target(deps, caregiver, message.shift_id, parsed.offer_code)
     if parsed.intent in (Intent.HELP, Intent.UNKNOWN):
         outcome = Outcome.HELP if parsed.intent is Intent.HELP else Outcome.UNRECOGNIZED
-        return _instructions(outcome, caregiver, target)
+        return _instructions(deps, outcome, caregiver, target)
     if target.shift is None:
         if target.unknown_code is not None and target.candidates:
             # A stale or mistyped code: the caregiver still has offers to answer.
-            reply = replies.unknown_code(target.unknown_code, target.candidates)
-            return InboundResult(Outcome.NO_OPEN_OFFER, reply, caregiver_id=caregiver.id)
+            reply = replies.unknown_code(
+                target.unknown_code,
+                target.candidates,
+                language=caregiver.language,
+                orgs=organizations_of(deps, target.candidates),
+            )
+            return InboundResult(
+                Outcome.NO_OPEN_OFFER, reply, caregiver_id=caregiver.id, language=caregiver.language
+            )
         outcome = Outcome.AMBIGUOUS if target.candidates else Outcome.NO_OPEN_OFFER
         return InboundResult(
             outcome,
-            replies.reply_for(outcome, open_offers=target.candidates),
+            replies.reply_for(
+                outcome,
+                open_offers=target.candidates,
+                language=caregiver.language,
+                orgs=organizations_of(deps, target.candidates),
+            ),
             caregiver_id=caregiver.id,
+            language=caregiver.language,
         )
     return _decide(deps, caregiver, target.shift, parsed, message)
 
@@ -208,15 +227,26 @@ def _find_target(
     return _Target(offers[0] if offers else None)
 
 
-def _instructions(outcome: Outcome, caregiver: Caregiver, target: _Target) -> InboundResult:
+def _instructions(
+    deps: Dependencies, outcome: Outcome, caregiver: Caregiver, target: _Target
+) -> InboundResult:
+    shifts = [*target.candidates, *([target.shift] if target.shift else [])]
+    orgs = organizations_of(deps, shifts)
+    language = caregiver.language
     if target.unknown_code is not None and target.candidates:
-        reply = replies.unknown_code(target.unknown_code, target.candidates)
+        reply = replies.unknown_code(
+            target.unknown_code, target.candidates, language=language, orgs=orgs
+        )
     elif target.candidates:
-        reply = replies.reply_for(Outcome.AMBIGUOUS, open_offers=target.candidates)
+        reply = replies.reply_for(
+            Outcome.AMBIGUOUS, open_offers=target.candidates, language=language, orgs=orgs
+        )
     else:
-        reply = replies.reply_for(outcome, target.shift)
+        reply = replies.reply_for(outcome, target.shift, language=language, orgs=orgs)
     shift_id = target.shift.id if target.shift else None
-    return InboundResult(outcome, reply, shift_id=shift_id, caregiver_id=caregiver.id)
+    return InboundResult(
+        outcome, reply, shift_id=shift_id, caregiver_id=caregiver.id, language=language
+    )
 
 
 def _decide(
@@ -237,21 +267,35 @@ def _decide(
             "body": message.body,
         },
     )
+    org = organization_of(deps, shift)
+
+    def record(decision: rules.Decision) -> list[Event]:
+        return [received, *_outcome_events(decision, caregiver, now)]
+
     if parsed.intent is Intent.ACCEPT:
-        decide = partial(rules.claim, caregiver_id=caregiver.id, now=now)
+        # The caregiver's other assignments are read in the claim's own step (invariant 7).
+        decision = deps.store.shifts.update_for_caregiver(
+            shift.id,
+            caregiver.id,
+            rules.eligibility_since(shift, org),
+            lambda current, assigned: rules.claim(
+                current, caregiver.id, now=now, assigned=assigned, organization=org
+            ),
+            record=record,
+        )
     else:
-        decide = partial(rules.decline, caregiver_id=caregiver.id)
-    decision = deps.store.shifts.update(
-        shift.id, decide, record=lambda d: [received, *_outcome_events(d, caregiver, now)]
-    )
+        decision = deps.store.shifts.update(
+            shift.id, partial(rules.decline, caregiver_id=caregiver.id), record=record
+        )
     outcome = decision.outcome
     assert outcome is not None
     _report_decision(deps, decision, caregiver, message)
     return InboundResult(
         outcome,
-        replies.reply_for(outcome, decision.shift),
+        replies.reply_for(outcome, decision.shift, language=caregiver.language, orgs={org.id: org}),
         shift_id=shift.id,
         caregiver_id=caregiver.id,
+        language=caregiver.language,
     )
 
 
@@ -292,14 +336,20 @@ def _outcome_events(decision: rules.Decision, caregiver: Caregiver, now: datetim
         Outcome.ASSIGNED: EventType.ASSIGNED,
         Outcome.FILLED: EventType.CLAIM_LOST,
         Outcome.DECLINED: EventType.DECLINED,
+        Outcome.CONFLICT: EventType.CLAIM_REFUSED,
+        Outcome.OVER_HOURS: EventType.CLAIM_REFUSED,
     }.get(decision.outcome)  # type: ignore[arg-type]
     if kind is None or (kind is EventType.DECLINED and not decision.changed):
         return []
-    return [Event(at=now, type=kind, caregiver_id=caregiver.id)]
+    detail = {"reason": str(decision.outcome)} if kind is EventType.CLAIM_REFUSED else {}
+    return [Event(at=now, type=kind, caregiver_id=caregiver.id, detail=detail)]
 
 
 def _opt_out(deps: Dependencies, caregiver: Caregiver, message: InboundMessage) -> InboundResult:
     opt_out_caregiver(deps, caregiver.id, via=str(message.channel))
     return InboundResult(
-        Outcome.OPTED_OUT, replies.reply_for(Outcome.OPTED_OUT), caregiver_id=caregiver.id
+        Outcome.OPTED_OUT,
+        replies.reply_for(Outcome.OPTED_OUT, language=caregiver.language),
+        caregiver_id=caregiver.id,
+        language=caregiver.language,
     )

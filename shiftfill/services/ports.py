@@ -1,6 +1,6 @@
 """The storage port and the outside world, as the use cases see them.
 
-A store is five repositories and an outbox. Every change of state is one call
+A store is six repositories and an outbox. Every change of state is one call
 on one of them, and that call is one atomic step: it reads the current record,
 runs the pure domain decision it is given, and writes what the decision says,
 together with everything that follows from it (the offer code it allocates, the
@@ -21,6 +21,7 @@ from shiftfill.domain.model import (
     Channel,
     Event,
     Notification,
+    Organization,
     Shift,
     ShiftStatus,
 )
@@ -30,6 +31,7 @@ R = TypeVar("R")
 
 Decide = Callable[[Shift], Decision]
 DecideWithCode = Callable[[Shift, str], Decision]
+DecideWithAssigned = Callable[[Shift, Sequence[Shift]], Decision]
 Record = Callable[[Decision], Iterable[Event]]
 ChangeCaregiver = Callable[[Caregiver], Caregiver | None]
 RecordCaregiverChange = Callable[[Caregiver, Caregiver], Iterable[Event]]
@@ -125,6 +127,34 @@ class CaregiverRepository(Protocol):
         """Return the caregiver's own trail (changes made on no shift), oldest first."""
 
 
+class OrganizationRepository(Protocol):
+    """Organizations by id, in the order they were added."""
+
+    def add(self, organization: Organization) -> None:
+        """Store a new organization; ``DuplicateKey`` when the id is taken."""
+
+    def add_absent(self, organizations: Sequence[Organization]) -> list[Organization]:
+        """Store the organizations whose id is not stored yet; return those stored."""
+
+    def get(self, organization_id: str) -> Organization | None:
+        """Return the organization with this id, or ``None``."""
+
+    def all(self) -> list[Organization]:
+        """List organizations in the order they were added."""
+
+    def update(
+        self,
+        organization_id: str,
+        change: Callable[[Organization], Organization],
+        *,
+        absent: Organization | None = None,
+    ) -> Organization:
+        """Store ``change`` of the stored organization (or of ``absent`` when none is stored).
+
+        One atomic step. ``KeyError`` when nothing is stored and ``absent`` is ``None``.
+        """
+
+
 class ShiftRepository(Protocol):
     """Shifts, their fanouts, the offer codes in use and the phone rounds to come."""
 
@@ -168,6 +198,26 @@ class ShiftRepository(Protocol):
         The code is drawn inside the step; it is in use only if the decision
         stores a fanout with it, so a refused fanout holds no code.
         """
+
+    def update_for_caregiver(
+        self,
+        shift_id: str,
+        caregiver_id: str,
+        since: datetime,
+        decide: DecideWithAssigned,
+        record: Record | None = None,
+    ) -> Decision:
+        """As ``update``, with the shifts assigned to ``caregiver_id`` passed to ``decide``.
+
+        They are the caregiver's assigned shifts that end after ``since``, read in
+        the same atomic step as the shift, so two claims by one caregiver on
+        overlapping shifts never both succeed (invariant 7). Every assignment,
+        by whatever step, enters the caregiver's assignments in the step that
+        makes it.
+        """
+
+    def assignments(self, caregiver_ids: Iterable[str], since: datetime) -> dict[str, list[Shift]]:
+        """Map each of ``caregiver_ids`` holding shifts that end after ``since`` to those shifts."""
 
     def offers_for(self, caregiver: Caregiver) -> list[Shift]:
         """List the shifts recently offered to a caregiver, most recent fanout first."""
@@ -273,6 +323,9 @@ class Store(Protocol):
     def caregivers(self) -> CaregiverRepository: ...
 
     @property
+    def organizations(self) -> OrganizationRepository: ...
+
+    @property
     def shifts(self) -> ShiftRepository: ...
 
     @property
@@ -317,8 +370,11 @@ class Notifier(Protocol):
     def send_sms(self, to: str, body: str) -> str:
         """Send one text message; raise ``NotifierError`` when the provider refuses it."""
 
-    def place_call(self, to: str, script: str, goodbye: str) -> str:
-        """Start a call that reads ``script``, gathers a key or spoken answer, else says goodbye."""
+    def place_call(self, to: str, script: str, goodbye: str, *, language: str) -> str:
+        """Start a call that reads ``script``, gathers a key or spoken answer, else says goodbye.
+
+        ``language`` is the locale the call speaks and listens in (``en-US``, ``es-US``).
+        """
 
 
 class Metrics(Protocol):

@@ -6,25 +6,42 @@ from typing import Any
 
 from shiftfill.services.caregivers import new_caregiver
 from shiftfill.services.dependencies import Dependencies
-from shiftfill.services.errors import Conflict
+from shiftfill.services.errors import Conflict, Invalid
+from shiftfill.services.organizations import find_organization, new_organization
 from shiftfill.services.shifts import new_shift
 
 
 def seed(
-    deps: Dependencies, caregivers: list[dict[str, Any]], shifts: list[dict[str, Any]]
+    deps: Dependencies,
+    caregivers: list[dict[str, Any]],
+    shifts: list[dict[str, Any]],
+    organizations: list[dict[str, Any]] | None = None,
 ) -> tuple[int, int]:
-    """Add the caregivers and shifts whose ids the store does not hold; return how many.
+    """Add the organizations, caregivers and shifts whose ids the store does not hold.
 
-    A store that already holds a record keeps it as it is: a restart on a live
-    store never reopens a filled shift or resubscribes a caregiver. Ids that
-    repeat inside the seed itself are a ``Conflict``.
+    Returns how many caregivers and shifts were added. A store that already
+    holds a record keeps it as it is: a restart on a live store never reopens a
+    filled shift or resubscribes a caregiver. Ids that repeat inside the seed
+    itself are a ``Conflict``; a shift of an organization that exists neither in
+    the seed nor in the store is ``Invalid``.
     """
+    agencies = [new_organization(record) for record in organizations or []]
     people = [new_caregiver(record) for record in caregivers]
     slots = [new_shift(record) for record in shifts]
-    for kind, ids in (("caregiver", [c.id for c in people]), ("shift", [s.id for s in slots])):
+    for kind, ids in (
+        ("organization", [o.id for o in agencies]),
+        ("caregiver", [c.id for c in people]),
+        ("shift", [s.id for s in slots]),
+    ):
         repeated = sorted({i for i in ids if ids.count(i) > 1})
         if repeated:
             raise Conflict(f"A {kind} with id {repeated[0]} already exists in the seed.")
+    seeded = {o.id for o in agencies}
+    for slot in slots:
+        if slot.organization_id not in seeded and not find_organization(deps, slot.organization_id):
+            message = f"Shift {slot.id} names no organization with id {slot.organization_id}."
+            raise Invalid(message, {"organization_id": [message]})
+    deps.store.organizations.add_absent(agencies)
     added_people = deps.store.caregivers.add_absent(people)
     added_shifts = deps.store.shifts.add_absent(slots)
     deps.store.mark_seeded(deps.clock())

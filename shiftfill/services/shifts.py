@@ -11,6 +11,7 @@ from shiftfill.domain import rules
 from shiftfill.domain.model import Event, EventType, Notification, Shift, ShiftStatus
 from shiftfill.services.dependencies import Dependencies
 from shiftfill.services.errors import Conflict, Invalid, NotFound
+from shiftfill.services.organizations import find_organization
 from shiftfill.services.ports import DuplicateKey
 
 log = logging.getLogger(__name__)
@@ -27,8 +28,12 @@ def create_shift(
 ) -> Shift:
     """Add an open shift; the caller has checked that it ends after it starts.
 
-    A shift that has already ended is refused: nobody could work it.
+    A shift that has already ended is refused: nobody could work it; its
+    organization must exist (``Invalid`` otherwise).
     """
+    if find_organization(deps, organization_id) is None:
+        message = f"No organization with id {organization_id}."
+        raise Invalid(message, {"organization_id": [message]})
     shift = new_shift(
         {
             "id": id,

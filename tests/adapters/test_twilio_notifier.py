@@ -75,6 +75,15 @@ def test_call_carries_twiml_that_gathers_an_answer_to_our_endpoint(twilio: FakeT
     assert sid.startswith("CA")
 
 
+def test_a_call_in_spanish_speaks_and_listens_in_spanish(twilio: FakeTwilioApi) -> None:
+    notifier(twilio).place_call(ANA, "Turno de RN. Marque 1.", "Adiós.", language="es-US")
+    twiml = twilio.calls()[0].params["Twiml"]
+    gather = twiml.split("<Gather ", 1)[1].split(">", 1)[0]
+    assert 'language="es-US"' in gather
+    assert '<Say language="es-US">Turno de RN. Marque 1.</Say></Gather>' in twiml
+    assert twiml.endswith('<Say language="es-US">Adiós.</Say></Response>')
+
+
 def test_a_provider_4xx_is_a_permanent_error(twilio: FakeTwilioApi) -> None:
     twilio.fail_for[ANA] = (400, 21211, "The 'To' number is not a valid phone number.")
     with pytest.raises(NotifierError) as caught:

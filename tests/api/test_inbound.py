@@ -63,7 +63,7 @@ def test_json_reply_answers_json(client: FlaskClient, fanned_out: dict[str, Any]
         "outcome": "assigned",
         "shift_id": "sh_1",
         "caregiver_id": "cg_1",
-        "reply": f"Confirmed: the RN shift {day} 07:00-19:00 UTC is yours. Thank you!",
+        "reply": f"Confirmed: the RN shift {day}, 7:00 AM - 7:00 PM UTC is yours. Thank you!",
     }
 
 

@@ -108,7 +108,6 @@ def test_junk_paths_and_queries_get_the_error_body_and_change_nothing(
 
 A_CAREGIVER = {"name": "Ana", "role": "RN", "phone": "+15555550190"}
 A_SHIFT = {
-    "organization_id": "org_1",
     "role_required": "RN",
     "start_time": "2026-11-29T07:00:00+00:00",
     "end_time": "2026-11-29T19:00:00+00:00",
@@ -199,6 +198,8 @@ def test_every_field_at_its_length_limit_is_accepted_and_answered(
     role = "R" * 32
     caregiver = {"id": "c" * 64, "name": "N" * 200, "role": role, "phone": "+15555550190"}
     assert client.post("/caregivers", json=caregiver).status_code == 201
+    org = {"id": "o" * 64, "name": "O" * 100, "time_zone": "America/Argentina/ComodRivadavia"}
+    assert client.post("/organizations", json=org).status_code == 201
     shift = {**A_SHIFT, "id": "s" * 64, "organization_id": "o" * 64, "role_required": role}
     assert client.post("/shifts", json=shift).status_code == 201
     assert client.post("/shifts/" + "s" * 64 + "/fanout").status_code == 202

@@ -27,7 +27,7 @@ def test_create_shift_stores_times_in_utc(client: FlaskClient) -> None:
         "/shifts",
         json={
             "id": "sh_1",
-            "organization_id": "org_1",
+            "organization_id": "default",
             "role_required": "rn",
             "start_time": "2099-11-29T07:00:00-05:00",
             "end_time": "2099-11-29T19:00:00-05:00",
@@ -36,7 +36,7 @@ def test_create_shift_stores_times_in_utc(client: FlaskClient) -> None:
     assert response.status_code == 201
     assert response.json == {
         "id": "sh_1",
-        "organization_id": "org_1",
+        "organization_id": "default",
         "role_required": "RN",
         "start_time": "2099-11-29T12:00:00+00:00",
         "end_time": "2099-11-30T00:00:00+00:00",

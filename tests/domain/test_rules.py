@@ -1,12 +1,19 @@
 """The claim decision, declines, the phone round and cancelling, without an app."""
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
 from shiftfill.domain import rules
-from shiftfill.domain.model import Caregiver, Channel, Shift, ShiftStatus
+from shiftfill.domain.model import (
+    Caregiver,
+    Channel,
+    Organization,
+    QuietHours,
+    Shift,
+    ShiftStatus,
+)
 from shiftfill.domain.rules import Outcome, ShiftConflict
 
 NOW = datetime(2026, 11, 28, 14, 0, tzinfo=UTC)
@@ -203,3 +210,89 @@ def test_the_agency_edits_a_caregiver_and_may_opt_them_back_in_but_not_out() -> 
         rules.edit_caregiver(replace(ana, opted_out=False), {"opted_out": True})
     with pytest.raises(rules.CaregiverEditRefused):
         rules.edit_caregiver(ana, {"id": "cg_2"})
+
+
+# --- eligibility: overlapping shifts and the weekly hours cap ---
+
+CHICAGO = Organization("org_1", "Sunrise Home Health", "America/Chicago", 40)
+
+
+def at(day: int, hour: int, hours: float, shift_id: str = "other") -> Shift:
+    """A shift starting on 2026-11-``day`` at ``hour`` (UTC), lasting ``hours``."""
+    start = datetime(2026, 11, day, hour, tzinfo=UTC)
+    return Shift(shift_id, "org_1", "RN", start, start + timedelta(hours=hours))
+
+
+def test_a_shift_overlapping_an_assigned_one_is_a_conflict_but_back_to_back_is_fine() -> None:
+    shift = at(29, 7, 12, "sh_1")  # 07:00-19:00
+    assert rules.why_ineligible(shift, [at(29, 18, 8)], CHICAGO) is Outcome.CONFLICT
+    assert rules.why_ineligible(shift, [at(29, 0, 8)], CHICAGO) is Outcome.CONFLICT
+    assert rules.why_ineligible(shift, [at(29, 19, 8), at(28, 23, 8)], CHICAGO) is None
+    assert rules.why_ineligible(shift, [shift], CHICAGO) is None  # the shift itself
+
+
+def test_the_cap_counts_assigned_hours_in_the_same_local_week() -> None:
+    shift = at(25, 14, 8, "sh_1")  # Wednesday
+    # Monday Nov 23 00:00 CST is 06:00 UTC; four 8-hour shifts that week, then one too many.
+    week = [at(23, 14, 8, "a"), at(24, 14, 8, "b"), at(26, 14, 8, "c"), at(27, 14, 8, "d")]
+    assert rules.why_ineligible(shift, week, CHICAGO) is None  # exactly 40
+    assert rules.why_ineligible(shift, [*week, at(28, 14, 1, "e")], CHICAGO) is Outcome.OVER_HOURS
+    # Sunday 23:00 UTC on Nov 22 is 5 PM CST Sunday: the week before, so it does not count.
+    assert rules.why_ineligible(shift, [*week, at(22, 23, 5, "e")], CHICAGO) is None
+    # Monday 03:00 UTC on Nov 30 is Sunday 9 PM CST: still this week.
+    assert rules.why_ineligible(shift, [*week, at(30, 3, 1, "e")], CHICAGO) is Outcome.OVER_HOURS
+    assert (
+        rules.why_ineligible(
+            shift, [*week, at(28, 14, 1, "e")], replace(CHICAGO, max_weekly_hours=None)
+        )
+        is None
+    )
+
+
+def test_a_shift_across_two_weeks_counts_its_hours_in_each() -> None:
+    # Sunday Nov 29 8 PM CST to Monday 8 AM CST: 4 hours in one week, 8 in the next.
+    shift = at(30, 2, 12, "sh_1")
+    before = [at(23, 14, 36, "a")]  # 36 hours earlier that week
+    assert rules.why_ineligible(shift, before, CHICAGO) is None  # 36 + 4
+    assert rules.why_ineligible(shift, [at(23, 14, 37, "a")], CHICAGO) is Outcome.OVER_HOURS
+    after = [at(30, 14, 33, "b")]  # Monday on: 33 + 8 = 41 in the next week
+    assert rules.why_ineligible(shift, after, CHICAGO) is Outcome.OVER_HOURS
+
+
+def test_a_week_across_the_november_change_starts_at_local_midnight() -> None:
+    # Monday Oct 26 00:00 CDT is 05:00 UTC; Monday Nov 2 00:00 CST is 06:00 UTC.
+    assert rules.week_start(at(1, 12, 1).start_time, "America/Chicago").astimezone(UTC) == datetime(
+        2026, 10, 26, 5, tzinfo=UTC
+    )
+    assert rules.week_start(at(2, 6, 1).start_time, "America/Chicago").astimezone(UTC) == datetime(
+        2026, 11, 2, 6, tzinfo=UTC
+    )
+    assert rules.week_start(at(2, 5, 1).start_time, "America/Chicago").astimezone(UTC) == datetime(
+        2026, 10, 26, 5, tzinfo=UTC
+    )
+
+
+def test_an_ineligible_claim_changes_nothing_and_says_why() -> None:
+    shift = fanned_out()
+    clash = replace(shift, id="sh_2")
+    decision = rules.claim(shift, "cg_1", now=NOW, assigned=[clash], organization=CHICAGO)
+    assert (decision.changed, decision.outcome) == (False, Outcome.CONFLICT)
+    assert decision.shift == shift
+    won = rules.claim(shift, "cg_1", now=NOW, assigned=[], organization=CHICAGO)
+    assert won.outcome is Outcome.ASSIGNED
+
+
+def test_quiet_hours_are_read_in_the_organizations_zone() -> None:
+    quiet = Caregiver(
+        "cg_1", "Ana", "RN", "+15555550101", quiet_hours=QuietHours(time(22), time(7))
+    )
+    # 04:00 UTC is 10 PM CST: quiet. 13:00 UTC is 7 AM CST: not quiet any more.
+    assert rules.in_quiet_hours(quiet, datetime(2026, 11, 30, 4, tzinfo=UTC), CHICAGO)
+    assert rules.in_quiet_hours(quiet, datetime(2026, 11, 30, 12, 59, tzinfo=UTC), CHICAGO)
+    assert not rules.in_quiet_hours(quiet, datetime(2026, 11, 30, 13, tzinfo=UTC), CHICAGO)
+    assert not rules.in_quiet_hours(quiet, datetime(2026, 11, 30, 3, 59, tzinfo=UTC), CHICAGO)
+    day = replace(quiet, quiet_hours=QuietHours(time(12), time(13)))
+    assert rules.in_quiet_hours(day, datetime(2026, 11, 30, 18, 30, tzinfo=UTC), CHICAGO)
+    assert not rules.in_quiet_hours(
+        replace(quiet, quiet_hours=None), datetime(2026, 11, 30, 4, tzinfo=UTC), CHICAGO
+    )

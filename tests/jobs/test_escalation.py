@@ -123,7 +123,12 @@ def test_calls_queued_before_a_claim_are_not_placed_after_it(
     for cid, phone in (("cg_1", RN_PHONES[0]), ("cg_3", RN_PHONES[1])):
         register_caregiver(deps, id=cid, name=cid, role="RN", phone=phone)
     create_shift(
-        deps, id="sh_1", organization_id="org_1", role_required="RN", start_time=DUE, end_time=LATER
+        deps,
+        id="sh_1",
+        organization_id="default",
+        role_required="RN",
+        start_time=DUE,
+        end_time=LATER,
     )
     start_fanout(deps, "sh_1")
     send_queued(deps)

@@ -48,7 +48,6 @@ def test_thirty_concurrent_accepts_over_http_have_one_winner(server: Server) -> 
     server.request("POST", "/caregivers", {"name": "Lpn", "role": "LPN", "phone": "+15555550399"})
     shift = {
         "id": "sh_race",
-        "organization_id": "org_1",
         "role_required": "RN",
         "start_time": tomorrow_at(7).isoformat(),
         "end_time": tomorrow_at(19).isoformat(),

@@ -52,7 +52,6 @@ def race_round(servers: list[Server], n: int) -> tuple[str, Counter[str]]:
     shift_id = f"race_{n}"
     body = {
         "id": shift_id,
-        "organization_id": "org_1",
         "role_required": "RN",
         "start_time": tomorrow_at(7).isoformat(),
         "end_time": tomorrow_at(19).isoformat(),

@@ -33,13 +33,13 @@ class FlakyNotifier(FakeNotifier):
         self.transient = transient
         self.tries: dict[str, int] = {}
 
-    def _record(self, channel: str, to: str, text: str) -> str:
+    def _record(self, channel: str, to: str, text: str, language: str = "") -> str:
         with self._lock:
             self.tries[to] = self.tries.get(to, 0) + 1
             tries = self.tries[to]
         if tries <= self.failures:
             raise NotifierError("provider timed out", transient=self.transient)
-        return super()._record(channel, to, text)
+        return super()._record(channel, to, text, language)
 
 
 @pytest.fixture
@@ -108,7 +108,7 @@ class BrokenNotifier:
     def send_sms(self, to: str, body: str) -> str:
         raise KeyError("bug in an adapter")
 
-    def place_call(self, to: str, script: str, goodbye: str) -> str:
+    def place_call(self, to: str, script: str, goodbye: str, *, language: str) -> str:
         raise KeyError("bug in an adapter")
 
 
@@ -174,9 +174,9 @@ class GatedNotifier(FakeNotifier):
         super().__init__()
         self.gate = threading.Event()
 
-    def _record(self, channel: str, to: str, text: str) -> str:
+    def _record(self, channel: str, to: str, text: str, language: str = "") -> str:
         self.gate.wait(10)
-        return super()._record(channel, to, text)
+        return super()._record(channel, to, text, language)
 
 
 @pytest.fixture

@@ -1,5 +1,10 @@
 """Model-based test: random sequences of operations, every invariant of contract section 2
-checked after every step against a simple reference model."""
+checked after every step against a simple reference model.
+
+Shifts start at one of ten times four hours apart and last eight, so some overlap, some
+are back to back, and some cross the start of a week (Monday 00:00 in Chicago); the
+organization ``org`` caps a caregiver's week at 12 hours, ``default`` has no cap.
+"""
 
 from __future__ import annotations
 
@@ -25,7 +30,7 @@ from bench.harness import RedisServer
 from shiftfill.adapters.memory_store import MemoryStore
 from shiftfill.adapters.redis_store import RedisStore
 from shiftfill.domain.model import ShiftStatus
-from shiftfill.services import caregivers, shifts
+from shiftfill.services import caregivers, organizations, shifts
 from shiftfill.services.dependencies import Dependencies, Settings
 from shiftfill.services.errors import Conflict
 from shiftfill.services.fanout import run_due_phone_rounds, run_phone_round, start_fanout
@@ -37,13 +42,25 @@ from tests.fakes import FakeNotifier, send_queued
 START = datetime(2026, 11, 28, 14, 0, tzinfo=UTC)
 DELAY = timedelta(minutes=10)
 ROLES = ["RN", "LPN"]
-ACCEPTS = ["yes", "Y", "I'll take it", "yes please"]
-DECLINES = ["no", "can't", "No thanks"]
+ACCEPTS = ["yes", "Y", "I'll take it", "yes please", "sí", "lo tomo"]
+DECLINES = ["no", "can't", "No thanks", "no puedo"]
+# Shift starts: Sunday Nov 29 00:00 UTC and every 4 hours after, for 8 hours each.
+FIRST_SLOT = datetime(2026, 11, 29, 0, 0, tzinfo=UTC)
+SLOTS = 10
+SHIFT_HOURS = 8
+CAP = 12
+# Monday Nov 30 00:00 in America/Chicago (CST, UTC-6): where org's second week begins.
+WEEK_TWO = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)
+EARLIEST, LATEST = datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)
+WEEKS = [(EARLIEST, WEEK_TWO), (WEEK_TWO, LATEST)]
 
 
 @dataclass
 class ModelShift:
     role: str
+    org: str = "default"
+    start: datetime = FIRST_SLOT
+    end: datetime = FIRST_SLOT
     offered: set[str] = field(default_factory=set)
     declined: set[str] = field(default_factory=set)
     fanned_out: bool = False
@@ -55,6 +72,10 @@ class ModelShift:
     @property
     def open(self) -> bool:
         return self.winner is None and not self.cancelled
+
+    def hours_in(self, lo: datetime, hi: datetime) -> float:
+        first, last = max(self.start, lo), min(self.end, hi)
+        return max(0.0, (last - first).total_seconds() / 3600)
 
 
 class ShiftFillMachine(RuleBasedStateMachine):
@@ -78,23 +99,33 @@ class ShiftFillMachine(RuleBasedStateMachine):
             settings=Settings(escalation_delay=DELAY, send_retries=0),
             clock=lambda: self.now,
         )
+        organizations.create_organization(
+            self.deps, id="org", name="Org", time_zone="America/Chicago", max_weekly_hours=CAP
+        )
         self.roles: dict[str, str] = {}
         self.phones: dict[str, str] = {}
         self.opted_out: set[str] = set()
         self.shifts: dict[str, ModelShift] = {}
         self.messages: dict[str, tuple[InboundMessage, InboundResult]] = {}
         self.counter = 0
+        self.seeded = [self.create_caregiver(role, False) for role in ["RN", "RN", "RN", "LPN"]]
 
     @initialize(target=caregiver_ids)
     def seed_caregivers(self) -> MultipleResults[str]:
-        """Start with three RNs and an LPN, so that claims race from the first steps."""
-        return multiple(*(self.create_caregiver(role, False) for role in ["RN", "RN", "RN", "LPN"]))
+        """Start with three RNs and an LPN, so that claims race from the first steps.
+
+        They are registered when the machine starts, so the seeded shifts are
+        offered to them whichever of the two initial rules runs first.
+        """
+        return multiple(*self.seeded)
 
     @initialize(target=shift_ids)
     def seed_shifts(self) -> MultipleResults[str]:
-        first, second = self.create_shift("RN"), self.create_shift("RN")
-        self.fanout(first)
-        return multiple(first, second)
+        """RN shifts of ``org``, fanned out: 00-08, 04-12 (overlapping), 08-16 and 16-24 UTC."""
+        seeded = [self.create_shift("RN", slot, "org") for slot in (0, 1, 2, 4)]
+        for sid in seeded:
+            self.fanout(sid)
+        return multiple(*seeded, self.create_shift("RN", 3, "default"))
 
     def _next(self, prefix: str) -> str:
         self.counter += 1
@@ -118,19 +149,39 @@ class ShiftFillMachine(RuleBasedStateMachine):
             self.opted_out.add(cid)
         return cid
 
-    @rule(target=shift_ids, role=st.sampled_from(ROLES))
-    def create_shift(self, role: str) -> str:
+    @rule(
+        target=shift_ids,
+        role=st.sampled_from(ROLES),
+        slot=st.integers(min_value=0, max_value=SLOTS - 1),
+        org=st.sampled_from(["org", "default"]),
+    )
+    def create_shift(self, role: str, slot: int, org: str) -> str:
         sid = self._next("sh")
+        start = FIRST_SLOT + timedelta(hours=4 * slot)
+        end = start + timedelta(hours=SHIFT_HOURS)
         shifts.create_shift(
             self.deps,
             id=sid,
-            organization_id="org",
+            organization_id=org,
             role_required=role,
-            start_time=START + timedelta(days=1),
-            end_time=START + timedelta(days=1, hours=8),
+            start_time=start,
+            end_time=end,
         )
-        self.shifts[sid] = ModelShift(role)
+        self.shifts[sid] = ModelShift(role, org, start, end)
         return sid
+
+    def _why_not(self, cid: str, sid: str) -> str | None:
+        """Why ``cid`` may not take ``sid`` now, by the model's own arithmetic."""
+        shift = self.shifts[sid]
+        held = [m for s, m in self.shifts.items() if m.winner == cid and s != sid]
+        if any(m.start < shift.end and shift.start < m.end for m in held):
+            return "conflict"
+        if shift.org == "org":
+            for lo, hi in WEEKS:
+                hours = sum(m.hours_in(lo, hi) for m in [shift, *held])
+                if shift.hours_in(lo, hi) and hours > CAP:
+                    return "over_hours"
+        return None
 
     @rule(sid=shift_ids)
     def fanout(self, sid: str) -> None:
@@ -148,7 +199,9 @@ class ShiftFillMachine(RuleBasedStateMachine):
             model.fanned_out = True
             model.due = self.now + DELAY
             model.offered = {
-                c for c, r in self.roles.items() if r == model.role and c not in self.opted_out
+                c
+                for c, r in self.roles.items()
+                if r == model.role and c not in self.opted_out and self._why_not(c, sid) is None
             }
             assert sorted(new) == sorted(self.phones[c] for c in model.offered)  # invariant 3
         else:
@@ -186,8 +239,10 @@ class ShiftFillMachine(RuleBasedStateMachine):
             if model.cancelled:
                 assert result.outcome == "unavailable"
             elif model.winner is None:
-                assert result.outcome == "assigned"
-                model.winner = cid
+                refused = self._why_not(cid, target)
+                assert result.outcome == (refused or "assigned")  # invariant 7
+                if refused is None:
+                    model.winner = cid
             else:
                 assert result.outcome == ("already_assigned" if model.winner == cid else "filled")
         elif model.open:
@@ -254,7 +309,9 @@ class ShiftFillMachine(RuleBasedStateMachine):
             self.phones[c]
             for sid in sids
             for c in self.shifts[sid].offered
-            if c not in self.shifts[sid].declined and c not in self.opted_out
+            if c not in self.shifts[sid].declined
+            and c not in self.opted_out
+            and self._why_not(c, sid) is None
         )
 
     def _snapshot(self) -> object:
@@ -276,6 +333,23 @@ class ShiftFillMachine(RuleBasedStateMachine):
             assert shift.assigned_caregiver_id == model.winner
             assert (shift.status is ShiftStatus.FILLED) == (model.winner is not None)
             assert (shift.status is ShiftStatus.CANCELLED) == model.cancelled
+
+    @invariant()
+    def nobody_holds_overlapping_shifts_or_more_than_the_cap(self) -> None:
+        if not hasattr(self, "deps"):
+            return
+        held: dict[str, list[ModelShift]] = {}
+        for sid, model in self.shifts.items():
+            shift = self.deps.store.shifts.get(sid)
+            assert shift is not None
+            if shift.assigned_caregiver_id is not None:
+                held.setdefault(shift.assigned_caregiver_id, []).append(model)
+        for mine in held.values():
+            for i, a in enumerate(mine):
+                for b in mine[i + 1 :]:
+                    assert not (a.start < b.end and b.start < a.end)  # invariant 7
+            for lo, hi in WEEKS:
+                assert sum(m.hours_in(lo, hi) for m in mine if m.org == "org") <= CAP
 
     @invariant()
     def one_text_per_offer_and_one_record_per_caregiver_channel_and_shift(self) -> None:

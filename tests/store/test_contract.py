@@ -14,7 +14,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
+from datetime import time as clock
 from typing import Any
 
 import pytest
@@ -26,6 +27,8 @@ from shiftfill.domain.model import (
     Event,
     EventType,
     Notification,
+    Organization,
+    QuietHours,
     Shift,
     ShiftStatus,
 )
@@ -289,6 +292,134 @@ def test_offers_are_found_through_the_role_most_recent_first(store: Store) -> No
         ShiftStatus.OPEN,
         ShiftStatus.FILLED,
     ]
+
+
+# --- organizations ---
+
+SUNRISE = Organization("org_1", "Sunrise Home Health", "America/Chicago", 40)
+
+
+def test_an_organization_id_is_stored_once_and_updated_in_one_step(store: Store) -> None:
+    store.organizations.add(SUNRISE)
+    with pytest.raises(DuplicateKey):
+        store.organizations.add(replace(SUNRISE, name="Other"))
+    harbor = Organization("org_2", "Harbor", "America/New_York")
+    assert store.organizations.add_absent([replace(SUNRISE, name="Other"), harbor]) == [harbor]
+    assert store.organizations.all() == [SUNRISE, harbor]
+    assert store.organizations.get("org_1") == SUNRISE
+    assert store.organizations.get("nope") is None
+    race(
+        THREADS,
+        lambda i: store.organizations.update(
+            "org_1", lambda o: replace(o, max_weekly_hours=(o.max_weekly_hours or 0) + 1)
+        ),
+    )
+    assert store.organizations.get("org_1").max_weekly_hours == 40 + THREADS  # type: ignore[union-attr]
+    with pytest.raises(KeyError):
+        store.organizations.update("nope", lambda o: o)
+    built_in = Organization("default", "shiftfill", "UTC")
+    renamed = store.organizations.update(
+        "default", lambda o: replace(o, name="Agency"), absent=built_in
+    )
+    assert renamed == replace(built_in, name="Agency")
+    assert store.organizations.get("default") == renamed
+    assert [o.id for o in store.organizations.all()] == ["org_1", "org_2", "default"]
+
+
+def test_a_caregivers_language_and_quiet_hours_are_kept(store: Store) -> None:
+    quiet = QuietHours(clock(22, 0), clock(7, 30))
+    store.caregivers.add_many([caregiver(1, language="es", quiet_hours=quiet), caregiver(2)])
+    assert store.caregivers.get("cg_1") == caregiver(1, language="es", quiet_hours=quiet)
+    assert store.caregivers.get("cg_2").language == "en"  # type: ignore[union-attr]
+
+
+# --- assignments: overlapping shifts and the weekly cap (invariant 7) ---
+
+
+def timed(shift_id: str, start: datetime, hours: float) -> Shift:
+    return Shift(shift_id, "org_1", "RN", start, start + timedelta(hours=hours))
+
+
+def claim_for(
+    store: Store,
+    shift_id: str,
+    caregiver_id: str,
+    since: datetime,
+    organization: Organization = SUNRISE,
+) -> Decision:
+    """Claim as the inbound use case does: the caregiver's assignments read in the same step."""
+    return store.shifts.update_for_caregiver(
+        shift_id,
+        caregiver_id,
+        since,
+        lambda s, assigned: rules.claim(
+            s, caregiver_id, now=NOW, assigned=assigned, organization=organization
+        ),
+    )
+
+
+def test_a_claim_sees_the_caregivers_assignments_that_end_after_since(store: Store) -> None:
+    day = NOW + timedelta(days=1)
+    for sid, start in (
+        ("sh_a", day),
+        ("sh_b", day + timedelta(hours=4)),
+        ("sh_c", day + timedelta(hours=8)),
+    ):
+        store.shifts.add(timed(sid, start, 8))
+        start_fanout_of(store, sid, ["cg_1", "cg_2"])
+    assert claim_for(store, "sh_a", "cg_1", NOW).outcome is Outcome.ASSIGNED
+    assert claim_for(store, "sh_b", "cg_1", NOW).outcome is Outcome.CONFLICT
+    assert store.shifts.get("sh_b").status is ShiftStatus.OPEN  # type: ignore[union-attr]
+    assert claim_for(store, "sh_c", "cg_1", NOW).outcome is Outcome.ASSIGNED  # back to back
+    assert claim_for(store, "sh_b", "cg_2", NOW).outcome is Outcome.ASSIGNED
+    held = store.shifts.assignments(["cg_1", "cg_2", "cg_3"], NOW)
+    assert {cid: sorted(s.id for s in shifts) for cid, shifts in held.items()} == {
+        "cg_1": ["sh_a", "sh_c"],
+        "cg_2": ["sh_b"],
+    }
+    # Only assignments ending after ``since`` are read.
+    later = day + timedelta(hours=8)
+    assert [s.id for s in store.shifts.assignments(["cg_1"], later)["cg_1"]] == ["sh_c"]
+
+
+def start_fanout_of(store: Store, shift_id: str, offered: list[str]) -> Decision:
+    return store.shifts.start_fanout(
+        shift_id,
+        lambda s, code: rules.start_fanout(
+            s,
+            now=NOW,
+            offer_code=code,
+            qualified_ids=offered,
+            escalation_delay=timedelta(minutes=10),
+        ),
+    )
+
+
+UNCAPPED = replace(SUNRISE, max_weekly_hours=None)
+RACE_ROUNDS = int(os.environ.get("SHIFTFILL_CONTRACT_ROUNDS_OVERLAP", "100"))
+
+
+def test_one_caregiver_accepting_two_overlapping_shifts_at_once_gets_at_most_one(
+    store: Store,
+) -> None:
+    for round_no in range(RACE_ROUNDS):
+        # Each round a day later, so earlier rounds' assignments do not overlap this one's.
+        start = NOW + timedelta(days=round_no + 1)
+        pair = [f"sh_{round_no}_a", f"sh_{round_no}_b"]
+        store.shifts.add(timed(pair[0], start, 8))
+        store.shifts.add(timed(pair[1], start + timedelta(hours=4), 8))
+        for sid in pair:
+            start_fanout_of(store, sid, ["cg_1"])
+        decisions = race(
+            10,
+            lambda i, pair=pair, since=start - timedelta(days=7): claim_for(
+                store, pair[i % 2], "cg_1", since, UNCAPPED
+            ),
+        )
+        won = {pair[i % 2] for i, d in enumerate(decisions) if d.outcome is Outcome.ASSIGNED}
+        assert len(won) == 1, f"round {round_no}: {won}"
+        holders = [store.shifts.get(sid).assigned_caregiver_id for sid in pair]  # type: ignore[union-attr]
+        assert sorted(holders, key=str) == sorted(["cg_1", None], key=str)
 
 
 # --- notifications and the outbox ---

@@ -6,7 +6,30 @@ from typing import Any
 
 import marshmallow as ma
 
-from shiftfill.api.fields import Id, Phone, Role, Trimmed
+from shiftfill.api.fields import ClockTime, Id, Phone, Role, Trimmed
+from shiftfill.domain.model import QuietHours
+from shiftfill.domain.replies import DEFAULT_LANGUAGE, LANGUAGES
+
+
+class QuietHoursSchema(ma.Schema):
+    """No calls from ``start`` to ``end``, in the organization's local time."""
+
+    start = ClockTime(required=True)
+    end = ClockTime(required=True)
+
+    @ma.validates_schema
+    def start_differs_from_end(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if data.get("start") is not None and data.get("start") == data.get("end"):
+            raise ma.ValidationError("Must differ from start.", field_name="end")
+
+    @ma.post_load
+    def make(self, data: dict[str, Any], **kwargs: Any) -> QuietHours:
+        return QuietHours(start=data["start"], end=data["end"])
+
+
+def language_field(**kwargs: Any) -> ma.fields.String:
+    """The language texts, calls and replies go out in (``en``, ``es``)."""
+    return ma.fields.String(validate=ma.validate.OneOf(LANGUAGES), **kwargs)
 
 
 class StrictBoolean(ma.fields.Boolean):
@@ -70,6 +93,9 @@ class CaregiverPatchSchema(ma.Schema):
                 "Send at least one of name, role, phone, active, opted_out.", field_name="_schema"
             )
 
+    language = language_field(load_default=DEFAULT_LANGUAGE)
+    quiet_hours = ma.fields.Nested(QuietHoursSchema, allow_none=True, load_default=None)
+
 
 BATCH_MAX = 1000
 
@@ -99,6 +125,8 @@ class CaregiverSchema(ma.Schema):
     phone = ma.fields.String()
     opted_out = ma.fields.Boolean()
     active = ma.fields.Boolean()
+    language = ma.fields.String(metadata={"enum": list(LANGUAGES)})
+    quiet_hours = ma.fields.Nested(QuietHoursSchema, allow_none=True)
 
 
 class CaregiverQuerySchema(ma.Schema):

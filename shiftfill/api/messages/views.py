@@ -17,6 +17,7 @@ from shiftfill.api.messages.schemas import (
 )
 from shiftfill.api.twiml import twiml_reply
 from shiftfill.domain.model import Channel, DeliveryReport
+from shiftfill.domain.replies import speech_locale
 from shiftfill.services.delivery import record_delivery_report
 from shiftfill.services.inbound import (
     InboundMessage,
@@ -94,7 +95,7 @@ def answer_on_call(data: dict[str, Any], fallback_phone: str | None) -> Response
     result = handle_call_reply(
         services(), call_sid=data["CallSid"], said=said, fallback_phone=fallback_phone
     )
-    return twiml_reply(result.reply, Channel.CALL)
+    return twiml_reply(result.reply, Channel.CALL, speech_locale(result.language))
 
 
 def load(schema: ma.Schema, data: Any) -> dict[str, Any]:

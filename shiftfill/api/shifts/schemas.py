@@ -7,12 +7,21 @@ from typing import Any
 import marshmallow as ma
 
 from shiftfill.api.fields import Id, Ids, Role, UtcDateTime
-from shiftfill.domain.model import Channel, EventType, NotificationStatus, ShiftStatus
+from shiftfill.domain.model import (
+    DEFAULT_ORGANIZATION_ID,
+    Channel,
+    EventType,
+    NotificationStatus,
+    ShiftStatus,
+)
 
 
 class ShiftCreateSchema(ma.Schema):
     id = Id(metadata={"description": "Made by the server when absent"})
-    organization_id = Id(required=True)
+    organization_id = Id(
+        load_default=DEFAULT_ORGANIZATION_ID,
+        metadata={"description": "An existing organization; `default` when absent"},
+    )
     role_required = Role(required=True, metadata={"example": "RN"})
     start_time = UtcDateTime(required=True)
     end_time = UtcDateTime(required=True)

@@ -1,0 +1,41 @@
+"""Request and response bodies of the organizations endpoints."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+
+from shiftfill.api.fields import Id, TimeZone, Trimmed
+
+# Hours in a week: a larger cap could never be reached.
+MAX_WEEKLY_HOURS = 168
+
+
+def weekly_hours_field(**kwargs: object) -> ma.fields.Float:
+    """A cap on a caregiver's assigned hours per week, or ``null`` for none."""
+    return ma.fields.Float(
+        allow_none=True,
+        allow_nan=False,
+        validate=ma.validate.Range(min=0, max=MAX_WEEKLY_HOURS, min_inclusive=False),
+        metadata={"example": 40, "description": "null: no cap"},
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+class OrganizationCreateSchema(ma.Schema):
+    id = Id(metadata={"description": "Made by the server when absent"})
+    name = Trimmed(required=True, max_length=100, metadata={"example": "Sunrise Home Health"})
+    time_zone = TimeZone(required=True)
+    max_weekly_hours = weekly_hours_field(load_default=None)
+
+
+class OrganizationPatchSchema(ma.Schema):
+    name = Trimmed(max_length=100)
+    time_zone = TimeZone()
+    max_weekly_hours = weekly_hours_field()
+
+
+class OrganizationSchema(ma.Schema):
+    id = ma.fields.String()
+    name = ma.fields.String()
+    time_zone = ma.fields.String()
+    max_weekly_hours = ma.fields.Float(allow_none=True)
