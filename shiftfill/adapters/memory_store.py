@@ -315,11 +315,8 @@ class MemoryNotifications:
         if bucket is None:
             bucket = self._buckets[(shift_id, channel)] = {}
             self._shift_channels[shift_id].append(channel)
-        created = [
-            Notification.queued(shift_id, cid, channel, outreach.at)
-            for cid in dict.fromkeys(outreach.caregiver_ids)
-            if cid not in bucket
-        ]
+        missing = [cid for cid in dict.fromkeys(outreach.caregiver_ids) if cid not in bucket]
+        created = Notification.queued_many(shift_id, channel, missing, outreach.at)
         bucket.update((n.caregiver_id, n) for n in created)
         self._count += len(created)
         self._outbox._put(n.id for n in created)
@@ -457,7 +454,9 @@ class MemoryShifts:
 
     def assignments(self, caregiver_ids: Iterable[str], since: datetime) -> dict[str, list[Shift]]:
         with self._lock:
-            found = {cid: self._assigned_to(cid, since) for cid in caregiver_ids}
+            # Most of ten thousand offered caregivers hold nothing: look only at those who do.
+            holders = self._assigned.keys() & set(caregiver_ids)
+            found = {cid: self._assigned_to(cid, since) for cid in holders}
         return {cid: shifts for cid, shifts in found.items() if shifts}
 
     def _assigned_to(self, caregiver_id: str, since: datetime) -> list[Shift]:

@@ -108,6 +108,19 @@ for i = 4, #ARGV do
 end
 return 0
 """
+# The shifts each of many caregivers holds from a time on, in one round trip: for a
+# fanout to ten thousand, one command instead of ten thousand. ARGV: the index key
+# prefix, the earliest score (exclusive), then caregiver ids. Returns, per caregiver
+# in order, how many shift ids follow, then those ids.
+ASSIGNED_SINCE = """
+local out = {}
+for i = 3, #ARGV do
+  local held = redis.call('ZRANGEBYSCORE', ARGV[1] .. ARGV[i], ARGV[2], '+inf')
+  out[#out + 1] = #held
+  for _, id in ipairs(held) do out[#out + 1] = id end
+end
+return out
+"""
 RECENT_MEMBERS = """
 local ids = redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
 if #ids == 0 then return {} end
@@ -626,6 +639,7 @@ class RedisShifts:
         self._codes = keys("offer-codes")
         self._rounds = keys("phone-rounds")
         self._recent = client.register_script(RECENT_MEMBERS)
+        self._assigned_since = client.register_script(ASSIGNED_SINCE)
         self._index_offers = client.register_script(INDEX_OFFERS)
 
     def _key(self, shift_id: str) -> str:
@@ -724,11 +738,14 @@ class RedisShifts:
         ids = list(caregiver_ids)
         if not ids:
             return {}
-        with self._r.pipeline(transaction=False) as pipe:
-            for cid in ids:
-                pipe.zrangebyscore(self._assigned(cid), f"({_timestamp(since)}", "+inf")
-            answers = pipe.execute()
-        held = {cid: [s.decode() for s in found] for cid, found in zip(ids, answers, strict=True)}
+        held: dict[str, list[str]] = {}
+        for chunk in range(0, len(ids), BULK_CHUNK):
+            part = ids[chunk : chunk + BULK_CHUNK]
+            answer = iter(
+                self._assigned_since(args=[self._assigned(""), f"({_timestamp(since)}", *part])
+            )
+            for cid in part:
+                held[cid] = [next(answer).decode() for _ in range(int(next(answer)))]
         shifts = {
             s.id: s for s in self._load_many(self._r, sorted({s for v in held.values() for s in v}))
         }

@@ -7,9 +7,10 @@ caller can read one but can only change the store by handing a new value back.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, time
-from typing import Any
+from typing import Any, NamedTuple
 
 # The organization a shift belongs to when none is named; it always exists.
 DEFAULT_ORGANIZATION_ID = "default"
@@ -185,12 +186,16 @@ class Shift:
         return self.end_time <= now
 
 
-@dataclass(frozen=True, slots=True)
-class Notification:
+class Notification(NamedTuple):
     """One text or call to one caregiver about one shift.
 
     Its id names the shift, the caregiver and the channel, because invariant 2
     allows one notification per shift, caregiver and channel and no more.
+
+    A named tuple rather than a frozen dataclass: a fanout makes ten thousand of
+    these inside one request, and a tuple is built in a third of the time. It is
+    only ever built by keyword (``queued``, ``queued_many``, the store codecs), so
+    a field added later cannot shift the others; change one with ``_replace``.
     """
 
     id: str
@@ -209,13 +214,24 @@ class Notification:
         cls, shift_id: str, caregiver_id: str, channel: Channel, at: datetime
     ) -> Notification:
         """A new notification, named after what invariant 2 allows one of."""
-        return cls(
-            id=notification_id(shift_id, caregiver_id, channel),
-            shift_id=shift_id,
-            caregiver_id=caregiver_id,
-            channel=channel,
-            queued_at=at,
-        )
+        return cls.queued_many(shift_id, channel, [caregiver_id], at)[0]
+
+    @classmethod
+    def queued_many(
+        cls, shift_id: str, channel: Channel, caregiver_ids: Iterable[str], at: datetime
+    ) -> list[Notification]:
+        """New notifications on one channel for one shift, one per caregiver, in that order."""
+        head, tail = f"{shift_id}{_ID_SEPARATOR}", f"{_ID_SEPARATOR}{channel.value}"
+        return [
+            cls(
+                id=head + cid + tail,
+                shift_id=shift_id,
+                caregiver_id=cid,
+                channel=channel,
+                queued_at=at,
+            )
+            for cid in caregiver_ids
+        ]
 
 
 # Not allowed in shift or caregiver ids, so an id splits back into its parts.

@@ -321,4 +321,4 @@ def report_delivery(
         return None
     if status is NotificationStatus.QUEUED:
         return None
-    return replace(notification, status=status, error=error or notification.error)
+    return notification._replace(status=status, error=error or notification.error)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from functools import partial
 
 from shiftfill.domain import replies, rules
@@ -86,7 +85,7 @@ def deliver(deps: Dependencies, notification_id: str) -> Notification | None:
 def _start_attempt(current: Notification, seen: Notification) -> Notification | None:
     if current.status is not NotificationStatus.QUEUED or current.attempts != seen.attempts:
         return None
-    return replace(current, attempts=current.attempts + 1)
+    return current._replace(attempts=current.attempts + 1)
 
 
 def recover_stalled_sends(deps: Dependencies) -> tuple[int, int]:
@@ -185,7 +184,7 @@ def settle(
         if moved is None:
             return None
         sent_at = now if status is NotificationStatus.SENT else moved.sent_at
-        return replace(moved, sent_at=sent_at, provider_id=provider_id or n.provider_id)
+        return moved._replace(sent_at=sent_at, provider_id=provider_id or n.provider_id)
 
     def record(n: Notification) -> list[Event]:
         detail = {"error": error} if error else {}
@@ -225,7 +224,7 @@ def _skip(deps: Dependencies, notification: Notification, reason: str) -> Notifi
     done, changed = deps.store.notifications.update(
         notification.id,
         lambda n: (
-            replace(n, status=NotificationStatus.FAILED, error=f"not sent: {reason}")
+            n._replace(status=NotificationStatus.FAILED, error=f"not sent: {reason}")
             if n.status is NotificationStatus.QUEUED
             else None
         ),

@@ -28,7 +28,7 @@ def offered(
     )
     return rules.start_fanout(
         shift,
-        now=NOW,
+        now=min(NOW, start),  # fanned out before it starts, as a fanout must be
         offer_code=code,
         qualified_ids=["cg_1"],
         escalation_delay=timedelta(minutes=10),

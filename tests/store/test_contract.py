@@ -431,13 +431,13 @@ def test_a_notification_update_is_atomic_and_indexes_the_provider_id(store: Stor
     race(
         THREADS,
         lambda i: store.notifications.update(
-            text.id, lambda n: replace(n, attempts=n.attempts + 1)
+            text.id, lambda n: n._replace(attempts=n.attempts + 1)
         ),
     )
     assert store.notifications.get(text.id).attempts == THREADS  # type: ignore[union-attr]
     sent, changed = store.notifications.update(
         text.id,
-        lambda n: replace(n, provider_id="SM1"),
+        lambda n: n._replace(provider_id="SM1"),
         record=lambda n: [Event(at=NOW, type=EventType.SMS_SENT, caregiver_id=n.caregiver_id)],
     )
     assert changed and store.notifications.by_provider_id("SM1") == sent
