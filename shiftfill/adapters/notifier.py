@@ -25,7 +25,7 @@ class LogNotifier:
         return self._deliver("sms", to, body)
 
     def place_call(self, to: str, script: str, goodbye: str, *, language: str) -> str:
-        return self._deliver(f"call ({language})", to, script)
+        return self._deliver("call", to, script)
 
     def _deliver(self, channel: str, to: str, text: str) -> str:
         if self._latency:

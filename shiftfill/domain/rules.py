@@ -71,7 +71,9 @@ def is_qualified(caregiver: Caregiver, role_required: str) -> bool:
 
 
 # What the agency may change on a caregiver; ``opted_out`` only back to false.
-EDITABLE_FIELDS = frozenset({"name", "phone", "role", "active", "opted_out"})
+EDITABLE_FIELDS = frozenset(
+    {"name", "phone", "role", "active", "opted_out", "language", "quiet_hours"}
+)
 
 
 class CaregiverEditRefused(ValueError):

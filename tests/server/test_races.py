@@ -11,11 +11,12 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from bench.harness import RedisServer, Server
-from tests.conftest import tomorrow_at, unique_prefix
+from tests.conftest import unique_prefix
 
 pytestmark = pytest.mark.server
 
@@ -23,6 +24,7 @@ ROUNDS = int(os.environ.get("SHIFTFILL_RACE_ROUNDS", "100"))
 CAREGIVERS = 50
 DELAY = 0.15
 PHONES = [f"+1555555{i + 700:04d}" for i in range(CAREGIVERS)]
+FIRST_START = datetime(2026, 11, 29, 7, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module", params=["memory", "redis"])
@@ -50,11 +52,13 @@ def servers(request: pytest.FixtureRequest) -> Iterator[list[Server]]:
 def race_round(servers: list[Server], n: int) -> tuple[str, Counter[str]]:
     server = servers[n % len(servers)]
     shift_id = f"race_{n}"
+    # A day apart: a caregiver who won an earlier round is free for this one (invariant 7).
+    start = FIRST_START + timedelta(days=n)
     body = {
         "id": shift_id,
         "role_required": "RN",
-        "start_time": tomorrow_at(7).isoformat(),
-        "end_time": tomorrow_at(19).isoformat(),
+        "start_time": start.isoformat(),
+        "end_time": (start + timedelta(hours=12)).isoformat(),
     }
     assert server.request("POST", "/shifts", body)[0] == 201
     fanned_out_at = time.monotonic()

@@ -70,6 +70,8 @@ class CaregiverCreateSchema(ma.Schema):
     active = StrictBoolean(
         load_default=True, metadata={"description": "An inactive caregiver is offered nothing"}
     )
+    language = language_field(load_default=DEFAULT_LANGUAGE)
+    quiet_hours = ma.fields.Nested(QuietHoursSchema, allow_none=True, load_default=None)
 
 
 class CaregiverPatchSchema(ma.Schema):
@@ -79,6 +81,8 @@ class CaregiverPatchSchema(ma.Schema):
     role = Role(metadata={"example": "RN"})
     phone = Phone(metadata={"example": "+15555550101"})
     active = StrictBoolean()
+    language = language_field()
+    quiet_hours = ma.fields.Nested(QuietHoursSchema, allow_none=True)
     opted_out = StrictBoolean(
         validate=ma.validate.Equal(
             False, error="Only false: the agency can opt a caregiver back in, not out."
@@ -90,11 +94,9 @@ class CaregiverPatchSchema(ma.Schema):
     def changes_something(self, data: dict[str, Any], **kwargs: Any) -> None:
         if not data:
             raise ma.ValidationError(
-                "Send at least one of name, role, phone, active, opted_out.", field_name="_schema"
+                "Send at least one of name, role, phone, active, opted_out, language, quiet_hours.",
+                field_name="_schema",
             )
-
-    language = language_field(load_default=DEFAULT_LANGUAGE)
-    quiet_hours = ma.fields.Nested(QuietHoursSchema, allow_none=True, load_default=None)
 
 
 BATCH_MAX = 1000
