@@ -11,12 +11,12 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
 from bench.harness import RedisServer, Server
-from tests.conftest import unique_prefix
+from tests.conftest import tomorrow_at, unique_prefix
 
 pytestmark = pytest.mark.server
 
@@ -24,7 +24,7 @@ ROUNDS = int(os.environ.get("SHIFTFILL_RACE_ROUNDS", "100"))
 CAREGIVERS = 50
 DELAY = 0.15
 PHONES = [f"+1555555{i + 700:04d}" for i in range(CAREGIVERS)]
-FIRST_START = datetime(2026, 11, 29, 7, 0, tzinfo=UTC)
+FIRST_START = tomorrow_at(7)
 
 
 @pytest.fixture(scope="module", params=["memory", "redis"])
