@@ -218,6 +218,8 @@ def test_patch_changes_name_phone_role_and_activity(client: FlaskClient) -> None
         "phone": "+15555550199",
         "opted_out": False,
         "active": True,
+        "language": "en",
+        "quiet_hours": None,
     }
     assert client.get("/caregivers/cg_1").json == response.json
     assert patch(client, "cg_1", active=False).json["active"] is False
@@ -270,7 +272,7 @@ def test_patch_refuses_nothing_unknown_fields_bad_values_and_unknown_ids(
     client: FlaskClient,
 ) -> None:
     add_caregiver(client, id="cg_1", name="Ana", role="RN", phone="+15555550101")
-    for changes in ({}, {"language": "es"}, {"id": "cg_2"}, {"active": "no"}, {"role": "Doctor"}):
+    for changes in ({}, {"language": "fr"}, {"id": "cg_2"}, {"active": "no"}, {"role": "Doctor"}):
         response = patch(client, "cg_1", **changes)
         assert response.status_code == 422, changes
     assert patch(client, "nobody", name="X").status_code == 404
@@ -289,3 +291,12 @@ def test_a_deactivated_caregiver_is_not_offered_and_cannot_claim_an_open_offer(
     offered = client.post("/shifts/sh_2/fanout").json["fanout"]["offered_caregiver_ids"]
     assert "cg_1" not in offered
     assert reply(client, RN_PHONES[1], "yes", shift_id="sh_1")["outcome"] == "assigned"
+
+
+def test_patch_changes_language_and_quiet_hours(client: FlaskClient, roster: Any) -> None:
+    quiet = {"start": "22:00", "end": "07:00"}
+    response = patch(client, "cg_1", language="es", quiet_hours=quiet)
+    assert response.status_code == 200
+    assert response.json["language"] == "es"
+    assert response.json["quiet_hours"] == quiet
+    assert patch(client, "cg_1", quiet_hours=None).json["quiet_hours"] is None

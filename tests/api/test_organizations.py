@@ -15,6 +15,13 @@ from shiftfill.services.fanout import run_phone_round
 from tests.conftest import START, add_caregiver, add_shift, reply
 from tests.fakes import FakeNotifier
 
+
+@pytest.fixture(autouse=True)
+def on_the_frozen_day(frozen: FrozenDateTimeFactory) -> FrozenDateTimeFactory:
+    """Every test here reads texts at fixed local times: the clock is START (2026-11-28)."""
+    return frozen
+
+
 SUNRISE = {
     "id": "org_1",
     "name": "Sunrise Home Health",

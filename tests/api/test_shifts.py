@@ -240,6 +240,9 @@ def test_a_shift_that_ends_while_waiting_cannot_be_fanned_out(
 
 
 def test_list_filters_by_organization_and_refuses_unknown_parameters(client: FlaskClient) -> None:
+    for org in ("org_1", "org_2"):
+        body = {"id": org, "name": org, "time_zone": "America/Chicago"}
+        assert client.post("/organizations", json=body).status_code == 201
     add_shift(client, id="sh_1", organization_id="org_1")
     add_shift(client, id="sh_2", organization_id="org_2")
     assert [s["id"] for s in client.get("/shifts?organization_id=org_2").json] == ["sh_2"]
