@@ -9,13 +9,14 @@ import textwrap
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from bench.harness import ROOT, RedisServer, Server, free_port
 from tests.api.test_operating import metric
-from tests.conftest import shift_body, unique_prefix
+from tests.conftest import shift_body, tomorrow_at, unique_prefix
 
 pytestmark = pytest.mark.server
 
@@ -173,7 +174,9 @@ def test_gunicorn_workers_share_one_metrics_view(two_workers: Server) -> None:
         ]
         assert two_workers.request("POST", "/caregivers/batch", {"caregivers": people})[0] == 201
         for n in range(4):
-            shift = {**shift_body(id=f"m_{n}")}
+            # A day apart: one caregiver may win several of them (invariant 7).
+            start, end = tomorrow_at(7) + timedelta(days=n), tomorrow_at(19) + timedelta(days=n)
+            shift = shift_body(id=f"m_{n}", start_time=start.isoformat(), end_time=end.isoformat())
             assert two_workers.request("POST", "/shifts", shift)[0] == 201
             assert two_workers.request("POST", f"/shifts/m_{n}/fanout")[0] == 202
         # Replies spread over both workers: one accept per shift wins, the rest hear "filled".

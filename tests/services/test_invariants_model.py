@@ -397,5 +397,5 @@ class RedisShiftFillMachine(ShiftFillMachine):
 def test_the_invariants_hold_on_the_redis_store(redis_server: RedisServer) -> None:
     RedisShiftFillMachine.url = redis_server.url
     run_state_machine_as_test(
-        RedisShiftFillMachine, settings=machine_settings(1000 if SOAK else 100)
+        RedisShiftFillMachine, settings=machine_settings(1000 if SOAK else 50)
     )
