@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import gc
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 # Below this many new records a pause is not worth it; small writes add little.
@@ -24,26 +24,39 @@ BULK = 1_000
 _lock = threading.Lock()
 _inserting = 0
 _was_enabled = True
+_freeze = False
 
 
 @contextmanager
 def bulk_insert(records: int) -> Iterator[None]:
     """Store ``records`` long-lived records with the collector paused, then freeze them."""
-    global _inserting, _was_enabled
-    if records < BULK:
+    with bulk_insert_counted(lambda: records):
         yield
-        return
+
+
+@contextmanager
+def bulk_insert_counted(stored: Callable[[], int]) -> Iterator[None]:
+    """As ``bulk_insert``, for work that learns only at its end how much it stored.
+
+    The collector is paused throughout; what is alive is frozen only if
+    ``stored()`` reaches ``BULK``, so a small request freezes nothing (a garbage
+    cycle alive at a freeze is never collected).
+    """
+    global _inserting, _was_enabled, _freeze
     with _lock:
         if _inserting == 0:
             _was_enabled = gc.isenabled()
+            _freeze = False
             gc.disable()
         _inserting += 1
     try:
         yield
     finally:
         with _lock:
+            _freeze = _freeze or stored() >= BULK
             _inserting -= 1
             if _inserting == 0:
-                gc.freeze()
+                if _freeze:
+                    gc.freeze()
                 if _was_enabled:
                     gc.enable()
