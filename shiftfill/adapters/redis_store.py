@@ -27,7 +27,7 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import redis
 from redis.client import Pipeline
@@ -181,6 +181,39 @@ def transact(client: redis.Redis, watch: Sequence[str], step: Callable[[Pipeline
                 return result
             except redis.WatchError:
                 continue
+
+
+class Identified(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+Rec = TypeVar("Rec", bound=Identified)
+
+
+def add_absent(
+    client: redis.Redis,
+    order: str,
+    key_of: Callable[[str], str],
+    dump: Callable[[Rec], str],
+    records: Sequence[Rec],
+) -> list[Rec]:
+    """Store the records whose id is not stored yet, in one step; return those stored.
+
+    ``order`` lists the ids as they were added; a repeated id counts once.
+    """
+
+    def step(pipe: Pipeline) -> list[Rec]:
+        stored = pipe.mget([key_of(r.id) for r in records]) if records else []
+        added = [r for r, raw in zip(records, stored, strict=True) if raw is None]
+        added = list({r.id: r for r in reversed(added)}.values())[::-1]
+        pipe.multi()
+        if added:
+            pipe.mset({key_of(r.id): dump(r) for r in added})
+            pipe.rpush(order, *(r.id for r in added))
+        return added
+
+    return transact(client, [order], step)
 
 
 @translating_errors
@@ -366,17 +399,7 @@ class RedisOrganizations:
             raise DuplicateKey("id", organization.id)
 
     def add_absent(self, organizations: Sequence[Organization]) -> list[Organization]:
-        def step(pipe: Pipeline) -> list[Organization]:
-            stored = pipe.mget([self._key(o.id) for o in organizations]) if organizations else []
-            added = [o for o, raw in zip(organizations, stored, strict=True) if raw is None]
-            added = list({o.id: o for o in reversed(added)}.values())[::-1]
-            pipe.multi()
-            if added:
-                pipe.mset({self._key(o.id): codec.dump_organization(o) for o in added})
-                pipe.rpush(self._order, *(o.id for o in added))
-            return added
-
-        return transact(self._r, [self._order], step)
+        return add_absent(self._r, self._order, self._key, codec.dump_organization, organizations)
 
     def get(self, organization_id: str) -> Organization | None:
         raw = self._r.get(self._key(organization_id))
@@ -656,17 +679,7 @@ class RedisShifts:
             raise DuplicateKey("id", shift.id)
 
     def add_absent(self, shifts: Sequence[Shift]) -> list[Shift]:
-        def step(pipe: Pipeline) -> list[Shift]:
-            stored = pipe.mget([self._key(s.id) for s in shifts]) if shifts else []
-            added = [s for s, raw in zip(shifts, stored, strict=True) if raw is None]
-            added = list({s.id: s for s in reversed(added)}.values())[::-1]
-            pipe.multi()
-            if added:
-                pipe.mset({self._key(s.id): codec.dump_shift(s) for s in added})
-                pipe.rpush(self._order, *(s.id for s in added))
-            return added
-
-        return transact(self._r, [self._order], step)
+        return add_absent(self._r, self._order, self._key, codec.dump_shift, shifts)
 
     def get(self, shift_id: str) -> Shift | None:
         raw = self._r.get(self._key(shift_id))
