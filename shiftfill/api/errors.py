@@ -137,7 +137,7 @@ def register_error_handlers(app: Flask) -> None:
         log.warning("store unavailable: %s", error)
         response = error_response(
             503,
-            "The store is unreachable; nothing was changed. Retry shortly.",
+            f"The store cannot be reached ({error}); nothing was changed. Retry shortly.",
             code="store_unavailable",
         )
         response.headers["Retry-After"] = "5"
