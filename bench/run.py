@@ -379,7 +379,7 @@ def count_round_trips(redis: RedisServer) -> dict[str, int]:
     people = [{"name": f"RN {n}", "role": "RN", "phone": phone(n)} for n in range(3)]
     register_caregivers(deps, people)
     times = {key: datetime.fromisoformat(value) for key, value in SHIFT_TIMES.items()}
-    create_shift(deps, id="trips", organization_id="o", role_required="RN", **times)
+    create_shift(deps, id="trips", organization_id="default", role_required="RN", **times)
     start_fanout(deps, "trips")
     # Warm up: the connection is open and the read scripts are loaded, as in a running server.
     handle_inbound(deps, InboundMessage(sender=phone(2), body="help", message_id="SM0"))

@@ -19,15 +19,17 @@ died is taken over after the visibility timeout (see ``reclaim``).
 from __future__ import annotations
 
 import functools
+import json
 import os
 import socket
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import redis
 from redis.client import Pipeline
@@ -58,14 +60,17 @@ from shiftfill.services.ports import (
 
 T = TypeVar("T")
 R = TypeVar("R")
+K = TypeVar("K")
+V = TypeVar("V")
 
 GROUP = "senders"
 # A duplicate delivery of a message waits this long for the first one's outcome.
 INBOUND_LEASE_SECONDS = 30
 PENDING = b"\x00pending"
-# Caregivers per script call of a bulk write; keeps one fanout's EXEC well under
-# Redis's query buffer limit and Lua's stack.
-BULK_CHUNK = 5_000
+# Shifts each process keeps parsed, by their stored value; and offered-id lists of
+# fanouts it keeps, which never change.
+PARSED_SHIFTS = 256
+KNOWN_FANOUTS = 64
 
 _UNAVAILABLE = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError)
 
@@ -78,46 +83,54 @@ if not id then return false end
 return redis.call('GET', ARGV[2] .. id)
 """
 # One fanout queues ten thousand notifications: written by Redis itself, in one
-# command, instead of forty thousand commands packed and parsed by the client. For
-# each caregiver without a notification on this channel: the notification (the
-# codec's JSON form, from a head the client wrote), its place in the shift's list,
-# and its entry in the send queue. KEYS: the shift's list, its reached set, the
-# outbox, the count of notifications. ARGV: the notification key prefix, the shift
-# id, the channel, the JSON head (every field but the ids, ending in a comma), then
-# caregiver ids.
+# command, instead of thirty thousand commands packed and parsed by the client. For
+# each caregiver without a notification on this channel (the notification's own key
+# is the check: its id names the shift, caregiver and channel): the notification
+# (the codec's JSON form, from a head the client wrote) and its entry in the send
+# queue; then the new ids go on the shift's list, and into the count. KEYS: the
+# shift's list, the outbox, the count of notifications. ARGV: the notification key
+# prefix, the shift id, the channel, the JSON head (every field but the ids, ending
+# in a comma), and the caregiver ids as one JSON array.
 QUEUE_NOTIFICATIONS = """
 local shift_id, channel, head = ARGV[2], ARGV[3], ARGV[4]
-for i = 5, #ARGV do
-  local cid = ARGV[i]
-  if redis.call('SADD', KEYS[2], cid) == 1 then
-    local id = shift_id .. '~' .. cid .. '~' .. channel
-    redis.call('SET', ARGV[1] .. id,
-      head .. '"id": ' .. cjson.encode(id) .. ', "caregiver_id": ' .. cjson.encode(cid) .. '}')
-    redis.call('RPUSH', KEYS[1], id)
-    redis.call('XADD', KEYS[3], '*', 'id', id)
-    redis.call('INCR', KEYS[4])
+local queued = {}
+for _, cid in ipairs(cjson.decode(ARGV[5])) do
+  local id = shift_id .. '~' .. cid .. '~' .. channel
+  local body = head .. '"id": ' .. cjson.encode(id)
+    .. ', "caregiver_id": ' .. cjson.encode(cid) .. '}'
+  if redis.call('SET', ARGV[1] .. id, body, 'NX') then
+    redis.call('XADD', KEYS[2], '*', 'id', id)
+    queued[#queued + 1] = id
   end
 end
-return 0
+for i = 1, #queued, 1000 do
+  redis.call('RPUSH', KEYS[1], unpack(queued, i, math.min(i + 999, #queued)))
+end
+if #queued > 0 then redis.call('INCRBY', KEYS[3], #queued) end
+return #queued
 """
 # The offer index of a fanout: the shift, scored by its start, in each offered
-# caregiver's index. ARGV: the index key prefix, shift id, score, caregiver ids.
+# caregiver's index. ARGV: the index key prefix, shift id, score, caregiver ids
+# as one JSON array.
 INDEX_OFFERS = """
-for i = 4, #ARGV do
-  redis.call('ZADD', ARGV[1] .. ARGV[i], ARGV[3], ARGV[2])
+for _, cid in ipairs(cjson.decode(ARGV[4])) do
+  redis.call('ZADD', ARGV[1] .. cid, ARGV[3], ARGV[2])
 end
 return 0
 """
 # The shifts each of many caregivers holds from a time on, in one round trip: for a
 # fanout to ten thousand, one command instead of ten thousand. ARGV: the index key
-# prefix, the earliest score (exclusive), then caregiver ids. Returns, per caregiver
-# in order, how many shift ids follow, then those ids.
+# prefix, the earliest score (exclusive), caregiver ids as one JSON array. Returns,
+# for each caregiver who holds any, the id, how many shift ids follow, then those.
 ASSIGNED_SINCE = """
 local out = {}
-for i = 3, #ARGV do
-  local held = redis.call('ZRANGEBYSCORE', ARGV[1] .. ARGV[i], ARGV[2], '+inf')
-  out[#out + 1] = #held
-  for _, id in ipairs(held) do out[#out + 1] = id end
+for _, cid in ipairs(cjson.decode(ARGV[3])) do
+  local held = redis.call('ZRANGEBYSCORE', ARGV[1] .. cid, ARGV[2], '+inf')
+  if #held > 0 then
+    out[#out + 1] = cid
+    out[#out + 1] = #held
+    for _, id in ipairs(held) do out[#out + 1] = id end
+  end
 end
 return out
 """
@@ -181,6 +194,29 @@ def transact(client: redis.Redis, watch: Sequence[str], step: Callable[[Pipeline
                 return result
             except redis.WatchError:
                 continue
+
+
+class Recent(Generic[K, V]):
+    """A thread-safe map that keeps the ``size`` entries most recently used."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: K) -> V | None:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: K, value: V) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            if len(self._items) > self._size:
+                self._items.popitem(last=False)
 
 
 class Identified(Protocol):
@@ -568,9 +604,6 @@ class RedisNotifications:
     def _of_shift(self, shift_id: str) -> str:
         return self._k("notifications", shift_id)
 
-    def _reached(self, shift_id: str, channel: str) -> str:
-        return self._k("reached", shift_id, channel)
-
     def queue(
         self,
         pipe: Pipeline,
@@ -580,17 +613,10 @@ class RedisNotifications:
         at: datetime,
     ) -> None:
         """Queue a notification to each caregiver without one on ``channel``, inside a step."""
-        keys = [
-            self._of_shift(shift_id),
-            self._reached(shift_id, channel),
-            self._outbox.key,
-            self.count_key,
-        ]
+        keys = [self._of_shift(shift_id), self._outbox.key, self.count_key]
         head = codec.queued_notification_head(shift_id, channel, at)
-        ids = list(caregiver_ids)
-        for chunk in range(0, len(ids), BULK_CHUNK):
-            args = [self.key(""), shift_id, channel, head, *ids[chunk : chunk + BULK_CHUNK]]
-            self._queue_script(keys=keys, args=args, client=pipe)
+        args = [self.key(""), shift_id, channel, head, json.dumps(list(caregiver_ids))]
+        self._queue_script(keys=keys, args=args, client=pipe)
 
     def get(self, notification_id: str) -> Notification | None:
         raw = self._r.get(self.key(notification_id))
@@ -639,6 +665,9 @@ class RedisNotifications:
 class RedisShifts:
     """Shifts as JSON by id, with the indexes that follow their state.
 
+    A fanout's offered ids are kept apart, under ``offered:<shift>``: written once
+    when the fanout starts and never changed, so each process reads them once and
+    keeps them (``Recent``), while the rest of the shift is read fresh every time.
     ``offer-codes`` holds the codes of open fanouts, ``phone-rounds`` the due time
     of each pending phone round, ``offers:<caregiver>`` the shifts offered to
     a caregiver by fanout time, so a reply reads only its own offers, and
@@ -664,9 +693,42 @@ class RedisShifts:
         self._recent = client.register_script(RECENT_MEMBERS)
         self._assigned_since = client.register_script(ASSIGNED_SINCE)
         self._index_offers = client.register_script(INDEX_OFFERS)
+        self._parsed: Recent[bytes | str, Shift] = Recent(PARSED_SHIFTS)
+        self._fanouts: Recent[str, tuple[str, ...]] = Recent(KNOWN_FANOUTS)
 
     def _key(self, shift_id: str) -> str:
         return self._k("shift", shift_id)
+
+    def _offered(self, shift_id: str) -> str:
+        return self._k("offered", shift_id)
+
+    def _shifts(self, raws: Iterable[bytes | str | None]) -> list[Shift]:
+        """The shifts stored as ``raws`` (absent ones left out), each with its offered ids."""
+        present = [raw for raw in raws if raw is not None]
+        shifts = [self._parsed.get(raw) for raw in present]
+        pending = {i: codec.parse_shift(raw) for i, raw in enumerate(present) if not shifts[i]}
+        if pending:
+            offered = self._offered_ids(list(pending.values()))
+            for i, data in pending.items():
+                name = codec.fanout_identity(data)
+                shift = codec.load_shift(data, offered[name] if name else ())
+                self._parsed.put(present[i], shift)
+                shifts[i] = shift
+        return [shift for shift in shifts if shift is not None]
+
+    def _offered_ids(self, parsed: Sequence[dict[str, Any]]) -> dict[str, tuple[str, ...]]:
+        """Each parsed fanout's offered ids, read from Redis the first time only."""
+        shift_of = {name: d["id"] for d in parsed if (name := codec.fanout_identity(d))}
+        known = {name: self._fanouts.get(name) for name in shift_of}
+        found = {name: ids for name, ids in known.items() if ids is not None}
+        missing = [name for name, ids in known.items() if ids is None]
+        if missing:
+            raws = self._r.mget([self._offered(shift_of[name]) for name in missing])
+            for name, raw in zip(missing, raws, strict=True):
+                found[name] = codec.load_offered(raw) if raw else ()
+                if raw:
+                    self._fanouts.put(name, found[name])
+        return found
 
     def _offers(self, caregiver_id: str) -> str:
         return self._k("offers", caregiver_id)
@@ -682,14 +744,14 @@ class RedisShifts:
         return add_absent(self._r, self._order, self._key, codec.dump_shift, shifts)
 
     def get(self, shift_id: str) -> Shift | None:
-        raw = self._r.get(self._key(shift_id))
-        return codec.load_shift(raw) if raw is not None else None
+        shifts = self._shifts([self._r.get(self._key(shift_id))])
+        return shifts[0] if shifts else None
 
     def all(self, status: ShiftStatus | None = None, role: str | None = None) -> list[Shift]:
         ids = self._r.lrange(self._order, 0, -1)
         if not ids:
             return []
-        shifts = [codec.load_shift(r) for r in self._r.mget([self._key(i.decode()) for i in ids])]
+        shifts = self._shifts(self._r.mget([self._key(i.decode()) for i in ids]))
         return [
             s
             for s in shifts
@@ -751,30 +813,29 @@ class RedisShifts:
         ids = list(caregiver_ids)
         if not ids:
             return {}
-        held: dict[str, list[str]] = {}
-        for chunk in range(0, len(ids), BULK_CHUNK):
-            part = ids[chunk : chunk + BULK_CHUNK]
-            answer = iter(
-                self._assigned_since(args=[self._assigned(""), f"({_timestamp(since)}", *part])
+        answer = iter(
+            self._assigned_since(
+                args=[self._assigned(""), f"({_timestamp(since)}", json.dumps(ids)]
             )
-            for cid in part:
-                held[cid] = [next(answer).decode() for _ in range(int(next(answer)))]
+        )
+        held: dict[str, list[str]] = {}
+        for cid in answer:
+            held[cid.decode()] = [next(answer).decode() for _ in range(int(next(answer)))]
         shifts = {
             s.id: s for s in self._load_many(self._r, sorted({s for v in held.values() for s in v}))
         }
-        return {cid: [shifts[s] for s in sids if s in shifts] for cid, sids in held.items() if sids}
+        return {cid: [shifts[s] for s in sids if s in shifts] for cid, sids in held.items()}
 
     def _load_many(self, reader: Any, shift_ids: Sequence[str]) -> list[Shift]:
         if not shift_ids:
             return []
-        raws = reader.mget([self._key(i) for i in shift_ids])
-        return [codec.load_shift(raw) for raw in raws if raw]
+        return self._shifts(reader.mget([self._key(i) for i in shift_ids]))
 
     def _read(self, pipe: Pipeline, key: str, shift_id: str) -> Shift:
-        raw = pipe.get(key)
-        if raw is None:
+        shifts = self._shifts([pipe.get(key)])
+        if not shifts:
             raise KeyError(shift_id)
-        return codec.load_shift(raw)
+        return shifts[0]
 
     def _free_code(self, pipe: Pipeline) -> str:
         digits = code_digits(int(pipe.scard(self._codes)))
@@ -813,16 +874,13 @@ class RedisShifts:
                 self._assigned(after.assigned_caregiver_id),
                 {after.id: _timestamp(after.end_time)},
             )
-        if before.fanout is None and fanout is not None and after.is_open:
-            pipe.sadd(self._codes, fanout.offer_code)
-            ids = fanout.offered_caregiver_ids
-            for chunk in range(0, len(ids), BULK_CHUNK):
-                head: list[str | float] = [
-                    self._offers(""),
-                    after.id,
-                    _timestamp(fanout.started_at),
-                ]
-                self._index_offers(args=[*head, *ids[chunk : chunk + BULK_CHUNK]], client=pipe)
+        if before.fanout is None and fanout is not None:
+            offered = codec.dump_offered(fanout)
+            pipe.set(self._offered(after.id), offered)
+            if after.is_open:
+                pipe.sadd(self._codes, fanout.offer_code)
+                score = _timestamp(fanout.started_at)
+                self._index_offers(args=[self._offers(""), after.id, score, offered], client=pipe)
         if after.is_open and fanout is not None and fanout.escalated_at is None:
             pipe.zadd(self._rounds, {after.id: _timestamp(fanout.escalation_due_at)})
         else:
@@ -834,7 +892,7 @@ class RedisShifts:
         raws = self._recent(
             keys=[self._offers(caregiver.id)], args=[RECENTLY_CLOSED, self._key("")]
         )
-        return [codec.load_shift(raw) for raw in raws if raw]
+        return self._shifts(raws)
 
     def due_phone_rounds(self, now: datetime) -> list[str]:
         return [i.decode() for i in self._r.zrangebyscore(self._rounds, "-inf", _timestamp(now))]
