@@ -36,6 +36,7 @@ from shiftfill.services.ports import (
     DecideWithAssigned,
     DecideWithCode,
     DuplicateKey,
+    Outgoing,
     Reach,
     Record,
     RecordCaregiverChange,
@@ -377,11 +378,17 @@ class MemoryShifts:
         lock: threading.Lock,
         events: MemoryEvents,
         notifications: MemoryNotifications,
+        caregivers: MemoryCaregivers,
+        organizations: MemoryOrganizations,
         code_source: Callable[[int], str] = random_offer_code,
     ) -> None:
         self._lock = lock
         self._events = events
         self._notifications = notifications
+        # Read beside the shifts (their own locks are taken inside this one, never
+        # the other way round).
+        self._caregivers = caregivers
+        self._organizations = organizations
         self._code_source = code_source
         self._by_id: dict[str, Shift] = {}
         self._codes_in_use: set[str] = set()
@@ -450,7 +457,8 @@ class MemoryShifts:
         with self._lock:
             shift = self._by_id[shift_id]
             assigned = self._assigned_to(caregiver_id, since)
-            return self._apply(shift_id, decide(shift, assigned), record, None)
+            organization = self._organizations.get(shift.organization_id)
+            return self._apply(shift_id, decide(shift, assigned, organization), record, None)
 
     def assignments(self, caregiver_ids: Iterable[str], since: datetime) -> dict[str, list[Shift]]:
         with self._lock:
@@ -502,6 +510,10 @@ class MemoryShifts:
             ]
         offers.sort(key=lambda s: s.fanout.started_at, reverse=True)  # type: ignore[union-attr]
         return offers
+
+    def offers_by_phone(self, phone: str) -> tuple[Caregiver, list[Shift]] | None:
+        caregiver = self._caregivers.by_phone(phone)
+        return (caregiver, self.offers_for(caregiver)) if caregiver is not None else None
 
     def due_phone_rounds(self, now: datetime) -> list[str]:
         with self._lock:
@@ -603,10 +615,21 @@ class MemoryStore:
         self.events = MemoryEvents(lock)
         self.outbox = MemoryOutbox(lock)
         self.notifications = MemoryNotifications(lock, self.events, self.outbox)
-        self.shifts = MemoryShifts(lock, self.events, self.notifications, code_source)
+        self.shifts = MemoryShifts(
+            lock, self.events, self.notifications, self.caregivers, self.organizations, code_source
+        )
         self.inbound = MemoryInbound(dedupe_window, clock)
         self._seeded_lock = threading.Lock()
         self._seeded_at: datetime | None = None
+
+    def outgoing(self, notification_id: str) -> Outgoing | None:
+        notification = self.notifications.get(notification_id)
+        if notification is None:
+            return None
+        shift = self.shifts.get(notification.shift_id)
+        caregiver = self.caregivers.get(notification.caregiver_id)
+        organization = self.organizations.get(shift.organization_id) if shift else None
+        return Outgoing(notification, shift, caregiver, organization)
 
     def ping(self) -> None:
         """Memory is always there."""

@@ -29,6 +29,10 @@ def _time(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+def dump_time(value: datetime) -> str:
+    return value.isoformat()
+
+
 def _parse_time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value is not None else None
 
@@ -201,17 +205,6 @@ def dump_notification(notification: Notification) -> str:
             "provider_id": notification.provider_id,
         }
     )
-
-
-def queued_notification_head(shift_id: str, channel: str, at: datetime) -> str:
-    """The JSON of a new notification up to its ids, which the store's script appends.
-
-    Written from ``dump_notification`` itself, so the two forms cannot drift apart.
-    """
-    sample = Notification.queued(shift_id, "-", Channel(channel), at)
-    data = json.loads(dump_notification(sample))
-    del data["id"], data["caregiver_id"]
-    return json.dumps(data)[:-1] + ", "
 
 
 def load_notification(raw: str | bytes) -> Notification:

@@ -1,11 +1,13 @@
 """The Redis store: every record in Redis, shared by every shiftfill process and host.
 
-Each change of state is one optimistic transaction: WATCH the records the
-decision reads, read them, run the same pure domain decision as the memory
-store, then write the record and everything that follows from it (events,
-notifications, the send queue, indexes) in one MULTI/EXEC. When another
-process changed a watched record in between, EXEC writes nothing and the step
-runs again on the new state. A crash between two steps leaves Redis at one of
+Each change of state is one optimistic step: read the records the decision
+needs, run the same pure domain decision as the memory store, then write the
+record and everything that follows from it (events, notifications, the send
+queue, indexes) only if what was read is still so, else run again on the new
+state. Shifts and notifications, the records on the hot paths, use one script
+for that (``CHECKED_WRITE``: the reads are checked and the writes applied in one
+round trip). Caregivers and organizations, which the agency edits, use
+WATCH/MULTI/EXEC (``transact``). A crash between two steps leaves Redis at one of
 them, never between.
 
 Every key is ``<prefix>{<tag>}:...``: under ``SHIFTFILL_REDIS_PREFIX``, and in
@@ -18,6 +20,7 @@ died is taken over after the visibility timeout (see ``reclaim``).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -25,24 +28,26 @@ import socket
 import threading
 import time
 import uuid
-from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import redis
 from redis.client import Pipeline
 
 from shiftfill.adapters import redis_codec as codec
 from shiftfill.adapters.memory_store import RECENTLY_CLOSED, code_digits, random_offer_code
+from shiftfill.adapters.redis_steps import Command, Recent, Step, Steps, transact
 from shiftfill.domain.model import (
     Caregiver,
+    Channel,
     Event,
     Notification,
     Organization,
     Shift,
     ShiftStatus,
+    split_notification_id,
 )
 from shiftfill.domain.rules import Decision
 from shiftfill.services.ports import (
@@ -51,6 +56,7 @@ from shiftfill.services.ports import (
     DecideWithAssigned,
     DecideWithCode,
     DuplicateKey,
+    Outgoing,
     Reach,
     Record,
     RecordCaregiverChange,
@@ -60,8 +66,6 @@ from shiftfill.services.ports import (
 
 T = TypeVar("T")
 R = TypeVar("R")
-K = TypeVar("K")
-V = TypeVar("V")
 
 GROUP = "senders"
 # A duplicate delivery of a message waits this long for the first one's outcome.
@@ -82,42 +86,6 @@ local id = redis.call('HGET', KEYS[1], ARGV[1])
 if not id then return false end
 return redis.call('GET', ARGV[2] .. id)
 """
-# One fanout queues ten thousand notifications: written by Redis itself, in one
-# command, instead of thirty thousand commands packed and parsed by the client. For
-# each caregiver without a notification on this channel (the notification's own key
-# is the check: its id names the shift, caregiver and channel): the notification
-# (the codec's JSON form, from a head the client wrote) and its entry in the send
-# queue; then the new ids go on the shift's list, and into the count. KEYS: the
-# shift's list, the outbox, the count of notifications. ARGV: the notification key
-# prefix, the shift id, the channel, the JSON head (every field but the ids, ending
-# in a comma), and the caregiver ids as one JSON array.
-QUEUE_NOTIFICATIONS = """
-local shift_id, channel, head = ARGV[2], ARGV[3], ARGV[4]
-local queued = {}
-for _, cid in ipairs(cjson.decode(ARGV[5])) do
-  local id = shift_id .. '~' .. cid .. '~' .. channel
-  local body = head .. '"id": ' .. cjson.encode(id)
-    .. ', "caregiver_id": ' .. cjson.encode(cid) .. '}'
-  if redis.call('SET', ARGV[1] .. id, body, 'NX') then
-    redis.call('XADD', KEYS[2], '*', 'id', id)
-    queued[#queued + 1] = id
-  end
-end
-for i = 1, #queued, 1000 do
-  redis.call('RPUSH', KEYS[1], unpack(queued, i, math.min(i + 999, #queued)))
-end
-if #queued > 0 then redis.call('INCRBY', KEYS[3], #queued) end
-return #queued
-"""
-# The offer index of a fanout: the shift, scored by its start, in each offered
-# caregiver's index. ARGV: the index key prefix, shift id, score, caregiver ids
-# as one JSON array.
-INDEX_OFFERS = """
-for _, cid in ipairs(cjson.decode(ARGV[4])) do
-  redis.call('ZADD', ARGV[1] .. cid, ARGV[3], ARGV[2])
-end
-return 0
-"""
 # The shifts each of many caregivers holds from a time on, in one round trip: for a
 # fanout to ten thousand, one command instead of ten thousand. ARGV: the index key
 # prefix, the earliest score (exclusive), caregiver ids as one JSON array. Returns,
@@ -133,6 +101,35 @@ for _, cid in ipairs(cjson.decode(ARGV[3])) do
   end
 end
 return out
+"""
+# A reply's reads, in one round trip: the caregiver with this phone and the shifts
+# most recently offered to them. ARGV: the phone, the caregiver key prefix, the
+# offer index prefix, how many offers, the shift key prefix. Returns nothing for
+# an unknown phone, else the caregiver and then the shifts.
+REPLY_READ = """
+local id = redis.call('HGET', KEYS[1], ARGV[1])
+if not id then return false end
+local caregiver = redis.call('GET', ARGV[2] .. id)
+if not caregiver then return false end
+local ids = redis.call('ZREVRANGE', ARGV[3] .. id, 0, tonumber(ARGV[4]) - 1)
+local out = {caregiver}
+for i, sid in ipairs(ids) do out[i + 1] = redis.call('GET', ARGV[5] .. sid) or '' end
+return out
+"""
+# What a send reads, in one round trip: the notification (its record, else its
+# queued time), its shift, its caregiver, and the shift's organization. KEYS: the
+# notification, its queued hash, the shift, the caregiver. ARGV: the caregiver id,
+# the organization key prefix.
+OUTGOING = """
+local shift = redis.call('GET', KEYS[3])
+local organization = false
+if shift then
+  organization = redis.call('GET', ARGV[2] .. cjson.decode(shift)['organization_id'])
+end
+return {
+  redis.call('GET', KEYS[1]) or '', redis.call('HGET', KEYS[2], ARGV[1]) or '',
+  shift or '', redis.call('GET', KEYS[4]) or '', organization or ''
+}
 """
 RECENT_MEMBERS = """
 local ids = redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
@@ -179,46 +176,6 @@ class Keys:
         return self._base + ":".join(parts)
 
 
-def transact(client: redis.Redis, watch: Sequence[str], step: Callable[[Pipeline], T]) -> T:
-    """Run ``step`` as one optimistic transaction on ``watch``, again until it commits.
-
-    ``step`` reads through the pipeline (at once, the keys being watched), calls
-    ``pipe.multi()`` and queues its writes; exceptions it raises write nothing.
-    """
-    with client.pipeline(transaction=True) as pipe:
-        while True:
-            try:
-                pipe.watch(*watch)
-                result = step(pipe)
-                pipe.execute()
-                return result
-            except redis.WatchError:
-                continue
-
-
-class Recent(Generic[K, V]):
-    """A thread-safe map that keeps the ``size`` entries most recently used."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._items: OrderedDict[K, V] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: K) -> V | None:
-        with self._lock:
-            value = self._items.get(key)
-            if value is not None:
-                self._items.move_to_end(key)
-            return value
-
-    def put(self, key: K, value: V) -> None:
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            if len(self._items) > self._size:
-                self._items.popitem(last=False)
-
-
 class Identified(Protocol):
     @property
     def id(self) -> str: ...
@@ -260,12 +217,12 @@ class RedisCaregivers:
         self._r = client
         self._k = keys
         self._order = keys("caregivers")
-        self._phones = keys("caregiver-phones")
+        self.phones = keys("caregiver-phones")
         # The role index orders caregivers as they joined or last became contactable.
         self._seq = keys("contactable-seq")
         self._by_phone = client.register_script(BY_PHONE)
 
-    def _key(self, caregiver_id: str) -> str:
+    def key(self, caregiver_id: str) -> str:
         return self._k("caregiver", caregiver_id)
 
     def _role(self, role: str) -> str:
@@ -285,7 +242,7 @@ class RedisCaregivers:
                 seen_phones.add(caregiver.phone)
             self._put(pipe, caregivers)
 
-        transact(self._r, [self._order, self._phones, self._seq], step)
+        transact(self._r, [self._order, self.phones, self._seq], step)
 
     def add_absent(self, caregivers: Sequence[Caregiver]) -> list[Caregiver]:
         def step(pipe: Pipeline) -> list[Caregiver]:
@@ -302,13 +259,13 @@ class RedisCaregivers:
             self._put(pipe, added)
             return added
 
-        return transact(self._r, [self._order, self._phones, self._seq], step)
+        return transact(self._r, [self._order, self.phones, self._seq], step)
 
     def _taken(self, pipe: Pipeline, caregivers: Sequence[Caregiver]) -> list[tuple[bool, bool]]:
         if not caregivers:
             return []
-        stored = pipe.mget([self._key(c.id) for c in caregivers])
-        phones = pipe.hmget(self._phones, [c.phone for c in caregivers])
+        stored = pipe.mget([self.key(c.id) for c in caregivers])
+        phones = pipe.hmget(self.phones, [c.phone for c in caregivers])
         return [(s is not None, p is not None) for s, p in zip(stored, phones, strict=True)]
 
     def _put(self, pipe: Pipeline, caregivers: Sequence[Caregiver]) -> None:
@@ -316,26 +273,26 @@ class RedisCaregivers:
         pipe.multi()
         if not caregivers:
             return
-        pipe.mset({self._key(c.id): codec.dump_caregiver(c) for c in caregivers})
+        pipe.mset({self.key(c.id): codec.dump_caregiver(c) for c in caregivers})
         pipe.rpush(self._order, *(c.id for c in caregivers))
-        pipe.hset(self._phones, mapping={c.phone: c.id for c in caregivers})
+        pipe.hset(self.phones, mapping={c.phone: c.id for c in caregivers})
         for n, caregiver in enumerate(caregivers, start=seq + 1):
             if _contactable(caregiver):
                 pipe.zadd(self._role(caregiver.role), {caregiver.id: n})
         pipe.set(self._seq, seq + len(caregivers))
 
     def get(self, caregiver_id: str) -> Caregiver | None:
-        raw = self._r.get(self._key(caregiver_id))
+        raw = self._r.get(self.key(caregiver_id))
         return codec.load_caregiver(raw) if raw is not None else None
 
     def get_many(self, caregiver_ids: Iterable[str]) -> list[Caregiver]:
         ids = list(caregiver_ids)
         if not ids:
             return []
-        return [codec.load_caregiver(raw) for raw in self._r.mget(map(self._key, ids)) if raw]
+        return [codec.load_caregiver(raw) for raw in self._r.mget(map(self.key, ids)) if raw]
 
     def by_phone(self, phone: str) -> Caregiver | None:
-        raw = self._by_phone(keys=[self._phones], args=[phone, self._key("")])
+        raw = self._by_phone(keys=[self.phones], args=[phone, self.key("")])
         return codec.load_caregiver(raw) if raw else None
 
     def all(self, role: str | None = None) -> list[Caregiver]:
@@ -347,7 +304,7 @@ class RedisCaregivers:
         return [i.decode() for i in self._r.zrange(self._role(role), 0, -1)]
 
     def opt_out(self, caregiver_id: str) -> tuple[Caregiver, bool]:
-        key = self._key(caregiver_id)
+        key = self.key(caregiver_id)
 
         def step(pipe: Pipeline) -> tuple[Caregiver, bool]:
             raw = pipe.get(key)
@@ -370,7 +327,7 @@ class RedisCaregivers:
         change: ChangeCaregiver,
         record: RecordCaregiverChange | None = None,
     ) -> tuple[Caregiver, bool]:
-        key = self._key(caregiver_id)
+        key = self.key(caregiver_id)
 
         def step(pipe: Pipeline) -> tuple[Caregiver, bool]:
             raw = pipe.get(key)
@@ -384,15 +341,15 @@ class RedisCaregivers:
             if updated.id != caregiver_id:
                 raise ValueError("a caregiver's id cannot change")
             if updated.phone != current.phone:
-                holder = pipe.hget(self._phones, updated.phone)
+                holder = pipe.hget(self.phones, updated.phone)
                 if holder is not None and holder.decode() != caregiver_id:
                     raise DuplicateKey("phone", updated.phone)
             seq = int(pipe.get(self._seq) or 0)
             pipe.multi()
             pipe.set(key, codec.dump_caregiver(updated))
             if updated.phone != current.phone:
-                pipe.hdel(self._phones, current.phone)
-                pipe.hset(self._phones, updated.phone, caregiver_id)
+                pipe.hdel(self.phones, current.phone)
+                pipe.hset(self.phones, updated.phone, caregiver_id)
             was, now = _contactable(current), _contactable(updated)
             if was and (not now or updated.role != current.role):
                 pipe.zrem(self._role(current.role), caregiver_id)
@@ -404,7 +361,7 @@ class RedisCaregivers:
                 pipe.rpush(self._events(caregiver_id), *map(codec.dump_event, events))
             return updated, True
 
-        return transact(self._r, [key, self._phones, self._seq], step)
+        return transact(self._r, [key, self.phones, self._seq], step)
 
     def _events(self, caregiver_id: str) -> str:
         return self._k("caregiver-events", caregiver_id)
@@ -422,12 +379,13 @@ def _contactable(caregiver: Caregiver) -> bool:
 class RedisOrganizations:
     """Organizations as JSON by id, and the order they were added in."""
 
-    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+    def __init__(self, client: redis.Redis, keys: Keys, steps: Steps) -> None:
         self._r = client
         self._k = keys
+        self._steps = steps
         self._order = keys("organizations")
 
-    def _key(self, organization_id: str) -> str:
+    def key(self, organization_id: str) -> str:
         return self._k("organization", organization_id)
 
     def add(self, organization: Organization) -> None:
@@ -435,17 +393,20 @@ class RedisOrganizations:
             raise DuplicateKey("id", organization.id)
 
     def add_absent(self, organizations: Sequence[Organization]) -> list[Organization]:
-        return add_absent(self._r, self._order, self._key, codec.dump_organization, organizations)
+        return add_absent(self._r, self._order, self.key, codec.dump_organization, organizations)
 
     def get(self, organization_id: str) -> Organization | None:
-        raw = self._r.get(self._key(organization_id))
+        key = self.key(organization_id)
+        raw = self._r.get(key)
+        # A claim reads the organization of its shift in its step: this is its guess.
+        self._steps.remember(("GET", key), raw)
         return codec.load_organization(raw) if raw is not None else None
 
     def all(self) -> list[Organization]:
         ids = self._r.lrange(self._order, 0, -1)
         if not ids:
             return []
-        raws = self._r.mget([self._key(i.decode()) for i in ids])
+        raws = self._r.mget([self.key(i.decode()) for i in ids])
         return [codec.load_organization(raw) for raw in raws if raw]
 
     def update(
@@ -455,7 +416,7 @@ class RedisOrganizations:
         *,
         absent: Organization | None = None,
     ) -> Organization:
-        key = self._key(organization_id)
+        key = self.key(organization_id)
 
         def step(pipe: Pipeline) -> Organization:
             raw = pipe.get(key)
@@ -497,7 +458,10 @@ class RedisOutbox:
 
     Each process reads as its own consumer. ``take`` hands out new entries;
     ``done`` acknowledges and deletes them, so the stream's length is what is
-    waiting or being sent.
+    waiting or being sent. The acknowledgements go with this process's next read
+    of the stream, in its round trip: a send costs one trip less. One lost with a
+    crash is harmless: the entry is taken over after the visibility timeout and
+    found settled.
     """
 
     def __init__(self, client: redis.Redis, keys: Keys, consumer: str) -> None:
@@ -505,6 +469,7 @@ class RedisOutbox:
         self.key = keys("outbox")
         self._consumer = consumer
         self._entries: dict[str, bytes] = {}
+        self._handled: list[bytes] = []
         self._lock = threading.Lock()
         self._group_ready = False
 
@@ -528,8 +493,29 @@ class RedisOutbox:
         # No BLOCK at all for a zero timeout: Redis checks blocked clients' timeouts
         # only on its 100 ms clock, so a 1 ms block would wait up to 100 ms.
         block = int(timeout * 1000) or None
-        answer = self._r.xreadgroup(GROUP, self._consumer, {self.key: ">"}, count=1, block=block)
+        with self._acknowledging() as pipe:
+            pipe.xreadgroup(GROUP, self._consumer, {self.key: ">"}, count=1, block=block)
+            answer = pipe.execute()[-1]
         return self._remember(entry for _, entries in answer or () for entry in entries)
+
+    @contextlib.contextmanager
+    def _acknowledging(self) -> Iterator[Pipeline]:
+        """A pipeline that first acknowledges and deletes the entries handled since the last.
+
+        When it fails, they are kept for the next one.
+        """
+        with self._lock:
+            handled, self._handled = self._handled, []
+        try:
+            with self._r.pipeline(transaction=False) as pipe:
+                if handled:
+                    pipe.xack(self.key, GROUP, *handled)
+                    pipe.xdel(self.key, *handled)
+                yield pipe
+        except BaseException:
+            with self._lock:
+                self._handled += handled
+            raise
 
     def _remember(self, entries: Iterable[tuple[bytes, dict[bytes, bytes]]]) -> list[str]:
         ids = []
@@ -547,11 +533,8 @@ class RedisOutbox:
 
     def done(self, notification_ids: Sequence[str]) -> None:
         entries = self._forget(notification_ids)
-        if entries:
-            with self._r.pipeline(transaction=True) as pipe:
-                pipe.xack(self.key, GROUP, *entries)
-                pipe.xdel(self.key, *entries)
-                pipe.execute()
+        with self._lock:
+            self._handled += entries
 
     def drain(self) -> list[str]:
         """Nothing to drain: what waits stays in Redis for the next process."""
@@ -579,24 +562,42 @@ class RedisOutbox:
             self.queue(pipe, notification_ids)
             pipe.execute()
 
+    def flush(self) -> None:
+        """Send the acknowledgements still waiting for a read of the stream."""
+        with self._acknowledging() as pipe:
+            pipe.execute()
+
     def depth(self) -> int:
-        return int(self._r.xlen(self.key))
+        with self._acknowledging() as pipe:
+            pipe.xlen(self.key)
+            return int(pipe.execute()[-1])
 
 
 @translating_errors
 class RedisNotifications:
-    """Notifications as JSON by id, each shift's list of them, and the provider-id index."""
+    """Notifications, each shift's list of them, and the provider-id index.
+
+    A notification that is only queued is one field of ``queued:<shift>:<channel>``
+    (caregiver id to queued time), written by the step that queues it: a fanout to
+    ten thousand writes ten thousand hash fields, not ten thousand JSON records.
+    Its first change writes it whole, as JSON under ``notification:<id>``.
+    """
 
     def __init__(
-        self, client: redis.Redis, keys: Keys, events: RedisEvents, outbox: RedisOutbox
+        self,
+        client: redis.Redis,
+        keys: Keys,
+        steps: Steps,
+        events: RedisEvents,
+        outbox: RedisOutbox,
     ) -> None:
         self._r = client
         self._k = keys
+        self._steps = steps
         self._events = events
         self._outbox = outbox
         self._providers = keys("provider-ids")
         self.count_key = keys("notification-count")
-        self._queue_script = client.register_script(QUEUE_NOTIFICATIONS)
 
     def key(self, notification_id: str) -> str:
         return self._k("notification", notification_id)
@@ -604,34 +605,80 @@ class RedisNotifications:
     def _of_shift(self, shift_id: str) -> str:
         return self._k("notifications", shift_id)
 
+    def _queued(self, shift_id: str, channel: str) -> str:
+        return self._k("queued", shift_id, channel)
+
+    def reads(self, notification_id: str) -> tuple[Command, Command] | None:
+        """The two reads that find a notification: its record, else its queued time."""
+        try:
+            shift_id, caregiver_id, channel = split_notification_id(notification_id)
+        except ValueError:
+            return None
+        return (
+            ("GET", self.key(notification_id)),
+            ("HGET", self._queued(shift_id, channel), caregiver_id),
+        )
+
     def queue(
-        self,
-        pipe: Pipeline,
-        shift_id: str,
-        channel: str,
-        caregiver_ids: Sequence[str],
-        at: datetime,
+        self, step: Step, shift_id: str, channel: str, caregiver_ids: Sequence[str], at: datetime
     ) -> None:
         """Queue a notification to each caregiver without one on ``channel``, inside a step."""
-        keys = [self._of_shift(shift_id), self._outbox.key, self.count_key]
-        head = codec.queued_notification_head(shift_id, channel, at)
-        args = [self.key(""), shift_id, channel, head, json.dumps(list(caregiver_ids))]
-        self._queue_script(keys=keys, args=args, client=pipe)
+        step.write(
+            "queue",
+            self._queued(shift_id, channel),
+            self._of_shift(shift_id),
+            self._outbox.key,
+            self.count_key,
+            shift_id,
+            channel,
+            codec.dump_time(at),
+            json.dumps(list(caregiver_ids)),
+        )
 
     def get(self, notification_id: str) -> Notification | None:
-        raw = self._r.get(self.key(notification_id))
-        return codec.load_notification(raw) if raw is not None else None
+        reads = self.reads(notification_id)
+        if reads is None:
+            return None
+        with self._r.pipeline(transaction=False) as pipe:
+            for command in reads:
+                pipe.execute_command(*command)
+            replies = pipe.execute()
+        return self.remembered(notification_id, reads, replies)
+
+    def remembered(
+        self, notification_id: str, reads: tuple[Command, Command], replies: Sequence[Any]
+    ) -> Notification | None:
+        """The notification ``reads`` found; their answers are the guess of a step on it."""
+        for command, reply in zip(reads, replies, strict=True):
+            self._steps.remember(command, reply or None)
+        return _notification(notification_id, *(reply or None for reply in replies))
 
     def by_provider_id(self, provider_id: str) -> Notification | None:
         notification_id = self._r.hget(self._providers, provider_id)
         return self.get(notification_id.decode()) if notification_id else None
 
     def for_shift(self, shift_id: str) -> list[Notification]:
-        ids = self._r.lrange(self._of_shift(shift_id), 0, -1)
+        ids = [i.decode() for i in self._r.lrange(self._of_shift(shift_id), 0, -1)]
         if not ids:
             return []
-        raws = self._r.mget([self.key(i.decode()) for i in ids])
-        return [codec.load_notification(raw) for raw in raws if raw]
+        with self._r.pipeline(transaction=False) as pipe:
+            pipe.mget([self.key(i) for i in ids])
+            for each in Channel:
+                pipe.hgetall(self._queued(shift_id, each))
+            raws, *queued = pipe.execute()
+        queued_at = {
+            (str(each), cid): at
+            for each, times in zip(Channel, queued, strict=True)
+            for cid, at in times.items()
+        }
+        found = []
+        for notification_id, raw in zip(ids, raws, strict=True):
+            _, caregiver_id, channel = split_notification_id(notification_id)
+            at = queued_at.get((channel, caregiver_id.encode()))
+            notification = _notification(notification_id, raw, at)
+            if notification is not None:
+                found.append(notification)
+        return found
 
     def update(
         self,
@@ -639,26 +686,39 @@ class RedisNotifications:
         change: Callable[[Notification], Notification | None],
         record: Callable[[Notification], Iterable[Event]] | None = None,
     ) -> tuple[Notification, bool]:
+        reads = self.reads(notification_id)
+        if reads is None:
+            raise KeyError(notification_id)
         key = self.key(notification_id)
 
-        def step(pipe: Pipeline) -> tuple[Notification, bool]:
-            raw = pipe.get(key)
-            if raw is None:
+        def attempt(step: Step) -> tuple[Notification, bool]:
+            current = _notification(notification_id, *step.recall(*reads))
+            if current is None:
                 raise KeyError(notification_id)
-            current = codec.load_notification(raw)
             notification = change(current)
-            pipe.multi()
             if notification is None:
                 return current, False
-            pipe.set(key, codec.dump_notification(notification))
+            step.write("SET", key, codec.dump_notification(notification))
             if notification.provider_id and notification.provider_id != current.provider_id:
-                pipe.hset(self._providers, notification.provider_id, notification_id)
-            events = list(record(notification)) if record is not None else []
-            if events:
-                pipe.rpush(self._events.key(current.shift_id), *map(codec.dump_event, events))
+                step.write("HSET", self._providers, notification.provider_id, notification_id)
+            events = [codec.dump_event(e) for e in record(notification)] if record else []
+            step.write_many("RPUSH", self._events.key(current.shift_id), events)
             return notification, True
 
-        return transact(self._r, [key], step)
+        return self._steps.run(key, attempt)
+
+
+def _notification(
+    notification_id: str, raw: bytes | None, queued_at: bytes | None
+) -> Notification | None:
+    """A notification from its record, else from its queued time; ``None`` when neither."""
+    if raw:
+        return codec.load_notification(raw)
+    if not queued_at:
+        return None
+    shift_id, caregiver_id, channel = split_notification_id(notification_id)
+    at = datetime.fromisoformat(queued_at.decode())
+    return Notification.queued(shift_id, caregiver_id, Channel(channel), at)
 
 
 @translating_errors
@@ -678,33 +738,42 @@ class RedisShifts:
         self,
         client: redis.Redis,
         keys: Keys,
-        events: RedisEvents,
-        notifications: RedisNotifications,
+        steps: Steps,
+        related: Related,
         code_source: Callable[[int], str],
     ) -> None:
         self._r = client
         self._k = keys
-        self._events = events
-        self._notifications = notifications
+        self._steps = steps
+        self._related = related
         self._code_source = code_source
         self._order = keys("shifts")
         self._codes = keys("offer-codes")
         self._rounds = keys("phone-rounds")
         self._recent = client.register_script(RECENT_MEMBERS)
+        self._reply_read = client.register_script(REPLY_READ)
         self._assigned_since = client.register_script(ASSIGNED_SINCE)
-        self._index_offers = client.register_script(INDEX_OFFERS)
         self._parsed: Recent[bytes | str, Shift] = Recent(PARSED_SHIFTS)
         self._fanouts: Recent[str, tuple[str, ...]] = Recent(KNOWN_FANOUTS)
 
-    def _key(self, shift_id: str) -> str:
+    def key(self, shift_id: str) -> str:
         return self._k("shift", shift_id)
 
     def _offered(self, shift_id: str) -> str:
         return self._k("offered", shift_id)
 
-    def _shifts(self, raws: Iterable[bytes | str | None]) -> list[Shift]:
-        """The shifts stored as ``raws`` (absent ones left out), each with its offered ids."""
-        present = [raw for raw in raws if raw is not None]
+    def _offers(self, caregiver_id: str) -> str:
+        return self._k("offers", caregiver_id)
+
+    def _assigned(self, caregiver_id: str) -> str:
+        return self._k("assigned", caregiver_id)
+
+    def loaded(self, raws: Iterable[bytes | str | None]) -> list[Shift]:
+        """The shifts stored as ``raws`` (absent ones left out), each with its offered ids.
+
+        Each is remembered as the guess of a later step on it.
+        """
+        present = [raw for raw in raws if raw]
         shifts = [self._parsed.get(raw) for raw in present]
         pending = {i: codec.parse_shift(raw) for i, raw in enumerate(present) if not shifts[i]}
         if pending:
@@ -714,7 +783,10 @@ class RedisShifts:
                 shift = codec.load_shift(data, offered[name] if name else ())
                 self._parsed.put(present[i], shift)
                 shifts[i] = shift
-        return [shift for shift in shifts if shift is not None]
+        found = [shift for shift in shifts if shift is not None]
+        for shift, raw in zip(found, present, strict=True):
+            self._steps.remember(("GET", self.key(shift.id)), raw)
+        return found
 
     def _offered_ids(self, parsed: Sequence[dict[str, Any]]) -> dict[str, tuple[str, ...]]:
         """Each parsed fanout's offered ids, read from Redis the first time only."""
@@ -730,28 +802,22 @@ class RedisShifts:
                     self._fanouts.put(name, found[name])
         return found
 
-    def _offers(self, caregiver_id: str) -> str:
-        return self._k("offers", caregiver_id)
-
-    def _assigned(self, caregiver_id: str) -> str:
-        return self._k("assigned", caregiver_id)
-
     def add(self, shift: Shift) -> None:
         if not self.add_absent([shift]):
             raise DuplicateKey("id", shift.id)
 
     def add_absent(self, shifts: Sequence[Shift]) -> list[Shift]:
-        return add_absent(self._r, self._order, self._key, codec.dump_shift, shifts)
+        return add_absent(self._r, self._order, self.key, codec.dump_shift, shifts)
 
     def get(self, shift_id: str) -> Shift | None:
-        shifts = self._shifts([self._r.get(self._key(shift_id))])
+        shifts = self.loaded([self._r.get(self.key(shift_id))])
         return shifts[0] if shifts else None
 
     def all(self, status: ShiftStatus | None = None, role: str | None = None) -> list[Shift]:
         ids = self._r.lrange(self._order, 0, -1)
         if not ids:
             return []
-        shifts = self._shifts(self._r.mget([self._key(i.decode()) for i in ids]))
+        shifts = self.loaded(self._r.mget([self.key(i.decode()) for i in ids]))
         return [
             s
             for s in shifts
@@ -765,13 +831,11 @@ class RedisShifts:
         record: Record | None = None,
         reach: Reach | None = None,
     ) -> Decision:
-        key = self._key(shift_id)
+        def attempt(step: Step) -> Decision:
+            before = self._read(step, shift_id)
+            return self._write(step, before, decide(before), record, reach)
 
-        def step(pipe: Pipeline) -> Decision:
-            before = self._read(pipe, key, shift_id)
-            return self._write(pipe, before, decide(before), record, reach)
-
-        return transact(self._r, [key], step)
+        return self._steps.run(self.key(shift_id), attempt)
 
     def start_fanout(
         self,
@@ -780,14 +844,12 @@ class RedisShifts:
         record: Record | None = None,
         reach: Reach | None = None,
     ) -> Decision:
-        key = self._key(shift_id)
+        def attempt(step: Step) -> Decision:
+            before = self._read(step, shift_id)
+            code = self._free_code(step)
+            return self._write(step, before, decide(before, code), record, reach)
 
-        def step(pipe: Pipeline) -> Decision:
-            before = self._read(pipe, key, shift_id)
-            code = self._free_code(pipe)
-            return self._write(pipe, before, decide(before, code), record, reach)
-
-        return transact(self._r, [key, self._codes], step)
+        return self._steps.run(self.key(shift_id), attempt)
 
     def update_for_caregiver(
         self,
@@ -797,27 +859,26 @@ class RedisShifts:
         decide: DecideWithAssigned,
         record: Record | None = None,
     ) -> Decision:
-        key, assigned_key = self._key(shift_id), self._assigned(caregiver_id)
+        def attempt(step: Step) -> Decision:
+            before = self._read(step, shift_id)
+            # Checking the index is enough: an assigned shift's times never change, and
+            # every new assignment writes the index in the step that makes it. Most
+            # caregivers hold none: that is the first guess.
+            org_key = self._related.organizations.key(before.organization_id)
+            held = ("ZRANGEBYSCORE", self._assigned(caregiver_id), f"({_timestamp(since)}", "+inf")
+            org_raw, ids = step.recall(("GET", org_key), held, unseen=b"")
+            org = codec.load_organization(org_raw) if org_raw else None
+            assigned = self._load_many(self._r, [i.decode() for i in ids])
+            return self._write(step, before, decide(before, assigned, org), record, None)
 
-        def step(pipe: Pipeline) -> Decision:
-            before = self._read(pipe, key, shift_id)
-            # Watching the index is enough: an assigned shift's times never change, and
-            # every new assignment writes the index in the step that makes it.
-            ids = pipe.zrangebyscore(assigned_key, f"({_timestamp(since)}", "+inf")
-            assigned = self._load_many(pipe, [i.decode() for i in ids])
-            return self._write(pipe, before, decide(before, assigned), record, None)
-
-        return transact(self._r, [key, assigned_key], step)
+        return self._steps.run(self.key(shift_id), attempt)
 
     def assignments(self, caregiver_ids: Iterable[str], since: datetime) -> dict[str, list[Shift]]:
         ids = list(caregiver_ids)
         if not ids:
             return {}
-        answer = iter(
-            self._assigned_since(
-                args=[self._assigned(""), f"({_timestamp(since)}", json.dumps(ids)]
-            )
-        )
+        prefix, start = self._assigned(""), f"({_timestamp(since)}"
+        answer = iter(self._assigned_since(args=[prefix, start, json.dumps(ids)]))
         held: dict[str, list[str]] = {}
         for cid in answer:
             held[cid.decode()] = [next(answer).decode() for _ in range(int(next(answer)))]
@@ -829,73 +890,89 @@ class RedisShifts:
     def _load_many(self, reader: Any, shift_ids: Sequence[str]) -> list[Shift]:
         if not shift_ids:
             return []
-        return self._shifts(reader.mget([self._key(i) for i in shift_ids]))
+        return self.loaded(reader.mget([self.key(i) for i in shift_ids]))
 
-    def _read(self, pipe: Pipeline, key: str, shift_id: str) -> Shift:
-        shifts = self._shifts([pipe.get(key)])
+    def _read(self, step: Step, shift_id: str) -> Shift:
+        shifts = self.loaded(step.recall(("GET", self.key(shift_id))))
         if not shifts:
             raise KeyError(shift_id)
         return shifts[0]
 
-    def _free_code(self, pipe: Pipeline) -> str:
-        digits = code_digits(int(pipe.scard(self._codes)))
-        code = self._code_source(digits)
-        while pipe.sismember(self._codes, code):
+    def _free_code(self, step: Step) -> str:
+        (in_use,) = step.read(("SCARD", self._codes))
+        digits = code_digits(int(in_use))
+        while True:
             code = self._code_source(digits)
-        return code
+            (taken,) = step.read(("SISMEMBER", self._codes, code))
+            if not taken:
+                return code
 
     def _write(
         self,
-        pipe: Pipeline,
+        step: Step,
         before: Shift,
         decision: Decision,
         record: Record | None,
         reach: Reach | None,
     ) -> Decision:
-        """Queue the writes of one decision; the pipeline is still reading when called."""
+        """Queue the writes of one decision on the step."""
         outreach = reach(decision) if decision.changed and reach is not None else None
-        events = list(record(decision)) if record is not None else []
-        pipe.multi()
+        events = [codec.dump_event(e) for e in record(decision)] if record is not None else []
         if decision.changed:
-            pipe.set(self._key(before.id), codec.dump_shift(decision.shift))
-            self._reindex(pipe, before, decision.shift)
-        if events:
-            pipe.rpush(self._events.key(before.id), *map(codec.dump_event, events))
+            step.write("SET", self.key(before.id), codec.dump_shift(decision.shift))
+            self._reindex(step, before, decision.shift)
+        step.write_many("RPUSH", self._related.events.key(before.id), events)
         if outreach is not None:
-            self._notifications.queue(
-                pipe, before.id, outreach.channel, outreach.caregiver_ids, outreach.at
+            self._related.notifications.queue(
+                step, before.id, outreach.channel, outreach.caregiver_ids, outreach.at
             )
         return decision
 
-    def _reindex(self, pipe: Pipeline, before: Shift, after: Shift) -> None:
+    def _reindex(self, step: Step, before: Shift, after: Shift) -> None:
         fanout = after.fanout
         if after.assigned_caregiver_id is not None and before.assigned_caregiver_id is None:
-            pipe.zadd(
-                self._assigned(after.assigned_caregiver_id),
-                {after.id: _timestamp(after.end_time)},
-            )
+            assigned = self._assigned(after.assigned_caregiver_id)
+            step.write("ZADD", assigned, _timestamp(after.end_time), after.id)
         if before.fanout is None and fanout is not None:
             offered = codec.dump_offered(fanout)
-            pipe.set(self._offered(after.id), offered)
+            step.write("SET", self._offered(after.id), offered)
             if after.is_open:
-                pipe.sadd(self._codes, fanout.offer_code)
+                step.write("SADD", self._codes, fanout.offer_code)
                 score = _timestamp(fanout.started_at)
-                self._index_offers(args=[self._offers(""), after.id, score, offered], client=pipe)
+                step.write("index-offers", self._offers(""), after.id, score, offered)
         if after.is_open and fanout is not None and fanout.escalated_at is None:
-            pipe.zadd(self._rounds, {after.id: _timestamp(fanout.escalation_due_at)})
+            step.write("ZADD", self._rounds, _timestamp(fanout.escalation_due_at), after.id)
         else:
-            pipe.zrem(self._rounds, after.id)
+            step.write("ZREM", self._rounds, after.id)
         if before.is_open and not after.is_open and fanout is not None:
-            pipe.srem(self._codes, fanout.offer_code)
+            step.write("SREM", self._codes, fanout.offer_code)
 
     def offers_for(self, caregiver: Caregiver) -> list[Shift]:
-        raws = self._recent(
-            keys=[self._offers(caregiver.id)], args=[RECENTLY_CLOSED, self._key("")]
+        raws = self._recent(keys=[self._offers(caregiver.id)], args=[RECENTLY_CLOSED, self.key("")])
+        return self.loaded(raws)
+
+    def offers_by_phone(self, phone: str) -> tuple[Caregiver, list[Shift]] | None:
+        caregivers = self._related.caregivers
+        answer = self._reply_read(
+            keys=[caregivers.phones],
+            args=[phone, caregivers.key(""), self._offers(""), RECENTLY_CLOSED, self.key("")],
         )
-        return self._shifts(raws)
+        if not answer:
+            return None
+        return codec.load_caregiver(answer[0]), self.loaded(answer[1:])
 
     def due_phone_rounds(self, now: datetime) -> list[str]:
         return [i.decode() for i in self._r.zrangebyscore(self._rounds, "-inf", _timestamp(now))]
+
+
+@dataclass(frozen=True)
+class Related:
+    """The repositories a shift step writes to or reads beside the shift."""
+
+    caregivers: RedisCaregivers
+    organizations: RedisOrganizations
+    notifications: RedisNotifications
+    events: RedisEvents
 
 
 @translating_errors
@@ -917,7 +994,9 @@ class RedisInbound:
         key = self._k("inbound", message_id)
         deadline = time.monotonic() + INBOUND_LEASE_SECONDS
         while True:
-            if self._r.set(key, PENDING, nx=True, ex=INBOUND_LEASE_SECONDS):
+            # The lease and, for a duplicate, the first delivery's outcome: one round trip.
+            held = self._r.set(key, PENDING, nx=True, ex=INBOUND_LEASE_SECONDS, get=True)
+            if held is None:
                 try:
                     result = compute()
                 except BaseException:
@@ -926,9 +1005,8 @@ class RedisInbound:
                     raise
                 self._r.set(key, encode(result), px=self._window_ms)
                 return result, True
-            raw = self._r.get(key)
-            if raw is not None and raw != PENDING:
-                return decode(raw.decode()), False
+            if held != PENDING:
+                return decode(held.decode()), False
             if time.monotonic() > deadline:
                 raise StoreUnavailable(f"message {message_id} is still being handled elsewhere")
             time.sleep(0.01)
@@ -947,7 +1025,7 @@ class RedisStore:
         prefix: str = "shiftfill:",
         dedupe_window: timedelta = timedelta(hours=72),
         code_source: Callable[[int], str] = random_offer_code,
-        max_connections: int = 512,
+        max_connections: int = 2048,
     ) -> None:
         self.client = redis.Redis.from_url(
             url,
@@ -958,15 +1036,44 @@ class RedisStore:
         )
         self.keys = Keys(prefix)
         consumer = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        steps = Steps(self.client)
         self.events = RedisEvents(self.client, self.keys)
         self.outbox = RedisOutbox(self.client, self.keys, consumer)
-        self.notifications = RedisNotifications(self.client, self.keys, self.events, self.outbox)
-        self.caregivers = RedisCaregivers(self.client, self.keys)
-        self.organizations = RedisOrganizations(self.client, self.keys)
-        self.shifts = RedisShifts(
-            self.client, self.keys, self.events, self.notifications, code_source
+        self.notifications = RedisNotifications(
+            self.client, self.keys, steps, self.events, self.outbox
         )
+        self.caregivers = RedisCaregivers(self.client, self.keys)
+        self.organizations = RedisOrganizations(self.client, self.keys, steps)
+        related = Related(self.caregivers, self.organizations, self.notifications, self.events)
+        self.shifts = RedisShifts(self.client, self.keys, steps, related, code_source)
+        self._outgoing = self.client.register_script(OUTGOING)
         self.inbound = RedisInbound(self.client, self.keys, dedupe_window)
+
+    @_translating
+    def outgoing(self, notification_id: str) -> Outgoing | None:
+        reads = self.notifications.reads(notification_id)
+        if reads is None:
+            return None
+        shift_id, caregiver_id, _ = split_notification_id(notification_id)
+        keys = [
+            reads[0][1],
+            reads[1][1],
+            self.shifts.key(shift_id),
+            self.caregivers.key(caregiver_id),
+        ]
+        raw, queued_at, shift, caregiver, org = self._outgoing(
+            keys=keys, args=[caregiver_id, self.organizations.key("")]
+        )
+        notification = self.notifications.remembered(notification_id, reads, [raw, queued_at])
+        if notification is None:
+            return None
+        shifts = self.shifts.loaded([shift])
+        return Outgoing(
+            notification,
+            shifts[0] if shifts else None,
+            codec.load_caregiver(caregiver) if caregiver else None,
+            codec.load_organization(org) if org else None,
+        )
 
     def ping(self) -> None:
         try:
@@ -995,4 +1102,6 @@ class RedisStore:
         return datetime.fromisoformat(raw.decode()) if raw else None
 
     def close(self) -> None:
+        with contextlib.suppress(StoreUnavailable):
+            self.outbox.flush()
         self.client.close()

@@ -70,6 +70,9 @@ def is_qualified(caregiver: Caregiver, role_required: str) -> bool:
     return caregiver.role == role_required and not caregiver.opted_out and caregiver.active
 
 
+# Further back than the Monday that starts a shift's week, in any time zone.
+ELIGIBILITY_LOOKBACK = timedelta(days=8)
+
 # What the agency may change on a caregiver; ``opted_out`` only back to false.
 EDITABLE_FIELDS = frozenset(
     {"name", "phone", "role", "active", "opted_out", "language", "quiet_hours"}
@@ -152,9 +155,14 @@ def why_ineligible(
     return None
 
 
-def eligibility_since(shift: Shift, organization: Organization) -> datetime:
-    """The earliest end among assignments that can matter to ``why_ineligible`` for ``shift``."""
-    return week_start(shift.start_time, organization.time_zone)
+def eligibility_since(shift: Shift) -> datetime:
+    """An end before which no assignment can matter to ``why_ineligible`` for ``shift``.
+
+    Eight days before the shift starts: earlier than the start of its week in any
+    time zone, so it needs no organization, and ``why_ineligible`` counts only the
+    hours inside each week. Those that end earlier neither overlap nor count.
+    """
+    return shift.start_time - ELIGIBILITY_LOOKBACK
 
 
 def start_fanout(

@@ -14,11 +14,12 @@ from shiftfill.domain.model import (
     EventType,
     Notification,
     NotificationStatus,
+    Organization,
     Shift,
 )
 from shiftfill.services.caregivers import opt_out_caregiver
 from shiftfill.services.dependencies import Dependencies
-from shiftfill.services.organizations import organization_of
+from shiftfill.services.organizations import as_stored
 from shiftfill.services.ports import NotifierError
 
 log = logging.getLogger(__name__)
@@ -48,11 +49,10 @@ def deliver(deps: Dependencies, notification_id: str) -> Notification | None:
     store, settings = deps.store, deps.settings
     attempt = 0
     while True:
-        notification = store.notifications.get(notification_id)
-        if notification is None or notification.status is not NotificationStatus.QUEUED:
-            return notification
-        shift = store.shifts.get(notification.shift_id)
-        caregiver = store.caregivers.get(notification.caregiver_id)
+        found = store.outgoing(notification_id)
+        if found is None or found.notification.status is not NotificationStatus.QUEUED:
+            return found.notification if found else None
+        notification, shift, caregiver = found.notification, found.shift, found.caregiver
         if shift is None or caregiver is None:
             return _skip(deps, notification, "shift or caregiver is gone")
         reason = rules.why_not_contact(shift, caregiver, notification.channel)
@@ -67,7 +67,8 @@ def deliver(deps: Dependencies, notification_id: str) -> Notification | None:
         if not claimed:
             return store.notifications.get(notification_id)
         try:
-            provider_id = _send(deps, notification.channel, caregiver, shift)
+            org = as_stored(deps, shift, found.organization)
+            provider_id = _send(deps, notification.channel, caregiver, shift, org)
         except NotifierError as exc:
             if exc.transient and attempt < settings.send_retries:
                 log.info("retrying %s after: %s", notification_id, exc)
@@ -156,8 +157,10 @@ def record_delivery_report(deps: Dependencies, report: DeliveryReport) -> Notifi
     return updated
 
 
-def _send(deps: Dependencies, channel: Channel, caregiver: Caregiver, shift: Shift) -> str:
-    org, language = organization_of(deps, shift), caregiver.language
+def _send(
+    deps: Dependencies, channel: Channel, caregiver: Caregiver, shift: Shift, org: Organization
+) -> str:
+    language = caregiver.language
     if channel is Channel.SMS:
         return deps.notifier.send_sms(caregiver.phone, replies.offer_sms(shift, org, language))
     return deps.notifier.place_call(

@@ -98,7 +98,7 @@ def ineligible_caregivers(
     deps: Dependencies, shift: Shift, org: Organization, caregiver_ids: list[str]
 ) -> dict[str, str]:
     """Map each caregiver who may not take ``shift`` now to why (``conflict``, ``over_hours``)."""
-    since = rules.eligibility_since(shift, org)
+    since = rules.eligibility_since(shift)
     held = deps.store.shifts.assignments(caregiver_ids, since)
     reasons = {cid: rules.why_ineligible(shift, shifts, org) for cid, shifts in held.items()}
     return {cid: str(reason) for cid, reason in reasons.items() if reason is not None}

@@ -12,11 +12,11 @@ from functools import partial
 from shiftfill import phones
 from shiftfill.domain import replies, rules
 from shiftfill.domain.intents import Intent, ParsedReply, parse_reply
-from shiftfill.domain.model import Caregiver, Channel, Event, EventType, Shift
+from shiftfill.domain.model import Caregiver, Channel, Event, EventType, Organization, Shift
 from shiftfill.domain.rules import Outcome
 from shiftfill.services.caregivers import opt_out_caregiver
 from shiftfill.services.dependencies import Dependencies
-from shiftfill.services.organizations import organization_of, organizations_of
+from shiftfill.services.organizations import as_stored, organization_of, organizations_of
 
 log = logging.getLogger(__name__)
 
@@ -58,20 +58,21 @@ def handle_inbound(deps: Dependencies, message: InboundMessage) -> InboundResult
 
     Nothing is remembered of a sender who is no caregiver.
     """
-    caregiver = _sender(deps, message.sender)
-    if caregiver is None:
+    found = _sender(deps, message.sender)
+    if found is None:
         result = _unknown_sender(deps, message.sender, message.channel)
         deps.metrics.inbound_handled(str(result.outcome))
         return result
+    caregiver, offers = found
     if message.message_id:
         result, _ = deps.store.inbound.once(
             message.message_id,
-            lambda: _handle(deps, caregiver, message),
+            lambda: _handle(deps, caregiver, offers, message),
             encode=_encode,
             decode=_decode,
         )
         return result
-    return _handle(deps, caregiver, message)
+    return _handle(deps, caregiver, offers, message)
 
 
 def _encode(result: InboundResult) -> str:
@@ -111,7 +112,8 @@ def handle_call_reply(
         caregiver = deps.store.caregivers.get(call.caregiver_id)
         shift_id: str | None = call.shift_id
     else:
-        caregiver = _sender(deps, fallback_phone) if fallback_phone else None
+        found = _sender(deps, fallback_phone) if fallback_phone else None
+        caregiver = found[0] if found else None
         shift_id = None
     if caregiver is None:
         return _unknown_sender(deps, fallback_phone or "", Channel.CALL)
@@ -137,18 +139,22 @@ def handle_call_reply(
     return handle_inbound(deps, message)
 
 
-def _handle(deps: Dependencies, caregiver: Caregiver, message: InboundMessage) -> InboundResult:
-    result = _act(deps, caregiver, message)
+def _handle(
+    deps: Dependencies, caregiver: Caregiver, offers: Sequence[Shift], message: InboundMessage
+) -> InboundResult:
+    result = _act(deps, caregiver, offers, message)
     deps.metrics.inbound_handled(str(result.outcome))
     return result
 
 
-def _act(deps: Dependencies, caregiver: Caregiver, message: InboundMessage) -> InboundResult:
+def _act(
+    deps: Dependencies, caregiver: Caregiver, offers: Sequence[Shift], message: InboundMessage
+) -> InboundResult:
     parsed = parse_reply(message.body)
     if parsed.intent is Intent.OPT_OUT:
         return _opt_out(deps, caregiver, message)
 
-    target = _find_target(deps, caregiver, message.shift_id, parsed.offer_code)
+    target = _find_target(caregiver, offers, message.shift_id, parsed.offer_code)
     if parsed.intent in (Intent.HELP, Intent.UNKNOWN):
         outcome = Outcome.HELP if parsed.intent is Intent.HELP else Outcome.UNRECOGNIZED
         return _instructions(deps, outcome, caregiver, target)
@@ -189,20 +195,24 @@ def _unknown_sender(deps: Dependencies, sender: str, channel: Channel) -> Inboun
     return InboundResult(Outcome.UNKNOWN_SENDER, replies.reply_for(Outcome.UNKNOWN_SENDER))
 
 
-def _sender(deps: Dependencies, raw: str) -> Caregiver | None:
+def _sender(deps: Dependencies, raw: str) -> tuple[Caregiver, list[Shift]] | None:
+    """The caregiver who sent a message and their recent offers, or ``None``."""
     # Providers send E.164 already: a direct hit skips the (slow) full parse.
-    caregiver = deps.store.caregivers.by_phone(raw.strip())
-    if caregiver is not None:
-        return caregiver
+    found = deps.store.shifts.offers_by_phone(raw.strip())
+    if found is not None:
+        return found
     try:
         phone = phones.normalise(raw, deps.settings.phone_region)
     except phones.InvalidPhoneNumber:
         return None
-    return deps.store.caregivers.by_phone(phone)
+    return deps.store.shifts.offers_by_phone(phone)
 
 
 def _find_target(
-    deps: Dependencies, caregiver: Caregiver, shift_id: str | None, offer_code: str | None
+    caregiver: Caregiver,
+    offers: Sequence[Shift],
+    shift_id: str | None,
+    offer_code: str | None,
 ) -> _Target:
     """Resolve which offer a reply answers: explicit id, then offer code, then the only open one.
 
@@ -210,7 +220,8 @@ def _find_target(
     "yes" hears that the shift was filled or cancelled rather than nothing. A
     deactivated caregiver's offers no longer count.
     """
-    offers = deps.store.shifts.offers_for(caregiver) if caregiver.active else []
+    if not caregiver.active:
+        offers = []
     open_offers = [s for s in offers if s.is_open]
     if shift_id is not None:
         return _Target(next((s for s in offers if s.id == shift_id), None))
@@ -267,26 +278,31 @@ def _decide(
             "body": message.body,
         },
     )
-    org = organization_of(deps, shift)
 
     def record(decision: rules.Decision) -> list[Event]:
         return [received, *_outcome_events(decision, caregiver, now)]
 
     if parsed.intent is Intent.ACCEPT:
-        # The caregiver's other assignments are read in the claim's own step (invariant 7).
+        # The caregiver's other assignments and the organization's hours cap are read
+        # in the claim's own step (invariant 7).
+        seen: list[Organization] = []
+
+        def claim(
+            current: Shift, assigned: Sequence[Shift], stored: Organization | None
+        ) -> rules.Decision:
+            org = as_stored(deps, current, stored)
+            seen[:] = [org]
+            return rules.claim(current, caregiver.id, now=now, assigned=assigned, organization=org)
+
         decision = deps.store.shifts.update_for_caregiver(
-            shift.id,
-            caregiver.id,
-            rules.eligibility_since(shift, org),
-            lambda current, assigned: rules.claim(
-                current, caregiver.id, now=now, assigned=assigned, organization=org
-            ),
-            record=record,
+            shift.id, caregiver.id, rules.eligibility_since(shift), claim, record=record
         )
+        org = seen[0]
     else:
         decision = deps.store.shifts.update(
             shift.id, partial(rules.decline, caregiver_id=caregiver.id), record=record
         )
+        org = organization_of(deps, shift)
     outcome = decision.outcome
     assert outcome is not None
     _report_decision(deps, decision, caregiver, message)

@@ -41,9 +41,16 @@ def get_organization(deps: Dependencies, organization_id: str) -> Organization:
 
 def organization_of(deps: Dependencies, shift: Shift) -> Organization:
     """The organization of a shift; one stored before organizations existed reads as UTC."""
-    return find_organization(deps, shift.organization_id) or Organization(
-        shift.organization_id, BRAND
-    )
+    return as_stored(deps, shift, deps.store.organizations.get(shift.organization_id))
+
+
+def as_stored(deps: Dependencies, shift: Shift, stored: Organization | None) -> Organization:
+    """The organization of a shift, given what the store holds under its id (maybe nothing)."""
+    if stored is not None:
+        return stored
+    if shift.organization_id == DEFAULT_ORGANIZATION_ID:
+        return default_organization(deps)
+    return Organization(shift.organization_id, BRAND)
 
 
 def organizations_of(deps: Dependencies, shifts: Iterable[Shift]) -> dict[str, Organization]:

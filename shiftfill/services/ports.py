@@ -6,7 +6,7 @@ runs the pure domain decision it is given, and writes what the decision says,
 together with everything that follows from it (the offer code it allocates, the
 notifications it queues, the events it records, the indexes it moves). Two
 stores implement this port: the in-memory one (a lock) and the Redis one
-(WATCH/MULTI/EXEC). The contract suite in ``tests/store`` holds both to it.
+(optimistic steps, checked by Redis). The contract suite in ``tests/store`` holds both to it.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ R = TypeVar("R")
 
 Decide = Callable[[Shift], Decision]
 DecideWithCode = Callable[[Shift, str], Decision]
-DecideWithAssigned = Callable[[Shift, Sequence[Shift]], Decision]
+DecideWithAssigned = Callable[[Shift, Sequence[Shift], Organization | None], Decision]
 Record = Callable[[Decision], Iterable[Event]]
 ChangeCaregiver = Callable[[Caregiver], Caregiver | None]
 RecordCaregiverChange = Callable[[Caregiver, Caregiver], Iterable[Event]]
@@ -60,6 +60,20 @@ class Outreach:
 
 
 Reach = Callable[[Decision], Outreach | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A notification with what sending it takes, read together.
+
+    Its shift and caregiver (``None`` when gone), and the shift's organization
+    as stored (``None`` when it is not).
+    """
+
+    notification: Notification
+    shift: Shift | None
+    caregiver: Caregiver | None
+    organization: Organization | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,13 +221,15 @@ class ShiftRepository(Protocol):
         decide: DecideWithAssigned,
         record: Record | None = None,
     ) -> Decision:
-        """As ``update``, with the shifts assigned to ``caregiver_id`` passed to ``decide``.
+        """As ``update``, with the caregiver's assignments and the shift's organization.
 
-        They are the caregiver's assigned shifts that end after ``since``, read in
-        the same atomic step as the shift, so two claims by one caregiver on
-        overlapping shifts never both succeed (invariant 7). Every assignment,
-        by whatever step, enters the caregiver's assignments in the step that
-        makes it.
+        ``decide`` gets the shifts assigned to ``caregiver_id`` that end after
+        ``since`` and the shift's organization as stored (``None`` when it is not),
+        read in the same atomic step as the shift, so two claims by one caregiver
+        on overlapping shifts never both succeed (invariant 7) and a claim meets
+        the hours cap the organization has at that moment. Every assignment, by
+        whatever step, enters the caregiver's assignments in the step that makes
+        it.
         """
 
     def assignments(self, caregiver_ids: Iterable[str], since: datetime) -> dict[str, list[Shift]]:
@@ -221,6 +237,13 @@ class ShiftRepository(Protocol):
 
     def offers_for(self, caregiver: Caregiver) -> list[Shift]:
         """List the shifts recently offered to a caregiver, most recent fanout first."""
+
+    def offers_by_phone(self, phone: str) -> tuple[Caregiver, list[Shift]] | None:
+        """The caregiver with this E.164 number and ``offers_for`` them, read together.
+
+        ``None`` for a number no caregiver has. What a reply reads first, in one
+        round trip where a store has them.
+        """
 
     def due_phone_rounds(self, now: datetime) -> list[str]:
         """List the open shifts whose phone round is due at ``now``, earliest first."""
@@ -339,6 +362,9 @@ class Store(Protocol):
 
     @property
     def outbox(self) -> Outbox: ...
+
+    def outgoing(self, notification_id: str) -> Outgoing | None:
+        """The notification and what sending it takes, in one read; ``None`` for an unknown id."""
 
     def ping(self) -> None:
         """Raise ``StoreUnavailable`` when the store cannot be reached."""

@@ -12,7 +12,7 @@ import random
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from datetime import time as clock
@@ -292,6 +292,11 @@ def test_offers_are_found_through_the_role_most_recent_first(store: Store) -> No
         ShiftStatus.OPEN,
         ShiftStatus.FILLED,
     ]
+    found = store.shifts.offers_by_phone(caregiver(1).phone)
+    assert found is not None
+    assert found[0] == caregiver(1)
+    assert [s.id for s in found[1]] == ["sh_new", "sh_old"]
+    assert store.shifts.offers_by_phone("+15550009999") is None
 
 
 # --- organizations ---
@@ -352,10 +357,42 @@ def claim_for(
         shift_id,
         caregiver_id,
         since,
-        lambda s, assigned: rules.claim(
+        lambda s, assigned, _stored: rules.claim(
             s, caregiver_id, now=NOW, assigned=assigned, organization=organization
         ),
     )
+
+
+def test_a_claim_meets_the_hours_cap_its_organization_has_when_it_runs(store: Store) -> None:
+    def claim_as_stored(shift_id: str) -> Decision:
+        return store.shifts.update_for_caregiver(
+            shift_id,
+            "cg_1",
+            NOW,
+            lambda s, assigned, stored: rules.claim(
+                s, "cg_1", now=NOW, assigned=assigned, organization=stored
+            ),
+        )
+
+    store.organizations.add(replace(SUNRISE, max_weekly_hours=8))
+    store.shifts.add(timed("sh_long", NOW + timedelta(days=1), 10))
+    start_fanout_of(store, "sh_long", ["cg_1"])
+    assert claim_as_stored("sh_long").outcome is Outcome.OVER_HOURS
+    store.organizations.update("org_1", lambda o: replace(o, max_weekly_hours=None))
+    assert claim_as_stored("sh_long").outcome is Outcome.ASSIGNED
+
+
+def test_a_claim_on_a_shift_of_an_organization_not_stored_gets_none(store: Store) -> None:
+    seen: list[Organization | None] = [SUNRISE]
+
+    def decide(s: Shift, assigned: Sequence[Shift], stored: Organization | None) -> Decision:
+        seen[:] = [stored]
+        return rules.claim(s, "cg_1", now=NOW, assigned=assigned)
+
+    store.shifts.add(timed("sh_1", NOW + timedelta(days=1), 8))
+    start_fanout_of(store, "sh_1", ["cg_1"])
+    assert store.shifts.update_for_caregiver("sh_1", "cg_1", NOW, decide).changed
+    assert seen == [None]
 
 
 def test_a_claim_sees_the_caregivers_assignments_that_end_after_since(store: Store) -> None:
