@@ -40,9 +40,10 @@ WRITE_CHUNK = 1000
 # the same. ARGV: the number of reads, then for each its command (argument count,
 # then the arguments) and its answer as the client saw it (a list joined by
 # newlines, nothing for a missing value); then the number of writes and each
-# write's command. Two writes are this script's own: ``queue`` and
-# ``index-offers``, the bulk writes of a fanout or a phone round, which Redis runs
-# itself instead of forty thousand commands packed and parsed by the client.
+# write's command. Two writes are this script's own, the bulk writes of a fanout
+# or a phone round, which Redis runs itself instead of thirty thousand commands
+# packed and parsed by the client: ``queue``, and ``add-all`` (a set's members
+# from one JSON array).
 # KEYS: one key of the step, for routing; every key shares its hash slot.
 # Returns 1 when applied, 0 when a read changed.
 CHECKED_WRITE = """
@@ -75,10 +76,10 @@ local function queue(hash, list, outbox, count, shift_id, channel, at, ids)
   end
   if #queued > 0 then redis.call('INCRBY', count, #queued) end
 end
--- The shift, scored by its fanout's start, in each offered caregiver's index.
-local function index_offers(prefix, shift_id, score, ids)
-  for _, cid in ipairs(cjson.decode(ids)) do
-    redis.call('ZADD', prefix .. cid, score, shift_id)
+local function add_all(key, members)
+  local ids = cjson.decode(members)
+  for i = 1, #ids, 1000 do
+    redis.call('SADD', key, unpack(ids, i, math.min(i + 999, #ids)))
   end
 end
 n = 2
@@ -93,7 +94,7 @@ n = n + 1
 for _ = 1, writes do
   local write = command()
   if write[1] == 'queue' then queue(unpack(write, 2))
-  elseif write[1] == 'index-offers' then index_offers(unpack(write, 2))
+  elseif write[1] == 'add-all' then add_all(unpack(write, 2))
   else redis.call(unpack(write)) end
 end
 return 1

@@ -102,20 +102,48 @@ for _, cid in ipairs(cjson.decode(ARGV[3])) do
 end
 return out
 """
-# A reply's reads, in one round trip: the caregiver with this phone and the shifts
-# most recently offered to them. ARGV: the phone, the caregiver key prefix, the
-# offer index prefix, how many offers, the shift key prefix. Returns nothing for
-# an unknown phone, else the caregiver and then the shifts.
-REPLY_READ = """
+# The shifts offered to a caregiver, found as the memory store finds them: among
+# the open fanouts of the caregiver's role and its most recently closed ones, those
+# whose offered set holds the caregiver. A fanout to ten thousand then adds one
+# entry to an index, not one to each of ten thousand. ARGV, after the script's
+# own: the open-fanouts prefix, the closed-fanouts prefix, the offered-set prefix,
+# the shift key prefix.
+_OFFERS_OF = """
+local function offers_of(id, role, open, closed, offered, shift)
+  local out = {}
+  local function consider(sid)
+    if redis.call('SISMEMBER', offered .. sid, id) == 1 then
+      out[#out + 1] = redis.call('GET', shift .. sid) or ''
+    end
+  end
+  for _, sid in ipairs(redis.call('SMEMBERS', open .. role)) do consider(sid) end
+  for _, sid in ipairs(redis.call('LRANGE', closed .. role, 0, -1)) do consider(sid) end
+  return out
+end
+"""
+# ARGV: the caregiver id and role, then the prefixes of ``_OFFERS_OF``.
+OFFERS = (
+    _OFFERS_OF
+    + """
+return offers_of(ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6])
+"""
+)
+# A reply's reads, in one round trip: the caregiver with this phone and their
+# offers. KEYS: the phone index. ARGV: the phone, the caregiver key prefix, then the
+# prefixes of ``_OFFERS_OF``. Returns nothing for an unknown phone, else the
+# caregiver and then the shifts.
+REPLY_READ = (
+    _OFFERS_OF
+    + """
 local id = redis.call('HGET', KEYS[1], ARGV[1])
 if not id then return false end
 local caregiver = redis.call('GET', ARGV[2] .. id)
 if not caregiver then return false end
-local ids = redis.call('ZREVRANGE', ARGV[3] .. id, 0, tonumber(ARGV[4]) - 1)
-local out = {caregiver}
-for i, sid in ipairs(ids) do out[i + 1] = redis.call('GET', ARGV[5] .. sid) or '' end
-return out
+local offers = offers_of(id, cjson.decode(caregiver)['role'], ARGV[3], ARGV[4], ARGV[5], ARGV[6])
+table.insert(offers, 1, caregiver)
+return offers
 """
+)
 # What a send reads, in one round trip: the notification (its record, else its
 # queued time), its shift, its caregiver, and the shift's organization. KEYS: the
 # notification, its queued hash, the shift, the caregiver. ARGV: the caregiver id,
@@ -130,13 +158,6 @@ return {
   redis.call('GET', KEYS[1]) or '', redis.call('HGET', KEYS[2], ARGV[1]) or '',
   shift or '', redis.call('GET', KEYS[4]) or '', organization or ''
 }
-"""
-RECENT_MEMBERS = """
-local ids = redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
-if #ids == 0 then return {} end
-local keys = {}
-for i, id in ipairs(ids) do keys[i] = ARGV[2] .. id end
-return redis.call('MGET', unpack(keys))
 """
 
 
@@ -728,9 +749,11 @@ class RedisShifts:
     A fanout's offered ids are kept apart, under ``offered:<shift>``: written once
     when the fanout starts and never changed, so each process reads them once and
     keeps them (``Recent``), while the rest of the shift is read fresh every time.
+    ``offered-set:<shift>`` holds them too, for the membership tests of replies.
     ``offer-codes`` holds the codes of open fanouts, ``phone-rounds`` the due time
-    of each pending phone round, ``offers:<caregiver>`` the shifts offered to
-    a caregiver by fanout time, so a reply reads only its own offers, and
+    of each pending phone round, ``open-fanouts:<role>`` and
+    ``closed-fanouts:<role>`` the fanned-out shifts of a role (open, and the
+    latest closed), where a reply looks for its offers, and
     ``assigned:<caregiver>`` the shifts assigned to a caregiver by end time.
     """
 
@@ -750,7 +773,7 @@ class RedisShifts:
         self._order = keys("shifts")
         self._codes = keys("offer-codes")
         self._rounds = keys("phone-rounds")
-        self._recent = client.register_script(RECENT_MEMBERS)
+        self._offers_of = client.register_script(OFFERS)
         self._reply_read = client.register_script(REPLY_READ)
         self._assigned_since = client.register_script(ASSIGNED_SINCE)
         self._parsed: Recent[bytes | str, Shift] = Recent(PARSED_SHIFTS)
@@ -762,8 +785,23 @@ class RedisShifts:
     def _offered(self, shift_id: str) -> str:
         return self._k("offered", shift_id)
 
-    def _offers(self, caregiver_id: str) -> str:
-        return self._k("offers", caregiver_id)
+    def _offered_set(self, shift_id: str) -> str:
+        return self._k("offered-set", shift_id)
+
+    def _open_fanouts(self, role: str) -> str:
+        return self._k("open-fanouts", role)
+
+    def _closed_fanouts(self, role: str) -> str:
+        return self._k("closed-fanouts", role)
+
+    def _offer_prefixes(self) -> list[str]:
+        """The key prefixes the offer scripts read: fanouts by role, SMS queues, shifts."""
+        return [
+            self._open_fanouts(""),
+            self._closed_fanouts(""),
+            self._offered_set(""),
+            self.key(""),
+        ]
 
     def _assigned(self, caregiver_id: str) -> str:
         return self._k("assigned", caregiver_id)
@@ -936,33 +974,42 @@ class RedisShifts:
         if before.fanout is None and fanout is not None:
             offered = codec.dump_offered(fanout)
             step.write("SET", self._offered(after.id), offered)
+            if fanout.offered_caregiver_ids:
+                step.write("add-all", self._offered_set(after.id), offered)
             if after.is_open:
                 step.write("SADD", self._codes, fanout.offer_code)
-                score = _timestamp(fanout.started_at)
-                step.write("index-offers", self._offers(""), after.id, score, offered)
+                step.write("SADD", self._open_fanouts(after.role_required), after.id)
         if after.is_open and fanout is not None and fanout.escalated_at is None:
             step.write("ZADD", self._rounds, _timestamp(fanout.escalation_due_at), after.id)
         else:
             step.write("ZREM", self._rounds, after.id)
         if before.is_open and not after.is_open and fanout is not None:
             step.write("SREM", self._codes, fanout.offer_code)
+            step.write("SREM", self._open_fanouts(after.role_required), after.id)
+            closed = self._closed_fanouts(after.role_required)
+            step.write("LPUSH", closed, after.id)
+            step.write("LTRIM", closed, 0, RECENTLY_CLOSED - 1)
 
     def offers_for(self, caregiver: Caregiver) -> list[Shift]:
-        raws = self._recent(keys=[self._offers(caregiver.id)], args=[RECENTLY_CLOSED, self.key("")])
-        return self.loaded(raws)
+        raws = self._offers_of(args=[caregiver.id, caregiver.role, *self._offer_prefixes()])
+        return _latest_first(self.loaded(raws))
 
     def offers_by_phone(self, phone: str) -> tuple[Caregiver, list[Shift]] | None:
         caregivers = self._related.caregivers
         answer = self._reply_read(
-            keys=[caregivers.phones],
-            args=[phone, caregivers.key(""), self._offers(""), RECENTLY_CLOSED, self.key("")],
+            keys=[caregivers.phones], args=[phone, caregivers.key(""), *self._offer_prefixes()]
         )
         if not answer:
             return None
-        return codec.load_caregiver(answer[0]), self.loaded(answer[1:])
+        return codec.load_caregiver(answer[0]), _latest_first(self.loaded(answer[1:]))
 
     def due_phone_rounds(self, now: datetime) -> list[str]:
         return [i.decode() for i in self._r.zrangebyscore(self._rounds, "-inf", _timestamp(now))]
+
+
+def _latest_first(offers: list[Shift]) -> list[Shift]:
+    offers.sort(key=lambda s: s.fanout.started_at if s.fanout else s.start_time, reverse=True)
+    return offers
 
 
 @dataclass(frozen=True)
