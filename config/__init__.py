@@ -57,7 +57,7 @@ class Config:
         )
         self.SHIFTFILL_SEED_FILE = env.get("SHIFTFILL_SEED_FILE", self.DEFAULT_SEED_FILE)
         self.SHIFTFILL_SEND_CONCURRENCY = int(
-            _number(env, "SHIFTFILL_SEND_CONCURRENCY", 200, minimum=1, whole=True)
+            _number(env, "SHIFTFILL_SEND_CONCURRENCY", 500, minimum=1, whole=True)
         )
         rate = _number(env, "SHIFTFILL_SEND_RATE_PER_SECOND", 0, minimum=0)
         self.SHIFTFILL_SEND_RATE_PER_SECOND = rate or None

@@ -257,14 +257,13 @@ class MemoryOutbox:
         if len(self._ids) > before:
             self._ready.notify(len(self._ids) - before)
 
-    def take(self, timeout: float) -> list[str]:
+    def take(self, timeout: float, limit: int = 1) -> list[str]:
         with self._ready:
-            if not self._ids:
+            if not self._ids and timeout > 0:
                 self._ready.wait(timeout)
-            if not self._ids:
-                return []
-            self._taken += 1
-            return [self._ids.popleft()]
+            taken = [self._ids.popleft() for _ in range(min(limit, len(self._ids)))]
+            self._taken += len(taken)
+            return taken
 
     def done(self, notification_ids: Sequence[str]) -> None:
         with self._ready:

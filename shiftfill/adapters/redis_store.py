@@ -509,13 +509,13 @@ class RedisOutbox:
         for notification_id in notification_ids:
             pipe.xadd(self.key, {"id": notification_id})
 
-    def take(self, timeout: float) -> list[str]:
+    def take(self, timeout: float, limit: int = 1) -> list[str]:
         self._ensure_group()
         # No BLOCK at all for a zero timeout: Redis checks blocked clients' timeouts
         # only on its 100 ms clock, so a 1 ms block would wait up to 100 ms.
         block = int(timeout * 1000) or None
         with self._acknowledging() as pipe:
-            pipe.xreadgroup(GROUP, self._consumer, {self.key: ">"}, count=1, block=block)
+            pipe.xreadgroup(GROUP, self._consumer, {self.key: ">"}, count=limit, block=block)
             answer = pipe.execute()[-1]
         return self._remember(entry for _, entries in answer or () for entry in entries)
 

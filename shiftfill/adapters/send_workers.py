@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -54,8 +55,13 @@ class SendWorkers:
     """Runs ``handler(notification_id)`` on ``workers`` threads for each id the outbox hands out.
 
     Sends are mostly waiting on the provider, so the threads are many and cheap.
-    They start with ``start()``, in the process that serves requests: nothing
-    runs at import, in a pre-forking master, or in the watcher of a reloader.
+    A sender that finishes takes the next id itself, without waiting; an idle
+    one waits for a reader thread, which alone waits on the outbox and takes as
+    many ids as there are idle senders. So an idle process asks its store twice a
+    second, not twice a second per sender, and a busy one takes ids from as many
+    threads as are sending. They start with ``start()``, in the process that
+    serves requests: nothing runs at import, in a pre-forking master, or in the
+    watcher of a reloader.
     """
 
     def __init__(
@@ -75,6 +81,9 @@ class SendWorkers:
         self._threads: list[threading.Thread] = []
         self._start_lock = threading.Lock()
         self._stopping = threading.Event()
+        # Ids the reader took for idle senders (``None``: stop); how many senders are idle.
+        self._handed: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self._idle = threading.Semaphore(workers)
 
     @property
     def workers(self) -> int:
@@ -93,6 +102,9 @@ class SendWorkers:
                 thread = threading.Thread(target=self._work, name=f"send-{n}", daemon=True)
                 thread.start()
                 self._threads.append(thread)
+            reader = threading.Thread(target=self._read, name="send-reader", daemon=True)
+            reader.start()
+            self._threads.append(reader)
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until the outbox has nothing waiting or being sent; False on timeout."""
@@ -107,29 +119,84 @@ class SendWorkers:
         """Stop the threads; sends under way are waited for, up to ``timeout`` seconds.
 
         With ``wait_for_queue``, queued sends first get ``timeout`` seconds to go
-        out. What is still queued after that stays in the outbox.
+        out. What is still queued after that stays in the outbox, and so do the
+        ids taken for a sender that did not start them.
         """
         if self._threads and wait_for_queue:
             self.wait_idle(timeout)
         self._stopping.set()
+        for _ in range(self._workers):
+            self._handed.put(None)
         deadline = time.monotonic() + timeout + POLL_SECONDS
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
         still_sending = sum(thread.is_alive() for thread in self._threads)
         if still_sending:
             log.warning("%d sends were still under way at shutdown", still_sending)
+        self._give_back()
 
-    def _work(self) -> None:
-        while not self._stopping.is_set():
+    def _give_back(self) -> None:
+        unstarted = []
+        while True:
             try:
-                taken = self._outbox.take(POLL_SECONDS)
+                notification_id = self._handed.get_nowait()
+            except queue.Empty:
+                break
+            if notification_id is not None:
+                unstarted.append(notification_id)
+        if not unstarted:
+            return
+        try:
+            self._outbox.requeue(unstarted)
+        except StoreUnavailable as exc:
+            # Taken over after the visibility timeout, and sent then.
+            log.warning("could not give back %d unstarted sends: %s", len(unstarted), exc)
+
+    def _read(self) -> None:
+        """Take ids for the idle senders; the only thread that waits on the outbox."""
+        while not self._stopping.is_set():
+            if not self._idle.acquire(timeout=POLL_SECONDS):
+                continue
+            wanted = 1
+            while self._idle.acquire(blocking=False):
+                wanted += 1
+            if self._stopping.is_set():
+                break
+            try:
+                taken = self._outbox.take(POLL_SECONDS, limit=wanted)
             except StoreUnavailable as exc:
                 # Queued sends wait in the store; take them once it is back.
-                log.warning("send worker waiting for the store: %s", exc)
+                log.warning("send workers waiting for the store: %s", exc)
+                taken = []
                 self._stopping.wait(STORE_RETRY_SECONDS)
-                continue
             for notification_id in taken:
+                self._handed.put(notification_id)
+            for _ in range(wanted - len(taken)):
+                self._idle.release()
+
+    def _work(self) -> None:
+        while True:
+            notification_id = self._handed.get()
+            if notification_id is None:
+                return
+            if self._stopping.is_set():
+                # Taken but not started: given back at shutdown.
+                self._handed.put(notification_id)
+                return
+            while notification_id is not None:
                 self._send_one(notification_id)
+                notification_id = self._take_now()
+            self._idle.release()
+
+    def _take_now(self) -> str | None:
+        """The next queued id, if one is waiting right now."""
+        if self._stopping.is_set():
+            return None
+        try:
+            taken = self._outbox.take(0)
+        except StoreUnavailable:
+            return None
+        return taken[0] if taken else None
 
     def _send_one(self, notification_id: str) -> None:
         try:

@@ -306,8 +306,8 @@ class InboundLog(Protocol):
 class Outbox(Protocol):
     """The queue of notifications waiting to be sent, fed by the shift operations."""
 
-    def take(self, timeout: float) -> list[str]:
-        """Wait up to ``timeout`` seconds for queued notification ids; return some or none."""
+    def take(self, timeout: float, limit: int = 1) -> list[str]:
+        """Wait up to ``timeout`` seconds for queued notification ids; return up to ``limit``."""
 
     def done(self, notification_ids: Sequence[str]) -> None:
         """Say these taken notifications are handled (sent, failed or skipped)."""

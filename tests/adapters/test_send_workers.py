@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 
 from shiftfill.adapters.memory_store import MemoryOutbox
@@ -42,6 +43,9 @@ def test_every_item_is_handled_once_by_at_most_the_configured_workers() -> None:
     outbox = outbox_with([f"n{i}" for i in range(30)])
     sender = started(outbox, handler, workers=3)
     assert outbox.depth() == 30
+    deadline = time.monotonic() + 5
+    while peak < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
     release.set()
     assert sender.wait_idle(5)
     assert sorted(handled) == sorted(f"n{i}" for i in range(30))
