@@ -333,7 +333,9 @@ def measure_inbound(store: Store, workers: int = 1) -> dict[str, Any]:
     out: dict[str, Any] = {}
     env = {
         "SHIFTFILL_NOTIFIER_LATENCY_MS": str(LATENCY_MS),
-        "SHIFTFILL_SEND_CONCURRENCY": str(CONCURRENCY),
+        # The same sending beside the replies whatever the worker count: eight in
+        # flight in all (the setting is per process).
+        "SHIFTFILL_SEND_CONCURRENCY": str(CONCURRENCY // workers),
         **store.env(workers),
     }
     with running(**env) as server:

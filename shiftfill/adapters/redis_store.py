@@ -78,9 +78,11 @@ KNOWN_FANOUTS = 64
 
 _UNAVAILABLE = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError)
 
-# Two reads a reply makes, each in one round trip. They name the record keys they
-# read from an index at run time; every key shares the hash tag, so on Redis Cluster
-# they stay in the slot of the key they declare.
+# The read scripts below name the record keys they read from an index at run time;
+# every key shares the hash tag, so on Redis Cluster they stay in the slot of the key
+# they declare.
+#
+# A caregiver by phone, in one round trip.
 BY_PHONE = """
 local id = redis.call('HGET', KEYS[1], ARGV[1])
 if not id then return false end
