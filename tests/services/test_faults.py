@@ -173,8 +173,10 @@ class GatedNotifier(FakeNotifier):
     def __init__(self) -> None:
         super().__init__()
         self.gate = threading.Event()
+        self.holding = threading.Event()
 
     def _record(self, channel: str, to: str, text: str, language: str = "") -> str:
+        self.holding.set()
         self.gate.wait(10)
         return super()._record(channel, to, text, language)
 
@@ -201,6 +203,9 @@ def test_a_saturated_send_pool_never_blocks_an_inbound_reply(gated: GatedNotifie
     try:
         started = time.perf_counter()
         assert client.post("/shifts/sh_1/fanout").status_code == 202
+        # A send is hanging before the reply comes (else the claim could come first and
+        # leave the workers nothing to send).
+        assert gated.holding.wait(1)
         answer = reply(client, RN_PHONES[0], "yes")
         assert time.perf_counter() - started < 1.0
         assert answer["outcome"] == "assigned"
