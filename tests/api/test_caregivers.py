@@ -6,11 +6,8 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from config import TestingConfig
-from shiftfill.app import create_app
-from shiftfill.bootstrap import Runtime, bootstrap
+from shiftfill.bootstrap import Runtime
 from tests.conftest import RN_PHONES, add_caregiver, add_shift, reply, shift_body
-from tests.fakes import FakeNotifier
 
 
 def test_create_normalises_role_and_phone(client: FlaskClient) -> None:
@@ -156,10 +153,8 @@ def test_a_role_outside_shiftfill_roles_is_422_and_lists_the_allowed_ones(
     assert shift.status_code == 422 and "role_required" in shift.json["error"]["fields"]
 
 
-def test_shiftfill_roles_sets_the_allowed_roles() -> None:
-    config = TestingConfig({"SHIFTFILL_ROLES": "rn, Doula"})
-    app = create_app(config, bootstrap(config, notifier=FakeNotifier(), escalation=False))
-    client = app.test_client()
+@pytest.mark.parametrize("settings_env", [{"SHIFTFILL_ROLES": "rn, Doula"}])
+def test_shiftfill_roles_sets_the_allowed_roles(client: FlaskClient) -> None:
     assert add_caregiver(client, name="D", role="doula", phone="+15555550101")["role"] == "DOULA"
     refused = client.post("/caregivers", json={"name": "L", "role": "LPN", "phone": "+15555550102"})
     assert refused.status_code == 422

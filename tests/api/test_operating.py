@@ -130,10 +130,22 @@ def test_a_failed_delivery_and_a_phone_round_are_logged_with_counts(
     assert (failed["caregiver_id"], failed["channel"]) == ("cg_1", "call")
 
 
+BUILT: list[Runtime] = []
+
+
 def build(env: dict[str, str], **parts: Any) -> Flask:
     config = TestingConfig(env)
     runtime = bootstrap(config, notifier=FakeNotifier(), escalation=False, **parts)
+    BUILT.append(runtime)
     return create_app(config, runtime)
+
+
+@pytest.fixture(autouse=True)
+def shut_down_what_build_built() -> Iterator[None]:
+    """Stop the send workers of every app ``build`` made, so that none outlives its test."""
+    yield
+    while BUILT:
+        BUILT.pop().shutdown()
 
 
 def test_start_up_writes_one_line_with_the_effective_configuration_and_no_secret(
