@@ -122,6 +122,10 @@ def add_shift(client: FlaskClient, **fields: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def roster(client: FlaskClient) -> list[dict[str, Any]]:
+    return add_roster(client)
+
+
+def add_roster(client: FlaskClient) -> list[dict[str, Any]]:
     """Three RNs, an LPN, and an RN who opted out."""
     return [
         add_caregiver(client, id="cg_1", name="Ana Lima", role="RN", phone=RN_PHONES[0]),
@@ -138,6 +142,10 @@ def roster(client: FlaskClient) -> list[dict[str, Any]]:
 def fanned_out(
     client: FlaskClient, runtime: Runtime, roster: list[dict[str, Any]]
 ) -> dict[str, Any]:
+    return fan_out(client, runtime)
+
+
+def fan_out(client: FlaskClient, runtime: Runtime) -> dict[str, Any]:
     """Shift sh_1 (RN) with its fanout started and every text sent."""
     add_shift(client, id="sh_1")
     response = client.post("/shifts/sh_1/fanout")

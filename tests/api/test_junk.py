@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 
-from shiftfill.bootstrap import Runtime
-from tests.conftest import RN_PHONES
+from config import TestingConfig
+from shiftfill.app import create_app
+from shiftfill.bootstrap import Runtime, bootstrap
+from tests.conftest import RN_PHONES, add_roster, fan_out
+from tests.fakes import FakeNotifier
 
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
@@ -48,6 +52,21 @@ BODY_ENDPOINTS = [
 ]
 
 
+@pytest.fixture(scope="module")
+def fanned_out_app() -> Iterator[tuple[FlaskClient, Runtime]]:
+    """The roster and shift sh_1 fanned out, in one app for the junk tests of this module.
+
+    Each of them checks that its junk changed nothing, so they need no fresh app each.
+    """
+    config = TestingConfig({})
+    runtime = bootstrap(config, notifier=FakeNotifier(), escalation=False)
+    client = create_app(config, runtime).test_client()
+    add_roster(client)
+    fan_out(client, runtime)
+    yield client, runtime
+    runtime.shutdown()
+
+
 def snapshot(client: FlaskClient, runtime: Runtime) -> Any:
     return (
         client.get("/caregivers").json,
@@ -63,14 +82,13 @@ def snapshot(client: FlaskClient, runtime: Runtime) -> Any:
     ("label", "body", "content_type"), JUNK_BODIES, ids=[j[0] for j in JUNK_BODIES]
 )
 def test_junk_bodies_get_the_error_body_and_change_nothing(
-    client: FlaskClient,
-    runtime: Runtime,
-    fanned_out: dict[str, Any],
+    fanned_out_app: tuple[FlaskClient, Runtime],
     path: str,
     label: str,
     body: bytes,
     content_type: str | None,
 ) -> None:
+    client, runtime = fanned_out_app
     before = snapshot(client, runtime)
     headers = {"Content-Type": content_type} if content_type else {}
     response = client.post(path, data=body, headers=headers)
@@ -97,8 +115,9 @@ def test_junk_bodies_get_the_error_body_and_change_nothing(
     ],
 )
 def test_junk_paths_and_queries_get_the_error_body_and_change_nothing(
-    client: FlaskClient, runtime: Runtime, fanned_out: dict[str, Any], method: str, path: str
+    fanned_out_app: tuple[FlaskClient, Runtime], method: str, path: str
 ) -> None:
+    client, runtime = fanned_out_app
     before = snapshot(client, runtime)
     response = getattr(client, method)(path)
     assert 400 <= response.status_code < 500, (path, response.status_code)
@@ -170,15 +189,14 @@ BASES = {
     ids=[f"{j[1]} {j[0]}" for j in JUNK_FIELDS],
 )
 def test_junk_in_one_field_is_422_naming_it_and_changes_nothing(
-    client: FlaskClient,
-    runtime: Runtime,
-    fanned_out: dict[str, Any],
+    fanned_out_app: tuple[FlaskClient, Runtime],
     label: str,
     path: str,
     change: dict[str, Any],
     sent_as: str,
     field: str,
 ) -> None:
+    client, runtime = fanned_out_app
     before = snapshot(client, runtime)
     body = {**BASES.get((path, sent_as), BASES.get(path, {})), **change}
     if sent_as == JSON:
