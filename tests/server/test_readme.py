@@ -1,8 +1,9 @@
 """The README's recipes, run verbatim against the real server, with authentication off and on.
 
-Blocks fenced as ```` ```sh recipe ```` run in bash against a fresh gunicorn server with
-the sample data (only ``localhost:8000`` is pointed at the test's port); the block fenced
-as ```` ```sh server ```` must start a server that answers ``/health``.
+Blocks fenced as ```` ```sh recipe ```` run in bash, in the README's order, against one
+gunicorn server with the sample data for each setting of authentication (only
+``localhost:8000`` is pointed at the test's port); the recipes touch different shifts.
+The block fenced as ```` ```sh server ```` must start a server that answers ``/health``.
 """
 
 from __future__ import annotations
@@ -41,12 +42,12 @@ def test_the_readme_marks_its_recipes() -> None:
     assert len(blocks("server")) == 1
 
 
-@pytest.fixture(params=["auth off", "auth on"])
+@pytest.fixture(scope="module", params=["auth off", "auth on"])
 def token(request: pytest.FixtureRequest) -> str:
     return TOKEN if request.param == "auth on" else ""
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def server(token: str) -> Iterator[Server]:
     env = {"SHIFTFILL_SEED_FILE": SAMPLE_SEED, "SHIFTFILL_ESCALATION_DELAY_SECONDS": "2"}
     if token:
