@@ -36,11 +36,11 @@ def redis_server() -> Iterator[RedisServer]:
 
 @pytest.fixture(autouse=True)
 def quick_shutdown(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Idle send workers of the runtimes built here look for a shutdown every 0.05 s.
+    """The send reader of the runtimes built here waits on the outbox 0.05 s at a time.
 
-    They do every 0.5 s in production, and a runtime's shutdown waits for that:
-    half a second of teardown for every test that builds one. Servers that tests
-    start keep the production figure.
+    It waits 0.5 s in production, and a runtime's shutdown waits for that wait to
+    end: half a second of teardown for every test that builds one. Servers that
+    tests start keep the production figure.
     """
     monkeypatch.setattr(send_workers, "POLL_SECONDS", 0.05)
 
