@@ -26,7 +26,15 @@ from shiftfill.adapters.prometheus_metrics import PrometheusMetrics
 from shiftfill.adapters.redis_store import RedisStore
 from shiftfill.adapters.send_workers import SendWorkers
 from shiftfill.adapters.twilio_notifier import TwilioNotifier
-from shiftfill.services.delivery import SHUTTING_DOWN, abandon, deliver
+from shiftfill.services.delivery import (
+    SHUTTING_DOWN,
+    Outcome,
+    Ready,
+    abandon,
+    attempt_send,
+    prepare_sends,
+    settle_sends,
+)
 from shiftfill.services.dependencies import Clock, Dependencies, Settings, Sleep, system_clock
 from shiftfill.services.ports import Notifier, Store
 from shiftfill.services.upkeep import upkeep
@@ -39,7 +47,7 @@ class Runtime:
     """One shiftfill process: the use cases' dependencies and the threads that work for them."""
 
     deps: Dependencies
-    sender: SendWorkers
+    sender: SendWorkers[Ready, Outcome]
     escalation: EscalationPoller | None
     shutdown_drain_seconds: float
     metrics: PrometheusMetrics
@@ -111,7 +119,9 @@ def bootstrap(
     )
     sender = SendWorkers(
         deps.store.outbox,
-        partial(deliver, deps),
+        partial(prepare_sends, deps),
+        partial(attempt_send, deps),
+        partial(settle_sends, deps),
         workers=config.SHIFTFILL_SEND_CONCURRENCY,
         rate_per_second=config.SHIFTFILL_SEND_RATE_PER_SECOND,
     )

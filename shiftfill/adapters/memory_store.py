@@ -360,6 +360,20 @@ class MemoryNotifications:
                 self._events._append(shift_id, record(notification))
         return notification, True
 
+    def update_many(
+        self,
+        notification_ids: Sequence[str],
+        change: Callable[[Notification], Notification | None],
+        record: Callable[[Notification], Iterable[Event]] | None = None,
+    ) -> dict[str, tuple[Notification, bool]]:
+        updated = {}
+        for notification_id in notification_ids:
+            try:
+                updated[notification_id] = self.update(notification_id, change, record)
+            except (KeyError, ValueError):
+                continue
+        return updated
+
     def __len__(self) -> int:
         return self._count
 
@@ -621,14 +635,17 @@ class MemoryStore:
         self._seeded_lock = threading.Lock()
         self._seeded_at: datetime | None = None
 
-    def outgoing(self, notification_id: str) -> Outgoing | None:
-        notification = self.notifications.get(notification_id)
-        if notification is None:
-            return None
-        shift = self.shifts.get(notification.shift_id)
-        caregiver = self.caregivers.get(notification.caregiver_id)
-        organization = self.organizations.get(shift.organization_id) if shift else None
-        return Outgoing(notification, shift, caregiver, organization)
+    def outgoing(self, notification_ids: Sequence[str]) -> list[Outgoing]:
+        found = []
+        for notification_id in notification_ids:
+            notification = self.notifications.get(notification_id)
+            if notification is None:
+                continue
+            shift = self.shifts.get(notification.shift_id)
+            caregiver = self.caregivers.get(notification.caregiver_id)
+            organization = self.organizations.get(shift.organization_id) if shift else None
+            found.append(Outgoing(notification, shift, caregiver, organization))
+        return found
 
     def ping(self) -> None:
         """Memory is always there."""

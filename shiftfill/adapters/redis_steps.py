@@ -21,6 +21,7 @@ from typing import Any, Generic, TypeVar
 
 import redis
 from redis.client import Pipeline
+from redis.commands.core import Script
 
 T = TypeVar("T")
 K = TypeVar("K")
@@ -197,25 +198,38 @@ class Step:
         for start in range(0, len(values), WRITE_CHUNK):
             self.write(command, key, *values[start : start + WRITE_CHUNK])
 
-    def apply(self, script: Any, route: str) -> bool:
-        """Send the writes with the reads' answers; ``False`` when a read changed meanwhile.
+    @property
+    def checked(self) -> bool:
+        """Whether the step must go through ``CHECKED_WRITE``.
 
         A step that writes nothing and guessed nothing needs no check: its reads
         were true when made.
         """
-        if not self._writes and not self.guessed:
-            return True
+        return bool(self._writes) or self.guessed
+
+    def arguments(self) -> list[Any]:
+        """``CHECKED_WRITE``'s arguments: the reads with their answers, then the writes."""
         args: list[Any] = [len(self._reads)]
         for command, answer in self._reads:
             args += [len(command), *command, answer]
         args.append(len(self._writes))
         for command in self._writes:
             args += [len(command), *command]
-        if not script(keys=[route], args=args):
-            return False
+        return args
+
+    def applied(self) -> None:
+        """Remember the values the step wrote, as guesses for the next step on them."""
         for command in self._writes:
             if command[0] == "SET" and len(str(command[2])) <= GUESS_BYTES:
                 self._seen.put(("GET", command[1]), str(command[2]).encode())
+
+    def apply(self, script: Any, route: str) -> bool:
+        """Send the writes with the reads' answers; ``False`` when a read changed meanwhile."""
+        if not self.checked:
+            return True
+        if not script(keys=[route], args=self.arguments()):
+            return False
+        self.applied()
         return True
 
 
@@ -251,6 +265,70 @@ class Steps:
             if step.apply(self._script, route):
                 return result
             guess = False
+
+    def run_many(self, jobs: Sequence[tuple[str, Callable[[Step], T]]]) -> list[T]:
+        """Run each ``(route, attempt)`` as ``run`` would, their first attempts in one round trip.
+
+        The first attempts decide on guesses where this process has them, and
+        their checked writes go to Redis in one pipeline. Each is checked on its
+        own; one whose reads changed, or whose guessed attempt raised, runs again
+        alone on fresh reads. An attempt that raises on fresh reads raises here,
+        before anything is written.
+        """
+        results: list[T | None] = [None] * len(jobs)
+        again: list[int] = []
+        sent: list[tuple[int, Step]] = []
+        for index, (_, attempt) in enumerate(jobs):
+            step = Step(self._r, self._seen, guess=True)
+            try:
+                results[index] = attempt(step)
+            except Exception:
+                if not step.guessed:
+                    raise
+                again.append(index)
+                continue
+            if step.checked:
+                sent.append((index, step))
+        if sent:
+            calls = [([jobs[index][0]], step.arguments()) for index, step in sent]
+            replies = run_scripts(self._r, self._script, calls)
+            for (index, step), applied in zip(sent, replies, strict=True):
+                if applied:
+                    step.applied()
+                else:
+                    again.append(index)
+        for index in sorted(again):
+            results[index] = self.run(*jobs[index])
+        return results  # type: ignore[return-value]
+
+
+def run_scripts(
+    client: redis.Redis, script: Script, calls: Sequence[tuple[Sequence[str], Sequence[Any]]]
+) -> list[Any]:
+    """Run ``script`` once per ``(keys, args)``, all in one round trip; its replies in order.
+
+    ``EVALSHA`` straight away, where a pipeline given the ``Script`` would first
+    ask whether Redis has it (a round trip each time); it is loaded only when
+    Redis has lost it (a restart), and those calls run again.
+    """
+    replies: list[Any] = [None] * len(calls)
+    missing = list(range(len(calls)))
+    for _ in range(2):
+        with client.pipeline(transaction=False) as pipe:
+            for index in missing:
+                keys, args = calls[index]
+                pipe.evalsha(script.sha, len(keys), *keys, *args)
+            answers = pipe.execute(raise_on_error=False)
+        for index, answer in zip(missing, answers, strict=True):
+            replies[index] = answer
+        missing = [i for i in missing if isinstance(replies[i], redis.exceptions.NoScriptError)]
+        if not missing:
+            break
+        client.script_load(script.script)
+    for reply in replies:
+        if isinstance(reply, Exception):
+            raise reply
+    return replies
 
 
 def transact(client: redis.Redis, watch: Sequence[str], step: Callable[[Pipeline], T]) -> T:

@@ -31,14 +31,15 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 import redis
 from redis.client import Pipeline
+from redis.driver_info import DriverInfo
 
 from shiftfill.adapters import redis_codec as codec
 from shiftfill.adapters.memory_store import RECENTLY_CLOSED, code_digits, random_offer_code
-from shiftfill.adapters.redis_steps import Command, Recent, Step, Steps, transact
+from shiftfill.adapters.redis_steps import Command, Recent, Step, Steps, run_scripts, transact
 from shiftfill.domain.model import (
     Caregiver,
     Channel,
@@ -709,14 +710,42 @@ class RedisNotifications:
         change: Callable[[Notification], Notification | None],
         record: Callable[[Notification], Iterable[Event]] | None = None,
     ) -> tuple[Notification, bool]:
+        route, attempt = self._step(notification_id, change, record)
+        return cast(tuple[Notification, bool], self._steps.run(route, attempt))
+
+    def update_many(
+        self,
+        notification_ids: Sequence[str],
+        change: Callable[[Notification], Notification | None],
+        record: Callable[[Notification], Iterable[Event]] | None = None,
+    ) -> dict[str, tuple[Notification, bool]]:
+        known = [i for i in notification_ids if self.reads(i) is not None]
+        jobs = [self._step(i, change, record, missing_ok=True) for i in known]
+        updated = self._steps.run_many(jobs)
+        return {i: result for i, result in zip(known, updated, strict=True) if result is not None}
+
+    def _step(
+        self,
+        notification_id: str,
+        change: Callable[[Notification], Notification | None],
+        record: Callable[[Notification], Iterable[Event]] | None,
+        *,
+        missing_ok: bool = False,
+    ) -> tuple[str, Callable[[Step], Any]]:
+        """The route and the attempt of one notification's step.
+
+        ``missing_ok``: an unknown notification is ``None``, not a ``KeyError``.
+        """
         reads = self.reads(notification_id)
         if reads is None:
             raise KeyError(notification_id)
         key = self.key(notification_id)
 
-        def attempt(step: Step) -> tuple[Notification, bool]:
+        def attempt(step: Step) -> tuple[Notification, bool] | None:
             current = _notification(notification_id, *step.recall(*reads))
             if current is None:
+                if missing_ok:
+                    return None
                 raise KeyError(notification_id)
             notification = change(current)
             if notification is None:
@@ -728,7 +757,7 @@ class RedisNotifications:
             step.write_many("RPUSH", self._events.key(current.shift_id), events)
             return notification, True
 
-        return self._steps.run(key, attempt)
+        return key, attempt
 
 
 def _notification(
@@ -1082,6 +1111,9 @@ class RedisStore:
             socket_timeout=5,
             socket_connect_timeout=2,
             health_check_interval=15,
+            # Named once here: left out, every new connection looks the version up in
+            # the installed packages' metadata, under the pool's lock.
+            driver_info=DriverInfo(name="redis-py", lib_version=redis.__version__),
         )
         self.keys = Keys(prefix)
         consumer = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -1099,30 +1131,40 @@ class RedisStore:
         self.inbound = RedisInbound(self.client, self.keys, dedupe_window)
 
     @_translating
-    def outgoing(self, notification_id: str) -> Outgoing | None:
-        reads = self.notifications.reads(notification_id)
-        if reads is None:
-            return None
-        shift_id, caregiver_id, _ = split_notification_id(notification_id)
-        keys = [
-            reads[0][1],
-            reads[1][1],
-            self.shifts.key(shift_id),
-            self.caregivers.key(caregiver_id),
-        ]
-        raw, queued_at, shift, caregiver, org = self._outgoing(
-            keys=keys, args=[caregiver_id, self.organizations.key("")]
-        )
-        notification = self.notifications.remembered(notification_id, reads, [raw, queued_at])
-        if notification is None:
-            return None
-        shifts = self.shifts.loaded([shift])
-        return Outgoing(
-            notification,
-            shifts[0] if shifts else None,
-            codec.load_caregiver(caregiver) if caregiver else None,
-            codec.load_organization(org) if org else None,
-        )
+    def outgoing(self, notification_ids: Sequence[str]) -> list[Outgoing]:
+        """One ``OUTGOING`` script a notification, all in one pipeline."""
+        wanted = []
+        for notification_id in notification_ids:
+            reads = self.notifications.reads(notification_id)
+            if reads is not None:
+                wanted.append((notification_id, reads))
+        calls = []
+        for notification_id, reads in wanted:
+            shift_id, caregiver_id, _ = split_notification_id(notification_id)
+            keys = [
+                reads[0][1],
+                reads[1][1],
+                self.shifts.key(shift_id),
+                self.caregivers.key(caregiver_id),
+            ]
+            calls.append((keys, [caregiver_id, self.organizations.key("")]))
+        answers = run_scripts(self.client, self._outgoing, calls)
+        found = []
+        for (notification_id, reads), answer in zip(wanted, answers, strict=True):
+            raw, queued_at, shift, caregiver, org = answer
+            notification = self.notifications.remembered(notification_id, reads, [raw, queued_at])
+            if notification is None:
+                continue
+            shifts = self.shifts.loaded([shift])
+            found.append(
+                Outgoing(
+                    notification,
+                    shifts[0] if shifts else None,
+                    codec.load_caregiver(caregiver) if caregiver else None,
+                    codec.load_organization(org) if org else None,
+                )
+            )
+        return found
 
     def ping(self) -> None:
         try:

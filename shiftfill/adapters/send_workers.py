@@ -6,18 +6,19 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Generic, Protocol, TypeVar
 
 from shiftfill.services.ports import Outbox, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[str], object]
-
 # How long a worker waits on an empty outbox before checking whether to stop.
 POLL_SECONDS = 0.5
 # How long a worker waits before trying an unreachable store again.
 STORE_RETRY_SECONDS = 1.0
+# The most outcomes recorded in one step.
+SETTLE_BATCH = 1000
 
 
 class RateLimiter:
@@ -51,23 +52,39 @@ class RateLimiter:
             self._sleep(start - now)
 
 
-class SendWorkers:
-    """Runs ``handler(notification_id)`` on ``workers`` threads for each id the outbox hands out.
+class Sendable(Protocol):
+    """What the send workers hand from their reader to a sender: a claimed notification."""
 
-    Sends are mostly waiting on the provider, so the threads are many and cheap.
-    A sender that finishes takes the next id itself, without waiting; an idle
-    one waits for a reader thread, which alone waits on the outbox and takes as
-    many ids as there are idle senders. So an idle process asks its store twice a
-    second, not twice a second per sender, and a busy one takes ids from as many
-    threads as are sending. They start with ``start()``, in the process that
-    serves requests: nothing runs at import, in a pre-forking master, or in the
-    watcher of a reloader.
+    @property
+    def id(self) -> str: ...
+
+
+Claimed = TypeVar("Claimed", bound=Sendable)
+Result = TypeVar("Result", bound=Sendable)
+
+
+class SendWorkers(Generic[Claimed, Result]):
+    """Sends what the store's outbox holds on ``workers`` threads, each send in three steps.
+
+    ``prepare(ids)`` claims the ids that may still go out, ``send(claimed)`` makes
+    one provider call (``None``: nothing to record), and ``settle(outcomes)``
+    records how the calls went. Sends are mostly waiting on the provider, so the
+    senders are many cheap threads that only call the provider. The store's work
+    goes in batches: one reader thread takes and prepares as many ids as there
+    are idle senders, and one settler thread records whatever outcomes have
+    come in since its last round trip. So a thousand sends cost a handful of
+    round trips to a shared store, not four thousand, and an idle process asks
+    its store twice a second. The threads start with ``start()``, in the
+    process that serves requests: nothing runs at import, in a pre-forking
+    master, or in the watcher of a reloader.
     """
 
     def __init__(
         self,
         outbox: Outbox,
-        handler: Handler,
+        prepare: Callable[[list[str]], Sequence[Claimed]],
+        send: Callable[[Claimed], Result | None],
+        settle: Callable[[list[Result]], object],
         *,
         workers: int,
         rate_per_second: float | None = None,
@@ -75,15 +92,20 @@ class SendWorkers:
         if workers < 1:
             raise ValueError("sending needs at least one worker")
         self._outbox = outbox
-        self._handler = handler
+        self._prepare = prepare
+        self._send = send
+        self._settle = settle
         self._workers = workers
         self._limiter = RateLimiter(rate_per_second) if rate_per_second else None
         self._threads: list[threading.Thread] = []
+        self._settler: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self._stopping = threading.Event()
-        # Ids the reader took for idle senders (``None``: stop); how many senders are idle.
-        self._handed: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        # Claimed sends the reader hands to idle senders (``None``: stop); how many are idle.
+        self._handed: queue.SimpleQueue[Claimed | None] = queue.SimpleQueue()
         self._idle = threading.Semaphore(workers)
+        # Outcomes for the settler (``None``: stop).
+        self._outcomes: queue.SimpleQueue[Result | None] = queue.SimpleQueue()
 
     @property
     def workers(self) -> int:
@@ -105,6 +127,8 @@ class SendWorkers:
             reader = threading.Thread(target=self._read, name="send-reader", daemon=True)
             reader.start()
             self._threads.append(reader)
+            self._settler = threading.Thread(target=self._record, name="send-settler", daemon=True)
+            self._settler.start()
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until the outbox has nothing waiting or being sent; False on timeout."""
@@ -120,7 +144,8 @@ class SendWorkers:
 
         With ``wait_for_queue``, queued sends first get ``timeout`` seconds to go
         out. What is still queued after that stays in the outbox, and so do the
-        ids taken for a sender that did not start them.
+        ids taken for a sender that did not start them. The outcomes of the
+        sends that finished are recorded before this returns.
         """
         if self._threads and wait_for_queue:
             self.wait_idle(timeout)
@@ -133,17 +158,20 @@ class SendWorkers:
         still_sending = sum(thread.is_alive() for thread in self._threads)
         if still_sending:
             log.warning("%d sends were still under way at shutdown", still_sending)
+        if self._settler is not None:
+            self._outcomes.put(None)
+            self._settler.join(max(0.0, deadline - time.monotonic()) + STORE_RETRY_SECONDS)
         self._give_back()
 
     def _give_back(self) -> None:
         unstarted = []
         while True:
             try:
-                notification_id = self._handed.get_nowait()
+                claimed = self._handed.get_nowait()
             except queue.Empty:
                 break
-            if notification_id is not None:
-                unstarted.append(notification_id)
+            if claimed is not None:
+                unstarted.append(claimed.id)
         if not unstarted:
             return
         try:
@@ -153,64 +181,116 @@ class SendWorkers:
             log.warning("could not give back %d unstarted sends: %s", len(unstarted), exc)
 
     def _read(self) -> None:
-        """Take ids for the idle senders; the only thread that waits on the outbox."""
+        """Take and prepare ids for the idle senders; the only thread that waits on the outbox."""
         while not self._stopping.is_set():
             if not self._idle.acquire(timeout=POLL_SECONDS):
                 continue
             wanted = 1
             while self._idle.acquire(blocking=False):
                 wanted += 1
-            if self._stopping.is_set():
-                break
-            try:
-                taken = self._outbox.take(POLL_SECONDS, limit=wanted)
-            except StoreUnavailable as exc:
-                # Queued sends wait in the store; take them once it is back.
-                log.warning("send workers waiting for the store: %s", exc)
-                taken = []
-                self._stopping.wait(STORE_RETRY_SECONDS)
-            for notification_id in taken:
-                self._handed.put(notification_id)
-            for _ in range(wanted - len(taken)):
+            handed = 0
+            if not self._stopping.is_set():
+                handed = self._hand_out(wanted)
+            for _ in range(wanted - handed):
                 self._idle.release()
+
+    def _hand_out(self, wanted: int) -> int:
+        """Take up to ``wanted`` ids, prepare them and hand them to senders; how many went."""
+        try:
+            taken = self._outbox.take(POLL_SECONDS, limit=wanted)
+        except StoreUnavailable as exc:
+            # Queued sends wait in the store; take them once it is back.
+            log.warning("send workers waiting for the store: %s", exc)
+            self._stopping.wait(STORE_RETRY_SECONDS)
+            return 0
+        # Under a rate cap each send is claimed when its turn comes: one that
+        # waits for its turn is not yet started, whatever happens to this process.
+        batches = [[i] for i in taken] if self._limiter is not None else [taken] if taken else []
+        handed = 0
+        for batch in batches:
+            if self._limiter is not None:
+                self._limiter.acquire()
+            try:
+                claimed = self._prepare(batch)
+            except StoreUnavailable as exc:
+                # Left taken: the visibility timeout hands them back, unstarted.
+                log.warning("could not prepare %d sends: %s", len(batch), exc)
+                continue
+            except Exception:
+                log.exception("preparing sends %s failed", " ".join(batch))
+                claimed = []
+            ids = {c.id for c in claimed}
+            self._acknowledge([i for i in batch if i not in ids])
+            for each in claimed:
+                self._handed.put(each)
+            handed += len(claimed)
+        return handed
 
     def _work(self) -> None:
         while True:
-            notification_id = self._handed.get()
-            if notification_id is None:
+            claimed = self._handed.get()
+            if claimed is None:
                 return
             if self._stopping.is_set():
                 # Taken but not started: given back at shutdown.
-                self._handed.put(notification_id)
+                self._handed.put(claimed)
                 return
-            while notification_id is not None:
-                self._send_one(notification_id)
-                notification_id = self._take_now()
+            try:
+                outcome = self._send(claimed)
+            except StoreUnavailable as exc:
+                # Left taken: once the store is back, the visibility timeout hands it
+                # to a process that settles it (see ``recover_stalled_sends``).
+                log.warning("sending %s stopped, the store is unreachable: %s", claimed.id, exc)
+                outcome = None
+            except Exception:
+                log.exception("sending %s failed", claimed.id)
+                outcome = None
+                self._acknowledge([claimed.id])
+            if outcome is not None:
+                self._outcomes.put(outcome)
             self._idle.release()
 
-    def _take_now(self) -> str | None:
-        """The next queued id, if one is waiting right now."""
-        if self._stopping.is_set():
-            return None
-        try:
-            taken = self._outbox.take(0)
-        except StoreUnavailable:
-            return None
-        return taken[0] if taken else None
+    def _record(self) -> None:
+        """Settle the outcomes that came in since the last round, many in one step."""
+        stop = False
+        while not stop:
+            first = self._outcomes.get()
+            batch = [] if first is None else [first]
+            stop = first is None
+            while len(batch) < SETTLE_BATCH:
+                try:
+                    more = self._outcomes.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                    break
+                batch.append(more)
+            if batch:
+                self._settle_batch(batch)
 
-    def _send_one(self, notification_id: str) -> None:
-        try:
-            if self._limiter is not None:
-                self._limiter.acquire()
-            self._handler(notification_id)
-        except StoreUnavailable as exc:
-            # Left taken: once the store is back, the visibility timeout hands it
-            # to a process that settles it (see ``recover_stalled_sends``).
-            log.warning("sending %s stopped, the store is unreachable: %s", notification_id, exc)
+    def _settle_batch(self, outcomes: list[Result]) -> None:
+        """Record the outcomes; while the store is unreachable, try again until shutdown."""
+        while True:
+            try:
+                self._settle(outcomes)
+                break
+            except StoreUnavailable as exc:
+                if self._stopping.is_set():
+                    # Left taken: the visibility timeout marks them "outcome unknown".
+                    log.warning("could not record %d sends: %s", len(outcomes), exc)
+                    return
+                log.warning("recording %d sends waits for the store: %s", len(outcomes), exc)
+                self._stopping.wait(STORE_RETRY_SECONDS)
+            except Exception:
+                log.exception("recording sends %s failed", " ".join(o.id for o in outcomes))
+                break
+        self._acknowledge([o.id for o in outcomes])
+
+    def _acknowledge(self, notification_ids: list[str]) -> None:
+        if not notification_ids:
             return
-        except Exception:
-            log.exception("sending %s failed", notification_id)
         try:
-            self._outbox.done([notification_id])
+            self._outbox.done(notification_ids)
         except StoreUnavailable as exc:
-            log.warning("could not acknowledge %s: %s", notification_id, exc)
+            log.warning("could not acknowledge %d sends: %s", len(notification_ids), exc)

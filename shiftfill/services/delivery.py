@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from functools import partial
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 from shiftfill.domain import replies, rules
 from shiftfill.domain.model import (
@@ -39,54 +40,114 @@ SHUTTING_DOWN = "not sent: shiftfill was shutting down"
 OUTCOME_UNKNOWN = "outcome unknown: the process sending it stopped mid-send"
 
 
+@dataclass(frozen=True, slots=True)
+class Ready:
+    """A notification claimed for sending, with what its message says."""
+
+    notification: Notification
+    shift: Shift
+    caregiver: Caregiver
+    organization: Organization
+
+    @property
+    def id(self) -> str:
+        return self.notification.id
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How one send went: ``sent`` with the provider's id, or ``failed`` with the error."""
+
+    id: str
+    status: NotificationStatus
+    error: str | None = None
+    provider_id: str | None = None
+
+
 def deliver(deps: Dependencies, notification_id: str) -> Notification | None:
     """Send one queued notification and record how it went; never raises.
 
-    A transient provider error (a timeout, a 5xx, a 429) is retried up to
-    ``send_retries`` times with exponential backoff; the shift and the
-    caregiver are checked again before every attempt.
+    The three steps the send workers take for many notifications at once.
     """
-    store, settings = deps.store, deps.settings
-    attempt = 0
-    while True:
-        found = store.outgoing(notification_id)
-        if found is None or found.notification.status is not NotificationStatus.QUEUED:
-            return found.notification if found else None
+    ready = prepare_sends(deps, [notification_id])
+    outcome = attempt_send(deps, ready[0]) if ready else None
+    if outcome is None:
+        return deps.store.notifications.get(notification_id)
+    return settle_sends(deps, [outcome])[0]
+
+
+def prepare_sends(deps: Dependencies, notification_ids: Sequence[str]) -> list[Ready]:
+    """Claim the queued notifications that may still go out; drop those that may not.
+
+    A notification already settled, or to a caregiver or for a shift that may no
+    longer be contacted, is not returned. Counting the attempt is the claim on
+    it: of two processes that hold the same notification (one presumed dead),
+    only one goes on to send.
+    """
+    candidates: dict[str, Ready] = {}
+    moot: dict[str, str] = {}
+    for found in deps.store.outgoing(notification_ids):
         notification, shift, caregiver = found.notification, found.shift, found.caregiver
+        if notification.status is not NotificationStatus.QUEUED:
+            continue
         if shift is None or caregiver is None:
-            return _skip(deps, notification, "shift or caregiver is gone")
+            moot[notification.id] = "shift or caregiver is gone"
+            continue
         reason = rules.why_not_contact(shift, caregiver, notification.channel)
         if reason is not None:
-            return _skip(deps, notification, reason)
+            moot[notification.id] = reason
+            continue
+        org = as_stored(deps, shift, found.organization)
+        candidates[notification.id] = Ready(notification, shift, caregiver, org)
+    _skip(deps, moot)
 
-        # Counting the attempt is the claim on it: of two processes that hold the
-        # same notification (one presumed dead), only one goes on to send.
-        _, claimed = store.notifications.update(
-            notification_id, partial(_start_attempt, seen=notification)
-        )
-        if not claimed:
-            return store.notifications.get(notification_id)
+    def start_attempt(current: Notification) -> Notification | None:
+        seen = candidates[current.id].notification
+        if current.status is not NotificationStatus.QUEUED or current.attempts != seen.attempts:
+            return None
+        return current._replace(attempts=current.attempts + 1)
+
+    claimed = deps.store.notifications.update_many(list(candidates), start_attempt)
+    return [
+        replace(candidates[notification_id], notification=notification)
+        for notification_id, (notification, changed) in claimed.items()
+        if changed
+    ]
+
+
+def attempt_send(deps: Dependencies, ready: Ready) -> Outcome | None:
+    """Send one claimed notification through the provider; never raises.
+
+    A transient provider error (a timeout, a 5xx, a 429) is retried up to
+    ``send_retries`` times with exponential backoff; the notification, the
+    shift and the caregiver are checked and claimed again before every attempt.
+    ``None`` when a check stops it (it is settled then).
+    """
+    attempt = 0
+    while True:
         try:
-            org = as_stored(deps, shift, found.organization)
-            provider_id = _send(deps, notification.channel, caregiver, shift, org)
+            provider_id = _send(deps, ready)
         except NotifierError as exc:
-            if exc.transient and attempt < settings.send_retries:
-                log.info("retrying %s after: %s", notification_id, exc)
-                deps.sleep(settings.retry_backoff_seconds * 2**attempt)
+            if exc.transient and attempt < deps.settings.send_retries:
+                log.info("retrying %s after: %s", ready.id, exc)
+                deps.sleep(deps.settings.retry_backoff_seconds * 2**attempt)
                 attempt += 1
+                again = prepare_sends(deps, [ready.id])
+                if not again:
+                    return None
+                ready = again[0]
                 continue
-            return settle(deps, notification_id, NotificationStatus.FAILED, error=str(exc))
+            return Outcome(ready.id, NotificationStatus.FAILED, error=str(exc))
         except Exception as exc:  # a broken adapter must not take the worker down
-            log.exception("notifier raised on notification %s", notification_id)
+            log.exception("notifier raised on notification %s", ready.id)
             error = f"{type(exc).__name__}: {exc}"
-            return settle(deps, notification_id, NotificationStatus.FAILED, error=error)
-        return settle(deps, notification_id, NotificationStatus.SENT, provider_id=provider_id)
+            return Outcome(ready.id, NotificationStatus.FAILED, error=error)
+        return Outcome(ready.id, NotificationStatus.SENT, provider_id=provider_id)
 
 
-def _start_attempt(current: Notification, seen: Notification) -> Notification | None:
-    if current.status is not NotificationStatus.QUEUED or current.attempts != seen.attempts:
-        return None
-    return current._replace(attempts=current.attempts + 1)
+def settle_sends(deps: Dependencies, outcomes: Sequence[Outcome]) -> list[Notification]:
+    """Record how each send went, with its event; the notifications as stored after."""
+    return settle_many(deps, outcomes)
 
 
 def recover_stalled_sends(deps: Dependencies) -> tuple[int, int]:
@@ -157,14 +218,13 @@ def record_delivery_report(deps: Dependencies, report: DeliveryReport) -> Notifi
     return updated
 
 
-def _send(
-    deps: Dependencies, channel: Channel, caregiver: Caregiver, shift: Shift, org: Organization
-) -> str:
-    language = caregiver.language
-    if channel is Channel.SMS:
-        return deps.notifier.send_sms(caregiver.phone, replies.offer_sms(shift, org, language))
+def _send(deps: Dependencies, ready: Ready) -> str:
+    shift, org, language = ready.shift, ready.organization, ready.caregiver.language
+    phone = ready.caregiver.phone
+    if ready.notification.channel is Channel.SMS:
+        return deps.notifier.send_sms(phone, replies.offer_sms(shift, org, language))
     return deps.notifier.place_call(
-        caregiver.phone,
+        phone,
         replies.offer_call_script(shift, org, language),
         replies.no_answer_on_call(shift, org, language),
         language=replies.speech_locale(language),
@@ -180,60 +240,79 @@ def settle(
     provider_id: str | None = None,
 ) -> Notification:
     """Move a notification forward to ``status`` and record the event that says so."""
+    settled = settle_many(deps, [Outcome(notification_id, status, error, provider_id)])
+    if not settled:
+        raise KeyError(notification_id)
+    return settled[0]
+
+
+def settle_many(deps: Dependencies, outcomes: Sequence[Outcome]) -> list[Notification]:
+    """``settle`` each notification to its outcome; unknown ids are left out."""
     now = deps.clock()
+    by_id = {outcome.id: outcome for outcome in outcomes}
 
     def advance(n: Notification) -> Notification | None:
-        moved = rules.report_delivery(n, status, error=error)
+        outcome = by_id[n.id]
+        moved = rules.report_delivery(n, outcome.status, error=outcome.error)
         if moved is None:
             return None
-        sent_at = now if status is NotificationStatus.SENT else moved.sent_at
-        return moved._replace(sent_at=sent_at, provider_id=provider_id or n.provider_id)
+        sent_at = now if outcome.status is NotificationStatus.SENT else moved.sent_at
+        return moved._replace(sent_at=sent_at, provider_id=outcome.provider_id or n.provider_id)
 
     def record(n: Notification) -> list[Event]:
-        detail = {"error": error} if error else {}
-        return [
-            Event(
-                at=now, type=_EVENT[(n.channel, status)], caregiver_id=n.caregiver_id, detail=detail
-            )
-        ]
+        outcome = by_id[n.id]
+        detail = {"error": outcome.error} if outcome.error else {}
+        kind = _EVENT[(n.channel, outcome.status)]
+        return [Event(at=now, type=kind, caregiver_id=n.caregiver_id, detail=detail)]
 
-    notification, changed = deps.store.notifications.update(notification_id, advance, record)
-    if changed:
-        deps.metrics.notifications(str(notification.channel), str(status))
-        if status in _NOT_DELIVERED:
-            log.warning(
-                "%s %s to caregiver %s for shift %s: %s",
-                notification.channel,
-                status,
-                notification.caregiver_id,
-                notification.shift_id,
-                error or "no reason given",
-                extra={
-                    "event": "delivery_failed",
-                    "shift_id": notification.shift_id,
-                    "caregiver_id": notification.caregiver_id,
-                    "channel": str(notification.channel),
-                    "status": str(status),
-                },
-            )
-    return notification
+    updated = deps.store.notifications.update_many(list(by_id), advance, record)
+    settled = []
+    for notification_id, (notification, changed) in updated.items():
+        settled.append(notification)
+        if changed:
+            _report(deps, notification, by_id[notification_id])
+    return settled
+
+
+def _report(deps: Dependencies, notification: Notification, outcome: Outcome) -> None:
+    """Count a settled notification, and warn of one that did not reach its caregiver."""
+    status = outcome.status
+    deps.metrics.notifications(str(notification.channel), str(status))
+    if status in _NOT_DELIVERED:
+        log.warning(
+            "%s %s to caregiver %s for shift %s: %s",
+            notification.channel,
+            status,
+            notification.caregiver_id,
+            notification.shift_id,
+            outcome.error or "no reason given",
+            extra={
+                "event": "delivery_failed",
+                "shift_id": notification.shift_id,
+                "caregiver_id": notification.caregiver_id,
+                "channel": str(notification.channel),
+                "status": str(status),
+            },
+        )
 
 
 _NOT_DELIVERED = frozenset({NotificationStatus.FAILED, NotificationStatus.UNDELIVERED})
 
 
-def _skip(deps: Dependencies, notification: Notification, reason: str) -> Notification:
-    """Drop a queued message that may no longer go out; no event, it was never attempted."""
-    done, changed = deps.store.notifications.update(
-        notification.id,
-        lambda n: (
-            n._replace(status=NotificationStatus.FAILED, error=f"not sent: {reason}")
-            if n.status is NotificationStatus.QUEUED
-            else None
-        ),
-    )
-    if changed:
-        # Counted apart from provider failures: nothing was wrong, the message was moot.
-        deps.metrics.notifications(str(done.channel), "skipped")
-        log.debug("%s not sent: %s", notification.id, reason)
-    return done
+def _skip(deps: Dependencies, reasons: dict[str, str]) -> None:
+    """Drop queued messages that may no longer go out; no event, they were never attempted."""
+    if not reasons:
+        return
+
+    def moot(n: Notification) -> Notification | None:
+        if n.status is not NotificationStatus.QUEUED:
+            return None
+        return n._replace(status=NotificationStatus.FAILED, error=f"not sent: {reasons[n.id]}")
+
+    for notification_id, (done, changed) in deps.store.notifications.update_many(
+        list(reasons), moot
+    ).items():
+        if changed:
+            # Counted apart from provider failures: nothing was wrong, the message was moot.
+            deps.metrics.notifications(str(done.channel), "skipped")
+            log.debug("%s not sent: %s", notification_id, reasons[notification_id])

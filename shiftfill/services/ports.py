@@ -273,6 +273,18 @@ class NotificationRepository(Protocol):
         index is written in the same step. ``KeyError`` for an unknown id.
         """
 
+    def update_many(
+        self,
+        notification_ids: Sequence[str],
+        change: Callable[[Notification], Notification | None],
+        record: Callable[[Notification], Iterable[Event]] | None = None,
+    ) -> dict[str, tuple[Notification, bool]]:
+        """``update`` each notification, each in its own atomic step; unknown ids are left out.
+
+        The send workers settle hundreds of sends at once: a store may send the
+        steps together, but each one still applies only to the state it decided on.
+        """
+
 
 class EventLog(Protocol):
     """The append-only audit trail of each shift."""
@@ -363,8 +375,8 @@ class Store(Protocol):
     @property
     def outbox(self) -> Outbox: ...
 
-    def outgoing(self, notification_id: str) -> Outgoing | None:
-        """The notification and what sending it takes, in one read; ``None`` for an unknown id."""
+    def outgoing(self, notification_ids: Sequence[str]) -> list[Outgoing]:
+        """Each notification with what sending it takes, read together; unknown ids left out."""
 
     def ping(self) -> None:
         """Raise ``StoreUnavailable`` when the store cannot be reached."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from shiftfill.adapters.memory_store import MemoryOutbox
 from shiftfill.adapters.send_workers import RateLimiter, SendWorkers
@@ -17,8 +18,30 @@ def outbox_with(ids: list[str]) -> MemoryOutbox:
     return outbox
 
 
-def started(outbox: MemoryOutbox, handler: Callable[[str], object], workers: int) -> SendWorkers:
-    sender = SendWorkers(outbox, handler, workers=workers)
+@dataclass(frozen=True)
+class Item:
+    id: str
+
+
+def claim_all(ids: list[str]) -> list[Item]:
+    return [Item(i) for i in ids]
+
+
+def started(
+    outbox: MemoryOutbox,
+    handler: Callable[[str], object],
+    workers: int,
+    *,
+    prepare: Callable[[list[str]], list[Item]] = claim_all,
+    settle: Callable[[list[Item]], object] = lambda outcomes: None,
+) -> SendWorkers[Item, Item]:
+    """Send workers whose ``send`` calls ``handler`` with the id, and reports it as the outcome."""
+
+    def send(item: Item) -> Item:
+        handler(item.id)
+        return item
+
+    sender = SendWorkers(outbox, prepare, send, settle, workers=workers)
     sender.start()
     return sender
 
@@ -98,6 +121,65 @@ def test_many_workers_send_slow_messages_side_by_side() -> None:
     finally:
         release.set()
         sender.shutdown(timeout=5)
+
+
+def test_outcomes_that_come_in_together_are_recorded_together() -> None:
+    release = threading.Event()
+    in_flight = threading.Semaphore(0)
+    recorded: list[list[str]] = []
+
+    def handler(item: str) -> None:
+        in_flight.release()
+        release.wait(5)
+
+    def settle(outcomes: list[Item]) -> None:
+        recorded.append([o.id for o in outcomes])
+        time.sleep(0.05)  # a round trip to a slow store: outcomes pile up meanwhile
+
+    outbox = outbox_with([f"n{i}" for i in range(200)])
+    sender = started(outbox, handler, workers=200, settle=settle)
+    try:
+        assert all(in_flight.acquire(timeout=5) for _ in range(200))
+        release.set()
+        assert sender.wait_idle(5)
+    finally:
+        release.set()
+        sender.shutdown(timeout=5)
+    assert sorted(i for batch in recorded for i in batch) == sorted(f"n{i}" for i in range(200))
+    assert len(recorded) <= 10
+
+
+def test_ids_that_prepare_drops_are_acknowledged_and_never_sent() -> None:
+    sent: list[str] = []
+
+    def prepare(ids: list[str]) -> list[Item]:
+        return [Item(i) for i in ids if not i.startswith("moot")]
+
+    outbox = outbox_with(["a", "moot-1", "b", "moot-2"])
+    sender = started(outbox, sent.append, workers=2, prepare=prepare)
+    try:
+        assert sender.wait_idle(5)
+    finally:
+        sender.shutdown(timeout=5)
+    assert sorted(sent) == ["a", "b"]
+    assert outbox.depth() == 0
+
+
+def test_shutdown_records_the_sends_that_finished_before_it_returns() -> None:
+    recorded: list[str] = []
+    began = threading.Event()
+
+    def handler(item: str) -> None:
+        began.set()
+        time.sleep(0.1)
+
+    def settle(outcomes: list[Item]) -> None:
+        recorded.extend(o.id for o in outcomes)
+
+    sender = started(outbox_with(["a"]), handler, workers=1, settle=settle)
+    assert began.wait(5)
+    sender.shutdown(timeout=5, wait_for_queue=False)
+    assert recorded == ["a"]
 
 
 def test_rate_limiter_spaces_sends_at_the_configured_rate() -> None:
