@@ -241,13 +241,14 @@ class SendWorkers(Generic[Claimed, Result]):
                 # Left taken: once the store is back, the visibility timeout hands it
                 # to a process that settles it (see ``recover_stalled_sends``).
                 log.warning("sending %s stopped, the store is unreachable: %s", claimed.id, exc)
-                outcome = None
             except Exception:
                 log.exception("sending %s failed", claimed.id)
-                outcome = None
                 self._acknowledge([claimed.id])
-            if outcome is not None:
-                self._outcomes.put(outcome)
+            else:
+                if outcome is None:
+                    self._acknowledge([claimed.id])
+                else:
+                    self._outcomes.put(outcome)
             self._idle.release()
 
     def _record(self) -> None:

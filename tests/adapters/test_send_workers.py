@@ -182,6 +182,33 @@ def test_shutdown_records_the_sends_that_finished_before_it_returns() -> None:
     assert recorded == ["a"]
 
 
+def test_under_a_rate_cap_each_send_is_claimed_when_its_turn_comes() -> None:
+    batches: list[list[str]] = []
+    started_at: list[float] = []
+
+    def prepare(ids: list[str]) -> list[Item]:
+        batches.append(ids)
+        return claim_all(ids)
+
+    outbox = outbox_with([f"n{i}" for i in range(10)])
+    sender = SendWorkers(
+        outbox,
+        prepare,
+        lambda item: started_at.append(time.monotonic()),
+        lambda outcomes: None,
+        workers=10,
+        rate_per_second=20,
+    )
+    sender.start()
+    try:
+        assert sender.wait_idle(5)
+    finally:
+        sender.shutdown(timeout=5)
+    assert len(started_at) == 10
+    assert max(started_at) - min(started_at) >= 9 / 20 - 0.01
+    assert all(len(batch) == 1 for batch in batches)
+
+
 def test_rate_limiter_spaces_sends_at_the_configured_rate() -> None:
     now = [100.0]
     slept: list[float] = []

@@ -17,10 +17,13 @@ from config import TestingConfig
 from shiftfill.adapters.escalation_poller import EscalationPoller
 from shiftfill.app import create_app
 from shiftfill.bootstrap import Runtime, bootstrap
+from shiftfill.domain.model import ShiftStatus
 from shiftfill.services import fanout
+from shiftfill.services.dependencies import Dependencies
 from shiftfill.services.fanout import run_due_phone_rounds, run_phone_round
 from shiftfill.services.ports import NotifierError
-from tests.conftest import RN_PHONES, START, add_caregiver, add_shift, reply
+from shiftfill.services.shifts import cancel_shift
+from tests.conftest import RN_PHONES, START, add_caregiver, add_shift, fan_out, reply
 from tests.fakes import FakeNotifier
 
 
@@ -93,6 +96,35 @@ def test_a_send_still_failing_after_the_retries_is_failed_and_the_phone_round_st
     assert run_phone_round(runtime.deps, "sh_1") == 3
     assert runtime.sender.wait_idle(5)
     assert sorted(s.to for s in notifier.by_channel("call")) == sorted(RN_PHONES)
+
+
+class CancelDuringBackoff(list[float]):
+    """The backoff's sleep, during which ops cancel shift sh_1."""
+
+    deps: Dependencies | None = None
+
+    def append(self, seconds: float) -> None:
+        super().append(seconds)
+        assert self.deps is not None
+        if self.deps.store.shifts.get("sh_1").status is not ShiftStatus.CANCELLED:  # type: ignore[union-attr]
+            cancel_shift(self.deps, "sh_1")
+
+
+@pytest.mark.parametrize("slept", [CancelDuringBackoff()])
+@pytest.mark.parametrize("notifier", [FlakyNotifier(failures=1)])
+def test_a_retry_is_checked_again_and_not_sent_for_a_shift_cancelled_meanwhile(
+    client: FlaskClient,
+    runtime: Runtime,
+    roster: list[dict[str, Any]],
+    slept: CancelDuringBackoff,
+    notifier: FlakyNotifier,
+) -> None:
+    slept.deps = runtime.deps
+    fan_out(client, runtime)
+    notes = statuses(client)
+    assert len(notes) == 3 and notifier.sent == []
+    assert {(n["status"], n["attempts"]) for n in notes.values()} == {("failed", 1)}
+    assert all(n["error"].startswith("not sent:") for n in notes.values())
 
 
 @pytest.mark.parametrize("notifier", [FlakyNotifier(failures=1, transient=False)])

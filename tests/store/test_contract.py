@@ -484,6 +484,55 @@ def test_a_notification_update_is_atomic_and_indexes_the_provider_id(store: Stor
     assert store.notifications.by_provider_id("SM2") is None
 
 
+def test_many_notification_updates_each_apply_once_beside_single_ones(store: Store) -> None:
+    offered = [f"cg_{i}" for i in range(40)]
+    fanned_out(store, "sh_1", offered)
+    ids = [n.id for n in store.notifications.for_shift("sh_1")]
+    bump = lambda n: n._replace(attempts=n.attempts + 1)  # noqa: E731
+
+    # Half the threads update all forty in one call, half one at a time: no step
+    # may apply on a value another changed meanwhile, so no increment is lost.
+    def work(i: int) -> object:
+        if i % 2:
+            return store.notifications.update_many([*ids, "sh_1~cg_x~sms", "junk"], bump)
+        return [store.notifications.update(nid, bump) for nid in ids]
+
+    results = race(10, work)
+    assert {n.attempts for n in store.notifications.for_shift("sh_1")} == {10}
+    assert all(set(r) == set(ids) for r in results[1::2])  # unknown ids are left out
+
+
+def test_a_claim_in_many_updates_goes_to_exactly_one_caller(store: Store) -> None:
+    """The send workers' claim: of callers who saw the same attempt count, one moves it on."""
+    fanned_out(store, "sh_1", [f"cg_{i}" for i in range(30)])
+    ids = [n.id for n in store.notifications.for_shift("sh_1")]
+
+    def claim(n: Notification) -> Notification | None:
+        return n._replace(attempts=1) if n.attempts == 0 else None
+
+    def work(i: int) -> list[str]:
+        updated = store.notifications.update_many(ids, claim)
+        return [nid for nid, (_, changed) in updated.items() if changed]
+
+    claimed = [nid for mine in race(8, work) for nid in mine]
+    assert sorted(claimed) == sorted(ids)
+
+
+def test_outgoing_reads_each_notification_with_its_shift_caregiver_and_organization(
+    store: Store,
+) -> None:
+    store.organizations.add(Organization("org_1", "Sunrise Home Care"))
+    store.caregivers.add_many([caregiver(1), caregiver(2)])
+    fanned_out(store, "sh_1", ["cg_1", "cg_2"])
+    first, second = (n.id for n in store.notifications.for_shift("sh_1"))
+    found = store.outgoing([second, "sh_1~cg_9~sms", "junk", first])
+    assert [o.notification.id for o in found] == [second, first]
+    assert [o.caregiver.id for o in found if o.caregiver] == ["cg_2", "cg_1"]
+    assert {o.shift.id for o in found if o.shift} == {"sh_1"}
+    assert {o.organization.name for o in found if o.organization} == {"Sunrise Home Care"}
+    assert store.outgoing([]) == []
+
+
 def test_every_queued_notification_is_taken_exactly_once(store: Store) -> None:
     offered = [f"cg_{i}" for i in range(300)]
     fanned_out(store, "sh_1", offered)
