@@ -57,8 +57,9 @@ nginx:
 	    { apt-get update -q >/dev/null && apt-get install -y -q nginx >/dev/null; }; \
 	}
 
+# Two workers: one runs tests/server/ (real servers, one at a time), the other the rest.
 test: $(STAMP) nginx redis-server
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2
 
 # Longer runs of the race and model-based tests (about 5 minutes).
 soak: $(STAMP) redis-server

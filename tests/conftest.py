@@ -26,6 +26,34 @@ START = datetime(2026, 11, 28, 14, 0, tzinfo=UTC)
 RN_PHONES = ["+15555550101", "+15555550103", "+15555550105"]
 
 
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under pytest-xdist (``make test`` runs ``-n 2``), tests/server/ goes to one worker.
+
+    Those tests (marked ``server``) start real servers, and some time races or
+    crashes: they run one after another, from the start of the run, so that no two
+    of them share the machine, while the other worker runs the tests that stay in
+    the test process, a module at a time. An explicit ``--dist`` other than the
+    default ``load`` (or ``loadscope``) is left alone.
+    """
+    if config.getvalue("dist") not in ("load", "loadscope"):
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ServersOnOneWorker(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            if nodeid.startswith("tests/server/"):
+                return "servers"
+            return super()._split_scope(nodeid)
+
+        def _assign_work_unit(self, node: Any) -> None:
+            if "servers" in self.workqueue:
+                self.workqueue.move_to_end("servers", last=False)
+            super()._assign_work_unit(node)
+
+    return ServersOnOneWorker(config, log)
+
+
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
     """One real Redis for the session; each test keeps to a key prefix of its own."""
