@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import socket
 import sys
 import tempfile
 
@@ -20,12 +21,6 @@ workers = _config.SHIFTFILL_WORKERS
 worker_class = "gthread"
 threads = int(os.environ.get("SHIFTFILL_THREADS", "8"))
 bind = os.environ.get("SHIFTFILL_BIND", "127.0.0.1:8000")
-# Several workers on a TCP port: each listens on its own socket (SO_REUSEPORT) and
-# the kernel spreads new connections over them. On one shared socket, whichever
-# worker wakes first accepts, and keep-alive clients (a proxy, the provider) can
-# pile onto one worker while the other idles: 25 of 32 connections in a benchmark
-# run, with a third less throughput. A Unix socket is one path, so it stays shared.
-reuse_port = workers > 1 and not bind.startswith("unix:")
 # Let queued sends finish on SIGTERM before the worker is killed.
 graceful_timeout = 30
 timeout = 30
@@ -55,13 +50,44 @@ from shiftfill.adapters.prometheus_metrics import mark_process_dead  # noqa: E40
 
 
 def on_starting(server):
-    """Check the settings once in the master: a bad one stops start-up with one line."""
+    """Check the settings once in the master: a bad one stops start-up with one line.
+
+    Then, with several workers on TCP ports only, each worker listens on its own
+    socket (SO_REUSEPORT) and the kernel spreads new connections over them. On one
+    shared socket whichever worker wakes first accepts, and keep-alive clients (a
+    proxy, the provider) can pile onto one worker while the other idles: 25 of 32
+    connections in a benchmark run, with a third less throughput. A Unix socket
+    is one path that each worker would replace with its own, so it stays shared.
+    Decided here, on the binds gunicorn will use (``--bind`` included).
+    """
     try:
         config_from_env()
     except ConfigError as exc:
         print(f"shiftfill: {exc}", file=sys.stderr, flush=True)
         on_exit(server)
         sys.exit(1)
+    tcp_only = all(isinstance(address, tuple) for address in server.cfg.address)
+    server.cfg.set("reuse_port", server.cfg.workers > 1 and tcp_only)
+    if server.cfg.reuse_port:
+        # The workers bind, not this process: a port in use would make them fail
+        # and be restarted forever. Try each address here first, and stop with
+        # one line, as gunicorn does when it binds itself.
+        for host, port in server.cfg.address:
+            try:
+                _try_listening(host, port)
+            except OSError as exc:
+                print(f"shiftfill: cannot listen on {host}:{port}: {exc}", file=sys.stderr)
+                on_exit(server)
+                sys.exit(1)
+
+
+def _try_listening(host, port):
+    """Bind ``host:port`` as the workers will (``SO_REUSEPORT``), then let it go."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        probe.bind((host, port))
 
 
 def on_exit(server):

@@ -366,13 +366,12 @@ class MemoryNotifications:
         change: Callable[[Notification], Notification | None],
         record: Callable[[Notification], Iterable[Event]] | None = None,
     ) -> dict[str, tuple[Notification, bool]]:
-        updated = {}
-        for notification_id in notification_ids:
-            try:
-                updated[notification_id] = self.update(notification_id, change, record)
-            except (KeyError, ValueError):
-                continue
-        return updated
+        # Notifications are never removed: one found here is still there in ``update``.
+        return {
+            notification_id: self.update(notification_id, change, record)
+            for notification_id in notification_ids
+            if self.get(notification_id) is not None
+        }
 
     def __len__(self) -> int:
         return self._count

@@ -272,8 +272,9 @@ class Steps:
         The first attempts decide on guesses where this process has them, and
         their checked writes go to Redis in one pipeline. Each is checked on its
         own; one whose reads changed, or whose guessed attempt raised, runs again
-        alone on fresh reads. An attempt that raises on fresh reads raises here,
-        before anything is written.
+        alone on fresh reads, after the others were written. An attempt that
+        raises on fresh reads raises here: before anything is written when it is
+        a first attempt, after the others' writes when it is run again.
         """
         results: list[T | None] = [None] * len(jobs)
         again: list[int] = []

@@ -34,8 +34,10 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar, cast
 
 import redis
+from redis.backoff import NoBackoff
 from redis.client import Pipeline
 from redis.driver_info import DriverInfo
+from redis.retry import Retry
 
 from shiftfill.adapters import redis_codec as codec
 from shiftfill.adapters.memory_store import RECENTLY_CLOSED, code_digits, random_offer_code
@@ -1111,6 +1113,10 @@ class RedisStore:
             socket_timeout=5,
             socket_connect_timeout=2,
             health_check_interval=15,
+            # No replays: a step's checked write that timed out may have been applied,
+            # and replayed it would fail its own check and look like another's claim.
+            # A failed command is StoreUnavailable; the pool reconnects on the next.
+            retry=Retry(NoBackoff(), 0),
             # Named once here: left out, every new connection looks the version up in
             # the installed packages' metadata, under the pool's lock.
             driver_info=DriverInfo(name="redis-py", lib_version=redis.__version__),

@@ -155,7 +155,7 @@ class SendWorkers(Generic[Claimed, Result]):
         deadline = time.monotonic() + timeout + POLL_SECONDS
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
-        still_sending = sum(thread.is_alive() for thread in self._threads)
+        still_sending = sum(thread.is_alive() for thread in self._threads[: self._workers])
         if still_sending:
             log.warning("%d sends were still under way at shutdown", still_sending)
         if self._settler is not None:
@@ -172,13 +172,7 @@ class SendWorkers(Generic[Claimed, Result]):
                 break
             if claimed is not None:
                 unstarted.append(claimed.id)
-        if not unstarted:
-            return
-        try:
-            self._outbox.requeue(unstarted)
-        except StoreUnavailable as exc:
-            # Taken over after the visibility timeout, and sent then.
-            log.warning("could not give back %d unstarted sends: %s", len(unstarted), exc)
+        self._requeue(unstarted)
 
     def _read(self) -> None:
         """Take and prepare ids for the idle senders; the only thread that waits on the outbox."""
@@ -186,16 +180,26 @@ class SendWorkers(Generic[Claimed, Result]):
             if not self._idle.acquire(timeout=POLL_SECONDS):
                 continue
             wanted = 1
-            while self._idle.acquire(blocking=False):
+            # Under a rate cap, one at a time, and only once its turn has come: an id
+            # taken is claimed at once, so none waits taken but unclaimed, and none
+            # is claimed that then waits for its turn.
+            while self._limiter is None and self._idle.acquire(blocking=False):
                 wanted += 1
+            if self._limiter is not None:
+                self._limiter.acquire()
             handed = 0
-            if not self._stopping.is_set():
+            try:
                 handed = self._hand_out(wanted)
+            except Exception:  # the reader must outlive a bug anywhere below it
+                log.exception("taking sends failed")
+                self._stopping.wait(STORE_RETRY_SECONDS)
             for _ in range(wanted - handed):
                 self._idle.release()
 
     def _hand_out(self, wanted: int) -> int:
         """Take up to ``wanted`` ids, prepare them and hand them to senders; how many went."""
+        if self._stopping.is_set():
+            return 0
         try:
             taken = self._outbox.take(POLL_SECONDS, limit=wanted)
         except StoreUnavailable as exc:
@@ -203,28 +207,50 @@ class SendWorkers(Generic[Claimed, Result]):
             log.warning("send workers waiting for the store: %s", exc)
             self._stopping.wait(STORE_RETRY_SECONDS)
             return 0
-        # Under a rate cap each send is claimed when its turn comes: one that
-        # waits for its turn is not yet started, whatever happens to this process.
-        batches = [[i] for i in taken] if self._limiter is not None else [taken] if taken else []
-        handed = 0
-        for batch in batches:
-            if self._limiter is not None:
-                self._limiter.acquire()
-            try:
-                claimed = self._prepare(batch)
-            except StoreUnavailable as exc:
-                # Left taken: the visibility timeout hands them back, unstarted.
-                log.warning("could not prepare %d sends: %s", len(batch), exc)
-                continue
-            except Exception:
-                log.exception("preparing sends %s failed", " ".join(batch))
-                claimed = []
-            ids = {c.id for c in claimed}
-            self._acknowledge([i for i in batch if i not in ids])
-            for each in claimed:
-                self._handed.put(each)
-            handed += len(claimed)
-        return handed
+        if not taken:
+            return 0
+        if self._stopping.is_set():
+            self._requeue(taken)
+            return 0
+        claimed = self._claim(taken)
+        if self._stopping.is_set():
+            # Claimed but not started: back on the queue, where the next taker claims again.
+            self._requeue([each.id for each in claimed])
+            return 0
+        for each in claimed:
+            self._handed.put(each)
+        return len(claimed)
+
+    def _claim(self, taken: list[str]) -> list[Claimed]:
+        """``prepare`` the ids; acknowledge those it drops, which need no send.
+
+        A batch that fails for a reason other than the store is tried again one
+        id at a time, so one bad record costs only its own send. Ids left
+        unacknowledged after the store failed are taken over after the
+        visibility timeout, unstarted.
+        """
+        try:
+            claimed = list(self._prepare(taken))
+        except StoreUnavailable as exc:
+            log.warning("could not prepare %d sends: %s", len(taken), exc)
+            return []
+        except Exception:
+            if len(taken) > 1:
+                return [each for one in taken for each in self._claim([one])]
+            log.exception("preparing send %s failed", taken[0])
+            claimed = []
+        ids = {each.id for each in claimed}
+        self._acknowledge([i for i in taken if i not in ids])
+        return claimed
+
+    def _requeue(self, notification_ids: list[str]) -> None:
+        if not notification_ids:
+            return
+        try:
+            self._outbox.requeue(notification_ids)
+        except StoreUnavailable as exc:
+            # Taken over after the visibility timeout, and sent then.
+            log.warning("could not give back %d unstarted sends: %s", len(notification_ids), exc)
 
     def _work(self) -> None:
         while True:
@@ -271,7 +297,11 @@ class SendWorkers(Generic[Claimed, Result]):
                 self._settle_batch(batch)
 
     def _settle_batch(self, outcomes: list[Result]) -> None:
-        """Record the outcomes; while the store is unreachable, try again until shutdown."""
+        """Record the outcomes; while the store is unreachable, try again until shutdown.
+
+        A batch that fails for another reason is recorded one outcome at a
+        time, so that one bad record costs only its own.
+        """
         while True:
             try:
                 self._settle(outcomes)
@@ -284,7 +314,11 @@ class SendWorkers(Generic[Claimed, Result]):
                 log.warning("recording %d sends waits for the store: %s", len(outcomes), exc)
                 self._stopping.wait(STORE_RETRY_SECONDS)
             except Exception:
-                log.exception("recording sends %s failed", " ".join(o.id for o in outcomes))
+                if len(outcomes) > 1:
+                    for outcome in outcomes:
+                        self._settle_batch([outcome])
+                    return
+                log.exception("recording send %s failed", outcomes[0].id)
                 break
         self._acknowledge([o.id for o in outcomes])
 

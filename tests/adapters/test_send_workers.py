@@ -209,6 +209,65 @@ def test_under_a_rate_cap_each_send_is_claimed_when_its_turn_comes() -> None:
     assert all(len(batch) == 1 for batch in batches)
 
 
+def test_one_bad_record_costs_only_its_own_send() -> None:
+    """A batch whose preparing or recording fails is done again one by one."""
+    sent: list[str] = []
+    recorded: list[str] = []
+    release = threading.Event()
+    waiting = threading.Semaphore(0)
+
+    def handler(item: str) -> None:
+        waiting.release()
+        release.wait(5)
+        sent.append(item)
+
+    def prepare(ids: list[str]) -> list[Item]:
+        if "unreadable" in ids:
+            raise ValueError("a corrupt record")
+        return claim_all(ids)
+
+    def settle(outcomes: list[Item]) -> None:
+        if any(o.id == "unrecordable" for o in outcomes):
+            raise ValueError("a corrupt record")
+        recorded.extend(o.id for o in outcomes)
+
+    ids = ["a", "unreadable", "b", "unrecordable", "c"]
+    sender = started(outbox_with(ids), handler, workers=8, prepare=prepare, settle=settle)
+    try:
+        assert all(waiting.acquire(timeout=5) for _ in range(4))  # one batch, all taken
+        release.set()
+        assert sender.wait_idle(5)
+    finally:
+        release.set()
+        sender.shutdown(timeout=5)
+    assert sorted(sent) == ["a", "b", "c", "unrecordable"]
+    assert sorted(recorded) == ["a", "b", "c"]
+
+
+def test_under_a_rate_cap_nothing_is_claimed_after_shutdown_and_the_rest_stays_queued() -> None:
+    prepared: list[str] = []
+    sent: list[str] = []
+
+    def prepare(ids: list[str]) -> list[Item]:
+        prepared.extend(ids)
+        return claim_all(ids)
+
+    ids = [f"n{i}" for i in range(20)]
+    outbox = outbox_with(ids)
+    sender = SendWorkers(
+        outbox, prepare, lambda item: sent.append(item.id), lambda outcomes: None,
+        workers=16, rate_per_second=10,
+    )  # fmt: skip
+    sender.start()
+    time.sleep(0.35)
+    sender.shutdown(timeout=1, wait_for_queue=False)
+    claimed_at_shutdown = list(prepared)
+    time.sleep(0.3)  # three more turns of the rate cap
+    assert prepared == claimed_at_shutdown
+    assert 1 <= len(sent) < 20
+    assert sorted(sent + outbox.drain()) == sorted(ids)
+
+
 def test_rate_limiter_spaces_sends_at_the_configured_rate() -> None:
     now = [100.0]
     slept: list[float] = []

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -63,6 +65,23 @@ def test_a_bad_setting_stops_gunicorn_with_one_line_and_no_traceback(
     [line] = shiftfill_lines(result.stderr)
     assert line.startswith("shiftfill: ") and named in line
     assert "secret" not in result.stderr
+
+
+def test_a_port_in_use_stops_several_workers_with_one_line(redis_server: RedisServer) -> None:
+    """Each worker binds the port itself: without a check first they would fail forever."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = start_up(
+            [*GUNICORN, "--bind", f"127.0.0.1:{port}", "wsgi:app"],
+            SHIFTFILL_STORE_URL=redis_server.url,
+            SHIFTFILL_WORKERS="2",
+        )
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    [line] = shiftfill_lines(result.stderr)
+    assert line.startswith(f"shiftfill: cannot listen on 127.0.0.1:{port}")
 
 
 def test_a_bad_seed_file_stops_gunicorn_with_one_line_and_no_traceback(tmp_path: Path) -> None:
@@ -206,3 +225,73 @@ def test_gunicorn_workers_share_one_metrics_view(two_workers: Server) -> None:
         assert metric(text, "shiftfill_shifts_filled_total", round="sms") == 4
         # The gauges come from the shared store, so every worker reports the same.
         assert metric(text, "shiftfill_open_shifts") == 0
+
+
+def listening_sockets(pid: int, port: int) -> set[str]:
+    """The inodes of the TCP sockets process ``pid`` holds that listen on ``port``."""
+    listening = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[3] == "0A" and int(fields[1].split(":")[1], 16) == port:
+            listening.add(fields[9])
+    held = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            held.add(target[len("socket:[") : -1])
+    return held & listening
+
+
+def test_several_workers_on_a_tcp_port_each_listen_on_their_own_socket(
+    two_workers: Server,
+) -> None:
+    """So the kernel spreads keep-alive clients over the workers, not the first to wake."""
+    pid = two_workers.process.pid
+    workers = [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    assert len(workers) == 2
+    own = [listening_sockets(worker, two_workers.port) for worker in workers]
+    assert all(len(sockets) == 1 for sockets in own), own
+    assert own[0] != own[1]
+
+
+def unix_request(path: str, target: str) -> tuple[int, dict[str, object]]:
+    """GET ``target`` over the Unix socket at ``path``, as nginx in front would."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(10)
+        sock.connect(path)
+        sock.sendall(
+            f"GET {target} HTTP/1.1\r\nHost: shiftfill\r\nConnection: close\r\n\r\n".encode()
+        )
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split()[1]), json.loads(body)
+
+
+def test_several_workers_on_a_unix_socket_all_answer_on_it(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """Each worker taking a socket of its own would replace the path: only the last would answer."""
+    path = str(tmp_path / "shiftfill.sock")
+    server = Server(
+        args=["--bind", f"unix:{path}"],
+        SHIFTFILL_STORE_URL=redis_server.url,
+        SHIFTFILL_REDIS_PREFIX=unique_prefix(),
+        SHIFTFILL_WORKERS="2",
+    )
+    try:
+        boots: Counter[str] = Counter()
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            for _ in range(100):
+                answers = list(pool.map(lambda _: unix_request(path, "/health"), range(16)))
+                assert all(status == 200 for status, _ in answers)
+                boots.update(str(body["boot_id"]) for _, body in answers)
+                if len(boots) == 2:
+                    break
+        assert len(boots) == 2, "both workers should answer on the Unix socket"
+    finally:
+        assert server.stop() == 0
