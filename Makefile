@@ -61,7 +61,7 @@ nginx:
 test: $(STAMP) nginx redis-server
 	$(BIN)/python -m pytest -n 2
 
-# Longer runs of the race and model-based tests (about 5 minutes).
+# Longer runs of the race and model-based tests (about 15 minutes on 2 cores).
 soak: $(STAMP) redis-server
 	SHIFTFILL_RACE_ROUNDS=600 HYPOTHESIS_PROFILE=soak $(BIN)/python -m pytest \
 		tests/server/test_races.py tests/services/test_invariants_model.py

@@ -52,13 +52,8 @@ from shiftfill.adapters.prometheus_metrics import mark_process_dead  # noqa: E40
 def on_starting(server):
     """Check the settings once in the master: a bad one stops start-up with one line.
 
-    Then, with several workers on TCP ports only, each worker listens on its own
-    socket (SO_REUSEPORT) and the kernel spreads new connections over them. On one
-    shared socket whichever worker wakes first accepts, and keep-alive clients (a
-    proxy, the provider) can pile onto one worker while the other idles: 25 of 32
-    connections in a benchmark run, with a third less throughput. A Unix socket
-    is one path that each worker would replace with its own, so it stays shared.
-    Decided here, on the binds gunicorn will use (``--bind`` included).
+    Then decide whether the workers listen on sockets of their own (see
+    ``_listen_per_worker``); when they do, try each port here first.
     """
     try:
         config_from_env()
@@ -66,8 +61,7 @@ def on_starting(server):
         print(f"shiftfill: {exc}", file=sys.stderr, flush=True)
         on_exit(server)
         sys.exit(1)
-    tcp_only = all(isinstance(address, tuple) for address in server.cfg.address)
-    server.cfg.set("reuse_port", server.cfg.workers > 1 and tcp_only)
+    server.cfg.set("reuse_port", _listen_per_worker(server))
     if server.cfg.reuse_port:
         # The workers bind, not this process: a port in use would make them fail
         # and be restarted forever. Try each address here first, and stop with
@@ -76,9 +70,31 @@ def on_starting(server):
             try:
                 _try_listening(host, port)
             except OSError as exc:
-                print(f"shiftfill: cannot listen on {host}:{port}: {exc}", file=sys.stderr)
+                shown = f"[{host}]" if ":" in host else host
+                print(f"shiftfill: cannot listen on {shown}:{port}: {exc}", file=sys.stderr)
                 on_exit(server)
                 sys.exit(1)
+
+
+def on_reload(server):
+    """A HUP reads this file again into fresh settings: decide again before the new workers."""
+    server.cfg.set("reuse_port", _listen_per_worker(server))
+
+
+def _listen_per_worker(server):
+    """Whether each worker should listen on a socket of its own (``SO_REUSEPORT``).
+
+    With several workers on one shared socket, whichever wakes first accepts, and
+    keep-alive clients (a proxy, the provider) can pile onto one worker while the
+    other idles: 25 of 32 connections in a benchmark run, with a third less
+    throughput. With sockets of their own the kernel spreads new connections.
+    Only for TCP binds (``--bind`` included): a Unix socket is one path that each
+    worker would replace with its own. Not when the master already holds the
+    sockets (a HUP that changed the bind) or inherits them (systemd, a re-exec).
+    """
+    tcp_only = all(isinstance(address, tuple) for address in server.cfg.address)
+    inherited = os.environ.get("LISTEN_FDS") or os.environ.get("GUNICORN_FD")
+    return server.cfg.workers > 1 and tcp_only and not server.LISTENERS and not inherited
 
 
 def _try_listening(host, port):

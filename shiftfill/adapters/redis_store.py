@@ -79,7 +79,15 @@ PENDING = b"\x00pending"
 PARSED_SHIFTS = 256
 KNOWN_FANOUTS = 64
 
-_UNAVAILABLE = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError)
+# What makes Redis unable to serve a step right now, not a fault of the step: down,
+# slow, loading its data, a replica during a failover, or out of memory.
+_UNAVAILABLE = (
+    redis.ConnectionError,
+    redis.TimeoutError,
+    redis.BusyLoadingError,
+    redis.ReadOnlyError,
+    redis.OutOfMemoryError,
+)
 
 # The read scripts below name the record keys they read from an index at run time;
 # every key shares the hash tag, so on Redis Cluster they stay in the slot of the key

@@ -251,6 +251,8 @@ class SendWorkers(Generic[Claimed, Result]):
         except StoreUnavailable as exc:
             # Taken over after the visibility timeout, and sent then.
             log.warning("could not give back %d unstarted sends: %s", len(notification_ids), exc)
+        except Exception:
+            log.exception("could not give back unstarted sends %s", " ".join(notification_ids))
 
     def _work(self) -> None:
         while True:
@@ -329,3 +331,5 @@ class SendWorkers(Generic[Claimed, Result]):
             self._outbox.done(notification_ids)
         except StoreUnavailable as exc:
             log.warning("could not acknowledge %d sends: %s", len(notification_ids), exc)
+        except Exception:
+            log.exception("could not acknowledge sends %s", " ".join(notification_ids))

@@ -11,10 +11,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import redis
 from flask import Flask
 from flask.testing import FlaskClient
 from freezegun.api import FrozenDateTimeFactory
 
+from bench.harness import RedisServer
 from config import SAMPLE_SEED, TestingConfig
 from shiftfill.adapters import logs
 from shiftfill.adapters.memory_store import MemoryStore
@@ -24,7 +26,7 @@ from shiftfill.domain import rules
 from shiftfill.domain.model import Channel, Shift
 from shiftfill.services.fanout import run_due_phone_rounds
 from shiftfill.services.ports import Outreach, StoreUnavailable
-from tests.conftest import RN_PHONES, START, add_shift, reply
+from tests.conftest import RN_PHONES, START, add_shift, reply, unique_prefix
 from tests.fakes import FakeNotifier
 
 
@@ -294,3 +296,21 @@ def test_health_is_503_with_the_error_body_when_the_store_is_unreachable() -> No
     assert response.status_code == 503
     assert response.json["error"]["code"] == "store_unavailable"
     assert "connection refused" in response.json["error"]["message"]
+
+
+def test_a_redis_out_of_memory_answers_503_and_changes_nothing(redis_server: RedisServer) -> None:
+    """A full Redis (maxmemory reached, no eviction) is a store that cannot serve, not a bug."""
+    env = {"SHIFTFILL_STORE_URL": redis_server.url, "SHIFTFILL_REDIS_PREFIX": unique_prefix()}
+    client = build(env).test_client()
+    admin = redis.Redis.from_url(redis_server.url)
+    body = {"name": "Ana", "role": "RN", "phone": "+15555550199"}
+    admin.config_set("maxmemory-policy", "noeviction")
+    admin.config_set("maxmemory", 1)
+    try:
+        response = client.post("/caregivers", json=body)
+    finally:
+        admin.config_set("maxmemory", 0)
+    assert response.status_code == 503
+    assert response.json["error"]["code"] == "store_unavailable"
+    assert client.get("/caregivers").json == []
+    assert client.post("/caregivers", json=body).status_code == 201

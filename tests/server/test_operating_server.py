@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import textwrap
+import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -245,16 +247,41 @@ def listening_sockets(pid: int, port: int) -> set[str]:
     return held & listening
 
 
+def workers_of(server: Server) -> set[int]:
+    pid = server.process.pid
+    return {int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
+
+
+def assert_each_listens_on_its_own_socket(server: Server, workers: set[int]) -> None:
+    own = [listening_sockets(worker, server.port) for worker in workers]
+    assert all(len(sockets) == 1 for sockets in own), own
+    assert len(set().union(*own)) == len(workers)
+
+
 def test_several_workers_on_a_tcp_port_each_listen_on_their_own_socket(
     two_workers: Server,
 ) -> None:
     """So the kernel spreads keep-alive clients over the workers, not the first to wake."""
-    pid = two_workers.process.pid
-    workers = [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    workers = workers_of(two_workers)
     assert len(workers) == 2
-    own = [listening_sockets(worker, two_workers.port) for worker in workers]
-    assert all(len(sockets) == 1 for sockets in own), own
-    assert own[0] != own[1]
+    assert_each_listens_on_its_own_socket(two_workers, workers)
+
+
+def test_a_reload_keeps_several_workers_listening(two_workers: Server) -> None:
+    """SIGHUP reads the settings again and replaces the workers: the new ones must listen too."""
+    before = workers_of(two_workers)
+    os.kill(two_workers.process.pid, signal.SIGHUP)
+    deadline = time.monotonic() + 45
+    while time.monotonic() < deadline:
+        after = workers_of(two_workers)
+        if len(after) == 2 and not after & before:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail(f"the workers were not replaced: {before} -> {workers_of(two_workers)}")
+    statuses = {two_workers.request("GET", "/health")[0] for _ in range(8)}
+    assert statuses == {200}
+    assert_each_listens_on_its_own_socket(two_workers, after)
 
 
 def unix_request(path: str, target: str) -> tuple[int, dict[str, object]]:
