@@ -73,6 +73,26 @@ def quick_shutdown(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(send_workers, "POLL_SECONDS", 0.05)
 
 
+# Runtimes that ``build_app`` made, stopped after each test.
+_BUILT: list[Runtime] = []
+
+
+def build_app(env: dict[str, str], **parts: Any) -> Flask:
+    """An app on its own runtime (fake notifier, no poller), stopped after the test."""
+    config = TestingConfig(env)
+    runtime = bootstrap(config, notifier=FakeNotifier(), escalation=False, **parts)
+    _BUILT.append(runtime)
+    return create_app(config, runtime)
+
+
+@pytest.fixture(autouse=True)
+def shut_down_what_build_app_built() -> Iterator[None]:
+    """Stop the send workers of every app ``build_app`` made, so that none outlives its test."""
+    yield
+    while _BUILT:
+        _BUILT.pop().shutdown()
+
+
 def unique_prefix() -> str:
     return f"test-{uuid.uuid4().hex[:12]}:"
 

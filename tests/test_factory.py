@@ -2,37 +2,24 @@
 
 import json
 import threading
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from flask import Flask
 from freezegun import freeze_time
 
 from bench.harness import RedisServer
 from config import SAMPLE_SEED, ConfigError, DevelopmentConfig, TestingConfig, config_from_env
 from shiftfill.app import create_app
-from shiftfill.bootstrap import Runtime, bootstrap
+from shiftfill.bootstrap import bootstrap
 from shiftfill.seed import SeedError
-from tests.conftest import unique_prefix
+from tests.conftest import build_app, unique_prefix
 from tests.fakes import FakeNotifier
 
-BUILT: list[Runtime] = []
 
-
-def make_app(**env: str):  # type: ignore[no-untyped-def]
-    config = TestingConfig(env)
-    runtime = bootstrap(config, notifier=FakeNotifier(), escalation=False)
-    BUILT.append(runtime)
-    return create_app(config, runtime)
-
-
-@pytest.fixture(autouse=True)
-def shut_down_what_make_app_built() -> Iterator[None]:
-    """Stop the send workers of every app ``make_app`` made, so that none outlives its test."""
-    yield
-    while BUILT:
-        BUILT.pop().shutdown()
+def make_app(**env: str) -> Flask:
+    return build_app(env)
 
 
 def test_testing_config_switches_testing_on_and_starts_empty() -> None:

@@ -836,7 +836,7 @@ class RedisShifts:
         return self._k("closed-fanouts", role)
 
     def _offer_prefixes(self) -> list[str]:
-        """The key prefixes the offer scripts read: fanouts by role, SMS queues, shifts."""
+        """The key prefixes the offer scripts read: fanouts by role, offered sets, shifts."""
         return [
             self._open_fanouts(""),
             self._closed_fanouts(""),
@@ -1147,13 +1147,12 @@ class RedisStore:
     @_translating
     def outgoing(self, notification_ids: Sequence[str]) -> list[Outgoing]:
         """One ``OUTGOING`` script a notification, all in one pipeline."""
-        wanted = []
+        wanted, calls = [], []
         for notification_id in notification_ids:
             reads = self.notifications.reads(notification_id)
-            if reads is not None:
-                wanted.append((notification_id, reads))
-        calls = []
-        for notification_id, reads in wanted:
+            if reads is None:
+                continue
+            wanted.append((notification_id, reads))
             shift_id, caregiver_id, _ = split_notification_id(notification_id)
             keys = [
                 reads[0][1],

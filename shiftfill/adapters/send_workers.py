@@ -97,7 +97,8 @@ class SendWorkers(Generic[Claimed, Result]):
         self._settle = settle
         self._workers = workers
         self._limiter = RateLimiter(rate_per_second) if rate_per_second else None
-        self._threads: list[threading.Thread] = []
+        self._senders: list[threading.Thread] = []
+        self._reader: threading.Thread | None = None
         self._settler: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self._stopping = threading.Event()
@@ -113,22 +114,21 @@ class SendWorkers(Generic[Claimed, Result]):
 
     @property
     def running(self) -> bool:
-        return bool(self._threads) and not self._stopping.is_set()
+        return bool(self._senders) and not self._stopping.is_set()
 
     def start(self) -> None:
         """Start the threads; calling it again does nothing."""
         with self._start_lock:
-            if self._threads or self._stopping.is_set():
+            if self._senders or self._stopping.is_set():
                 return
-            for n in range(self._workers):
-                thread = threading.Thread(target=self._work, name=f"send-{n}", daemon=True)
-                thread.start()
-                self._threads.append(thread)
-            reader = threading.Thread(target=self._read, name="send-reader", daemon=True)
-            reader.start()
-            self._threads.append(reader)
+            self._senders = [
+                threading.Thread(target=self._work, name=f"send-{n}", daemon=True)
+                for n in range(self._workers)
+            ]
+            self._reader = threading.Thread(target=self._read, name="send-reader", daemon=True)
             self._settler = threading.Thread(target=self._record, name="send-settler", daemon=True)
-            self._settler.start()
+            for thread in (*self._senders, self._reader, self._settler):
+                thread.start()
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until the outbox has nothing waiting or being sent; False on timeout."""
@@ -147,15 +147,16 @@ class SendWorkers(Generic[Claimed, Result]):
         ids taken for a sender that did not start them. The outcomes of the
         sends that finished are recorded before this returns.
         """
-        if self._threads and wait_for_queue:
+        if self._senders and wait_for_queue:
             self.wait_idle(timeout)
         self._stopping.set()
         for _ in range(self._workers):
             self._handed.put(None)
         deadline = time.monotonic() + timeout + POLL_SECONDS
-        for thread in self._threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-        still_sending = sum(thread.is_alive() for thread in self._threads[: self._workers])
+        for thread in [*self._senders, self._reader]:
+            if thread is not None:
+                thread.join(max(0.0, deadline - time.monotonic()))
+        still_sending = sum(thread.is_alive() for thread in self._senders)
         if still_sending:
             log.warning("%d sends were still under way at shutdown", still_sending)
         if self._settler is not None:

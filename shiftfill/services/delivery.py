@@ -73,7 +73,7 @@ def deliver(deps: Dependencies, notification_id: str) -> Notification | None:
     outcome = attempt_send(deps, ready[0]) if ready else None
     if outcome is None:
         return deps.store.notifications.get(notification_id)
-    return settle_sends(deps, [outcome])[0]
+    return settle_many(deps, [outcome])[0]
 
 
 def prepare_sends(deps: Dependencies, notification_ids: Sequence[str]) -> list[Ready]:
@@ -143,11 +143,6 @@ def attempt_send(deps: Dependencies, ready: Ready) -> Outcome | None:
             error = f"{type(exc).__name__}: {exc}"
             return Outcome(ready.id, NotificationStatus.FAILED, error=error)
         return Outcome(ready.id, NotificationStatus.SENT, provider_id=provider_id)
-
-
-def settle_sends(deps: Dependencies, outcomes: Sequence[Outcome]) -> list[Notification]:
-    """Record how each send went, with its event; the notifications as stored after."""
-    return settle_many(deps, outcomes)
 
 
 def recover_stalled_sends(deps: Dependencies) -> tuple[int, int]:
@@ -247,7 +242,8 @@ def settle(
 
 
 def settle_many(deps: Dependencies, outcomes: Sequence[Outcome]) -> list[Notification]:
-    """``settle`` each notification to its outcome; unknown ids are left out."""
+    """``settle`` each notification to its outcome (how each send went, for the send
+    workers); the notifications as stored after, unknown ids left out."""
     now = deps.clock()
     by_id = {outcome.id: outcome for outcome in outcomes}
 

@@ -21,10 +21,7 @@ from schemathesis.specs.openapi.formats import (
     unregister_string_format,
 )
 
-from config import TestingConfig
-from shiftfill.app import create_app
-from shiftfill.bootstrap import bootstrap
-from tests.fakes import FakeNotifier
+from tests.conftest import build_app
 
 TOKEN = "fuzz-token"
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
@@ -59,11 +56,6 @@ def times_at_the_calendar_edges() -> Iterator[None]:
         schemathesis.openapi.format("date-time", default)
 
 
-def build(env: dict[str, str]) -> Flask:
-    config = TestingConfig(env)
-    return create_app(config, bootstrap(config, notifier=FakeNotifier(), escalation=False))
-
-
 def fuzz(app: Flask, *, excluded: list[object], max_examples: int) -> list[str]:
     """Run every operation of the app's schema; return the failures found."""
     schema = schemathesis.openapi.from_wsgi("/openapi.json", app, headers=BEARER)
@@ -91,14 +83,14 @@ def fuzz(app: Flask, *, excluded: list[object], max_examples: int) -> list[str]:
 
 @pytest.fixture
 def open_app() -> Iterator[Flask]:
-    app = build({})
+    app = build_app({})
     yield app
     app.extensions["shiftfill"].shutdown()
 
 
 @pytest.fixture
 def guarded_app() -> Iterator[Flask]:
-    app = build(
+    app = build_app(
         {
             "SHIFTFILL_API_TOKEN": TOKEN,
             "TWILIO_AUTH_TOKEN": "twilio-token",

@@ -12,21 +12,19 @@ from typing import Any
 
 import pytest
 import redis
-from flask import Flask
 from flask.testing import FlaskClient
 from freezegun.api import FrozenDateTimeFactory
 
 from bench.harness import RedisServer
-from config import SAMPLE_SEED, TestingConfig
+from config import SAMPLE_SEED
 from shiftfill.adapters import logs
 from shiftfill.adapters.memory_store import MemoryStore
-from shiftfill.app import create_app
-from shiftfill.bootstrap import Runtime, bootstrap
+from shiftfill.bootstrap import Runtime
 from shiftfill.domain import rules
 from shiftfill.domain.model import Channel, Shift
 from shiftfill.services.fanout import run_due_phone_rounds
 from shiftfill.services.ports import Outreach, StoreUnavailable
-from tests.conftest import RN_PHONES, START, add_shift, reply, unique_prefix
+from tests.conftest import RN_PHONES, START, add_shift, build_app, reply, unique_prefix
 from tests.fakes import FakeNotifier
 
 
@@ -132,28 +130,10 @@ def test_a_failed_delivery_and_a_phone_round_are_logged_with_counts(
     assert (failed["caregiver_id"], failed["channel"]) == ("cg_1", "call")
 
 
-BUILT: list[Runtime] = []
-
-
-def build(env: dict[str, str], **parts: Any) -> Flask:
-    config = TestingConfig(env)
-    runtime = bootstrap(config, notifier=FakeNotifier(), escalation=False, **parts)
-    BUILT.append(runtime)
-    return create_app(config, runtime)
-
-
-@pytest.fixture(autouse=True)
-def shut_down_what_build_built() -> Iterator[None]:
-    """Stop the send workers of every app ``build`` made, so that none outlives its test."""
-    yield
-    while BUILT:
-        BUILT.pop().shutdown()
-
-
 def test_start_up_writes_one_line_with_the_effective_configuration_and_no_secret(
     json_lines: io.StringIO,
 ) -> None:
-    build(
+    build_app(
         {
             "SHIFTFILL_API_TOKEN": "ops-secret-1,ops-secret-2",
             "TWILIO_AUTH_TOKEN": "twilio-secret",
@@ -170,7 +150,7 @@ def test_start_up_writes_one_line_with_the_effective_configuration_and_no_secret
 
 
 def test_refused_tokens_and_signatures_are_logged(json_lines: io.StringIO) -> None:
-    app = build(
+    app = build_app(
         {
             "SHIFTFILL_API_TOKEN": "ops-token",
             "TWILIO_AUTH_TOKEN": "twilio-token",
@@ -251,7 +231,7 @@ def test_the_queue_depth_gauge_is_read_from_the_store_at_scrape_time(runtime: Ru
 
 
 def test_metrics_need_the_ops_token_when_one_is_set() -> None:
-    client = build({"SHIFTFILL_API_TOKEN": "ops-token"}).test_client()
+    client = build_app({"SHIFTFILL_API_TOKEN": "ops-token"}).test_client()
     assert client.get("/metrics").status_code == 401
     allowed = client.get("/metrics", headers={"Authorization": "Bearer ops-token"})
     assert allowed.status_code == 200
@@ -276,10 +256,10 @@ def test_health_tells_which_process_answers_and_what_its_store_holds(
 
 
 def test_health_after_a_restart_shows_a_fresh_process_and_a_fresh_store() -> None:
-    before = build({"SHIFTFILL_SEED_FILE": SAMPLE_SEED}).test_client()
+    before = build_app({"SHIFTFILL_SEED_FILE": SAMPLE_SEED}).test_client()
     before.post("/shifts/sh_1/fanout")
     first = before.get("/health").json
-    after = build({"SHIFTFILL_SEED_FILE": SAMPLE_SEED}).test_client().get("/health").json
+    after = build_app({"SHIFTFILL_SEED_FILE": SAMPLE_SEED}).test_client().get("/health").json
     assert after["boot_id"] != first["boot_id"]
     assert after["seeded_at"] is not None and after["seeded_at"] >= after["started_at"]
     assert first["records"]["notifications"] == 3
@@ -292,7 +272,7 @@ class UnreachableStore(MemoryStore):
 
 
 def test_health_is_503_with_the_error_body_when_the_store_is_unreachable() -> None:
-    response = build({}, store=UnreachableStore()).test_client().get("/health")
+    response = build_app({}, store=UnreachableStore()).test_client().get("/health")
     assert response.status_code == 503
     assert response.json["error"]["code"] == "store_unavailable"
     assert "connection refused" in response.json["error"]["message"]
@@ -301,7 +281,7 @@ def test_health_is_503_with_the_error_body_when_the_store_is_unreachable() -> No
 def test_a_redis_out_of_memory_answers_503_and_changes_nothing(redis_server: RedisServer) -> None:
     """A full Redis (maxmemory reached, no eviction) is a store that cannot serve, not a bug."""
     env = {"SHIFTFILL_STORE_URL": redis_server.url, "SHIFTFILL_REDIS_PREFIX": unique_prefix()}
-    client = build(env).test_client()
+    client = build_app(env).test_client()
     admin = redis.Redis.from_url(redis_server.url)
     body = {"name": "Ana", "role": "RN", "phone": "+15555550199"}
     admin.config_set("maxmemory-policy", "noeviction")
