@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from config import TestingConfig
 from shiftfill.app import create_app
 from shiftfill.bootstrap import Runtime, bootstrap
-from tests.conftest import RN_PHONES, add_roster, fan_out
+from tests.conftest import RN_PHONES, add_roster, fan_out, shift_body
 from tests.fakes import FakeNotifier
 
 JSON = "application/json"
@@ -126,11 +126,8 @@ def test_junk_paths_and_queries_get_the_error_body_and_change_nothing(
 
 
 A_CAREGIVER = {"name": "Ana", "role": "RN", "phone": "+15555550190"}
-A_SHIFT = {
-    "role_required": "RN",
-    "start_time": "2026-11-29T07:00:00+00:00",
-    "end_time": "2026-11-29T19:00:00+00:00",
-}
+# Tomorrow's day shift, whatever the day the suite runs.
+A_SHIFT = shift_body()
 A_REPLY = {"from": "+15555550101", "body": "yes"}
 A_WEBHOOK = {"From": "+15555550101", "Body": "yes", "MessageSid": "SM" + "0" * 32}
 
