@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import phonenumbers
 
+_POSSIBLE = phonenumbers.ValidationResult.IS_POSSIBLE
+_LOCAL_ONLY = phonenumbers.ValidationResult.IS_POSSIBLE_LOCAL_ONLY
+
 
 class InvalidPhoneNumber(ValueError):
     """The text is not a phone number we can dial."""
@@ -12,13 +15,21 @@ class InvalidPhoneNumber(ValueError):
 def normalise(raw: str, default_region: str = "US") -> str:
     """Return ``raw`` in E.164 form (``+15555550101``).
 
-    A number without a country code is read as one of ``default_region``.
+    A number without a country code is read as one of ``default_region`` and
+    must be complete there: ``555-0143`` has no area code, and ``+15550143``
+    made of it could not be dialled. A number written with ``+`` is taken at
+    its word, as long as its length is possible for its country.
     """
     try:
         number = phonenumbers.parse(raw, default_region)
     except phonenumbers.NumberParseException as exc:
         raise InvalidPhoneNumber("Not a valid phone number.") from exc
-    if not phonenumbers.is_possible_number(number):
+    reason = phonenumbers.is_possible_number_with_reason(number)
+    if reason == _LOCAL_ONLY and not raw.strip().startswith("+"):
+        raise InvalidPhoneNumber(
+            "A local number: write it with its area code, like (312) 555-0142, or in +1... form."
+        )
+    if reason not in (_POSSIBLE, _LOCAL_ONLY):
         raise InvalidPhoneNumber("Not a valid phone number.")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 

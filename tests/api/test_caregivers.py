@@ -49,6 +49,41 @@ def test_invalid_phone_is_422_naming_the_field(client: FlaskClient) -> None:
     assert client.get("/caregivers").json == []
 
 
+@pytest.mark.parametrize(
+    ("written", "stored"),
+    [
+        ("(312) 555-0142", "+13125550142"),
+        ("312.555.0142", "+13125550142"),
+        ("+1 312 555 0142", "+13125550142"),
+        # Written in E.164 with its +, a short test number is taken at its word.
+        ("+15550001", "+15550001"),
+    ],
+)
+def test_a_number_with_its_area_code_or_its_plus_is_stored_in_e164(
+    client: FlaskClient, written: str, stored: str
+) -> None:
+    response = client.post("/caregivers", json={"name": "A", "role": "RN", "phone": written})
+    assert response.status_code == 201, response.json
+    assert response.json["phone"] == stored
+
+
+@pytest.mark.parametrize("local", ["555-0143", "5550143", "555 0143"])
+def test_a_local_number_without_its_area_code_is_422_and_says_so(
+    client: FlaskClient, local: str
+) -> None:
+    response = client.post("/caregivers", json={"name": "A", "role": "RN", "phone": local})
+    assert response.status_code == 422
+    [message] = response.json["error"]["fields"]["phone"]
+    assert "area code" in message
+    assert client.get("/caregivers").json == []
+    client.post("/caregivers", json={"name": "A", "role": "RN", "phone": "+15555550101"})
+    patched = client.patch(
+        "/caregivers/" + client.get("/caregivers").json[0]["id"], json={"phone": local}
+    )
+    assert patched.status_code == 422
+    assert client.get("/caregivers").json[0]["phone"] == "+15555550101"
+
+
 def test_blank_role_and_missing_name_are_422(client: FlaskClient) -> None:
     response = client.post("/caregivers", json={"role": "  ", "phone": "+15555550101"})
     assert response.status_code == 422
