@@ -40,7 +40,7 @@ run-redis: $(STAMP) redis-server
 serve: $(STAMP) nginx
 	$(BIN)/python deploy/serve.py
 
-# Slow clients and floods against the production stack, with the figures (about 2 minutes).
+# Slow clients and floods against the production stack, with the figures (about 85 s).
 hostile: $(STAMP) nginx
 	$(BIN)/python bench/hostile.py
 

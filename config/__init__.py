@@ -23,7 +23,7 @@ class ConfigError(ValueError):
 
 
 class Config:
-    """Settings shared by every environment (contract section 7)."""
+    """Settings shared by every environment (each listed in docs/configuration.md)."""
 
     DEBUG = False
     TESTING = False
@@ -85,7 +85,7 @@ class Config:
         self.SHIFTFILL_MAX_WEBHOOK_BODY_BYTES = int(
             _number(env, "SHIFTFILL_MAX_WEBHOOK_BODY_BYTES", 16 * 1024, minimum=1024, whole=True)
         )
-        # Where `make serve` has nginx listen: the one port to expose (see README).
+        # Where `make serve` has nginx listen: the one port to expose (see docs/production.md).
         self.SHIFTFILL_PUBLIC_HOST = env.get("SHIFTFILL_PUBLIC_HOST", "").strip() or "127.0.0.1"
         self.SHIFTFILL_PUBLIC_PORT = int(
             _number(env, "SHIFTFILL_PUBLIC_PORT", 8080, minimum=1, whole=True)

@@ -189,7 +189,7 @@ class Shift:
 class Notification(NamedTuple):
     """One text or call to one caregiver about one shift.
 
-    Its id names the shift, the caregiver and the channel, because invariant 2
+    Its id names the shift, the caregiver and the channel, because I2 (docs/invariants.md)
     allows one notification per shift, caregiver and channel and no more.
 
     A named tuple rather than a frozen dataclass: a fanout makes ten thousand of
@@ -213,7 +213,7 @@ class Notification(NamedTuple):
     def queued(
         cls, shift_id: str, caregiver_id: str, channel: Channel, at: datetime
     ) -> Notification:
-        """A new notification, named after what invariant 2 allows one of."""
+        """A new notification, named after what I2 allows one of."""
         return cls.queued_many(shift_id, channel, [caregiver_id], at)[0]
 
     @classmethod

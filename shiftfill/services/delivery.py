@@ -150,7 +150,7 @@ def recover_stalled_sends(deps: Dependencies) -> tuple[int, int]:
 
     A send that process had taken but not started goes back on the queue. One
     it had started (an attempt is counted) may or may not have reached the
-    provider: it is not sent again blindly (invariant 2) but marked failed with
+    provider: it is not sent again blindly (I2 in docs/invariants.md) but marked failed with
     ``outcome unknown``, so ops can check with the caregiver.
     """
     taken = deps.store.outbox.reclaim(deps.settings.send_visibility.total_seconds())

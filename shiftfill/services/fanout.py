@@ -22,7 +22,7 @@ def start_fanout(deps: Dependencies, shift_id: str) -> tuple[Shift, bool]:
     Qualified: of the role, not opted out, and free to take it (no overlapping
     assignment, within the organization's weekly hours cap). Returns the shift
     and whether this call started the fanout. Repeating it returns the shift as
-    it is and sends nothing (invariant 2); a cancelled or filled shift is a
+    it is and sends nothing (I2 in docs/invariants.md); a cancelled or filled shift is a
     ``Conflict``.
     """
     shift = deps.store.shifts.get(shift_id)

@@ -1,4 +1,4 @@
-"""The inbound use case: read a caregiver's reply and act on it (contract section 5)."""
+"""The inbound use case: read a caregiver's reply and act on it (docs/behaviour.md, Replies)."""
 
 from __future__ import annotations
 
@@ -284,7 +284,7 @@ def _decide(
 
     if parsed.intent is Intent.ACCEPT:
         # The caregiver's other assignments and the organization's hours cap are read
-        # in the claim's own step (invariant 7).
+        # in the claim's own step (I7 in docs/invariants.md).
         seen: list[Organization] = []
 
         def claim(

@@ -195,7 +195,7 @@ class ShiftRepository(Protocol):
 
         In the same step: the events ``record`` makes of the decision are appended,
         and the notifications ``reach`` asks for are queued, except to caregivers
-        who already have one on that channel for this shift (invariant 2). The
+        who already have one on that channel for this shift (I2 in docs/invariants.md). The
         offer-code and phone-round indexes follow the shift's new state: a claim
         or a cancel removes its phone round. ``KeyError`` for an unknown id.
         """
@@ -226,7 +226,7 @@ class ShiftRepository(Protocol):
         ``decide`` gets the shifts assigned to ``caregiver_id`` that end after
         ``since`` and the shift's organization as stored (``None`` when it is not),
         read in the same atomic step as the shift, so two claims by one caregiver
-        on overlapping shifts never both succeed (invariant 7) and a claim meets
+        on overlapping shifts never both succeed (I7 in docs/invariants.md) and a claim meets
         the hours cap the organization has at that moment. Every assignment, by
         whatever step, enters the caregiver's assignments in the step that makes
         it.

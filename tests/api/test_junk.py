@@ -1,4 +1,4 @@
-"""Hand-written junk on every endpoint: a 4xx with the contract's error body, and no change."""
+"""Hand-written junk on every endpoint: a 4xx with the one error body, and no change."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Operating it (contract section 11): log lines, request ids, metrics, health."""
+"""Operating it (docs/operating.md): log lines, request ids, metrics, health."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Organizations, local time and language in what caregivers read, and who may take a shift
-(contract section 10), through the HTTP API."""
+(docs/behaviour.md), through the HTTP API."""
 
 from __future__ import annotations
 

@@ -195,7 +195,7 @@ def test_gunicorn_workers_share_one_metrics_view(two_workers: Server) -> None:
         ]
         assert two_workers.request("POST", "/caregivers/batch", {"caregivers": people})[0] == 201
         for n in range(4):
-            # A day apart: one caregiver may win several of them (invariant 7).
+            # A day apart: one caregiver may win several of them (I7 in docs/invariants.md).
             start, end = tomorrow_at(7) + timedelta(days=n), tomorrow_at(19) + timedelta(days=n)
             shift = shift_body(id=f"m_{n}", start_time=start.isoformat(), end_time=end.isoformat())
             assert two_workers.request("POST", "/shifts", shift)[0] == 201

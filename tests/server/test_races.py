@@ -41,9 +41,8 @@ def servers(request: pytest.FixtureRequest) -> Iterator[list[Server]]:
         redis: RedisServer = request.getfixturevalue("redis_server")
         shared = {**env, "SHIFTFILL_STORE_URL": redis.url, "SHIFTFILL_WORKERS": "2"}
         shared["SHIFTFILL_REDIS_PREFIX"] = unique_prefix()
-        # 16 senders a worker, 64 in all: a round's 50 texts or calls still go out at once.
-        # Each idle sender polls Redis twice a second: the default 200 took 0.7 of the
-        # two cores throughout, for nothing the race is about.
+        # 16 senders a worker, 64 in all: a round's 50 texts or calls still go out at once,
+        # without the default's 500 threads a process on the two cores the race runs on.
         shared["SHIFTFILL_SEND_CONCURRENCY"] = "16"
         started = [Server(**shared), Server(**shared)]
     else:
@@ -60,7 +59,8 @@ def servers(request: pytest.FixtureRequest) -> Iterator[list[Server]]:
 def race_round(servers: list[Server], n: int) -> tuple[str, Counter[str]]:
     server = servers[n % len(servers)]
     shift_id = f"race_{n}"
-    # A day apart: a caregiver who won an earlier round is free for this one (invariant 7).
+    # A day apart: a caregiver who won an earlier round is free for this one
+    # (I7 in docs/invariants.md).
     start = FIRST_START + timedelta(days=n)
     body = {
         "id": shift_id,

@@ -1,4 +1,7 @@
-"""Sending: of the processes holding one queued notification, only one sends it (invariant 2)."""
+"""Sending: of the processes holding one queued notification, only one sends it.
+
+I2 in docs/invariants.md: at most one text and one call per caregiver per shift.
+"""
 
 from __future__ import annotations
 

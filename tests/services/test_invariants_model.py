@@ -1,4 +1,4 @@
-"""Model-based test: random sequences of operations, every invariant of contract section 2
+"""Model-based test: random sequences of operations, every rule of docs/invariants.md (I1 to I8)
 checked after every step against a simple reference model.
 
 Shifts start at one of ten times four hours apart and last eight, so some overlap, some
@@ -203,9 +203,9 @@ class ShiftFillMachine(RuleBasedStateMachine):
                 for c, r in self.roles.items()
                 if r == model.role and c not in self.opted_out and self._why_not(c, sid) is None
             }
-            assert sorted(new) == sorted(self.phones[c] for c in model.offered)  # invariant 3
+            assert sorted(new) == sorted(self.phones[c] for c in model.offered)  # I3
         else:
-            assert new == []  # invariant 2: a repeat sends nothing
+            assert new == []  # I2: a repeat sends nothing
 
     @rule(
         target=message_ids,
@@ -240,7 +240,7 @@ class ShiftFillMachine(RuleBasedStateMachine):
                 assert result.outcome == "unavailable"
             elif model.winner is None:
                 refused = self._why_not(cid, target)
-                assert result.outcome == (refused or "assigned")  # invariant 7
+                assert result.outcome == (refused or "assigned")  # I7
                 if refused is None:
                     model.winner = cid
             else:
@@ -254,7 +254,7 @@ class ShiftFillMachine(RuleBasedStateMachine):
     def replay(self, mid: str) -> None:
         message, first = self.messages[mid]
         state = self._snapshot()
-        assert handle_inbound(self.deps, message) == first  # invariant 5
+        assert handle_inbound(self.deps, message) == first  # I5
         assert self._snapshot() == state
 
     @rule(cid=caregiver_ids, roll=st.integers(min_value=0, max_value=7))
@@ -289,7 +289,7 @@ class ShiftFillMachine(RuleBasedStateMachine):
         run_due_phone_rounds(self.deps)
         for sid in due:
             self.shifts[sid].escalated = True
-        assert sorted(self._sends("call")[before:]) == expected  # invariant 4
+        assert sorted(self._sends("call")[before:]) == expected  # I4
 
     @rule(sid=shift_ids)
     def job_fires_again(self, sid: str) -> None:
@@ -302,7 +302,7 @@ class ShiftFillMachine(RuleBasedStateMachine):
         run_phone_round(self.deps, sid)
         if should_run:
             model.escalated = True
-        assert sorted(self._sends("call")[before:]) == expected  # invariant 4
+        assert sorted(self._sends("call")[before:]) == expected  # I4
 
     def _callees(self, sids: list[str]) -> list[str]:
         return sorted(
@@ -329,7 +329,7 @@ class ShiftFillMachine(RuleBasedStateMachine):
             shift = self.deps.store.shifts.get(sid)
             assert shift is not None
             assigned = [e for e in self.deps.store.events.for_shift(sid) if e.type == "assigned"]
-            assert len(assigned) <= 1  # invariant 1
+            assert len(assigned) <= 1  # I1
             assert shift.assigned_caregiver_id == model.winner
             assert (shift.status is ShiftStatus.FILLED) == (model.winner is not None)
             assert (shift.status is ShiftStatus.CANCELLED) == model.cancelled
@@ -347,7 +347,7 @@ class ShiftFillMachine(RuleBasedStateMachine):
         for mine in held.values():
             for i, a in enumerate(mine):
                 for b in mine[i + 1 :]:
-                    assert not (a.start < b.end and b.start < a.end)  # invariant 7
+                    assert not (a.start < b.end and b.start < a.end)  # I7
             for lo, hi in WEEKS:
                 assert sum(m.hours_in(lo, hi) for m in mine if m.org == "org") <= CAP
 
@@ -357,7 +357,7 @@ class ShiftFillMachine(RuleBasedStateMachine):
             return
         texts = Counter(self._sends("sms"))
         offers = Counter(self.phones[c] for m in self.shifts.values() for c in m.offered)
-        assert texts == offers  # invariants 2 and 3
+        assert texts == offers  # I2 and I3
         for sid in self.shifts:
             keys = [
                 (n.caregiver_id, n.channel) for n in self.deps.store.notifications.for_shift(sid)

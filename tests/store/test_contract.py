@@ -338,7 +338,7 @@ def test_a_caregivers_language_and_quiet_hours_are_kept(store: Store) -> None:
     assert store.caregivers.get("cg_2").language == "en"  # type: ignore[union-attr]
 
 
-# --- assignments: overlapping shifts and the weekly cap (invariant 7) ---
+# --- assignments: overlapping shifts and the weekly cap (I7 in docs/invariants.md) ---
 
 
 def timed(shift_id: str, start: datetime, hours: float) -> Shift:

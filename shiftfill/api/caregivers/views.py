@@ -66,7 +66,10 @@ def get_caregiver(caregiver_id: str) -> Caregiver:
 @blp.response(200, CaregiverSchema)
 @blp.errors(400, 404, 409)
 def update_caregiver(changes: dict[str, Any], caregiver_id: str) -> Caregiver:
-    """Change a caregiver's name, phone, role or activity, or opt them back in."""
+    """Change a caregiver's details, or opt them back in.
+
+    Any of name, phone, role, active, language and quiet_hours; opted_out only to false.
+    """
     return caregivers.update_caregiver(services(), caregiver_id, changes)
 
 
