@@ -1,4 +1,4 @@
-"""The HTTP API: one flask-smorest blueprint per resource, and the OpenAPI document."""
+"""The HTTP API: one flask-smorest blueprint per resource, the OpenAPI document and its page."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from flask import Flask
 from shiftfill.api import auth, limits
 from shiftfill.api.blueprint import Api
 from shiftfill.api.caregivers.views import blp as caregivers_blp
+from shiftfill.api.docs.views import blp as docs_blp
 from shiftfill.api.errors import register_error_handlers
 from shiftfill.api.health.views import blp as health_blp
 from shiftfill.api.messages.views import blp as messages_blp
@@ -18,7 +19,7 @@ from shiftfill.api.voice.views import blp as voice_blp
 
 
 def init_app(app: Flask) -> Api:
-    """Register the blueprints, authentication, error handlers and ``/openapi.json``."""
+    """Register the blueprints, authentication, error handlers, ``/openapi.json`` and ``/docs``."""
     for key, value in OPENAPI_SETTINGS.items():
         app.config.setdefault(key, value)
     api = Api(app, spec_kwargs={"extra_plugins": [SharedErrors()]})
@@ -33,6 +34,8 @@ def init_app(app: Flask) -> Api:
         voice_blp,
     ):
         api.register_blueprint(blp)
+    # A plain Flask blueprint: the page is not an operation of the API it shows.
+    app.register_blueprint(docs_blp)
     register_error_handlers(app)
     limits.init_app(app)
     auth.init_app(app)
