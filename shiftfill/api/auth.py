@@ -16,7 +16,9 @@ from twilio.request_validator import RequestValidator
 from shiftfill.api.blueprint import reject
 
 FORM = "application/x-www-form-urlencoded"
-PUBLIC_ENDPOINTS = frozenset({"health.health"})
+# The page at /docs and its files are static: open, like /health. The document it
+# shows, /openapi.json, needs the token like any operation.
+PUBLIC_ENDPOINTS = frozenset({"health.health", "docs.page", "docs.asset"})
 PROVIDER_ENDPOINTS = frozenset({"messages.status_callback", "voice.gather"})
 SIGNATURE_HEADER = "X-Twilio-Signature"
 

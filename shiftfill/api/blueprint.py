@@ -55,10 +55,10 @@ class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = Parser()
 
     def errors(self, *statuses: int) -> Callable[[F], F]:
-        """Document the error responses a view can give, each with the error body.
+        """Document the error responses a view's own use case can give (404, 409...).
 
-        Documentation only: unlike ``alt_response``, it adds no wrapper that runs
-        on every request.
+        Each gets the error body. The errors of the layers in front of every view
+        (401, 403, 400 and 413 for a body, 503) are added by ``openapi.SharedErrors``.
         """
         return self.doc(responses={str(status): HTTPStatus(status).name for status in statuses})
 

@@ -14,6 +14,8 @@ from shiftfill.services.ports import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
+# The code of an error body, by status. 414, 431 and 503 are what nginx answers in
+# front of the app (deploy/nginx.conf.template) in the same body.
 ERROR_CODES = {
     400: "bad_request",
     401: "unauthorized",
@@ -22,12 +24,28 @@ ERROR_CODES = {
     405: "method_not_allowed",
     409: "conflict",
     413: "payload_too_large",
+    414: "uri_too_long",
     415: "unsupported_media_type",
     422: "validation_error",
     429: "too_many_requests",
+    431: "request_header_fields_too_large",
     500: "internal_error",
+    503: "service_unavailable",
 }
+# Any other status (none is known to reach a client) and a bare ``ServiceError``.
+OTHER_ERROR = "error"
+# A 503 from the app itself: the store cannot be reached, nothing was changed.
+STORE_UNAVAILABLE = "store_unavailable"
 SERVICE_STATUS = {NotFound: 404, Conflict: 409, Invalid: 422}
+# Every code an error body can carry: the enum of ``Error.code`` in /openapi.json.
+ALL_ERROR_CODES = sorted(
+    {
+        *ERROR_CODES.values(),
+        *(error.code for error in (ServiceError, *SERVICE_STATUS)),
+        STORE_UNAVAILABLE,
+        OTHER_ERROR,
+    }
+)
 # An error body reports at most this many items of a list (or fields of an object) and
 # echoes at most this much of a name the client sent: a batch of 10,000 invalid
 # caregivers, or 10,000 unknown fields, is answered in a few kilobytes.
@@ -37,9 +55,21 @@ MORE = "_more"
 
 
 class ErrorDetailSchema(ma.Schema):
-    code = ma.fields.String(metadata={"description": "Machine-readable error name"})
-    message = ma.fields.String(metadata={"description": "What went wrong, for a person"})
+    code = ma.fields.String(
+        required=True,
+        metadata={
+            "enum": ALL_ERROR_CODES,
+            "description": "Machine-readable error name. `validation_error`: the body or "
+            "query failed the schema or a rule (422); `store_unavailable`: the store "
+            "cannot be reached and nothing was changed, retry (503); `service_unavailable`: "
+            "the proxy in front cannot reach shiftfill (503); `error`: any other failure.",
+        },
+    )
+    message = ma.fields.String(
+        required=True, metadata={"description": "What went wrong, for a person"}
+    )
     fields_ = ma.fields.Dict(
+        required=True,
         data_key="fields",
         keys=ma.fields.String(),
         metadata={
@@ -52,7 +82,7 @@ class ErrorDetailSchema(ma.Schema):
 class ErrorSchema(ma.Schema):
     """The error body of every 4xx and 5xx response."""
 
-    error = ma.fields.Nested(ErrorDetailSchema)
+    error = ma.fields.Nested(ErrorDetailSchema, required=True)
 
 
 def error_response(
@@ -61,7 +91,7 @@ def error_response(
     """Build the JSON error response for ``status``."""
     body = {
         "error": {
-            "code": code or ERROR_CODES.get(status, "error"),
+            "code": code or ERROR_CODES.get(status, OTHER_ERROR),
             "message": message,
             "fields": fields or {},
         }
@@ -138,7 +168,7 @@ def register_error_handlers(app: Flask) -> None:
         response = error_response(
             503,
             f"The store cannot be reached ({error}); nothing was changed. Retry shortly.",
-            code="store_unavailable",
+            code=STORE_UNAVAILABLE,
         )
         response.headers["Retry-After"] = "5"
         return response

@@ -121,14 +121,14 @@ class CaregiverBatchSchema(ma.Schema):
 
 
 class CaregiverSchema(ma.Schema):
-    id = ma.fields.String()
-    name = ma.fields.String()
-    role = ma.fields.String()
-    phone = ma.fields.String()
-    opted_out = ma.fields.Boolean()
-    active = ma.fields.Boolean()
-    language = ma.fields.String(metadata={"enum": list(LANGUAGES)})
-    quiet_hours = ma.fields.Nested(QuietHoursSchema, allow_none=True)
+    id = ma.fields.String(required=True)
+    name = ma.fields.String(required=True)
+    role = ma.fields.String(required=True)
+    phone = ma.fields.String(required=True)
+    opted_out = ma.fields.Boolean(required=True)
+    active = ma.fields.Boolean(required=True)
+    language = ma.fields.String(required=True, metadata={"enum": list(LANGUAGES)})
+    quiet_hours = ma.fields.Nested(QuietHoursSchema, required=True, allow_none=True)
 
 
 class CaregiverQuerySchema(ma.Schema):

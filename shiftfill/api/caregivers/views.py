@@ -24,6 +24,7 @@ blp = Blueprint("caregivers", __name__, url_prefix="/caregivers", description="C
 
 
 @blp.get("")
+@blp.doc(operationId="listCaregivers")
 @blp.arguments(CaregiverQuerySchema, location="query", as_kwargs=True, unknown=ma.RAISE)
 @blp.response(200, CaregiverSchema(many=True))
 def list_caregivers(
@@ -34,18 +35,20 @@ def list_caregivers(
 
 
 @blp.post("")
+@blp.doc(operationId="createCaregiver")
 @blp.arguments(CaregiverCreateSchema)
 @blp.response(201, CaregiverSchema)
-@blp.errors(400, 409)
+@blp.errors(409)
 def create_caregiver(data: dict[str, Any]) -> Caregiver:
     """Add a caregiver; the role is upper-cased and the phone normalised to E.164."""
     return caregivers.register_caregiver(services(), **data)
 
 
 @blp.post("/batch")
+@blp.doc(operationId="importCaregivers")
 @blp.arguments(CaregiverBatchSchema)
 @blp.response(201, CaregiverSchema(many=True))
-@blp.errors(400, 409)
+@blp.errors(409)
 def create_caregivers(data: dict[str, Any]) -> list[Caregiver]:
     """Import up to 1,000 caregivers at once: all are added, or none (a 409 names the clash)."""
     # A roster import stores thousands of records for good: keep the collector off them.
@@ -54,6 +57,7 @@ def create_caregivers(data: dict[str, Any]) -> list[Caregiver]:
 
 
 @blp.get("/<caregiver_id>")
+@blp.doc(operationId="getCaregiver")
 @blp.response(200, CaregiverSchema)
 @blp.errors(404)
 def get_caregiver(caregiver_id: str) -> Caregiver:
@@ -62,9 +66,10 @@ def get_caregiver(caregiver_id: str) -> Caregiver:
 
 
 @blp.patch("/<caregiver_id>")
+@blp.doc(operationId="updateCaregiver")
 @blp.arguments(CaregiverPatchSchema)
 @blp.response(200, CaregiverSchema)
-@blp.errors(400, 404, 409)
+@blp.errors(404, 409)
 def update_caregiver(changes: dict[str, Any], caregiver_id: str) -> Caregiver:
     """Change a caregiver's details, or opt them back in.
 
@@ -74,6 +79,7 @@ def update_caregiver(changes: dict[str, Any], caregiver_id: str) -> Caregiver:
 
 
 @blp.get("/<caregiver_id>/events")
+@blp.doc(operationId="listCaregiverEvents")
 @blp.response(200, EventSchema(many=True))
 @blp.errors(404)
 def list_caregiver_events(caregiver_id: str) -> list[Event]:

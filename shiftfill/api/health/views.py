@@ -13,33 +13,41 @@ blp = Blueprint("health", __name__, description="Liveness")
 
 
 class RecordsSchema(ma.Schema):
-    caregivers = ma.fields.Integer()
-    shifts = ma.fields.Integer()
-    notifications = ma.fields.Integer()
+    caregivers = ma.fields.Integer(required=True)
+    shifts = ma.fields.Integer(required=True)
+    notifications = ma.fields.Integer(required=True)
+
+
+class SchedulerSchema(ma.Schema):
+    running = ma.fields.Boolean(
+        required=True, metadata={"description": "Whether this process runs the phone-round poller"}
+    )
 
 
 class HealthSchema(ma.Schema):
-    status = ma.fields.String(metadata={"enum": ["ok"]})
-    store = ma.fields.String(metadata={"enum": ["memory", "redis"]})
+    status = ma.fields.String(required=True, metadata={"enum": ["ok"]})
+    store = ma.fields.String(required=True, metadata={"enum": ["memory", "redis"]})
     started_at = ma.fields.DateTime(
-        metadata={"description": "When the process that answered started"}
+        required=True, metadata={"description": "When the process that answered started"}
     )
-    boot_id = ma.fields.String(metadata={"description": "Changes whenever that process restarts"})
+    boot_id = ma.fields.String(
+        required=True, metadata={"description": "Changes whenever that process restarts"}
+    )
     seeded_at = ma.fields.DateTime(
+        required=True,
         allow_none=True,
         metadata={"description": "When the seed file was first loaded into this store, or null"},
     )
     records = ma.fields.Nested(
-        RecordsSchema, metadata={"description": "How many records the store holds"}
+        RecordsSchema, required=True, metadata={"description": "How many records the store holds"}
     )
-    scheduler = ma.fields.Dict()
-    sends_pending = ma.fields.Integer()
+    scheduler = ma.fields.Nested(SchedulerSchema, required=True)
+    sends_pending = ma.fields.Integer(required=True)
 
 
 @blp.get("/health")
-@blp.doc(security=[])
+@blp.doc(operationId="getHealth", security=[])
 @blp.response(200, HealthSchema)
-@blp.errors(503)
 def health() -> dict[str, Any]:
     """Report the process (start, boot id), its store and what it holds, poller and send queue.
 

@@ -66,10 +66,10 @@ class TwilioWebhookSchema(ProviderParamsSchema):
 
 
 class InboundResultSchema(ma.Schema):
-    outcome = ma.fields.String(metadata={"enum": [o.value for o in Outcome]})
-    shift_id = ma.fields.String(allow_none=True)
-    caregiver_id = ma.fields.String(allow_none=True)
-    reply = ma.fields.String()
+    outcome = ma.fields.String(required=True, metadata={"enum": [o.value for o in Outcome]})
+    shift_id = ma.fields.String(required=True, allow_none=True)
+    caregiver_id = ma.fields.String(required=True, allow_none=True)
+    reply = ma.fields.String(required=True)
 
 
 class StatusCallbackSchema(ProviderParamsSchema):

@@ -47,6 +47,7 @@ _REQUEST_BODY = {
 
 @blp.post("/inbound")
 @blp.doc(
+    operationId="postInboundMessage",
     requestBody=_REQUEST_BODY,
     security=[{"bearerAuth": []}, *PROVIDER_SECURITY],
     responses={
@@ -60,7 +61,7 @@ _REQUEST_BODY = {
     },
 )
 @blp.response(200, InboundResultSchema, description="JSON in, JSON out; a form in, TwiML out.")
-@blp.errors(400, 401, 403, 422)
+@blp.errors(422)
 def inbound() -> InboundResult | Response:
     """Handle a caregiver's reply: accept, decline, STOP, HELP, or something else."""
     if request.mimetype == FORM:
@@ -80,10 +81,9 @@ def inbound() -> InboundResult | Response:
 
 
 @blp.post("/status")
-@blp.doc(security=PROVIDER_SECURITY)
+@blp.doc(operationId="postDeliveryStatus", security=PROVIDER_SECURITY)
 @blp.arguments(StatusCallbackSchema, location="form")
 @blp.response(204, description="Report applied, or ignored when stale or unknown.")
-@blp.errors(403, 422)
 def status_callback(report: DeliveryReport) -> None:
     """Take the provider's delivery report for a text or a call."""
     record_delivery_report(services(), report)

@@ -11,14 +11,14 @@ blp = Blueprint("metrics", __name__, description="Prometheus metrics")
 
 @blp.get("/metrics")
 @blp.doc(
+    operationId="getMetrics",
     responses={
         "200": {
             "description": "The Prometheus text exposition format.",
             "content": {"text/plain": {"schema": {"type": "string"}}},
         }
-    }
+    },
 )
-@blp.errors(401)
 def metrics() -> Response:
     """Expose fanouts, notifications, replies, fills, request timings and the store's gauges."""
     body, content_type = current_app.extensions["shiftfill"].metrics.exposition()

@@ -35,7 +35,7 @@ class OrganizationPatchSchema(ma.Schema):
 
 
 class OrganizationSchema(ma.Schema):
-    id = ma.fields.String()
-    name = ma.fields.String()
-    time_zone = ma.fields.String()
-    max_weekly_hours = ma.fields.Float(allow_none=True)
+    id = ma.fields.String(required=True)
+    name = ma.fields.String(required=True)
+    time_zone = ma.fields.String(required=True)
+    max_weekly_hours = ma.fields.Float(required=True, allow_none=True)

@@ -23,6 +23,7 @@ blp = Blueprint(
 
 
 @blp.get("")
+@blp.doc(operationId="listOrganizations")
 @blp.response(200, OrganizationSchema(many=True))
 def list_organizations() -> list[Organization]:
     """List organizations; `default` is always there."""
@@ -30,15 +31,17 @@ def list_organizations() -> list[Organization]:
 
 
 @blp.post("")
+@blp.doc(operationId="createOrganization")
 @blp.arguments(OrganizationCreateSchema)
 @blp.response(201, OrganizationSchema)
-@blp.errors(400, 409)
+@blp.errors(409)
 def create_organization(data: dict[str, Any]) -> Organization:
     """Add an organization with an IANA time zone and an optional weekly hours cap."""
     return organizations.create_organization(services(), **data)
 
 
 @blp.get("/<organization_id>")
+@blp.doc(operationId="getOrganization")
 @blp.response(200, OrganizationSchema)
 @blp.errors(404)
 def get_organization(organization_id: str) -> Organization:
@@ -47,9 +50,10 @@ def get_organization(organization_id: str) -> Organization:
 
 
 @blp.patch("/<organization_id>")
+@blp.doc(operationId="updateOrganization")
 @blp.arguments(OrganizationPatchSchema)
 @blp.response(200, OrganizationSchema)
-@blp.errors(400, 404)
+@blp.errors(404)
 def update_organization(data: dict[str, Any], organization_id: str) -> Organization:
     """Change an organization's name, time zone or cap; later texts and claims follow it."""
     return organizations.update_organization(services(), organization_id, data)

@@ -34,28 +34,29 @@ class ShiftCreateSchema(ma.Schema):
 
 
 class FanoutSchema(ma.Schema):
-    started_at = ma.fields.DateTime()
-    offer_code = ma.fields.String()
-    escalation_due_at = ma.fields.DateTime()
-    escalated_at = ma.fields.DateTime(allow_none=True)
-    round = ma.fields.String(metadata={"enum": ["sms", "phone"]})
+    started_at = ma.fields.DateTime(required=True)
+    offer_code = ma.fields.String(required=True)
+    escalation_due_at = ma.fields.DateTime(required=True)
+    escalated_at = ma.fields.DateTime(required=True, allow_none=True)
+    round = ma.fields.String(required=True, metadata={"enum": ["sms", "phone"]})
     no_one_qualified = ma.fields.Boolean(
-        metadata={"description": "True when nobody qualified: the fanout texted no one"}
+        required=True,
+        metadata={"description": "True when nobody qualified: the fanout texted no one"},
     )
-    offered_caregiver_ids = Ids()
-    declined_caregiver_ids = Ids()
+    offered_caregiver_ids = Ids(required=True)
+    declined_caregiver_ids = Ids(required=True)
 
 
 class ShiftSchema(ma.Schema):
-    id = ma.fields.String()
-    organization_id = ma.fields.String()
-    role_required = ma.fields.String()
-    start_time = ma.fields.DateTime()
-    end_time = ma.fields.DateTime()
-    status = ma.fields.String(metadata={"enum": [s.value for s in ShiftStatus]})
-    assigned_caregiver_id = ma.fields.String(allow_none=True)
-    filled_at = ma.fields.DateTime(allow_none=True)
-    fanout = ma.fields.Nested(FanoutSchema, allow_none=True)
+    id = ma.fields.String(required=True)
+    organization_id = ma.fields.String(required=True)
+    role_required = ma.fields.String(required=True)
+    start_time = ma.fields.DateTime(required=True)
+    end_time = ma.fields.DateTime(required=True)
+    status = ma.fields.String(required=True, metadata={"enum": [s.value for s in ShiftStatus]})
+    assigned_caregiver_id = ma.fields.String(required=True, allow_none=True)
+    filled_at = ma.fields.DateTime(required=True, allow_none=True)
+    fanout = ma.fields.Nested(FanoutSchema, required=True, allow_none=True)
 
 
 class ShiftQuerySchema(ma.Schema):
@@ -65,22 +66,26 @@ class ShiftQuerySchema(ma.Schema):
 
 
 class NotificationSchema(ma.Schema):
-    id = ma.fields.String()
-    shift_id = ma.fields.String()
-    caregiver_id = ma.fields.String()
-    channel = ma.fields.String(metadata={"enum": [c.value for c in Channel]})
-    status = ma.fields.String(metadata={"enum": [s.value for s in NotificationStatus]})
-    attempts = ma.fields.Integer()
-    queued_at = ma.fields.DateTime()
-    sent_at = ma.fields.DateTime(allow_none=True)
-    error = ma.fields.String(allow_none=True)
+    id = ma.fields.String(required=True)
+    shift_id = ma.fields.String(required=True)
+    caregiver_id = ma.fields.String(required=True)
+    channel = ma.fields.String(required=True, metadata={"enum": [c.value for c in Channel]})
+    status = ma.fields.String(
+        required=True, metadata={"enum": [s.value for s in NotificationStatus]}
+    )
+    attempts = ma.fields.Integer(required=True)
+    queued_at = ma.fields.DateTime(required=True)
+    sent_at = ma.fields.DateTime(required=True, allow_none=True)
+    error = ma.fields.String(required=True, allow_none=True)
     provider_id = ma.fields.String(
-        allow_none=True, metadata={"description": "The provider's MessageSid or CallSid"}
+        required=True,
+        allow_none=True,
+        metadata={"description": "The provider's MessageSid or CallSid"},
     )
 
 
 class EventSchema(ma.Schema):
-    at = ma.fields.DateTime()
-    type = ma.fields.String(metadata={"enum": [t.value for t in EventType]})
-    caregiver_id = ma.fields.String(allow_none=True)
-    detail = ma.fields.Dict()
+    at = ma.fields.DateTime(required=True)
+    type = ma.fields.String(required=True, metadata={"enum": [t.value for t in EventType]})
+    caregiver_id = ma.fields.String(required=True, allow_none=True)
+    detail = ma.fields.Dict(required=True)

@@ -23,6 +23,7 @@ blp = Blueprint("shifts", __name__, url_prefix="/shifts", description="Shifts an
 
 
 @blp.get("")
+@blp.doc(operationId="listShifts")
 @blp.arguments(ShiftQuerySchema, location="query", as_kwargs=True, unknown=ma.RAISE)
 @blp.response(200, ShiftSchema(many=True))
 def list_shifts(
@@ -35,15 +36,17 @@ def list_shifts(
 
 
 @blp.post("")
+@blp.doc(operationId="createShift")
 @blp.arguments(ShiftCreateSchema)
 @blp.response(201, ShiftSchema)
-@blp.errors(400, 409)
+@blp.errors(409)
 def create_shift(data: dict[str, Any]) -> Shift:
     """Add an open shift."""
     return shifts.create_shift(services(), **data)
 
 
 @blp.get("/<shift_id>")
+@blp.doc(operationId="getShift")
 @blp.response(200, ShiftSchema)
 @blp.errors(404)
 def get_shift(shift_id: str) -> Shift:
@@ -52,6 +55,7 @@ def get_shift(shift_id: str) -> Shift:
 
 
 @blp.post("/<shift_id>/fanout")
+@blp.doc(operationId="startFanout")
 @blp.response(202, ShiftSchema, description="Fanout started: texts are being sent.")
 @blp.alt_response(200, schema=ShiftSchema, description="Fanout had already started; nothing sent.")
 @blp.errors(404, 409)
@@ -68,6 +72,7 @@ def start_fanout(shift_id: str) -> tuple[Shift, int]:
 
 
 @blp.post("/<shift_id>/cancel")
+@blp.doc(operationId="cancelShift")
 @blp.response(200, ShiftSchema)
 @blp.errors(404, 409)
 def cancel_shift(shift_id: str) -> Shift:
@@ -76,6 +81,7 @@ def cancel_shift(shift_id: str) -> Shift:
 
 
 @blp.get("/<shift_id>/notifications")
+@blp.doc(operationId="listShiftNotifications")
 @blp.response(200, NotificationSchema(many=True))
 @blp.errors(404)
 def list_notifications(shift_id: str) -> list[Notification]:
@@ -84,6 +90,7 @@ def list_notifications(shift_id: str) -> list[Notification]:
 
 
 @blp.get("/<shift_id>/events")
+@blp.doc(operationId="listShiftEvents")
 @blp.response(200, EventSchema(many=True))
 @blp.errors(404)
 def list_events(shift_id: str) -> list[Event]:

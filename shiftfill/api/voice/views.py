@@ -14,10 +14,9 @@ blp = Blueprint("voice", __name__, url_prefix="/voice", description="Call answer
 
 
 @blp.post("/gather")
-@blp.doc(security=PROVIDER_SECURITY)
+@blp.doc(operationId="postCallAnswer", security=PROVIDER_SECURITY)
 @blp.arguments(GatherSchema, location="form")
 @blp.response(200, description="TwiML <Say> with the outcome.")
-@blp.errors(403, 422)
 def gather(data: dict[str, Any]) -> Response:
     """Claim or decline for the called caregiver; ``1`` or yes accepts, ``2`` or no declines."""
     # On a call shiftfill placed, ``From`` is shiftfill's own number; ``To`` is the caregiver.

@@ -1,0 +1,1 @@
+"""The API's page for people: ``/docs``."""
