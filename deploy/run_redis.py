@@ -6,6 +6,11 @@ data in ``.redis/``, then gunicorn with ``SHIFTFILL_WORKERS`` (2) processes shar
 SIGTERM or Ctrl-C stops gunicorn (draining sends under way), then Redis. Stop it, start
 it again: every caregiver, shift, fanout, pending phone round and queued text is there.
 A Redis of your own: ``SHIFTFILL_STORE_URL=redis://host:6379/0 SHIFTFILL_WORKERS=4 make run``.
+
+It writes only to the Redis it started. A host with Debian's ``redis-server`` package
+usually runs one on 6379 already: a port in use stops this script before anything
+starts, with one line naming it; and gunicorn starts only once the Redis answering
+on the port reports the process id of the one started here (``INFO server``).
 """
 
 from __future__ import annotations
@@ -13,20 +18,24 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import redis
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from deploy.serve import STOP_SIGNALS, start  # noqa: E402
+from deploy.serve import STOP_SIGNALS, answers, in_use, show, start, wait_for  # noqa: E402
 
 REDIS_MISSING = (
     "shiftfill: redis-server is missing; install Debian's package: apt-get install -y redis-server"
 )
+HOST = "127.0.0.1"
+# How long Redis may take to answer: loading a large append-only file takes a while.
+REDIS_READY_SECONDS = 60
 
 
 def main() -> int:
@@ -35,33 +44,66 @@ def main() -> int:
     if executable is None:
         print(REDIS_MISSING, file=sys.stderr)
         return 2
-    port = os.environ.get("SHIFTFILL_REDIS_PORT", "6379")
+    port = redis_port()
+    if port is None:
+        return 2
+    bind = os.environ.get("SHIFTFILL_BIND", "127.0.0.1:8000")
+    for address, setting in (((HOST, port), "SHIFTFILL_REDIS_PORT"), (tcp(bind), "SHIFTFILL_BIND")):
+        if address is None:
+            continue
+        taken = in_use(*address)
+        if taken is not None:
+            print(
+                f"shiftfill: cannot listen on {show(*address)}: {taken}; "
+                f"set {setting} to a free port",
+                file=sys.stderr,
+            )
+            return 1
     data = ROOT / ".redis"
     data.mkdir(exist_ok=True)
     stopping: list[int] = []
     for signum in STOP_SIGNALS:
         signal.signal(signum, lambda signum, frame: stopping.append(signum))
-    redis = start(
+    redis_server = start(
         [
             executable,
-            "--port", port,
-            "--bind", "127.0.0.1",
+            "--port", str(port),
+            "--bind", HOST,
             "--dir", str(data),
             "--appendonly", "yes",
             "--appendfsync", "everysec",
         ]
     )  # fmt: skip
-    children = [redis]
+    children = [redis_server]
     try:
-        if not wait_for_redis(int(port), redis):
-            print(f"shiftfill: redis-server did not start on port {port}", file=sys.stderr)
+        problem = wait_for_own_redis(port, redis_server, stopping)
+        if problem is not None:
+            print(f"shiftfill: {problem}", file=sys.stderr)
             return 1
-        os.environ.setdefault("SHIFTFILL_STORE_URL", f"redis://127.0.0.1:{port}/0")
+        if stopping:
+            return 0
+        # This Redis, whatever the shell exports: it is the one checked above.
+        os.environ["SHIFTFILL_STORE_URL"] = f"redis://{HOST}:{port}/0"
         os.environ.setdefault("SHIFTFILL_WORKERS", "2")
         gunicorn = start(
             [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "wsgi:app"]
         )
         children.append(gunicorn)
+        if bind.startswith("unix:"):
+            ready = wait_for(lambda: Path(bind.removeprefix("unix:")).exists(), gunicorn, stopping)
+            serving = bind
+        else:
+            serving = f"http://{bind}"
+            ready = wait_for(lambda: answers(serving + "/health"), gunicorn, stopping)
+        if not ready:
+            return 0 if stopping else 1
+        print(
+            f"shiftfill: serving on {serving} (gunicorn pid {gunicorn.pid}) with Redis on "
+            f"{HOST}:{port} (pid {redis_server.pid}, data in .redis/); "
+            "SIGTERM or Ctrl-C stops both",
+            file=sys.stderr,
+            flush=True,
+        )
         while not stopping and all(child.poll() is None for child in children):
             time.sleep(0.2)
         return 0 if stopping else 1
@@ -76,17 +118,59 @@ def main() -> int:
                 child.wait()
 
 
-def wait_for_redis(port: int, redis: subprocess.Popen[bytes]) -> bool:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and redis.poll() is None:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as conn:
-                conn.sendall(b"PING\r\n")
-                if conn.recv(16).startswith(b"+PONG"):
-                    return True
-        except OSError:
+def redis_port() -> int | None:
+    """``SHIFTFILL_REDIS_PORT`` (6379), or None after saying in one line what is wrong."""
+    raw = os.environ.get("SHIFTFILL_REDIS_PORT", "").strip() or "6379"
+    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+        print(
+            f"shiftfill: SHIFTFILL_REDIS_PORT must be a port number (1 to 65535), got {raw!r}.",
+            file=sys.stderr,
+        )
+        return None
+    return int(raw)
+
+
+def tcp(bind: str) -> tuple[str, int] | None:
+    """The host and port of a gunicorn bind ``host:port``; None for a Unix socket."""
+    if bind.startswith("unix:") or ":" not in bind:
+        return None
+    host, _, port = bind.rpartition(":")
+    return host.strip("[]") or "0.0.0.0", int(port) if port.isdigit() else 0
+
+
+def wait_for_own_redis(
+    port: int, server: subprocess.Popen[bytes], stopping: list[int]
+) -> str | None:
+    """Wait until ``server`` answers on ``port``; else say what answers, or why not.
+
+    The Redis that answers must report ``server``'s process id: another one that
+    took the port meanwhile is never written to.
+    """
+    client = redis.Redis(host=HOST, port=port, socket_timeout=2, socket_connect_timeout=1)
+    deadline = time.monotonic() + REDIS_READY_SECONDS
+    try:
+        while time.monotonic() < deadline and not stopping:
+            try:
+                answering = int(client.info("server")["process_id"])
+            except redis.BusyLoadingError:
+                pass  # ours or not, it says once it has loaded its data
+            except redis.RedisError:
+                if server.poll() is not None:
+                    code = server.returncode
+                    return f"redis-server exited with {code} before answering on port {port}"
+            else:
+                if answering != server.pid:
+                    return (
+                        f"another Redis (pid {answering}) answers on port {port}, not the one "
+                        "started here; set SHIFTFILL_REDIS_PORT to a free port"
+                    )
+                return None
             time.sleep(0.1)
-    return False
+    finally:
+        client.close()
+    if stopping:
+        return None
+    return f"redis-server did not answer on port {port} in {REDIS_READY_SECONDS} s"
 
 
 if __name__ == "__main__":

@@ -7,6 +7,11 @@ nginx writes (pid, temp files, the socket) lives in one temporary directory; not
 needs root. SIGTERM or Ctrl-C stops nginx (finishing requests under way), then
 gunicorn (draining queued sends), then removes the directory (a ``kill -9`` of this
 script leaves the directory behind; nginx and gunicorn still stop).
+
+It says "serving on" only for a port its own nginx holds: a port in use stops it
+before anything starts, with one line naming it, and the address counts as ready
+only once this nginx has written its pid file (nginx does so only after binding
+every port) and answers ``/health`` there.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import ctypes
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -44,6 +50,15 @@ def main() -> int:
     if nginx is None:
         print(NGINX_MISSING, file=sys.stderr)
         return 2
+    host, port = config.SHIFTFILL_PUBLIC_HOST, config.SHIFTFILL_PUBLIC_PORT
+    taken = in_use(host, port)
+    if taken is not None:
+        print(
+            f"shiftfill: cannot listen on {show(host, port)}: {taken}; "
+            "set SHIFTFILL_PUBLIC_PORT to a free port",
+            file=sys.stderr,
+        )
+        return 1
     stopping: list[int] = []
     for signum in STOP_SIGNALS:
         signal.signal(signum, lambda signum, frame: stopping.append(signum))
@@ -73,8 +88,15 @@ def main() -> int:
             return 0 if stopping else 1
         front = start([nginx, "-p", str(runtime), "-c", str(conf), "-e", "stderr"])
         children.append(front)
-        address = f"http://{config.SHIFTFILL_PUBLIC_HOST}:{config.SHIFTFILL_PUBLIC_PORT}"
-        if not wait_for(lambda: answers(address + "/health"), front, stopping):
+        address = f"http://{show(host, port)}"
+        # While nginx retries a port taken since the check above, the probe could
+        # reach whoever holds it: only an nginx that wrote its pid file holds ours.
+        pid_file = runtime / "nginx.pid"
+        if not wait_for(
+            lambda: wrote_pid(pid_file, front.pid) and answers(address + "/health"),
+            front,
+            stopping,
+        ):
             return 0 if stopping else 1
         print(
             f"shiftfill: serving on {address} (nginx pid {front.pid}, gunicorn pid "
@@ -99,6 +121,40 @@ def find_nginx() -> str | None:
     """nginx on the PATH, or in /usr/sbin where Debian puts it (not on a user's PATH)."""
     path = os.environ.get("PATH", "") + os.pathsep + "/usr/sbin" + os.pathsep + "/usr/local/sbin"
     return shutil.which("nginx", path=path)
+
+
+def in_use(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be listened on now (in use, or not an address here), or None.
+
+    Binds as nginx and redis-server do (``SO_REUSEADDR``, so connections closing
+    from an earlier run do not count), then lets go. A listener on the wildcard
+    address counts too.
+    """
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        return str(exc.strerror or exc)
+    family, kind, proto, _, address = found[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            return str(exc.strerror or exc).lower()
+    return None
+
+
+def show(host: str, port: int) -> str:
+    """``host:port`` as a URL writes it (an IPv6 address in brackets)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def wrote_pid(pid_file: Path, pid: int) -> bool:
+    """Whether ``pid_file`` names ``pid``: nginx writes it once it holds every port."""
+    try:
+        return pid_file.read_text().strip() == str(pid)
+    except OSError:
+        return False
 
 
 def render(template: str, config: Config, runtime: Path, socket_path: Path) -> str:

@@ -44,8 +44,8 @@ def create_app(config: Config | None = None, runtime: Runtime | None = None) -> 
     register_request_ids(app)
     register_request_timing(app, runtime)
     api.init_app(app)
-    seed.init_app(app, runtime.deps)
-    start_on_first_request(app, runtime)
+    seed.init_app(app, runtime.deps, runtime.startup)
+    start_before_requests(app, runtime)
     log_configuration(config, runtime)
     return app
 
@@ -61,16 +61,19 @@ def dependencies_of(app: Flask) -> Dependencies:
     return runtime_of(app).deps
 
 
-def start_on_first_request(app: Flask, runtime: Runtime) -> None:
-    """Start the runtime's threads when the first request arrives, if the server has not.
+def start_before_requests(app: Flask, runtime: Runtime) -> None:
+    """Before a request: start the runtime's threads, and finish its start-up work.
 
-    gunicorn starts them in its worker hook; this covers any other WSGI server,
-    and keeps app creation itself free of threads.
+    gunicorn starts the threads in its worker hook; this covers any other WSGI
+    server, and keeps app creation itself free of threads. Start-up work the
+    store did not answer for (the seed file) runs first, so no request sees a
+    store without it; while the store is down, that is a 503 like any other.
     """
 
     @app.before_request
     def start_runtime() -> None:
         runtime.start()
+        runtime.startup.run()
 
 
 def register_request_ids(app: Flask) -> None:

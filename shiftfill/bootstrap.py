@@ -25,6 +25,7 @@ from shiftfill.adapters.notifier import LogNotifier
 from shiftfill.adapters.prometheus_metrics import PrometheusMetrics
 from shiftfill.adapters.redis_store import RedisStore
 from shiftfill.adapters.send_workers import SendWorkers
+from shiftfill.adapters.store_outage import OutageLog, StartupWork
 from shiftfill.adapters.twilio_notifier import TwilioNotifier
 from shiftfill.services.delivery import (
     SHUTTING_DOWN,
@@ -52,16 +53,19 @@ class Runtime:
     shutdown_drain_seconds: float
     metrics: PrometheusMetrics
     started_at: datetime
+    # Start-up work the store did not answer for yet (the seed file), done once it does.
+    startup: StartupWork = field(default_factory=StartupWork)
     # Tells one process from another, and from itself before a restart.
     boot_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     _started: threading.Event = field(default_factory=threading.Event, repr=False)
     _stopped: threading.Event = field(default_factory=threading.Event, repr=False)
 
     def start(self) -> None:
-        """Start sending and polling for phone rounds; calling it again does nothing."""
+        """Start sending, polling for phone rounds and retrying start-up work; once only."""
         if self._started.is_set() or self._stopped.is_set():
             return
         self._started.set()
+        self.startup.start()
         self.sender.start()
         if self.escalation is not None:
             self.escalation.start()
@@ -77,6 +81,7 @@ class Runtime:
         if self._stopped.is_set():
             return
         self._stopped.set()
+        self.startup.shutdown()
         if self.escalation is not None:
             self.escalation.shutdown()
         self.sender.shutdown(
@@ -101,6 +106,8 @@ def bootstrap(
     rounds themselves at a frozen time.
     """
     store = store or build_store(config, clock)
+    # One log line when the store stops answering, whichever thread notices first.
+    outage = OutageLog()
     metrics = PrometheusMetrics(store)
     deps = Dependencies(
         store=store,
@@ -124,9 +131,12 @@ def bootstrap(
         partial(settle_many, deps),
         workers=config.SHIFTFILL_SEND_CONCURRENCY,
         rate_per_second=config.SHIFTFILL_SEND_RATE_PER_SECOND,
+        outage=outage,
     )
     poller = (
-        EscalationPoller(partial(upkeep, deps), config.SHIFTFILL_ESCALATION_POLL_SECONDS)
+        EscalationPoller(
+            partial(upkeep, deps), config.SHIFTFILL_ESCALATION_POLL_SECONDS, outage=outage
+        )
         if escalation
         else None
     )
@@ -137,6 +147,7 @@ def bootstrap(
         config.SHIFTFILL_SHUTDOWN_DRAIN_SECONDS,
         metrics=metrics,
         started_at=clock(),
+        startup=StartupWork(outage),
     )
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +20,13 @@ import marshmallow as ma
 from flask import Flask
 
 from shiftfill.adapters.bulk_load import bulk_insert
+from shiftfill.adapters.store_outage import StartupWork
 from shiftfill.api.caregivers.schemas import CaregiverCreateSchema
 from shiftfill.api.organizations.schemas import OrganizationCreateSchema
 from shiftfill.api.shifts.schemas import ShiftCreateSchema
 from shiftfill.services.dependencies import Dependencies
 from shiftfill.services.errors import ServiceError
+from shiftfill.services.ports import StoreUnavailable
 from shiftfill.services.seeding import seed
 
 log = logging.getLogger(__name__)
@@ -67,16 +71,38 @@ class SeedShiftSchema(ShiftCreateSchema):
         return data
 
 
-def init_app(app: Flask, deps: Dependencies) -> None:
-    """Load the seed file named by ``SHIFTFILL_SEED_FILE``; an empty name loads nothing."""
+def init_app(app: Flask, deps: Dependencies, startup: StartupWork) -> None:
+    """Load the seed file named by ``SHIFTFILL_SEED_FILE``; an empty name loads nothing.
+
+    A file that cannot be used stops start-up (``SeedError``). A store that does
+    not answer yet does not: the validated records wait in ``startup`` and are
+    added as soon as it answers.
+    """
     path = app.config.get("SHIFTFILL_SEED_FILE") or ""
-    if path:
-        with app.app_context():
-            load_seed(deps, Path(path))
+    if not path:
+        return
+    with app.app_context():
+        records = read_seed(deps, Path(path))
+        try:
+            add_seed(deps, records)
+        except StoreUnavailable as exc:
+            startup.add(
+                f"loading the seed file {records.path.name}", partial(_later, deps, records), exc
+            )
 
 
-def load_seed(deps: Dependencies, path: Path) -> None:
-    """Validate every record of ``path`` first, then add those the store does not hold."""
+@dataclass(frozen=True)
+class SeedRecords:
+    """The validated records of one seed file, ready to be added."""
+
+    path: Path
+    organizations: list[dict[str, Any]]
+    caregivers: list[dict[str, Any]]
+    shifts: list[dict[str, Any]]
+
+
+def read_seed(deps: Dependencies, path: Path) -> SeedRecords:
+    """Read and validate every record of ``path``; relative times count from now."""
     data = _read(path)
     try:
         agencies = OrganizationCreateSchema(many=True).load(data.get("organizations", []))
@@ -84,12 +110,28 @@ def load_seed(deps: Dependencies, path: Path) -> None:
         open_shifts = SeedShiftSchema(many=True, now=deps.clock()).load(data.get("shifts", []))
     except ma.ValidationError as exc:
         raise SeedError(f"Seed file {path} is invalid: {exc.messages}") from exc
+    return SeedRecords(path, agencies, people, open_shifts)
+
+
+def add_seed(deps: Dependencies, records: SeedRecords) -> None:
+    """Add the records the store does not hold; ``StoreUnavailable`` if it does not answer."""
     try:
-        with bulk_insert(len(people)):
-            added = seed(deps, people, open_shifts, agencies)
+        with bulk_insert(len(records.caregivers)):
+            added = seed(deps, records.caregivers, records.shifts, records.organizations)
     except ServiceError as exc:
-        raise SeedError(f"Seed file {path} is invalid: {exc.message}") from exc
-    log.info("seed %s: added %d caregivers and %d shifts", path.name, *added)
+        raise SeedError(f"Seed file {records.path} is invalid: {exc.message}") from exc
+    log.info("seed %s: added %d caregivers and %d shifts", records.path.name, *added)
+
+
+def _later(deps: Dependencies, records: SeedRecords) -> None:
+    """Add the seed once the store answers; a seed it refuses then is logged, not raised.
+
+    The process is serving by then, so there is no start-up left to stop.
+    """
+    try:
+        add_seed(deps, records)
+    except SeedError as exc:
+        log.error("%s; the process serves without it", exc)
 
 
 def _read(path: Path) -> dict[str, Any]:

@@ -232,6 +232,38 @@ def test_a_restart_on_a_live_redis_store_adds_only_the_absent_seed_records(
     restarted_app.extensions["shiftfill"].shutdown()
 
 
+def test_an_app_started_before_its_redis_answers_503_then_seeds_before_serving() -> None:
+    redis = RedisServer(persistent=True)
+    try:
+        env = {
+            "SHIFTFILL_STORE_URL": redis.url,
+            "SHIFTFILL_REDIS_PREFIX": unique_prefix(),
+            "SHIFTFILL_SEED_FILE": SAMPLE_SEED,
+        }
+        # Live state another process wrote: the seed must add around it, not over it.
+        earlier = make_app(**{**env, "SHIFTFILL_SEED_FILE": ""}).test_client()
+        ana = {"id": "cg_1", "name": "Ana Lima-Reyes", "role": "RN", "phone": "+15555550101"}
+        assert earlier.post("/caregivers", json=ana).status_code == 201
+        redis.stop()
+
+        client = make_app(**env).test_client()  # starts: the seed waits for the store
+        for path in ("/health", "/shifts"):
+            answer = client.get(path)
+            assert answer.status_code == 503
+            assert answer.json["error"]["code"] == "store_unavailable"
+
+        redis.start()
+        health = client.get("/health")  # the request runs the seed first
+        assert health.status_code == 200
+        assert health.json["seeded_at"] is not None
+        assert {s["id"] for s in client.get("/shifts").json} >= {"sh_1", "sh_2", "sh_3"}
+        caregivers = {c["id"]: c["name"] for c in client.get("/caregivers").json}
+        assert len(caregivers) >= 8
+        assert caregivers["cg_1"] == "Ana Lima-Reyes"
+    finally:
+        redis.close()
+
+
 def test_http_public_address_is_allowed_with_twilio_only_on_loopback() -> None:
     for address in ("http://127.0.0.1:8000", "http://localhost:9000", "http://[::1]:8000"):
         config = config_from_env({**TWILIO, "SHIFTFILL_PUBLIC_BASE_URL": address})

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from shiftfill.adapters.store_outage import OutageLog
 from shiftfill.services.ports import StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -31,8 +32,11 @@ class EscalationPoller:
     was paused past a due time still runs the round when it wakes, once.
     """
 
-    def __init__(self, poll: Callable[[], object], interval: float) -> None:
+    def __init__(
+        self, poll: Callable[[], object], interval: float, *, outage: OutageLog | None = None
+    ) -> None:
         self._poll = poll
+        self._outage = outage or OutageLog()
         self._scheduler = BackgroundScheduler(
             timezone=UTC,
             job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
@@ -71,7 +75,10 @@ class EscalationPoller:
         try:
             self._poll()
         except StoreUnavailable as exc:
-            log.warning("phone-round poll skipped: %s", exc)
+            # Every poll skipped while the store is down is one log line an outage.
+            self._outage.unreachable("polling for phone rounds", exc)
         except Exception:
             # A store that is down for a moment must not stop the next polls.
             log.exception("the phone-round poll failed")
+        else:
+            self._outage.reachable()

@@ -45,17 +45,31 @@ class StoreGauges(Collector):
     def __init__(self, store: Store) -> None:
         self._store = store
 
+    def describe(self) -> Iterator[Metric]:
+        """The gauges without their values: registering them then asks the store nothing.
+
+        Without it the registry collects once to learn the names, and a process
+        that starts before its Redis answers would stop right there.
+        """
+        yield from self._families()
+
     def collect(self) -> Iterator[Metric]:
-        depth = GaugeMetricFamily(
-            "shiftfill_send_queue_depth", "Notifications waiting to be sent or being sent."
-        )
+        depth, open_shifts = self._families()
         depth.add_metric([], self._store.outbox.depth())
         yield depth
-        open_shifts = GaugeMetricFamily(
-            "shiftfill_open_shifts", "Shifts that are open (not filled, not cancelled)."
-        )
         open_shifts.add_metric([], len(self._store.shifts.all(status=ShiftStatus.OPEN)))
         yield open_shifts
+
+    @staticmethod
+    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
+        return (
+            GaugeMetricFamily(
+                "shiftfill_send_queue_depth", "Notifications waiting to be sent or being sent."
+            ),
+            GaugeMetricFamily(
+                "shiftfill_open_shifts", "Shifts that are open (not filled, not cancelled)."
+            ),
+        )
 
 
 class PrometheusMetrics:

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Generic, Protocol, TypeVar
 
+from shiftfill.adapters.store_outage import OutageLog
 from shiftfill.services.ports import Outbox, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,7 @@ class SendWorkers(Generic[Claimed, Result]):
         *,
         workers: int,
         rate_per_second: float | None = None,
+        outage: OutageLog | None = None,
     ) -> None:
         if workers < 1:
             raise ValueError("sending needs at least one worker")
@@ -97,6 +99,7 @@ class SendWorkers(Generic[Claimed, Result]):
         self._settle = settle
         self._workers = workers
         self._limiter = RateLimiter(rate_per_second) if rate_per_second else None
+        self._outage = outage or OutageLog()
         self._senders: list[threading.Thread] = []
         self._reader: threading.Thread | None = None
         self._settler: threading.Thread | None = None
@@ -204,10 +207,12 @@ class SendWorkers(Generic[Claimed, Result]):
         try:
             taken = self._outbox.take(POLL_SECONDS, limit=wanted)
         except StoreUnavailable as exc:
-            # Queued sends wait in the store; take them once it is back.
-            log.warning("send workers waiting for the store: %s", exc)
+            # Queued sends wait in the store; take them once it is back. Said once an
+            # outage, not at each try.
+            self._outage.unreachable("sending", exc)
             self._stopping.wait(STORE_RETRY_SECONDS)
             return 0
+        self._outage.reachable()
         if not taken:
             return 0
         if self._stopping.is_set():
