@@ -101,7 +101,7 @@ def bootstrap(
     rounds themselves at a frozen time.
     """
     store = store or build_store(config, clock)
-    metrics = PrometheusMetrics(store)
+    metrics = PrometheusMetrics(store, config.PROMETHEUS_MULTIPROC_DIR)
     deps = Dependencies(
         store=store,
         notifier=notifier or build_notifier(config),
