@@ -1,4 +1,11 @@
-"""Configuration classes; each reads the ``SHIFTFILL_*`` environment when it is built."""
+"""Configuration classes: every setting shiftfill reads, declared once, read when one is built.
+
+Each class attribute made with a kind from ``config.settings`` is one environment
+variable with its bounds and default; building a config reads them all, checks
+the ones that must agree, and raises ``ConfigError`` (one line naming the
+variable) for anything it cannot use. Nothing else in shiftfill, nor the gunicorn
+config, reads the environment: they take what they need from a config object.
+"""
 
 from __future__ import annotations
 
@@ -9,111 +16,251 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import available_timezones
 
+import phonenumbers
+
+from config.settings import (
+    DAY,
+    HOUR,
+    Choice,
+    ClassDefault,
+    Flag,
+    Limit,
+    Number,
+    Parsed,
+    Text,
+    Url,
+    Whole,
+    bind_addresses,
+    declared,
+    directory,
+    read_settings,
+    writable_log,
+)
+from config.settings import ConfigError as ConfigError
+from config.settings import Setting as Setting
+
 SAMPLE_SEED = str(Path(__file__).resolve().parent.parent / "shiftfill" / "data" / "sample.json")
 
 
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _ROLE = re.compile(r"^[A-Z0-9_-]{1,32}$")
-DEFAULT_ROLES = ("RN", "LPN", "LVN", "CNA", "HHA", "PCA", "PT", "OT", "ST", "MSW")
+DEFAULT_ROLES: tuple[str, ...] = ("RN", "LPN", "LVN", "CNA", "HHA", "PCA", "PT", "OT", "ST", "MSW")
 _LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+DEFAULT_BIND: tuple[str, ...] = ("127.0.0.1:8000",)
+NO_TOKENS: tuple[str, ...] = ()
 
 
-class ConfigError(ValueError):
-    """An environment variable has a value shiftfill cannot use."""
+def _store_url(raw: str) -> str:
+    if raw != "memory://" and urlsplit(raw).scheme not in {"redis", "rediss"}:
+        raise ValueError(raw)
+    return raw
+
+
+def _roles(raw: str) -> tuple[str, ...]:
+    roles = tuple(dict.fromkeys(role.strip().upper() for role in raw.split(",") if role.strip()))
+    if not roles or not all(_ROLE.match(role) for role in roles):
+        raise ValueError(raw)
+    return roles
+
+
+def _tokens(raw: str) -> tuple[str, ...]:
+    return tuple(token.strip() for token in raw.split(",") if token.strip())
+
+
+def _region(raw: str) -> str:
+    if raw.upper() not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError(raw)
+    return raw.upper()
+
+
+def _time_zone(raw: str) -> str:
+    if raw not in available_timezones():
+        raise ValueError(raw)
+    return raw
 
 
 class Config:
-    """Settings shared by every environment (each listed in docs/configuration.md)."""
+    """Settings shared by every environment: one line per variable, its bounds and default.
+
+    Each is listed in docs/configuration.md (``python -m config`` prints the table).
+    """
 
     DEBUG = False
     TESTING = False
     DEFAULT_SEED_FILE = SAMPLE_SEED
 
+    SHIFTFILL_ENV = Choice(
+        "production",
+        ("production", "development", "testing"),
+        doc="config class: production, development or testing",
+    )
+
+    # --- fanout, phone rounds, inbound replies ---
+    SHIFTFILL_ESCALATION_DELAY_SECONDS = Number(
+        600, low=0, high=7 * DAY, doc="delay before the phone round (at most 7 days)"
+    )
+    SHIFTFILL_ESCALATION_POLL_SECONDS = Number(
+        1, low=0.05, high=600, doc="how often each process looks for phone rounds that are due"
+    )
+    SHIFTFILL_INBOUND_DEDUPE_HOURS = Number(
+        72, low=0.01, high=30 * 24, doc="how long a provider message id is remembered"
+    )
+    SHIFTFILL_ROLES = Parsed(
+        _roles,
+        DEFAULT_ROLES,
+        what="a comma-separated list of role names of letters, digits, _ or - (at most 32 each)",
+        doc="the roles caregivers and shifts may have",
+    )
+    SHIFTFILL_DEFAULT_REGION = Parsed(
+        _region,
+        "US",
+        what="a two-letter region code that phone numbers are read in, like US or GB",
+        doc="region used to read phone numbers written without a country code",
+    )
+    SHIFTFILL_TIME_ZONE = Parsed(
+        _time_zone,
+        "UTC",
+        what="an IANA time zone name like America/Chicago",
+        doc="IANA time zone of the organization default",
+    )
+    SHIFTFILL_SEED_FILE = ClassDefault(
+        "DEFAULT_SEED_FILE",
+        shown="shiftfill/data/sample.json (none with SHIFTFILL_ENV=testing)",
+        what="the path of a JSON file, or empty",
+        doc="JSON with organizations, caregivers and shifts loaded at start; empty: start empty",
+    )
+
+    # --- the store ---
+    SHIFTFILL_STORE_URL = Parsed(
+        _store_url,
+        "memory://",
+        what="memory:// or redis://[:password@]host:port/db (or rediss://)",
+        doc="memory:// or a Redis URL",
+    )
+    SHIFTFILL_REDIS_PREFIX = Text(
+        "shiftfill:",
+        pattern=r"[A-Za-z0-9_.:-]{1,64}",
+        what="1 to 64 letters, digits or _ . : - characters",
+        doc="prefix of every key shiftfill writes to Redis",
+    )
+    SHIFTFILL_REDIS_PORT = Whole(
+        6379, low=1, high=65535, doc="the port of the local Redis that `make run-redis` starts"
+    )
+
+    # --- sending ---
+    SHIFTFILL_SEND_CONCURRENCY = Whole(
+        500, low=1, high=2000, doc="sends in flight per process, each on a thread of its own"
+    )
+    SHIFTFILL_SEND_RATE_PER_SECOND = Limit(
+        low=0.1, high=10_000, doc="messages per second across all send workers (0: no cap)"
+    )
+    SHIFTFILL_SEND_RETRIES = Whole(
+        2, low=0, high=5, doc="retries of a send after a transient provider error"
+    )
+    SHIFTFILL_SEND_RETRY_BACKOFF_MS = Number(
+        500, low=0, high=10_000, doc="wait before the first retry; doubles for each next one"
+    )
+    SHIFTFILL_SEND_VISIBILITY_SECONDS = Number(
+        60, low=1, high=HOUR, doc="Redis: how long a taken send is presumed in progress"
+    )
+    SHIFTFILL_SHUTDOWN_DRAIN_SECONDS = Number(
+        10, low=0, high=300, doc="on shutdown, how long queued sends may still go out"
+    )
+    SHIFTFILL_NOTIFIER = Choice("log", ("log", "twilio"), doc="log or twilio")
+    SHIFTFILL_NOTIFIER_LATENCY_MS = Whole(
+        0, low=0, high=60_000, doc="simulated provider round-trip of the log notifier"
+    )
+
+    # --- the provider ---
+    TWILIO_ACCOUNT_SID = Text("", doc="Twilio account (AC...)")
+    TWILIO_AUTH_TOKEN = Text("", doc="Twilio auth token: signs and checks webhooks")
+    SHIFTFILL_TWILIO_FROM = Text("", doc="E.164 number texts and calls come from")
+    SHIFTFILL_TWILIO_MESSAGING_SERVICE_SID = Text("", doc="Messaging Service (MG...) for texts")
+    SHIFTFILL_TWILIO_API_BASE = Url("https://api.twilio.com", doc="Twilio's REST address")
+    SHIFTFILL_PUBLIC_BASE_URL = Url("", doc="the https address the provider reaches us at")
+
+    # --- HTTP ---
+    SHIFTFILL_API_TOKENS = Parsed(
+        _tokens,
+        NO_TOKENS,
+        env="SHIFTFILL_API_TOKEN",
+        what="comma-separated bearer tokens",
+        doc="bearer tokens for the ops API",
+    )
+    SHIFTFILL_ALLOW_OPEN_OPS_API = Flag(doc="1: an open ops API beside signed webhooks is meant")
+    MAX_CONTENT_LENGTH = Whole(
+        1024 * 1024,
+        low=1024,
+        high=64 * 1024 * 1024,
+        env="SHIFTFILL_MAX_BODY_BYTES",
+        doc="larger request bodies get 413",
+    )
+    SHIFTFILL_MAX_WEBHOOK_BODY_BYTES = Whole(
+        16 * 1024, low=1024, high=1024 * 1024, doc="larger provider webhook bodies get 413"
+    )
+    # Where `make serve` has nginx listen: the one port to expose (see docs/production.md).
+    SHIFTFILL_PUBLIC_HOST = Text(
+        "127.0.0.1",
+        pattern=r"[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\]|[0-9A-Fa-f:.]{2,45}",
+        what="a host name or an IP address",
+        doc="where `make serve`'s nginx listens",
+    )
+    SHIFTFILL_PUBLIC_PORT = Whole(
+        8080, low=1, high=65535, doc="the port `make serve`'s nginx listens on"
+    )
+
+    # --- logs ---
+    SHIFTFILL_LOG_LEVEL = Choice(
+        "INFO", LOG_LEVELS, upper=True, doc="DEBUG, INFO, WARNING or ERROR (gunicorn's too)"
+    )
+    SHIFTFILL_LOG_FORMAT = Choice("text", ("text", "json"), doc="text or json")
+
+    # --- the server (config/gunicorn.conf.py) ---
+    SHIFTFILL_WORKERS = Whole(
+        1, low=1, high=64, doc="gunicorn worker processes; above 1 only with Redis"
+    )
+    SHIFTFILL_THREADS = Whole(8, low=1, high=256, doc="gunicorn threads per worker")
+    SHIFTFILL_BIND = Parsed(
+        bind_addresses,
+        DEFAULT_BIND,
+        what="HOST:PORT (port 1 to 65535), [IPv6]:PORT or unix:PATH, several separated by commas",
+        doc="gunicorn's bind when the command line gives none",
+    )
+    SHIFTFILL_ACCESS_LOG = Parsed(
+        writable_log,
+        "",
+        what="- (standard output) or a file that can be written, in a directory that exists",
+        doc="gunicorn's access log; unset: none",
+    )
+    PROMETHEUS_MULTIPROC_DIR = Parsed(
+        directory,
+        "",
+        what="a directory (or a path where one can be made), not a file",
+        doc="where each gunicorn worker keeps its metrics; unset: one of the server's own",
+    )
+    # Where the server's own metrics directory goes when none is given (the XDG base
+    # directory specification: a relative value is to be ignored).
+    XDG_CACHE_HOME = Text("", doc="the user's cache directory (default ~/.cache)")
+    # Set by systemd (socket activation) or by gunicorn (a re-exec), never by hand:
+    # the master then holds sockets it was given, and the workers must share them.
+    LISTEN_FDS = Text("", doc="sockets handed over by systemd")
+    GUNICORN_FD = Text("", doc="sockets handed over by a gunicorn re-exec")
+
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
-        env = os.environ if environ is None else environ
-        self.SHIFTFILL_ESCALATION_DELAY_SECONDS = _number(
-            env, "SHIFTFILL_ESCALATION_DELAY_SECONDS", 600.0, minimum=0
-        )
-        self.SHIFTFILL_ESCALATION_POLL_SECONDS = _number(
-            env, "SHIFTFILL_ESCALATION_POLL_SECONDS", 1.0, minimum=0.05
-        )
-        self.SHIFTFILL_INBOUND_DEDUPE_HOURS = _number(
-            env, "SHIFTFILL_INBOUND_DEDUPE_HOURS", 72, minimum=0.01
-        )
-        self.SHIFTFILL_STORE_URL = _store_url(env)
-        self.SHIFTFILL_REDIS_PREFIX = env.get("SHIFTFILL_REDIS_PREFIX", "shiftfill:").strip()
-        if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,64}", self.SHIFTFILL_REDIS_PREFIX):
-            raise ConfigError(
-                "SHIFTFILL_REDIS_PREFIX must be 1 to 64 letters, digits or _ . : - characters."
-            )
-        self.SHIFTFILL_WORKERS = int(_number(env, "SHIFTFILL_WORKERS", 1, minimum=1, whole=True))
+        read_settings(self, os.environ if environ is None else environ)
         if self.SHIFTFILL_WORKERS > 1 and self.SHIFTFILL_STORE_URL == "memory://":
             raise ConfigError(
                 "SHIFTFILL_WORKERS must be 1 with the memory store: each process would hold its "
                 "own copy of every shift. Set SHIFTFILL_STORE_URL=redis://... to run more."
             )
-        self.SHIFTFILL_SEND_VISIBILITY_SECONDS = _number(
-            env, "SHIFTFILL_SEND_VISIBILITY_SECONDS", 60, minimum=1
-        )
-        self.SHIFTFILL_SEED_FILE = env.get("SHIFTFILL_SEED_FILE", self.DEFAULT_SEED_FILE)
-        self.SHIFTFILL_SEND_CONCURRENCY = int(
-            _number(env, "SHIFTFILL_SEND_CONCURRENCY", 500, minimum=1, whole=True)
-        )
-        rate = _number(env, "SHIFTFILL_SEND_RATE_PER_SECOND", 0, minimum=0)
-        self.SHIFTFILL_SEND_RATE_PER_SECOND = rate or None
-        self.SHIFTFILL_SEND_RETRIES = int(
-            _number(env, "SHIFTFILL_SEND_RETRIES", 2, minimum=0, whole=True)
-        )
-        self.SHIFTFILL_SEND_RETRY_BACKOFF_MS = _number(
-            env, "SHIFTFILL_SEND_RETRY_BACKOFF_MS", 500, minimum=0
-        )
-        self.SHIFTFILL_SHUTDOWN_DRAIN_SECONDS = _number(
-            env, "SHIFTFILL_SHUTDOWN_DRAIN_SECONDS", 10, minimum=0
-        )
-        self.SHIFTFILL_NOTIFIER = _choice(env, "SHIFTFILL_NOTIFIER", "log", {"log", "twilio"})
-        self.SHIFTFILL_NOTIFIER_LATENCY_MS = int(
-            _number(env, "SHIFTFILL_NOTIFIER_LATENCY_MS", 0, minimum=0, whole=True)
-        )
-        self.SHIFTFILL_LOG_LEVEL = _choice(
-            env, "SHIFTFILL_LOG_LEVEL", "INFO", {"DEBUG", "INFO", "WARNING", "ERROR"}, upper=True
-        )
-        self.SHIFTFILL_LOG_FORMAT = _choice(env, "SHIFTFILL_LOG_FORMAT", "text", {"text", "json"})
-        self.SHIFTFILL_ROLES = _roles(env.get("SHIFTFILL_ROLES", ""))
-        self.MAX_CONTENT_LENGTH = int(
-            _number(env, "SHIFTFILL_MAX_BODY_BYTES", 1024 * 1024, minimum=1024, whole=True)
-        )
-        self.SHIFTFILL_MAX_WEBHOOK_BODY_BYTES = int(
-            _number(env, "SHIFTFILL_MAX_WEBHOOK_BODY_BYTES", 16 * 1024, minimum=1024, whole=True)
-        )
-        # Where `make serve` has nginx listen: the one port to expose (see docs/production.md).
-        self.SHIFTFILL_PUBLIC_HOST = env.get("SHIFTFILL_PUBLIC_HOST", "").strip() or "127.0.0.1"
-        self.SHIFTFILL_PUBLIC_PORT = int(
-            _number(env, "SHIFTFILL_PUBLIC_PORT", 8080, minimum=1, whole=True)
-        )
-        if self.SHIFTFILL_PUBLIC_PORT > 65535:
-            raise ConfigError(
-                f"SHIFTFILL_PUBLIC_PORT must be at most 65535, got {self.SHIFTFILL_PUBLIC_PORT}."
-            )
-        self.SHIFTFILL_DEFAULT_REGION = env.get("SHIFTFILL_DEFAULT_REGION", "US").upper()
-        self.SHIFTFILL_TIME_ZONE = env.get("SHIFTFILL_TIME_ZONE", "").strip() or "UTC"
-        if self.SHIFTFILL_TIME_ZONE not in available_timezones():
-            raise ConfigError(
-                "SHIFTFILL_TIME_ZONE must be an IANA time zone name like America/Chicago, "
-                f"got {self.SHIFTFILL_TIME_ZONE!r}."
-            )
-        self.SHIFTFILL_API_TOKENS = _tokens(env.get("SHIFTFILL_API_TOKEN", ""))
-        self.SHIFTFILL_ALLOW_OPEN_OPS_API = _flag(env, "SHIFTFILL_ALLOW_OPEN_OPS_API")
-        self.SHIFTFILL_PUBLIC_BASE_URL = _url(env, "SHIFTFILL_PUBLIC_BASE_URL")
-        self.TWILIO_ACCOUNT_SID = env.get("TWILIO_ACCOUNT_SID", "").strip()
-        self.TWILIO_AUTH_TOKEN = env.get("TWILIO_AUTH_TOKEN", "").strip()
-        self.SHIFTFILL_TWILIO_FROM = env.get("SHIFTFILL_TWILIO_FROM", "").strip()
-        self.SHIFTFILL_TWILIO_MESSAGING_SERVICE_SID = env.get(
-            "SHIFTFILL_TWILIO_MESSAGING_SERVICE_SID", ""
-        ).strip()
-        self.SHIFTFILL_TWILIO_API_BASE = (
-            _url(env, "SHIFTFILL_TWILIO_API_BASE") or "https://api.twilio.com"
-        )
         self._check_provider_settings()
+
+    def cache_home(self) -> Path:
+        """The user's cache directory: ``XDG_CACHE_HOME`` when absolute, else ``~/.cache``."""
+        if os.path.isabs(self.XDG_CACHE_HOME):
+            return Path(self.XDG_CACHE_HOME)
+        return Path.home() / ".cache"
 
     def _check_provider_settings(self) -> None:
         """Refuse provider settings that cannot work together, naming the variable to fix."""
@@ -185,78 +332,9 @@ CONFIGS: dict[str, type[Config]] = {
 def config_from_env(environ: Mapping[str, str] | None = None) -> Config:
     """Build the config class named by ``SHIFTFILL_ENV`` (default ``production``)."""
     env = os.environ if environ is None else environ
-    name = _choice(env, "SHIFTFILL_ENV", "production", set(CONFIGS))
-    return CONFIGS[name](env)
+    return CONFIGS[Config.SHIFTFILL_ENV.read(env)](env)
 
 
-def _store_url(env: Mapping[str, str]) -> str:
-    raw = env.get("SHIFTFILL_STORE_URL", "").strip() or "memory://"
-    scheme = urlsplit(raw).scheme
-    if raw != "memory://" and scheme not in {"redis", "rediss"}:
-        raise ConfigError(
-            "SHIFTFILL_STORE_URL must be memory:// or redis://[:password@]host:port/db "
-            "(or rediss://)."
-        )
-    return raw
-
-
-def _roles(raw: str) -> tuple[str, ...]:
-    if not raw.strip():
-        return DEFAULT_ROLES
-    roles = tuple(dict.fromkeys(role.strip().upper() for role in raw.split(",") if role.strip()))
-    bad = [role for role in roles if not _ROLE.match(role)]
-    if not roles or bad:
-        raise ConfigError(
-            "SHIFTFILL_ROLES must be a comma-separated list of role names of letters, digits, "
-            f"_ or - (at most 32 each), got {raw!r}."
-        )
-    return roles
-
-
-def _tokens(raw: str) -> tuple[str, ...]:
-    return tuple(token.strip() for token in raw.split(",") if token.strip())
-
-
-def _flag(env: Mapping[str, str], name: str) -> bool:
-    raw = env.get(name, "").strip().lower()
-    if raw in {"", "0", "false", "no", "off"}:
-        return False
-    if raw in {"1", "true", "yes", "on"}:
-        return True
-    raise ConfigError(f"{name} must be 1 or 0, got {raw!r}.")
-
-
-def _url(env: Mapping[str, str], name: str) -> str:
-    raw = env.get(name, "").strip().rstrip("/")
-    if not raw:
-        return ""
-    parts = urlsplit(raw)
-    if parts.scheme not in {"http", "https"} or not parts.netloc or parts.query:
-        raise ConfigError(f"{name} must be an http(s) address without a query, got {raw!r}.")
-    return raw
-
-
-def _number(
-    env: Mapping[str, str], name: str, default: float, *, minimum: float, whole: bool = False
-) -> float:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = int(raw) if whole else float(raw)
-    except ValueError:
-        kind = "a whole number" if whole else "a number"
-        raise ConfigError(f"{name} must be {kind}, got {raw!r}.") from None
-    if value < minimum:
-        raise ConfigError(f"{name} must be at least {minimum}, got {raw!r}.")
-    return value
-
-
-def _choice(
-    env: Mapping[str, str], name: str, default: str, allowed: set[str], *, upper: bool = False
-) -> str:
-    raw = env.get(name, "").strip() or default
-    value = raw.upper() if upper else raw.lower()
-    if value not in allowed:
-        raise ConfigError(f"{name} must be one of {', '.join(sorted(allowed))}, got {raw!r}.")
-    return value
+def settings_table() -> list[Setting[object]]:
+    """Every variable shiftfill reads, in declaration order (for docs and tests)."""
+    return list(declared(Config))

@@ -1,12 +1,18 @@
-"""gunicorn settings: threaded workers; one process with the memory store, more with Redis."""
+"""gunicorn settings: threaded workers; one process with the memory store, more with Redis.
 
+Every value comes from the config object (``config/__init__.py`` declares and
+checks each variable); a command-line option such as ``--bind`` wins over it.
+"""
+
+import math
 import os
 import shutil
 import socket
 import sys
-import tempfile
+from pathlib import Path
 
 from config import ConfigError, config_from_env
+from shiftfill.adapters import metrics_files
 
 # A setting shiftfill cannot use stops gunicorn here, in the master, with one line
 # naming the variable, instead of a traceback per worker and "Worker failed to boot".
@@ -19,48 +25,29 @@ except ConfigError as error:
 # worker (the config refuses more); with Redis, SHIFTFILL_WORKERS processes share it.
 workers = _config.SHIFTFILL_WORKERS
 worker_class = "gthread"
-threads = int(os.environ.get("SHIFTFILL_THREADS", "8"))
-bind = os.environ.get("SHIFTFILL_BIND", "127.0.0.1:8000")
-# Let queued sends finish on SIGTERM before the worker is killed.
-graceful_timeout = 30
+threads = _config.SHIFTFILL_THREADS
+bind = list(_config.SHIFTFILL_BIND)
+# Let queued sends finish on SIGTERM before the worker is killed: the drain, and a
+# few seconds for the rest of the shutdown.
+graceful_timeout = max(30, math.ceil(_config.SHIFTFILL_SHUTDOWN_DRAIN_SECONDS) + 5)
 timeout = 30
 # Off unless asked for: under load, every thread queues on the access log's lock.
-accesslog = os.environ.get("SHIFTFILL_ACCESS_LOG") or None
-loglevel = os.environ.get("SHIFTFILL_LOG_LEVEL", "info").lower()
+accesslog = _config.SHIFTFILL_ACCESS_LOG or None
+loglevel = _config.SHIFTFILL_LOG_LEVEL.lower()
 # gunicorn's control socket (25.1+) sits at one path per user ($XDG_RUNTIME_DIR or
 # ~/.gunicorn), shared by every gunicorn of that user, and can add workers: a second
 # worker would hold a second copy of the in-memory store. Nothing here uses it.
 control_socket_disable = True
 
-# Metrics of every worker process add up (prometheus_client's multiprocess mode).
-# The directory must be set before any worker imports prometheus_client, so it is
-# set here, in the master, when gunicorn reads this file; and it must start empty.
-_METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"
-_own_metrics_dir = not os.environ.get(_METRICS_ENV)
-if _own_metrics_dir:
-    os.environ[_METRICS_ENV] = tempfile.mkdtemp(prefix="shiftfill-metrics-")
-else:
-    os.makedirs(os.environ[_METRICS_ENV], exist_ok=True)
-    for _name in os.listdir(os.environ[_METRICS_ENV]):
-        if _name.endswith(".db"):
-            os.remove(os.path.join(os.environ[_METRICS_ENV], _name))
-
-# Imported only now: prometheus_client reads the directory when it is first imported.
-from shiftfill.adapters.prometheus_metrics import mark_process_dead  # noqa: E402
-
 
 def on_starting(server):
-    """Check the settings once in the master: a bad one stops start-up with one line.
+    """Choose the metrics directory, then decide how the workers listen.
 
-    Then decide whether the workers listen on sockets of their own (see
-    ``_listen_per_worker``); when they do, try each port here first.
+    Once per master (a SIGHUP reload reads this file again, but does not come
+    here): the workers' files of a previous run are removed only now, never
+    under workers that are running.
     """
-    try:
-        config_from_env()
-    except ConfigError as exc:
-        print(f"shiftfill: {exc}", file=sys.stderr, flush=True)
-        on_exit(server)
-        sys.exit(1)
+    _prepare_metrics_directory(server)
     server.cfg.set("reuse_port", _listen_per_worker(server))
     if server.cfg.reuse_port:
         # The workers bind, not this process: a port in use would make them fail
@@ -74,6 +61,30 @@ def on_starting(server):
                 print(f"shiftfill: cannot listen on {shown}:{port}: {exc}", file=sys.stderr)
                 on_exit(server)
                 sys.exit(1)
+
+
+def _prepare_metrics_directory(server):
+    """Metrics of every worker process add up (prometheus_client's multiprocess mode).
+
+    The directory is set in the environment here, in the master, before any
+    worker forks; each worker's config reads it from there. Without
+    PROMETHEUS_MULTIPROC_DIR the server makes its own in the user's cache
+    directory, out of a tmp cleaner's reach, and removes it at exit.
+    """
+    given = _config.PROMETHEUS_MULTIPROC_DIR
+    try:
+        if given:
+            metrics_files.empty(Path(given))
+            directory = Path(given)
+        else:
+            directory, warning = metrics_files.make_own_directory(_config.cache_home, os.getpid())
+            server.shiftfill_metrics_dir = directory  # removed by on_exit
+            if warning:
+                server.log.warning("shiftfill: %s", warning)
+    except OSError as exc:
+        print(f"shiftfill: PROMETHEUS_MULTIPROC_DIR cannot be used: {exc}", file=sys.stderr)
+        sys.exit(1)
+    os.environ[metrics_files.MULTIPROC_ENV] = str(directory)
 
 
 def on_reload(server):
@@ -93,7 +104,7 @@ def _listen_per_worker(server):
     sockets (a HUP that changed the bind) or inherits them (systemd, a re-exec).
     """
     tcp_only = all(isinstance(address, tuple) for address in server.cfg.address)
-    inherited = os.environ.get("LISTEN_FDS") or os.environ.get("GUNICORN_FD")
+    inherited = _config.LISTEN_FDS or _config.GUNICORN_FD
     return server.cfg.workers > 1 and tcp_only and not server.LISTENERS and not inherited
 
 
@@ -107,9 +118,10 @@ def _try_listening(host, port):
 
 
 def on_exit(server):
-    """Remove the metrics directory this file made."""
-    if _own_metrics_dir:
-        shutil.rmtree(os.environ[_METRICS_ENV], ignore_errors=True)
+    """Remove the metrics directory the server made (never one it was given)."""
+    own = getattr(server, "shiftfill_metrics_dir", None)
+    if own is not None:
+        shutil.rmtree(own, ignore_errors=True)
 
 
 def _runtime(worker):
@@ -129,8 +141,3 @@ def worker_exit(server, worker):
     runtime = _runtime(worker)
     if runtime is not None:
         runtime.shutdown()
-
-
-def child_exit(server, worker):
-    """Let the metrics files of a worker that exited stop counting as live."""
-    mark_process_dead(worker.pid)

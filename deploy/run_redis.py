@@ -28,6 +28,7 @@ import redis
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from config import Config, ConfigError, config_from_env  # noqa: E402
 from deploy.serve import STOP_SIGNALS, answers, in_use, show, start, wait_for  # noqa: E402
 
 REDIS_MISSING = (
@@ -44,11 +45,14 @@ def main() -> int:
     if executable is None:
         print(REDIS_MISSING, file=sys.stderr)
         return 2
-    port = redis_port()
-    if port is None:
+    config = settings()
+    if config is None:
         return 2
-    bind = os.environ.get("SHIFTFILL_BIND", "127.0.0.1:8000")
-    for address, setting in (((HOST, port), "SHIFTFILL_REDIS_PORT"), (tcp(bind), "SHIFTFILL_BIND")):
+    port = config.SHIFTFILL_REDIS_PORT
+    bind = config.SHIFTFILL_BIND[0]
+    wanted = [((HOST, port), "SHIFTFILL_REDIS_PORT")]
+    wanted += [(tcp(each), "SHIFTFILL_BIND") for each in config.SHIFTFILL_BIND]
+    for address, setting in wanted:
         if address is None:
             continue
         taken = in_use(*address)
@@ -118,16 +122,18 @@ def main() -> int:
                 child.wait()
 
 
-def redis_port() -> int | None:
-    """``SHIFTFILL_REDIS_PORT`` (6379), or None after saying in one line what is wrong."""
-    raw = os.environ.get("SHIFTFILL_REDIS_PORT", "").strip() or "6379"
-    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
-        print(
-            f"shiftfill: SHIFTFILL_REDIS_PORT must be a port number (1 to 65535), got {raw!r}.",
-            file=sys.stderr,
-        )
+def settings() -> Config | None:
+    """The settings gunicorn will run with, or None after saying in one line what is wrong.
+
+    Read as gunicorn will read them, on this Redis and by default with 2 workers.
+    """
+    env = {**os.environ, "SHIFTFILL_STORE_URL": f"redis://{HOST}:6379/0"}
+    env.setdefault("SHIFTFILL_WORKERS", "2")
+    try:
+        return config_from_env(env)
+    except ConfigError as exc:
+        print(f"shiftfill: {exc}", file=sys.stderr)
         return None
-    return int(raw)
 
 
 def tcp(bind: str) -> tuple[str, int] | None:

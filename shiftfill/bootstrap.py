@@ -108,7 +108,7 @@ def bootstrap(
     store = store or build_store(config, clock)
     # One log line when the store stops answering, whichever thread notices first.
     outage = OutageLog()
-    metrics = PrometheusMetrics(store)
+    metrics = PrometheusMetrics(store, config.PROMETHEUS_MULTIPROC_DIR)
     deps = Dependencies(
         store=store,
         notifier=notifier or build_notifier(config),

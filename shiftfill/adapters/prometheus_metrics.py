@@ -1,18 +1,23 @@
 """Prometheus metrics: the use cases' counts, request timings, and gauges read from the store.
 
 Counters and histograms are written by whichever process saw the event. Under
-gunicorn with several workers, ``PROMETHEUS_MULTIPROC_DIR`` (set by
-``config/gunicorn.conf.py`` before the workers fork) makes prometheus_client
+gunicorn, ``PROMETHEUS_MULTIPROC_DIR`` (chosen by ``config/gunicorn.conf.py``
+before the workers fork, and handed here from the config) makes prometheus_client
 keep them in files that every worker writes its own of, and a scrape, whichever
 worker answers it, adds them all up. The two gauges are not kept at all: they
 are read from the store at scrape time, so they are right whichever process
-answers and whatever process changed them.
+answers and whatever process changed them (so no gauge lives in the files, and a
+worker that exits leaves nothing to mark dead).
+
+Metrics never fail a request: in multiprocess mode every write goes through
+``MetricsFiles.record``, which survives the directory being removed (see
+``metrics_files``), and a scrape that cannot read the files answers the gauges.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -25,18 +30,19 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from shiftfill.adapters import metrics_files
+from shiftfill.adapters.metrics_files import MetricsFiles
 from shiftfill.domain.model import ShiftStatus
 from shiftfill.services.ports import Store
 
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+log = logging.getLogger(__name__)
 
 # From a reply within seconds to a phone round that ends an hour later.
 FILL_BUCKETS = (5, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, float("inf"))
 
 
-def multiprocess_mode() -> bool:
-    """Whether prometheus_client writes to ``PROMETHEUS_MULTIPROC_DIR`` (read at its import)."""
-    return bool(os.environ.get(MULTIPROC_ENV))
+def _write_directly(write: Callable[[], None]) -> None:
+    write()
 
 
 class StoreGauges(Collector):
@@ -76,10 +82,16 @@ class PrometheusMetrics:
     """The ``Metrics`` port in Prometheus series, plus HTTP timings and the exposition.
 
     Each instance has its own registry, so tests can build many apps in one process.
+    With ``multiprocess_dir`` the values live in prometheus_client's files there
+    (one set per process, whatever the number of instances).
     """
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, multiprocess_dir: str = "") -> None:
         self._store = store
+        self._files: MetricsFiles | None = (
+            metrics_files.install(multiprocess_dir) if multiprocess_dir else None
+        )
+        self._record = self._files.record if self._files else _write_directly
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self._fanouts = Counter(
@@ -117,46 +129,51 @@ class PrometheusMetrics:
             ["method", "endpoint", "status"],
             registry=r,
         )
-        if not multiprocess_mode():
+        if self._files is None:
             r.register(StoreGauges(store))
 
     # --- the Metrics port ---
 
     def fanout_started(self, role: str, offered: int) -> None:
-        self._fanouts.labels(role=role).inc()
+        self._record(lambda: self._fanouts.labels(role=role).inc())
 
     def notifications(self, channel: str, status: str, count: int = 1) -> None:
         if count:
-            self._notifications.labels(channel=channel, status=status).inc(count)
+            self._record(
+                lambda: self._notifications.labels(channel=channel, status=status).inc(count)
+            )
 
     def inbound_handled(self, outcome: str) -> None:
-        self._inbound.labels(outcome=outcome).inc()
+        self._record(lambda: self._inbound.labels(outcome=outcome).inc())
 
     def shift_filled(self, round: str, seconds: float) -> None:
-        self._filled.labels(round=round).inc()
-        self._time_to_fill.labels(round=round).observe(seconds)
+        self._record(lambda: self._filled.labels(round=round).inc())
+        self._record(lambda: self._time_to_fill.labels(round=round).observe(seconds))
 
     # --- the web layer ---
 
     def observe_request(self, method: str, endpoint: str, status: int, seconds: float) -> None:
         """Time one answered request."""
-        self._requests.labels(method=method, endpoint=endpoint, status=str(status)).observe(seconds)
+        labels = {"method": method, "endpoint": endpoint, "status": str(status)}
+        self._record(lambda: self._requests.labels(**labels).observe(seconds))
 
     def exposition(self) -> tuple[bytes, str]:
         """The text a scrape answers, and its content type.
 
         In multiprocess mode, what every process wrote is added up here, and the
-        gauges are read from the store on the side.
+        gauges are read from the store on the side. Files that cannot be read (a
+        tmp cleaner took them while they were read) leave the gauges only.
         """
-        if multiprocess_mode():
-            registry = CollectorRegistry()
-            multiprocess.MultiProcessCollector(registry)
-            registry.register(StoreGauges(self._store))
-            return generate_latest(registry), CONTENT_TYPE_LATEST
-        return generate_latest(self.registry), CONTENT_TYPE_LATEST
-
-
-def mark_process_dead(pid: int) -> None:
-    """Let the files of a worker that exited stop counting for its live-only series."""
-    if multiprocess_mode():
-        multiprocess.mark_process_dead(pid)
+        if self._files is None:
+            return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        registry = CollectorRegistry()
+        registry.register(StoreGauges(self._store))
+        if self._files.ready():
+            try:
+                multiprocess.MultiProcessCollector(registry, path=self._files.directory)
+                return generate_latest(registry), CONTENT_TYPE_LATEST
+            except Exception as exc:  # a file removed between listing and reading it
+                log.warning("metrics files could not be read, answering the gauges only: %s", exc)
+                registry = CollectorRegistry()
+                registry.register(StoreGauges(self._store))
+        return generate_latest(registry), CONTENT_TYPE_LATEST

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
+import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from bench.harness import ROOT, Server, free_port
-from tests.conftest import tomorrow_at
+from tests.api.test_operating import metric
+from tests.conftest import shift_body, tomorrow_at
 
 pytestmark = pytest.mark.server
 
@@ -140,3 +145,116 @@ def test_a_setting_it_cannot_use_stops_gunicorn_with_one_line_naming_it() -> Non
     assert result.returncode != 0
     assert result.stderr.strip().count("\n") == 0, result.stderr
     assert "SHIFTFILL_API_TOKEN" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("SHIFTFILL_THREADS", "eight"),
+        ("SHIFTFILL_THREADS", "100000"),
+        ("SHIFTFILL_BIND", "127.0.0.1:99999"),
+        ("SHIFTFILL_ACCESS_LOG", "/no/such/directory/access.log"),
+        ("SHIFTFILL_ESCALATION_DELAY_SECONDS", "inf"),
+        ("SHIFTFILL_ESCALATION_DELAY_SECONDS", "1e12"),
+    ],
+)
+def test_a_bad_server_setting_stops_gunicorn_with_one_line_naming_it_and_its_bounds(
+    name: str, value: str
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SHIFTFILL_", "TWILIO_"))}
+    env[name] = value
+    command = ["-m", "gunicorn", "-c", "config/gunicorn.conf.py", "wsgi:app"]
+    result = subprocess.run(
+        [sys.executable, *command, "--bind", f"127.0.0.1:{free_port()}"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode != 0
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"shiftfill: {name} must be ") and f"got {value!r}" in line
+
+
+def a_working_day(server: Server, n: int) -> list[int]:
+    """A caregiver, a shift, its fanout, the accept and a scrape: the statuses answered."""
+    phone = f"+1555556{n:04d}"
+    person = {"id": f"cg_m{n}", "name": f"RN {n}", "role": "RN", "phone": phone}
+    return [
+        server.request("POST", "/caregivers", person)[0],
+        server.request("POST", "/shifts", shift_body(id=f"sh_m{n}"))[0],
+        server.request("POST", f"/shifts/sh_m{n}/fanout")[0],
+        server.request("POST", "/messages/inbound", {"from": phone, "body": "yes"})[0],
+        server.request("GET", "/metrics")[0],
+    ]
+
+
+def test_the_metrics_directory_removed_under_a_running_server_fails_no_request(
+    tmp_path: Path,
+) -> None:
+    cache = tmp_path / "cache"
+    unused = free_port()
+    server = Server(
+        XDG_CACHE_HOME=str(cache), SHIFTFILL_BIND=f"127.0.0.1:{unused}", SHIFTFILL_THREADS="4"
+    )
+    try:
+        # Out of a tmp cleaner's reach: in the cache directory, one per master.
+        directory = cache / "shiftfill" / "metrics" / str(server.process.pid)
+        assert a_working_day(server, 1) == [201, 201, 202, 200, 200]
+        assert any(directory.glob("counter_*.db"))
+
+        shutil.rmtree(directory)  # as systemd-tmpfiles would
+        assert a_working_day(server, 2) == [201, 201, 202, 200, 200]
+        assert a_working_day(server, 3) == [201, 201, 202, 200, 200]
+        for n in range(4, 7):
+            assert a_working_day(server, n) == [201, 201, 202, 200, 200]
+        text = server.request("GET", "/metrics")[1]
+        # Counted again from the first scrape after the loss (or sooner).
+        assert 3 <= metric(text, "shiftfill_fanouts_total", role="RN") <= 5
+        assert metric(text, "shiftfill_inbound_messages_total", outcome="assigned") >= 3
+        assert directory.is_dir()
+
+        # --bind on the command line won over SHIFTFILL_BIND.
+        with socket.socket() as probe:
+            assert probe.connect_ex(("127.0.0.1", unused)) != 0
+    finally:
+        assert server.stop() == 0
+    warnings = [line for line in server.log.splitlines() if "metrics_files" in line]
+    assert len(warnings) == 1, warnings
+    assert "WARNING" in warnings[0] and "removed" in warnings[0]
+    assert not directory.exists()  # the master removed its own directory at exit
+
+
+def test_without_bind_on_the_command_line_gunicorn_listens_on_shiftfill_bind() -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SHIFTFILL_", "TWILIO_"))}
+    env.update(SHIFTFILL_SEED_FILE="", SHIFTFILL_BIND=f"127.0.0.1:{port}")
+    command = [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "wsgi:app"]
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+
+        def answers() -> bool:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
+                    return bool(r.status == 200)
+            except OSError:
+                return False
+
+        assert wait_for(answers, seconds=20)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert process.returncode == 0

@@ -104,7 +104,7 @@ def test_the_flask_factory_stops_with_one_line_and_no_traceback() -> None:
     result = start_up([sys.executable, "-c", script], SHIFTFILL_SEND_CONCURRENCY="0")
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
-        "shiftfill: SHIFTFILL_SEND_CONCURRENCY must be at least 1, got '0'."
+        "shiftfill: SHIFTFILL_SEND_CONCURRENCY must be a whole number from 1 to 2000, got '0'."
     ]
 
 
@@ -112,10 +112,12 @@ def test_the_flask_factory_stops_with_one_line_and_no_traceback() -> None:
 
 RECORD = textwrap.dedent(
     """
+    from config import config_from_env
     from shiftfill.adapters.memory_store import MemoryStore
     from shiftfill.adapters.prometheus_metrics import PrometheusMetrics
 
-    metrics = PrometheusMetrics(MemoryStore())
+    directory = config_from_env().PROMETHEUS_MULTIPROC_DIR
+    metrics = PrometheusMetrics(MemoryStore(), directory)
     metrics.fanout_started("RN", 3)
     metrics.notifications("sms", "sent", 3)
     metrics.shift_filled("sms", 42.0)
@@ -124,10 +126,12 @@ RECORD = textwrap.dedent(
 )
 SCRAPE = textwrap.dedent(
     """
+    from config import config_from_env
     from shiftfill.adapters.memory_store import MemoryStore
     from shiftfill.adapters.prometheus_metrics import PrometheusMetrics
 
-    print(PrometheusMetrics(MemoryStore()).exposition()[0].decode())
+    directory = config_from_env().PROMETHEUS_MULTIPROC_DIR
+    print(PrometheusMetrics(MemoryStore(), directory).exposition()[0].decode())
     """
 )
 
