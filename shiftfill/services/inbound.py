@@ -60,9 +60,7 @@ def handle_inbound(deps: Dependencies, message: InboundMessage) -> InboundResult
     """
     found = _sender(deps, message.sender)
     if found is None:
-        result = _unknown_sender(deps, message.sender, message.channel)
-        deps.metrics.inbound_handled(str(result.outcome))
-        return result
+        return _unknown_sender(deps, message.sender, message.channel)
     caregiver, offers = found
     if message.message_id:
         result, _ = deps.store.inbound.once(
@@ -186,6 +184,8 @@ def _act(
 
 
 def _unknown_sender(deps: Dependencies, sender: str, channel: Channel) -> InboundResult:
+    """Answer a sender who is no caregiver, counted the same on a text and on a call."""
+    deps.metrics.inbound_handled(str(Outcome.UNKNOWN_SENDER))
     log.info(
         "%s from unknown number %s",
         "call reply" if channel is Channel.CALL else "message",
