@@ -40,8 +40,16 @@ from redis.driver_info import DriverInfo
 from redis.retry import Retry
 
 from shiftfill.adapters import redis_codec as codec
-from shiftfill.adapters.memory_store import RECENTLY_CLOSED, code_digits, random_offer_code
 from shiftfill.adapters.redis_steps import Command, Recent, Step, Steps, run_scripts, transact
+from shiftfill.domain import indexes
+from shiftfill.domain.contact import reachable
+from shiftfill.domain.indexes import (
+    RECENTLY_CLOSED,
+    IndexDelta,
+    code_digits,
+    index_delta,
+    random_offer_code,
+)
 from shiftfill.domain.model import (
     Caregiver,
     Channel,
@@ -311,7 +319,7 @@ class RedisCaregivers:
         pipe.rpush(self._order, *(c.id for c in caregivers))
         pipe.hset(self.phones, mapping={c.phone: c.id for c in caregivers})
         for n, caregiver in enumerate(caregivers, start=seq + 1):
-            if _contactable(caregiver):
+            if reachable(caregiver):
                 pipe.zadd(self._role(caregiver.role), {caregiver.id: n})
         pipe.set(self._seq, seq + len(caregivers))
 
@@ -332,7 +340,7 @@ class RedisCaregivers:
     def all(self, role: str | None = None) -> list[Caregiver]:
         ids = [i.decode() for i in self._r.lrange(self._order, 0, -1)]
         caregivers = self.get_many(ids)
-        return caregivers if role is None else [c for c in caregivers if c.role == role]
+        return indexes.of_role(caregivers, role)
 
     def qualified_ids(self, role: str) -> list[str]:
         return [i.decode() for i in self._r.zrange(self._role(role), 0, -1)]
@@ -384,7 +392,7 @@ class RedisCaregivers:
             if updated.phone != current.phone:
                 pipe.hdel(self.phones, current.phone)
                 pipe.hset(self.phones, updated.phone, caregiver_id)
-            was, now = _contactable(current), _contactable(updated)
+            was, now = reachable(current), reachable(updated)
             if was and (not now or updated.role != current.role):
                 pipe.zrem(self._role(current.role), caregiver_id)
             if now and (not was or updated.role != current.role):
@@ -402,11 +410,6 @@ class RedisCaregivers:
 
     def events(self, caregiver_id: str) -> list[Event]:
         return [codec.load_event(raw) for raw in self._r.lrange(self._events(caregiver_id), 0, -1)]
-
-
-def _contactable(caregiver: Caregiver) -> bool:
-    """Whether the role index lists the caregiver: only those a fanout may offer a shift."""
-    return not caregiver.opted_out and caregiver.active
 
 
 @translating_errors
@@ -897,11 +900,7 @@ class RedisShifts:
         if not ids:
             return []
         shifts = self.loaded(self._r.mget([self.key(i.decode()) for i in ids]))
-        return [
-            s
-            for s in shifts
-            if (status is None or s.status is status) and (role is None or s.role_required == role)
-        ]
+        return [s for s in shifts if indexes.matches(s, status, role)]
 
     def update(
         self,
@@ -999,7 +998,7 @@ class RedisShifts:
         events = [codec.dump_event(e) for e in record(decision)] if record is not None else []
         if decision.changed:
             step.write("SET", self.key(before.id), codec.dump_shift(decision.shift))
-            self._reindex(step, before, decision.shift)
+            self._reindex(step, index_delta(before, decision.shift))
         step.write_many("RPUSH", self._related.events.key(before.id), events)
         if outreach is not None:
             self._related.notifications.queue(
@@ -1007,33 +1006,34 @@ class RedisShifts:
             )
         return decision
 
-    def _reindex(self, step: Step, before: Shift, after: Shift) -> None:
-        fanout = after.fanout
-        if after.assigned_caregiver_id is not None and before.assigned_caregiver_id is None:
-            assigned = self._assigned(after.assigned_caregiver_id)
-            step.write("ZADD", assigned, _timestamp(after.end_time), after.id)
-        if before.fanout is None and fanout is not None:
-            offered = codec.dump_offered(fanout)
-            step.write("SET", self._offered(after.id), offered)
-            if fanout.offered_caregiver_ids:
-                step.write("add-all", self._offered_set(after.id), offered)
-            if after.is_open:
-                step.write("SADD", self._codes, fanout.offer_code)
-                step.write("SADD", self._open_fanouts(after.role_required), after.id)
-        if after.is_open and fanout is not None and fanout.escalated_at is None:
-            step.write("ZADD", self._rounds, _timestamp(fanout.escalation_due_at), after.id)
+    def _reindex(self, step: Step, delta: IndexDelta) -> None:
+        """Queue on the step the index writes ``delta`` says."""
+        shift_id = delta.shift_id
+        if delta.assigned_to is not None:
+            assigned = self._assigned(delta.assigned_to)
+            step.write("ZADD", assigned, _timestamp(delta.ends_at), shift_id)
+        if delta.started is not None:
+            offered = codec.dump_offered(delta.started)
+            step.write("SET", self._offered(shift_id), offered)
+            if delta.started.offered_caregiver_ids:
+                step.write("add-all", self._offered_set(shift_id), offered)
+        if delta.opened is not None:
+            step.write("SADD", self._codes, delta.opened)
+            step.write("SADD", self._open_fanouts(delta.role), shift_id)
+        if delta.phone_round is not None:
+            step.write("ZADD", self._rounds, _timestamp(delta.phone_round), shift_id)
         else:
-            step.write("ZREM", self._rounds, after.id)
-        if before.is_open and not after.is_open and fanout is not None:
-            step.write("SREM", self._codes, fanout.offer_code)
-            step.write("SREM", self._open_fanouts(after.role_required), after.id)
-            closed = self._closed_fanouts(after.role_required)
-            step.write("LPUSH", closed, after.id)
+            step.write("ZREM", self._rounds, shift_id)
+        if delta.closed is not None:
+            step.write("SREM", self._codes, delta.closed)
+            step.write("SREM", self._open_fanouts(delta.role), shift_id)
+            closed = self._closed_fanouts(delta.role)
+            step.write("LPUSH", closed, shift_id)
             step.write("LTRIM", closed, 0, RECENTLY_CLOSED - 1)
 
     def offers_for(self, caregiver: Caregiver) -> list[Shift]:
         raws = self._offers_of(args=[caregiver.id, caregiver.role, *self._offer_prefixes()])
-        return _latest_first(self.loaded(raws))
+        return indexes.offered_to(caregiver.id, self.loaded(raws))
 
     def offers_by_phone(self, phone: str) -> tuple[Caregiver, list[Shift]] | None:
         caregivers = self._related.caregivers
@@ -1042,15 +1042,13 @@ class RedisShifts:
         )
         if not answer:
             return None
-        return codec.load_caregiver(answer[0]), _latest_first(self.loaded(answer[1:]))
+        caregiver = codec.load_caregiver(answer[0])
+        return caregiver, indexes.offered_to(caregiver.id, self.loaded(answer[1:]))
 
     def due_phone_rounds(self, now: datetime) -> list[str]:
-        return [i.decode() for i in self._r.zrangebyscore(self._rounds, "-inf", _timestamp(now))]
-
-
-def _latest_first(offers: list[Shift]) -> list[Shift]:
-    offers.sort(key=lambda s: s.fanout.started_at if s.fanout else s.start_time, reverse=True)
-    return offers
+        at = _timestamp(now)
+        due = self._r.zrangebyscore(self._rounds, "-inf", at, withscores=True)
+        return indexes.due_first(((score, sid.decode()) for sid, score in due), at)
 
 
 @dataclass(frozen=True)

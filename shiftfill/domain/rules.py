@@ -9,13 +9,12 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from shiftfill.domain import contact
 from shiftfill.domain.model import (
     Caregiver,
-    Channel,
     Event,
     Fanout,
     Notification,
@@ -65,14 +64,6 @@ class Decision:
         return events if self.changed else ()
 
 
-def is_qualified(caregiver: Caregiver, role_required: str) -> bool:
-    """Tell whether a caregiver may be offered a shift needing ``role_required``."""
-    return caregiver.role == role_required and not caregiver.opted_out and caregiver.active
-
-
-# Further back than the Monday that starts a shift's week, in any time zone.
-ELIGIBILITY_LOOKBACK = timedelta(days=8)
-
 # What the agency may change on a caregiver; ``opted_out`` only back to false.
 EDITABLE_FIELDS = frozenset(
     {"name", "phone", "role", "active", "opted_out", "language", "quiet_hours"}
@@ -96,73 +87,6 @@ def edit_caregiver(caregiver: Caregiver, changes: Mapping[str, Any]) -> Caregive
         raise CaregiverEditRefused("Only the caregiver can opt out (by texting STOP).")
     edited = replace(caregiver, **changes)
     return None if edited == caregiver else edited
-
-
-def overlaps(a: Shift, b: Shift) -> bool:
-    """Tell whether two shifts share any instant; back-to-back shifts do not."""
-    return a.start_time < b.end_time and b.start_time < a.end_time
-
-
-def week_start(at: datetime, time_zone: str) -> datetime:
-    """Monday 00:00 of the week holding ``at``, in ``time_zone``, as an aware time."""
-    zone = ZoneInfo(time_zone)
-    local = at.astimezone(zone)
-    monday = local.date() - timedelta(days=local.weekday())
-    return datetime.combine(monday, time(0), tzinfo=zone)
-
-
-def _next_week(start: datetime) -> datetime:
-    # Wall-clock arithmetic: a week across a daylight-saving change is 167 or 169 hours.
-    return datetime.combine(start.date() + timedelta(days=7), time(0), tzinfo=start.tzinfo)
-
-
-def _hours_between(shift: Shift, start: datetime, end: datetime) -> float:
-    first, last = max(shift.start_time, start), min(shift.end_time, end)
-    return max(0.0, (last - first).total_seconds() / 3600)
-
-
-def weeks_of(shift: Shift, time_zone: str) -> list[tuple[datetime, datetime]]:
-    """The local weeks (Monday 00:00 to the next) that a shift has hours in."""
-    weeks = []
-    start = week_start(shift.start_time, time_zone)
-    while start < shift.end_time:
-        end = _next_week(start)
-        weeks.append((start, end))
-        start = end
-    return weeks
-
-
-def why_ineligible(
-    shift: Shift, assigned: Iterable[Shift], organization: Organization
-) -> Outcome | None:
-    """Say why a caregiver holding ``assigned`` may not take ``shift``, or ``None`` if they may.
-
-    ``conflict``: another of their shifts overlaps this one. ``over_hours``: in a
-    week (Monday 00:00 in the organization's zone) this shift has hours in, their
-    hours there plus this shift's would pass the organization's cap. A shift across
-    two weeks counts in each week for the hours it has in it.
-    """
-    others = [s for s in assigned if s.id != shift.id]
-    if any(overlaps(shift, other) for other in others):
-        return Outcome.CONFLICT
-    cap = organization.max_weekly_hours
-    if cap is None:
-        return None
-    for start, end in weeks_of(shift, organization.time_zone):
-        hours = sum(_hours_between(s, start, end) for s in (shift, *others))
-        if hours > cap + 1e-9:
-            return Outcome.OVER_HOURS
-    return None
-
-
-def eligibility_since(shift: Shift) -> datetime:
-    """An end before which no assignment can matter to ``why_ineligible`` for ``shift``.
-
-    Eight days before the shift starts: earlier than the start of its week in any
-    time zone, so it needs no organization, and ``why_ineligible`` counts only the
-    hours inside each week. Those that end earlier neither overlap nor count.
-    """
-    return shift.start_time - ELIGIBILITY_LOOKBACK
 
 
 def start_fanout(
@@ -217,10 +141,9 @@ def claim(
         return Decision(shift, changed=False, outcome=Outcome.FILLED)
     if shift.fanout is None or not shift.fanout.was_offered_to(caregiver_id):
         return Decision(shift, changed=False, outcome=Outcome.NO_OPEN_OFFER)
-    if organization is not None:
-        refused = why_ineligible(shift, assigned, organization)
-        if refused is not None:
-            return Decision(shift, changed=False, outcome=refused)
+    refused = contact.why_not_ask(shift, caregiver_id, assigned=assigned, organization=organization)
+    if refused is not None:
+        return Decision(shift, changed=False, outcome=Outcome(refused.value))
     filled = replace(
         shift,
         status=ShiftStatus.FILLED,
@@ -265,20 +188,6 @@ def begin_phone_round(shift: Shift, *, now: datetime) -> Decision:
     return Decision(replace(shift, fanout=replace(fanout, escalated_at=now)), changed=True)
 
 
-def phone_round_callees(
-    shift: Shift, unreachable_ids: Iterable[str], skipped_ids: Iterable[str] = ()
-) -> list[str]:
-    """List who gets a call: every offered caregiver who has not declined or become unreachable.
-
-    ``unreachable_ids`` are offered caregivers who opted out or were deactivated since;
-    ``skipped_ids`` are left out too (quiet hours, or no longer eligible).
-    """
-    if shift.fanout is None:
-        return []
-    skip = set(shift.fanout.declined_caregiver_ids) | set(unreachable_ids) | set(skipped_ids)
-    return [cid for cid in shift.fanout.offered_caregiver_ids if cid not in skip]
-
-
 def cancel(shift: Shift, *, now: datetime) -> Decision:
     """Cancel an open shift; cancelling twice is harmless, cancelling a filled shift is not."""
     if shift.status is ShiftStatus.CANCELLED:
@@ -286,37 +195,6 @@ def cancel(shift: Shift, *, now: datetime) -> Decision:
     if shift.status is ShiftStatus.FILLED:
         raise ShiftConflict(shift, "The shift is already filled.")
     return Decision(replace(shift, status=ShiftStatus.CANCELLED, cancelled_at=now), changed=True)
-
-
-def in_quiet_hours(caregiver: Caregiver, at: datetime, organization: Organization) -> bool:
-    """Tell whether ``at`` falls in the caregiver's quiet hours, in the organization's zone."""
-    if caregiver.quiet_hours is None:
-        return False
-    local = at.astimezone(ZoneInfo(organization.time_zone)).time()
-    return caregiver.quiet_hours.contains(local)
-
-
-def why_not_contact(shift: Shift, caregiver: Caregiver, channel: Channel) -> str | None:
-    """Say why a queued message may no longer go out, or ``None`` if it may.
-
-    The check runs again just before each send, because a claim, a cancel, a STOP
-    or a decline can land between queueing a message and sending it.
-    """
-    if not shift.is_open:
-        return f"the shift is {shift.status}"
-    if not is_qualified(caregiver, shift.role_required):
-        if caregiver.opted_out:
-            return "the caregiver opted out"
-        if not caregiver.active:
-            return "the caregiver is inactive"
-        return "the caregiver's role differs"
-    if (
-        channel is Channel.CALL
-        and shift.fanout is not None
-        and shift.fanout.has_declined(caregiver.id)
-    ):
-        return "the caregiver declined"
-    return None
 
 
 def report_delivery(

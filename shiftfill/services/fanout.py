@@ -6,7 +6,8 @@ import logging
 from collections import Counter
 from datetime import datetime
 
-from shiftfill.domain import rules
+from shiftfill.domain import contact, rules
+from shiftfill.domain.contact import NotAsked
 from shiftfill.domain.model import Channel, Event, EventType, Organization, Shift
 from shiftfill.services.dependencies import Dependencies
 from shiftfill.services.errors import Conflict, NotFound
@@ -49,7 +50,7 @@ def start_fanout(deps: Dependencies, shift_id: str) -> tuple[Shift, bool]:
         detail: dict[str, object] = {"offered": len(qualified), "offer_code": code}
         if ineligible:
             # How ops learns who was left out and why; those caregivers get no text.
-            detail["not_offered"] = dict(Counter(ineligible.values()))
+            detail["not_offered"] = dict(Counter(map(str, ineligible.values())))
         events = [Event(at=now, type=EventType.FANOUT_STARTED, detail=detail)]
         if not qualified:
             events.append(
@@ -96,12 +97,14 @@ def _report_fanout(deps: Dependencies, shift: Shift, offered: int) -> None:
 
 def ineligible_caregivers(
     deps: Dependencies, shift: Shift, org: Organization, caregiver_ids: list[str]
-) -> dict[str, str]:
-    """Map each caregiver who may not take ``shift`` now to why (``conflict``, ``over_hours``)."""
-    since = rules.eligibility_since(shift)
-    held = deps.store.shifts.assignments(caregiver_ids, since)
-    reasons = {cid: rules.why_ineligible(shift, shifts, org) for cid, shifts in held.items()}
-    return {cid: str(reason) for cid, reason in reasons.items() if reason is not None}
+) -> dict[str, NotAsked]:
+    """Map each of ``caregiver_ids`` who holds shifts that keep them from ``shift`` to why."""
+    held = deps.store.shifts.assignments(caregiver_ids, contact.eligibility_since(shift))
+    reasons = {
+        cid: contact.why_not_ask(shift, cid, assigned=shifts, organization=org)
+        for cid, shifts in held.items()
+    }
+    return {cid: reason for cid, reason in reasons.items() if reason is not None}
 
 
 def run_due_phone_rounds(deps: Dependencies) -> dict[str, int]:
@@ -132,17 +135,30 @@ def run_phone_round(deps: Dependencies, shift_id: str, *, now: datetime | None =
     shift = deps.store.shifts.get(shift_id)
     if shift is None or shift.fanout is None:
         return 0
-    offered = deps.store.caregivers.get_many(shift.fanout.offered_caregiver_ids)
-    unreachable = [c.id for c in offered if not rules.is_qualified(c, shift.role_required)]
+    offered = {c.id: c for c in deps.store.caregivers.get_many(shift.fanout.offered_caregiver_ids)}
     at = now or deps.clock()
     org = organization_of(deps, shift)
-    skipped = ineligible_caregivers(deps, shift, org, [c.id for c in offered if not c.opted_out])
-    for caregiver in offered:
-        if caregiver.id not in skipped and rules.in_quiet_hours(caregiver, at, org):
-            skipped[caregiver.id] = "quiet_hours"
+    reachable = [cid for cid, c in offered.items() if contact.reachable(c)]
+    held = deps.store.shifts.assignments(reachable, contact.eligibility_since(shift))
+
+    def reasons(current: Shift) -> dict[str, NotAsked | None]:
+        """Why each offered caregiver gets no call, asked of the shift as the step found it."""
+        return {
+            cid: contact.why_not_ask(
+                current,
+                cid,
+                caregiver=offered[cid],
+                channel=Channel.CALL,
+                at=at,
+                organization=org,
+                assigned=held.get(cid),
+            )
+            for cid in current.fanout.offered_caregiver_ids  # type: ignore[union-attr]
+            if cid in offered
+        }
 
     def callees(decision: rules.Decision) -> list[str]:
-        return rules.phone_round_callees(decision.shift, unreachable, skipped)
+        return [cid for cid, reason in reasons(decision.shift).items() if reason is None]
 
     def record(decision: rules.Decision) -> tuple[Event, ...]:
         left_out = [
@@ -150,10 +166,10 @@ def run_phone_round(deps: Dependencies, shift_id: str, *, now: datetime | None =
                 at=at,
                 type=EventType.CALL_SKIPPED,
                 caregiver_id=cid,
-                detail={"reason": skipped[cid]},
+                detail={"reason": str(reason)},
             )
-            for cid in rules.phone_round_callees(decision.shift, unreachable)
-            if cid in skipped
+            for cid, reason in reasons(decision.shift).items()
+            if reason is not None and reason.noted
         ]
         escalated = Event(at=at, type=EventType.ESCALATED, detail={"calls": len(callees(decision))})
         return decision.if_changed(escalated, *left_out)
@@ -166,7 +182,9 @@ def run_phone_round(deps: Dependencies, shift_id: str, *, now: datetime | None =
     )
     if not decision.changed:
         return 0
-    calls = len(callees(decision))
+    final = reasons(decision.shift).values()
+    calls = sum(1 for reason in final if reason is None)
+    unreachable = sum(1 for reason in final if reason is not None and reason.unreachable)
     fanout = decision.shift.fanout
     declined = len(fanout.declined_caregiver_ids) if fanout else 0
     deps.metrics.notifications(str(Channel.CALL), "queued", calls)
@@ -176,13 +194,13 @@ def run_phone_round(deps: Dependencies, shift_id: str, *, now: datetime | None =
         calls,
         len(shift.fanout.offered_caregiver_ids),
         declined,
-        len(unreachable),
+        unreachable,
         extra={
             "event": "phone_round",
             "shift_id": shift_id,
             "calls": calls,
             "declined": declined,
-            "unreachable": len(unreachable),
+            "unreachable": unreachable,
         },
     )
     return calls

@@ -10,7 +10,7 @@ from datetime import datetime
 from functools import partial
 
 from shiftfill import phones
-from shiftfill.domain import replies, rules
+from shiftfill.domain import contact, replies, rules
 from shiftfill.domain.intents import Intent, ParsedReply, parse_reply
 from shiftfill.domain.model import Caregiver, Channel, Event, EventType, Organization, Shift
 from shiftfill.domain.rules import Outcome
@@ -295,7 +295,7 @@ def _decide(
             return rules.claim(current, caregiver.id, now=now, assigned=assigned, organization=org)
 
         decision = deps.store.shifts.update_for_caregiver(
-            shift.id, caregiver.id, rules.eligibility_since(shift), claim, record=record
+            shift.id, caregiver.id, contact.eligibility_since(shift), claim, record=record
         )
         org = seen[0]
     else:
