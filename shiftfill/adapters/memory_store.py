@@ -24,7 +24,6 @@ from shiftfill.domain.indexes import (
     RECENTLY_CLOSED,
     IndexDelta,
     code_digits,
-    index_delta,
     random_offer_code,
 )
 from shiftfill.domain.model import (
@@ -36,17 +35,13 @@ from shiftfill.domain.model import (
     ShiftStatus,
     split_notification_id,
 )
-from shiftfill.domain.rules import Decision
+from shiftfill.domain.rules import Outreach, ShiftChange
 from shiftfill.services.dependencies import Clock, system_clock
 from shiftfill.services.ports import (
     ChangeCaregiver,
     Decide,
-    DecideWithAssigned,
-    DecideWithCode,
     DuplicateKey,
     Outgoing,
-    Reach,
-    Record,
     RecordCaregiverChange,
     RecordCounts,
 )
@@ -289,11 +284,8 @@ class MemoryNotifications:
         self._by_provider_id: dict[str, str] = {}
         self._count = 0
 
-    def _queue(self, shift_id: str, reach: Reach | None, decision: Decision) -> None:
-        """Queue what ``reach`` asks for; the caller holds the lock."""
-        outreach = reach(decision) if reach is not None else None
-        if outreach is None:
-            return
+    def _queue(self, shift_id: str, outreach: Outreach) -> None:
+        """Queue the notifications ``outreach`` asks for; the caller holds the lock."""
         channel = outreach.channel
         bucket = self._buckets.get((shift_id, channel))
         if bucket is None:
@@ -417,40 +409,12 @@ class MemoryShifts:
             values = list(self._by_id.values())
         return [s for s in values if indexes.matches(s, status, role)]
 
-    def update(
-        self,
-        shift_id: str,
-        decide: Decide,
-        record: Record | None = None,
-        reach: Reach | None = None,
-    ) -> Decision:
+    def apply(self, shift_id: str, decide: Decide) -> ShiftChange:
         with self._lock:
-            return self._apply(shift_id, decide(self._by_id[shift_id]), record, reach)
-
-    def start_fanout(
-        self,
-        shift_id: str,
-        decide: DecideWithCode,
-        record: Record | None = None,
-        reach: Reach | None = None,
-    ) -> Decision:
-        with self._lock:
-            shift = self._by_id[shift_id]
-            return self._apply(shift_id, decide(shift, self._free_code()), record, reach)
-
-    def update_for_caregiver(
-        self,
-        shift_id: str,
-        caregiver_id: str,
-        since: datetime,
-        decide: DecideWithAssigned,
-        record: Record | None = None,
-    ) -> Decision:
-        with self._lock:
-            shift = self._by_id[shift_id]
-            assigned = self._assigned_to(caregiver_id, since)
-            organization = self._organizations.get(shift.organization_id)
-            return self._apply(shift_id, decide(shift, assigned, organization), record, None)
+            before = self._by_id[shift_id]
+            change = decide(before, _Reads(self))
+            self._persist(shift_id, change)
+            return change
 
     def assignments(self, caregiver_ids: Iterable[str], since: datetime) -> dict[str, list[Shift]]:
         with self._lock:
@@ -473,19 +437,14 @@ class MemoryShifts:
             code = self._code_source(digits)
         return code
 
-    def _apply(
-        self, shift_id: str, decision: Decision, record: Record | None, reach: Reach | None
-    ) -> Decision:
-        """Store a decision with its events and notifications; the caller holds the lock."""
-        before = self._by_id[shift_id]
-        if decision.changed:
-            self._by_id[shift_id] = decision.shift
-            self._reindex(index_delta(before, decision.shift))
-        if record is not None:
-            self._events._append(shift_id, record(decision))
-        if decision.changed:
-            self._notifications._queue(shift_id, reach, decision)
-        return decision
+    def _persist(self, shift_id: str, change: ShiftChange) -> None:
+        """Store a change with its events, notifications and indexes; the caller holds the lock."""
+        if change.indexes is not None:
+            self._by_id[shift_id] = change.shift
+            self._reindex(change.indexes)
+        self._events._append(shift_id, change.events)
+        if change.changed and change.outreach is not None:
+            self._notifications._queue(shift_id, change.outreach)
 
     def offers_for(self, caregiver: Caregiver) -> list[Shift]:
         """Look through the fanouts of the caregiver's role, not a list per caregiver.
@@ -525,6 +484,22 @@ class MemoryShifts:
             self._open_fanouts[delta.role].pop(delta.shift_id, None)
             self._closed_fanouts[delta.role].append(delta.shift_id)
             self._codes_in_use.discard(delta.closed)
+
+
+class _Reads:
+    """What a decision reads beside its shift, inside the shifts' lock."""
+
+    def __init__(self, shifts: MemoryShifts) -> None:
+        self._shifts = shifts
+
+    def free_code(self) -> str:
+        return self._shifts._free_code()
+
+    def assignments(self, caregiver_id: str, since: datetime) -> list[Shift]:
+        return self._shifts._assigned_to(caregiver_id, since)
+
+    def organization(self, organization_id: str) -> Organization | None:
+        return self._shifts._organizations.get(organization_id)
 
 
 class MemoryInbound:

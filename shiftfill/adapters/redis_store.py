@@ -47,7 +47,6 @@ from shiftfill.domain.indexes import (
     RECENTLY_CLOSED,
     IndexDelta,
     code_digits,
-    index_delta,
     random_offer_code,
 )
 from shiftfill.domain.model import (
@@ -60,16 +59,12 @@ from shiftfill.domain.model import (
     ShiftStatus,
     split_notification_id,
 )
-from shiftfill.domain.rules import Decision
+from shiftfill.domain.rules import ShiftChange
 from shiftfill.services.ports import (
     ChangeCaregiver,
     Decide,
-    DecideWithAssigned,
-    DecideWithCode,
     DuplicateKey,
     Outgoing,
-    Reach,
-    Record,
     RecordCaregiverChange,
     RecordCounts,
     StoreUnavailable,
@@ -902,54 +897,30 @@ class RedisShifts:
         shifts = self.loaded(self._r.mget([self.key(i.decode()) for i in ids]))
         return [s for s in shifts if indexes.matches(s, status, role)]
 
-    def update(
-        self,
-        shift_id: str,
-        decide: Decide,
-        record: Record | None = None,
-        reach: Reach | None = None,
-    ) -> Decision:
-        def attempt(step: Step) -> Decision:
+    def apply(self, shift_id: str, decide: Decide) -> ShiftChange:
+        def attempt(step: Step) -> ShiftChange:
             before = self._read(step, shift_id)
-            return self._write(step, before, decide(before), record, reach)
+            change = decide(before, _Reads(self, step))
+            self._write(step, before, change)
+            return change
 
         return self._steps.run(self.key(shift_id), attempt)
 
-    def start_fanout(
-        self,
-        shift_id: str,
-        decide: DecideWithCode,
-        record: Record | None = None,
-        reach: Reach | None = None,
-    ) -> Decision:
-        def attempt(step: Step) -> Decision:
-            before = self._read(step, shift_id)
-            code = self._free_code(step)
-            return self._write(step, before, decide(before, code), record, reach)
+    def _assigned_in(self, step: Step, caregiver_id: str, since: datetime) -> list[Shift]:
+        """A caregiver's assignments ending after ``since``, read in ``step``.
 
-        return self._steps.run(self.key(shift_id), attempt)
+        Checking the index is enough: an assigned shift's times never change, and
+        every new assignment writes the index in the step that makes it. Most
+        caregivers hold none: that is the first guess.
+        """
+        held = ("ZRANGEBYSCORE", self._assigned(caregiver_id), f"({_timestamp(since)}", "+inf")
+        (ids,) = step.recall(held, unseen=b"")
+        return self._load_many(self._r, [i.decode() for i in ids])
 
-    def update_for_caregiver(
-        self,
-        shift_id: str,
-        caregiver_id: str,
-        since: datetime,
-        decide: DecideWithAssigned,
-        record: Record | None = None,
-    ) -> Decision:
-        def attempt(step: Step) -> Decision:
-            before = self._read(step, shift_id)
-            # Checking the index is enough: an assigned shift's times never change, and
-            # every new assignment writes the index in the step that makes it. Most
-            # caregivers hold none: that is the first guess.
-            org_key = self._related.organizations.key(before.organization_id)
-            held = ("ZRANGEBYSCORE", self._assigned(caregiver_id), f"({_timestamp(since)}", "+inf")
-            org_raw, ids = step.recall(("GET", org_key), held, unseen=b"")
-            org = codec.load_organization(org_raw) if org_raw else None
-            assigned = self._load_many(self._r, [i.decode() for i in ids])
-            return self._write(step, before, decide(before, assigned, org), record, None)
-
-        return self._steps.run(self.key(shift_id), attempt)
+    def _organization_in(self, step: Step, organization_id: str) -> Organization | None:
+        """The organization as stored, read in ``step`` (this process's last read as the guess)."""
+        (raw,) = step.recall(("GET", self._related.organizations.key(organization_id)))
+        return codec.load_organization(raw) if raw else None
 
     def assignments(self, caregiver_ids: Iterable[str], since: datetime) -> dict[str, list[Shift]]:
         ids = list(caregiver_ids)
@@ -985,26 +956,18 @@ class RedisShifts:
             if not taken:
                 return code
 
-    def _write(
-        self,
-        step: Step,
-        before: Shift,
-        decision: Decision,
-        record: Record | None,
-        reach: Reach | None,
-    ) -> Decision:
-        """Queue the writes of one decision on the step."""
-        outreach = reach(decision) if decision.changed and reach is not None else None
-        events = [codec.dump_event(e) for e in record(decision)] if record is not None else []
-        if decision.changed:
-            step.write("SET", self.key(before.id), codec.dump_shift(decision.shift))
-            self._reindex(step, index_delta(before, decision.shift))
+    def _write(self, step: Step, before: Shift, change: ShiftChange) -> None:
+        """Queue the writes of one change on the step."""
+        if change.indexes is not None:
+            step.write("SET", self.key(before.id), codec.dump_shift(change.shift))
+            self._reindex(step, change.indexes)
+        events = [codec.dump_event(e) for e in change.events]
         step.write_many("RPUSH", self._related.events.key(before.id), events)
-        if outreach is not None:
+        outreach = change.outreach
+        if change.changed and outreach is not None:
             self._related.notifications.queue(
                 step, before.id, outreach.channel, outreach.caregiver_ids, outreach.at
             )
-        return decision
 
     def _reindex(self, step: Step, delta: IndexDelta) -> None:
         """Queue on the step the index writes ``delta`` says."""
@@ -1049,6 +1012,23 @@ class RedisShifts:
         at = _timestamp(now)
         due = self._r.zrangebyscore(self._rounds, "-inf", at, withscores=True)
         return indexes.due_first(((score, sid.decode()) for sid, score in due), at)
+
+
+class _Reads:
+    """What a decision reads beside its shift, through the step that checks it."""
+
+    def __init__(self, shifts: RedisShifts, step: Step) -> None:
+        self._shifts = shifts
+        self._step = step
+
+    def free_code(self) -> str:
+        return self._shifts._free_code(self._step)
+
+    def assignments(self, caregiver_id: str, since: datetime) -> list[Shift]:
+        return self._shifts._assigned_in(self._step, caregiver_id, since)
+
+    def organization(self, organization_id: str) -> Organization | None:
+        return self._shifts._organization_in(self._step, organization_id)
 
 
 @dataclass(frozen=True)

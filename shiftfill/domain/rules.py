@@ -1,20 +1,23 @@
 """The decisions of a fill: who is offered, who wins a claim, who gets a call.
 
-Each function takes the current state and returns the next one; none of them
-touches storage, so a repository can run them under its lock as one atomic step.
+Each function takes the current state and returns a ``ShiftChange``: the next
+state and everything that follows from it. None of them touches storage, so a
+repository runs them inside one atomic step and persists what they return.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from shiftfill.domain import contact
+from shiftfill.domain.indexes import IndexDelta, index_delta
 from shiftfill.domain.model import (
     Caregiver,
+    Channel,
     Event,
     Fanout,
     Notification,
@@ -52,16 +55,82 @@ class ShiftConflict(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class Decision:
-    """The shift after a decision, whether it changed, and what a reply came to."""
+class Outreach:
+    """Messages a change asks for: one notification on ``channel`` per caregiver.
+
+    A store queues them in the step that stores the change, except to caregivers
+    who already have one on that channel for the shift (invariant 2).
+    """
+
+    channel: Channel
+    caregiver_ids: Sequence[str]
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ShiftChange:
+    """A decision as a store persists it: everything one step changes, and nothing else.
+
+    ``shift`` is the shift after the decision and ``changed`` whether it differs
+    from the one the step read. ``events`` go on the shift's trail whether or not
+    it changed (a lost claim is noted too); ``outreach`` is queued and
+    ``indexes`` applied only when it changed. ``outcome`` is what a reply came to,
+    and ``organization`` the shift's organization as the step read it, for the
+    caller's answer.
+    """
 
     shift: Shift
     changed: bool
     outcome: Outcome | None = None
+    events: tuple[Event, ...] = ()
+    outreach: Outreach | None = None
+    indexes: IndexDelta | None = None
+    organization: Organization | None = None
 
-    def if_changed(self, *events: Event) -> tuple[Event, ...]:
-        """Return ``events`` if this decision changed the shift, else nothing to record."""
-        return events if self.changed else ()
+    def __post_init__(self) -> None:
+        # A store writes the shift and moves its indexes together, or neither.
+        if self.changed != (self.indexes is not None):
+            raise ValueError("a changed shift comes with its index changes, a kept one without")
+
+    @classmethod
+    def kept(cls, shift: Shift, outcome: Outcome | None = None) -> ShiftChange:
+        """The shift left as it is."""
+        return cls(shift, changed=False, outcome=outcome)
+
+    @classmethod
+    def moved(cls, before: Shift, after: Shift, outcome: Outcome | None = None) -> ShiftChange:
+        """The shift moved from ``before`` to ``after``, with the index changes that follow."""
+        return cls(after, changed=True, outcome=outcome, indexes=index_delta(before, after))
+
+    def noting(self, *events: Event) -> ShiftChange:
+        """This change with ``events`` added to the trail."""
+        return replace(self, events=(*self.events, *events))
+
+    def reaching(self, outreach: Outreach) -> ShiftChange:
+        """This change asking for ``outreach``."""
+        return replace(self, outreach=outreach)
+
+    def reading(self, organization: Organization) -> ShiftChange:
+        """This change, with the organization its step read."""
+        return replace(self, organization=organization)
+
+
+class StepReads(Protocol):
+    """What a decision may read inside its step, beside the shift.
+
+    A store reads each of these in the same atomic step as the shift, so the
+    decision and its writes see one state: the Redis store checks the answers
+    again when it writes.
+    """
+
+    def free_code(self) -> str:
+        """An offer code no open shift holds; it is in use only if the change opens a fanout."""
+
+    def assignments(self, caregiver_id: str, since: datetime) -> list[Shift]:
+        """The shifts assigned to ``caregiver_id`` that end after ``since``."""
+
+    def organization(self, organization_id: str) -> Organization | None:
+        """The organization as stored, or ``None`` when it is not."""
 
 
 # What the agency may change on a caregiver; ``opted_out`` only back to false.
@@ -96,7 +165,7 @@ def start_fanout(
     offer_code: str,
     qualified_ids: Iterable[str],
     escalation_delay: timedelta,
-) -> Decision:
+) -> ShiftChange:
     """Open the fanout of an open shift; a shift already fanned out stays as it is.
 
     ``changed`` tells whether this call started the fanout. A shift that has
@@ -106,7 +175,7 @@ def start_fanout(
     if shift.status is ShiftStatus.CANCELLED:
         raise ShiftConflict(shift, "The shift is cancelled.")
     if shift.fanout is not None:
-        return Decision(shift, changed=False)
+        return ShiftChange.kept(shift)
     if shift.status is not ShiftStatus.OPEN:
         raise ShiftConflict(shift, f"The shift is {shift.status}.")
     if shift.has_ended(now):
@@ -117,7 +186,7 @@ def start_fanout(
         escalation_due_at=now + escalation_delay,
         offered_caregiver_ids=tuple(qualified_ids),
     )
-    return Decision(replace(shift, fanout=fanout), changed=True)
+    return ShiftChange.moved(shift, replace(shift, fanout=fanout))
 
 
 def claim(
@@ -127,51 +196,51 @@ def claim(
     now: datetime,
     assigned: Iterable[Shift] = (),
     organization: Organization | None = None,
-) -> Decision:
+) -> ShiftChange:
     """Decide an accepting reply: the first eligible claim on an open shift wins.
 
     ``assigned`` are the caregiver's shifts, read in the same atomic step; with
     the shift's ``organization`` they decide ``conflict`` and ``over_hours``.
     """
     if shift.status is ShiftStatus.CANCELLED:
-        return Decision(shift, changed=False, outcome=Outcome.UNAVAILABLE)
+        return ShiftChange.kept(shift, Outcome.UNAVAILABLE)
     if shift.status is ShiftStatus.FILLED:
         if shift.assigned_caregiver_id == caregiver_id:
-            return Decision(shift, changed=False, outcome=Outcome.ALREADY_ASSIGNED)
-        return Decision(shift, changed=False, outcome=Outcome.FILLED)
+            return ShiftChange.kept(shift, Outcome.ALREADY_ASSIGNED)
+        return ShiftChange.kept(shift, Outcome.FILLED)
     if shift.fanout is None or not shift.fanout.was_offered_to(caregiver_id):
-        return Decision(shift, changed=False, outcome=Outcome.NO_OPEN_OFFER)
+        return ShiftChange.kept(shift, Outcome.NO_OPEN_OFFER)
     refused = contact.why_not_ask(shift, caregiver_id, assigned=assigned, organization=organization)
     if refused is not None:
-        return Decision(shift, changed=False, outcome=Outcome(refused.value))
+        return ShiftChange.kept(shift, Outcome(refused.value))
     filled = replace(
         shift,
         status=ShiftStatus.FILLED,
         assigned_caregiver_id=caregiver_id,
         filled_at=now,
     )
-    return Decision(filled, changed=True, outcome=Outcome.ASSIGNED)
+    return ShiftChange.moved(shift, filled, Outcome.ASSIGNED)
 
 
-def decline(shift: Shift, caregiver_id: str) -> Decision:
+def decline(shift: Shift, caregiver_id: str) -> ShiftChange:
     """Record that a caregiver will not take the shift, so the phone round skips them."""
     if shift.fanout is None or not shift.fanout.was_offered_to(caregiver_id):
-        return Decision(shift, changed=False, outcome=Outcome.NO_OPEN_OFFER)
+        return ShiftChange.kept(shift, Outcome.NO_OPEN_OFFER)
     if shift.status is ShiftStatus.CANCELLED:
-        return Decision(shift, changed=False, outcome=Outcome.UNAVAILABLE)
+        return ShiftChange.kept(shift, Outcome.UNAVAILABLE)
     if shift.assigned_caregiver_id == caregiver_id:
         # Dropping a confirmed shift by text is not supported: ops must hear of it.
-        return Decision(shift, changed=False, outcome=Outcome.ALREADY_ASSIGNED)
+        return ShiftChange.kept(shift, Outcome.ALREADY_ASSIGNED)
     if shift.status is ShiftStatus.FILLED or shift.fanout.has_declined(caregiver_id):
-        return Decision(shift, changed=False, outcome=Outcome.DECLINED)
+        return ShiftChange.kept(shift, Outcome.DECLINED)
     fanout = replace(
         shift.fanout,
         declined_caregiver_ids=(*shift.fanout.declined_caregiver_ids, caregiver_id),
     )
-    return Decision(replace(shift, fanout=fanout), changed=True, outcome=Outcome.DECLINED)
+    return ShiftChange.moved(shift, replace(shift, fanout=fanout), Outcome.DECLINED)
 
 
-def begin_phone_round(shift: Shift, *, now: datetime) -> Decision:
+def begin_phone_round(shift: Shift, *, now: datetime) -> ShiftChange:
     """Move an open, unescalated shift whose delay has passed into the phone round.
 
     ``changed`` tells whether the phone round starts now. A shift that is filled,
@@ -184,17 +253,18 @@ def begin_phone_round(shift: Shift, *, now: datetime) -> Decision:
         or fanout.escalated_at is not None
         or now < fanout.escalation_due_at
     ):
-        return Decision(shift, changed=False)
-    return Decision(replace(shift, fanout=replace(fanout, escalated_at=now)), changed=True)
+        return ShiftChange.kept(shift)
+    return ShiftChange.moved(shift, replace(shift, fanout=replace(fanout, escalated_at=now)))
 
 
-def cancel(shift: Shift, *, now: datetime) -> Decision:
+def cancel(shift: Shift, *, now: datetime) -> ShiftChange:
     """Cancel an open shift; cancelling twice is harmless, cancelling a filled shift is not."""
     if shift.status is ShiftStatus.CANCELLED:
-        return Decision(shift, changed=False)
+        return ShiftChange.kept(shift)
     if shift.status is ShiftStatus.FILLED:
         raise ShiftConflict(shift, "The shift is already filled.")
-    return Decision(replace(shift, status=ShiftStatus.CANCELLED, cancelled_at=now), changed=True)
+    cancelled = replace(shift, status=ShiftStatus.CANCELLED, cancelled_at=now)
+    return ShiftChange.moved(shift, cancelled)
 
 
 def report_delivery(

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from datetime import datetime
+from functools import partial
 
-from shiftfill.domain import contact, rules
+from shiftfill.domain import contact, fill, rules
 from shiftfill.domain.contact import NotAsked
-from shiftfill.domain.model import Channel, Event, EventType, Organization, Shift
+from shiftfill.domain.model import Channel, Organization, Shift
 from shiftfill.services.dependencies import Dependencies
 from shiftfill.services.errors import Conflict, NotFound
 from shiftfill.services.organizations import organization_of
-from shiftfill.services.ports import Outreach
 
 log = logging.getLogger(__name__)
 
@@ -34,42 +33,20 @@ def start_fanout(deps: Dependencies, shift_id: str) -> tuple[Shift, bool]:
     of_role = deps.store.caregivers.qualified_ids(shift.role_required)
     ineligible = ineligible_caregivers(deps, shift, org, of_role)
     qualified = [cid for cid in of_role if cid not in ineligible] if ineligible else of_role
-
-    def decide(current: Shift, offer_code: str) -> rules.Decision:
-        return rules.start_fanout(
-            current,
-            now=now,
-            offer_code=offer_code,
-            qualified_ids=qualified,
-            escalation_delay=deps.settings.escalation_delay,
-        )
-
-    def record(decision: rules.Decision) -> tuple[Event, ...]:
-        fanout = decision.shift.fanout
-        code = fanout.offer_code if fanout else None
-        detail: dict[str, object] = {"offered": len(qualified), "offer_code": code}
-        if ineligible:
-            # How ops learns who was left out and why; those caregivers get no text.
-            detail["not_offered"] = dict(Counter(map(str, ineligible.values())))
-        events = [Event(at=now, type=EventType.FANOUT_STARTED, detail=detail)]
-        if not qualified:
-            events.append(
-                Event(at=now, type=EventType.NO_ONE_QUALIFIED, detail={"role": shift.role_required})
-            )
-        return decision.if_changed(*events)
-
+    decide = partial(
+        fill.fan_out,
+        now=now,
+        qualified=qualified,
+        not_offered=ineligible,
+        escalation_delay=deps.settings.escalation_delay,
+    )
     try:
-        decision = deps.store.shifts.start_fanout(
-            shift_id,
-            decide,
-            record=record,
-            reach=lambda d: Outreach(Channel.SMS, qualified, now),
-        )
+        change = deps.store.shifts.apply(shift_id, decide)
     except rules.ShiftConflict as exc:
         raise Conflict(str(exc)) from exc
-    if decision.changed:
-        _report_fanout(deps, decision.shift, len(qualified))
-    return decision.shift, decision.changed
+    if change.changed:
+        _report_fanout(deps, change.shift, len(qualified))
+    return change.shift, change.changed
 
 
 def _report_fanout(deps: Dependencies, shift: Shift, offered: int) -> None:
@@ -140,52 +117,14 @@ def run_phone_round(deps: Dependencies, shift_id: str, *, now: datetime | None =
     org = organization_of(deps, shift)
     reachable = [cid for cid, c in offered.items() if contact.reachable(c)]
     held = deps.store.shifts.assignments(reachable, contact.eligibility_since(shift))
-
-    def reasons(current: Shift) -> dict[str, NotAsked | None]:
-        """Why each offered caregiver gets no call, asked of the shift as the step found it."""
-        return {
-            cid: contact.why_not_ask(
-                current,
-                cid,
-                caregiver=offered[cid],
-                channel=Channel.CALL,
-                at=at,
-                organization=org,
-                assigned=held.get(cid),
-            )
-            for cid in current.fanout.offered_caregiver_ids  # type: ignore[union-attr]
-            if cid in offered
-        }
-
-    def callees(decision: rules.Decision) -> list[str]:
-        return [cid for cid, reason in reasons(decision.shift).items() if reason is None]
-
-    def record(decision: rules.Decision) -> tuple[Event, ...]:
-        left_out = [
-            Event(
-                at=at,
-                type=EventType.CALL_SKIPPED,
-                caregiver_id=cid,
-                detail={"reason": str(reason)},
-            )
-            for cid, reason in reasons(decision.shift).items()
-            if reason is not None and reason.noted
-        ]
-        escalated = Event(at=at, type=EventType.ESCALATED, detail={"calls": len(callees(decision))})
-        return decision.if_changed(escalated, *left_out)
-
-    decision = deps.store.shifts.update(
-        shift_id,
-        lambda s: rules.begin_phone_round(s, now=at),
-        record=record,
-        reach=lambda d: Outreach(Channel.CALL, callees(d), at),
-    )
-    if not decision.changed:
+    decide = partial(fill.phone_round, at=at, caregivers=offered, held=held, organization=org)
+    change = deps.store.shifts.apply(shift_id, decide)
+    if not change.changed or change.outreach is None:
         return 0
-    final = reasons(decision.shift).values()
-    calls = sum(1 for reason in final if reason is None)
-    unreachable = sum(1 for reason in final if reason is not None and reason.unreachable)
-    fanout = decision.shift.fanout
+    calls = len(change.outreach.caregiver_ids)
+    reasons = fill.why_not_called(change.shift, offered, held, at=at, organization=org)
+    unreachable = sum(1 for reason in reasons.values() if reason is not None and reason.unreachable)
+    fanout = change.shift.fanout
     declined = len(fanout.declined_caregiver_ids) if fanout else 0
     deps.metrics.notifications(str(Channel.CALL), "queued", calls)
     log.info(

@@ -12,7 +12,7 @@ import random
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
 from datetime import time as clock
@@ -32,9 +32,9 @@ from shiftfill.domain.model import (
     Shift,
     ShiftStatus,
 )
-from shiftfill.domain.rules import Decision, Outcome
+from shiftfill.domain.rules import Outcome, Outreach, ShiftChange, StepReads
 from shiftfill.services.dependencies import system_clock
-from shiftfill.services.ports import DuplicateKey, Outreach, Store
+from shiftfill.services.ports import DuplicateKey, Store
 from tests.store.conftest import NOW, MakeStore
 
 THREADS = 50
@@ -81,30 +81,39 @@ def shift(shift_id: str, role: str = "RN") -> Shift:
     return Shift(shift_id, "org_1", role, NOW, NOW + timedelta(hours=8))
 
 
-def start(store: Store, shift_id: str, offered: list[str]) -> Decision:
+def start(store: Store, shift_id: str, offered: list[str]) -> ShiftChange:
     """Start the fanout of a stored shift, texting ``offered``, as the fanout use case does."""
-    return store.shifts.start_fanout(
-        shift_id,
-        lambda s, code: rules.start_fanout(
-            s,
-            now=NOW,
-            offer_code=code,
-            qualified_ids=offered,
-            escalation_delay=timedelta(minutes=10),
-        ),
-        record=lambda d: d.if_changed(Event(at=NOW, type=EventType.FANOUT_STARTED)),
-        reach=lambda d: Outreach(Channel.SMS, offered, NOW),
+
+    def decide(s: Shift, reads: StepReads) -> ShiftChange:
+        change = start_fanout_with(s, reads.free_code(), offered)
+        if not change.changed:
+            return change
+        started = change.noting(Event(at=NOW, type=EventType.FANOUT_STARTED))
+        return started.reaching(Outreach(Channel.SMS, offered, NOW))
+
+    return store.shifts.apply(shift_id, decide)
+
+
+def start_fanout_with(s: Shift, code: str, offered: list[str], now: datetime = NOW) -> ShiftChange:
+    return rules.start_fanout(
+        s, now=now, offer_code=code, qualified_ids=offered, escalation_delay=timedelta(minutes=10)
     )
 
 
-def claim(store: Store, shift_id: str, caregiver_id: str) -> Decision:
-    def record(decision: Decision) -> list[Event]:
-        won = decision.outcome is Outcome.ASSIGNED
-        return [Event(at=NOW, type=EventType.ASSIGNED if won else EventType.CLAIM_LOST)]
+def update(store: Store, shift_id: str, decide: Callable[[Shift], ShiftChange]) -> ShiftChange:
+    """Apply a decision that reads nothing but the shift."""
+    return store.shifts.apply(shift_id, lambda s, reads: decide(s))
 
-    return store.shifts.update(
-        shift_id, lambda s: rules.claim(s, caregiver_id, now=NOW), record=record
-    )
+
+def claim(store: Store, shift_id: str, caregiver_id: str) -> ShiftChange:
+    def decide(s: Shift) -> ShiftChange:
+        change = rules.claim(s, caregiver_id, now=NOW)
+        won = change.outcome is Outcome.ASSIGNED
+        return change.noting(
+            Event(at=NOW, type=EventType.ASSIGNED if won else EventType.CLAIM_LOST)
+        )
+
+    return update(store, shift_id, decide)
 
 
 def fanned_out(store: Store, shift_id: str, offered: list[str]) -> Shift:
@@ -224,7 +233,7 @@ def test_a_code_is_free_again_once_its_shift_closes_and_a_refused_fanout_takes_n
     store = make_store(code_source=lambda digits: next(codes))
     for sid in ("sh_cancelled", "sh_1", "sh_2", "sh_3"):
         store.shifts.add(shift(sid))
-    store.shifts.update("sh_cancelled", lambda s: rules.cancel(s, now=NOW))
+    update(store, "sh_cancelled", lambda s: rules.cancel(s, now=NOW))
     with pytest.raises(rules.ShiftConflict):
         start(store, "sh_cancelled", ["cg_1"])
     assert start(store, "sh_1", ["cg_1"]).shift.fanout.offer_code == "1111"
@@ -247,8 +256,8 @@ def test_a_phone_round_is_pending_from_the_fanout_until_it_runs_or_the_shift_clo
         "sh_open",
     ]
     claim(store, "sh_claimed", "cg_1")
-    store.shifts.update("sh_cancelled", lambda s: rules.cancel(s, now=NOW))
-    store.shifts.update("sh_escalated", lambda s: rules.begin_phone_round(s, now=due))
+    update(store, "sh_cancelled", lambda s: rules.cancel(s, now=NOW))
+    update(store, "sh_escalated", lambda s: rules.begin_phone_round(s, now=due))
     assert store.shifts.due_phone_rounds(LATER) == ["sh_open"]
 
 
@@ -260,10 +269,12 @@ def test_racing_phone_rounds_start_once_and_call_each_caregiver_once(store: Stor
         fanned_out(store, shift_id, offered)
         decisions = race(
             THREADS,
-            lambda i, sid=shift_id: store.shifts.update(
+            lambda i, sid=shift_id: update(
+                store,
                 sid,
-                lambda s: rules.begin_phone_round(s, now=due),
-                reach=lambda d: Outreach(Channel.CALL, offered, due),
+                lambda s: rules.begin_phone_round(s, now=due).reaching(
+                    Outreach(Channel.CALL, offered, due)
+                ),
             ),
         )
         assert sum(d.changed for d in decisions) == 1
@@ -275,14 +286,10 @@ def test_offers_are_found_through_the_role_most_recent_first(store: Store) -> No
     store.caregivers.add_many([caregiver(1), caregiver(2)])
     fanned_out(store, "sh_old", ["cg_1", "cg_2"])
     store.shifts.add(shift("sh_new"))
-    store.shifts.start_fanout(
+    store.shifts.apply(
         "sh_new",
-        lambda s, code: rules.start_fanout(
-            s,
-            now=NOW + timedelta(minutes=1),
-            offer_code=code,
-            qualified_ids=["cg_1"],
-            escalation_delay=timedelta(minutes=10),
+        lambda s, reads: start_fanout_with(
+            s, reads.free_code(), ["cg_1"], now=NOW + timedelta(minutes=1)
         ),
     )
     assert [s.id for s in store.shifts.offers_for(caregiver(1))] == ["sh_new", "sh_old"]
@@ -351,26 +358,30 @@ def claim_for(
     caregiver_id: str,
     since: datetime,
     organization: Organization = SUNRISE,
-) -> Decision:
+) -> ShiftChange:
     """Claim as the inbound use case does: the caregiver's assignments read in the same step."""
-    return store.shifts.update_for_caregiver(
+    return store.shifts.apply(
         shift_id,
-        caregiver_id,
-        since,
-        lambda s, assigned, _stored: rules.claim(
-            s, caregiver_id, now=NOW, assigned=assigned, organization=organization
+        lambda s, reads: rules.claim(
+            s,
+            caregiver_id,
+            now=NOW,
+            assigned=reads.assignments(caregiver_id, since),
+            organization=organization,
         ),
     )
 
 
 def test_a_claim_meets_the_hours_cap_its_organization_has_when_it_runs(store: Store) -> None:
-    def claim_as_stored(shift_id: str) -> Decision:
-        return store.shifts.update_for_caregiver(
+    def claim_as_stored(shift_id: str) -> ShiftChange:
+        return store.shifts.apply(
             shift_id,
-            "cg_1",
-            NOW,
-            lambda s, assigned, stored: rules.claim(
-                s, "cg_1", now=NOW, assigned=assigned, organization=stored
+            lambda s, reads: rules.claim(
+                s,
+                "cg_1",
+                now=NOW,
+                assigned=reads.assignments("cg_1", NOW),
+                organization=reads.organization(s.organization_id),
             ),
         )
 
@@ -383,16 +394,15 @@ def test_a_claim_meets_the_hours_cap_its_organization_has_when_it_runs(store: St
 
 
 def test_a_claim_on_a_shift_of_an_organization_not_stored_gets_none(store: Store) -> None:
-    seen: list[Organization | None] = [SUNRISE]
-
-    def decide(s: Shift, assigned: Sequence[Shift], stored: Organization | None) -> Decision:
-        seen[:] = [stored]
-        return rules.claim(s, "cg_1", now=NOW, assigned=assigned)
+    def decide(s: Shift, reads: StepReads) -> ShiftChange:
+        stored = reads.organization(s.organization_id)
+        change = rules.claim(s, "cg_1", now=NOW, assigned=reads.assignments("cg_1", NOW))
+        return change if stored is None else change.reading(stored)
 
     store.shifts.add(timed("sh_1", NOW + timedelta(days=1), 8))
     start_fanout_of(store, "sh_1", ["cg_1"])
-    assert store.shifts.update_for_caregiver("sh_1", "cg_1", NOW, decide).changed
-    assert seen == [None]
+    change = store.shifts.apply("sh_1", decide)
+    assert change.changed and change.organization is None
 
 
 def test_a_claim_sees_the_caregivers_assignments_that_end_after_since(store: Store) -> None:
@@ -419,16 +429,9 @@ def test_a_claim_sees_the_caregivers_assignments_that_end_after_since(store: Sto
     assert [s.id for s in store.shifts.assignments(["cg_1"], later)["cg_1"]] == ["sh_c"]
 
 
-def start_fanout_of(store: Store, shift_id: str, offered: list[str]) -> Decision:
-    return store.shifts.start_fanout(
-        shift_id,
-        lambda s, code: rules.start_fanout(
-            s,
-            now=NOW,
-            offer_code=code,
-            qualified_ids=offered,
-            escalation_delay=timedelta(minutes=10),
-        ),
+def start_fanout_of(store: Store, shift_id: str, offered: list[str]) -> ShiftChange:
+    return store.shifts.apply(
+        shift_id, lambda s, reads: start_fanout_with(s, reads.free_code(), offered)
     )
 
 
