@@ -35,14 +35,13 @@ from shiftfill.domain.model import (
     ShiftStatus,
     split_notification_id,
 )
-from shiftfill.domain.rules import Outreach, ShiftChange
+from shiftfill.domain.rules import CaregiverChange, Outreach, ShiftChange
 from shiftfill.services.dependencies import Clock, system_clock
 from shiftfill.services.ports import (
     ChangeCaregiver,
     Decide,
     DuplicateKey,
     Outgoing,
-    RecordCaregiverChange,
     RecordCounts,
 )
 
@@ -122,17 +121,13 @@ class MemoryCaregivers:
             self._contactable_by_role[caregiver.role].pop(caregiver_id, None)
             return caregiver, True
 
-    def update(
-        self,
-        caregiver_id: str,
-        change: ChangeCaregiver,
-        record: RecordCaregiverChange | None = None,
-    ) -> tuple[Caregiver, bool]:
+    def update(self, caregiver_id: str, change: ChangeCaregiver) -> CaregiverChange:
         with self._lock:
             current = self._by_id[caregiver_id]
-            updated = change(current)
-            if updated is None or updated == current:
-                return current, False
+            decided = change(current)
+            if not decided.changed:
+                return decided
+            updated = decided.caregiver
             if updated.id != caregiver_id:
                 raise ValueError("a caregiver's id cannot change")
             if updated.phone != current.phone:
@@ -146,9 +141,8 @@ class MemoryCaregivers:
                 self._contactable_by_role[current.role].pop(caregiver_id, None)
             if now and (not was or updated.role != current.role):
                 self._contactable_by_role[updated.role][caregiver_id] = None
-            if record is not None:
-                self._events[caregiver_id].extend(record(current, updated))
-            return updated, True
+            self._events[caregiver_id].extend(decided.events)
+            return decided
 
     def events(self, caregiver_id: str) -> list[Event]:
         with self._lock:

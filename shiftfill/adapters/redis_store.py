@@ -59,13 +59,12 @@ from shiftfill.domain.model import (
     ShiftStatus,
     split_notification_id,
 )
-from shiftfill.domain.rules import ShiftChange
+from shiftfill.domain.rules import CaregiverChange, ShiftChange
 from shiftfill.services.ports import (
     ChangeCaregiver,
     Decide,
     DuplicateKey,
     Outgoing,
-    RecordCaregiverChange,
     RecordCounts,
     StoreUnavailable,
 )
@@ -358,23 +357,19 @@ class RedisCaregivers:
 
         return transact(self._r, [key], step)
 
-    def update(
-        self,
-        caregiver_id: str,
-        change: ChangeCaregiver,
-        record: RecordCaregiverChange | None = None,
-    ) -> tuple[Caregiver, bool]:
+    def update(self, caregiver_id: str, change: ChangeCaregiver) -> CaregiverChange:
         key = self.key(caregiver_id)
 
-        def step(pipe: Pipeline) -> tuple[Caregiver, bool]:
+        def step(pipe: Pipeline) -> CaregiverChange:
             raw = pipe.get(key)
             if raw is None:
                 raise KeyError(caregiver_id)
             current = codec.load_caregiver(raw)
-            updated = change(current)
-            if updated is None or updated == current:
+            decided = change(current)
+            if not decided.changed:
                 pipe.multi()
-                return current, False
+                return decided
+            updated = decided.caregiver
             if updated.id != caregiver_id:
                 raise ValueError("a caregiver's id cannot change")
             if updated.phone != current.phone:
@@ -393,10 +388,9 @@ class RedisCaregivers:
             if now and (not was or updated.role != current.role):
                 pipe.zadd(self._role(updated.role), {caregiver_id: seq + 1})
                 pipe.set(self._seq, seq + 1)
-            events = list(record(current, updated)) if record is not None else []
-            if events:
-                pipe.rpush(self._events(caregiver_id), *map(codec.dump_event, events))
-            return updated, True
+            if decided.events:
+                pipe.rpush(self._events(caregiver_id), *map(codec.dump_event, decided.events))
+            return decided
 
         return transact(self._r, [key, self.phones, self._seq], step)
 

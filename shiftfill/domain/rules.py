@@ -19,6 +19,7 @@ from shiftfill.domain.model import (
     Caregiver,
     Channel,
     Event,
+    EventType,
     Fanout,
     Notification,
     NotificationStatus,
@@ -156,6 +157,47 @@ def edit_caregiver(caregiver: Caregiver, changes: Mapping[str, Any]) -> Caregive
         raise CaregiverEditRefused("Only the caregiver can opt out (by texting STOP).")
     edited = replace(caregiver, **changes)
     return None if edited == caregiver else edited
+
+
+@dataclass(frozen=True, slots=True)
+class CaregiverChange:
+    """A caregiver after a decision, whether it changed, and the events for their own trail.
+
+    A store writes the caregiver, moves the phone and role indexes and appends
+    the events only when it changed.
+    """
+
+    caregiver: Caregiver
+    changed: bool
+    events: tuple[Event, ...] = ()
+
+    @classmethod
+    def of(cls, before: Caregiver, after: Caregiver | None, *events: Event) -> CaregiverChange:
+        """``after`` with ``events`` when it differs from ``before``; else ``before``, kept."""
+        if after is None or after == before:
+            return cls(before, changed=False)
+        return cls(after, changed=True, events=events)
+
+
+def edit(caregiver: Caregiver, changes: Mapping[str, Any], *, now: datetime) -> CaregiverChange:
+    """The agency's edit as a change: the fields it changed, and an opt-in when it is one."""
+    edited = edit_caregiver(caregiver, changes)
+    if edited is None:
+        return CaregiverChange.of(caregiver, None)
+    fields = sorted(f for f in changes if getattr(caregiver, f) != getattr(edited, f))
+    events = [
+        Event(
+            at=now,
+            type=EventType.CAREGIVER_CHANGED,
+            caregiver_id=edited.id,
+            detail={"fields": fields},
+        )
+    ]
+    if caregiver.opted_out and not edited.opted_out:
+        events.append(
+            Event(at=now, type=EventType.OPTED_IN, caregiver_id=edited.id, detail={"via": "agency"})
+        )
+    return CaregiverChange.of(caregiver, edited, *events)
 
 
 def start_fanout(

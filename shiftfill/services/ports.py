@@ -25,14 +25,14 @@ from shiftfill.domain.model import (
     Shift,
     ShiftStatus,
 )
-from shiftfill.domain.rules import ShiftChange, StepReads
+from shiftfill.domain.rules import CaregiverChange, ShiftChange, StepReads
 
 R = TypeVar("R")
 
 # A shift's decision: the shift as the step read it, and what else the step may read.
 Decide = Callable[[Shift, StepReads], ShiftChange]
-ChangeCaregiver = Callable[[Caregiver], Caregiver | None]
-RecordCaregiverChange = Callable[[Caregiver, Caregiver], Iterable[Event]]
+# An edit of a caregiver: the caregiver as the step read it, to the change to store.
+ChangeCaregiver = Callable[[Caregiver], CaregiverChange]
 
 
 class DuplicateKey(Exception):
@@ -107,20 +107,14 @@ class CaregiverRepository(Protocol):
         ``KeyError`` for an unknown id.
         """
 
-    def update(
-        self,
-        caregiver_id: str,
-        change: ChangeCaregiver,
-        record: RecordCaregiverChange | None = None,
-    ) -> tuple[Caregiver, bool]:
-        """Run ``change`` on the stored caregiver and store its result, in one atomic step.
+    def update(self, caregiver_id: str, change: ChangeCaregiver) -> CaregiverChange:
+        """Run ``change`` on the stored caregiver and persist what it returns, in one atomic step.
 
-        ``change`` returns the new caregiver (same id), or ``None`` to leave it.
-        In the same step the phone and role indexes follow the new values, and
-        the events ``record(before, after)`` makes are appended to the
-        caregiver's own trail. A new phone that belongs to another caregiver is
-        ``DuplicateKey("phone", ...)`` and changes nothing. Returns the stored
-        caregiver and whether it changed; ``KeyError`` for an unknown id.
+        When the change says the caregiver changed, the step stores it (same id),
+        moves the phone and role indexes to its new values and appends its events
+        to the caregiver's own trail; else it writes nothing. A new phone that
+        belongs to another caregiver is ``DuplicateKey("phone", ...)`` and changes
+        nothing. Returns the change; ``KeyError`` for an unknown id.
         """
 
     def events(self, caregiver_id: str) -> list[Event]:

@@ -198,3 +198,24 @@ def test_an_ineligible_claim_changes_nothing_and_says_why() -> None:
     assert decision.shift == shift
     won = rules.claim(shift, "cg_1", now=NOW, assigned=[], organization=CHICAGO)
     assert won.outcome is Outcome.ASSIGNED
+
+
+def test_an_agency_edit_notes_the_fields_it_changed_and_an_opt_in() -> None:
+    ana = Caregiver("cg_1", "Ana", "RN", "+15555550101", opted_out=True)
+    change = rules.edit(ana, {"name": "Ana Lima", "role": "RN", "opted_out": False}, now=NOW)
+    assert change.changed and change.caregiver.name == "Ana Lima"
+    assert [(e.type, e.detail) for e in change.events] == [
+        ("caregiver_changed", {"fields": ["name", "opted_out"]}),
+        ("opted_in", {"via": "agency"}),
+    ]
+    unchanged = rules.edit(ana, {"name": "Ana"}, now=NOW)
+    assert (unchanged.caregiver, unchanged.changed, unchanged.events) == (ana, False, ())
+
+
+def test_a_changed_shift_always_carries_its_index_changes() -> None:
+    shift = fanned_out()
+    claimed = rules.claim(shift, "cg_1", now=NOW)
+    assert claimed.indexes is not None and claimed.indexes.assigned_to == "cg_1"
+    assert claimed.indexes.closed == "4821" and claimed.indexes.phone_round is None
+    with pytest.raises(ValueError):
+        rules.ShiftChange(shift, changed=True)

@@ -32,7 +32,7 @@ from shiftfill.domain.model import (
     Shift,
     ShiftStatus,
 )
-from shiftfill.domain.rules import Outcome, Outreach, ShiftChange, StepReads
+from shiftfill.domain.rules import CaregiverChange, Outcome, Outreach, ShiftChange, StepReads
 from shiftfill.services.dependencies import system_clock
 from shiftfill.services.ports import DuplicateKey, Store
 from tests.store.conftest import NOW, MakeStore
@@ -600,19 +600,25 @@ def test_a_message_id_is_forgotten_after_the_dedupe_window(make_store: MakeStore
 # --- caregiver changes ---
 
 
-def rename_phone(phone: str) -> Callable[[Caregiver], Caregiver]:
-    return lambda c: replace(c, phone=phone)
+def changing(
+    edit: Callable[[Caregiver], Caregiver | None], *events: Event
+) -> Callable[[Caregiver], CaregiverChange]:
+    """A caregiver change that applies ``edit`` and notes ``events`` when it changes anything."""
+    return lambda c: CaregiverChange.of(c, edit(c), *events)
+
+
+def rename_phone(phone: str) -> Callable[[Caregiver], CaregiverChange]:
+    return changing(lambda c: replace(c, phone=phone))
 
 
 def test_a_caregiver_update_moves_the_phone_and_role_indexes_in_one_step(store: Store) -> None:
     store.caregivers.add_many([caregiver(1), caregiver(2), caregiver(3, "LPN")])
-    noted = lambda before, after: [  # noqa: E731
-        Event(at=NOW, type=EventType.CAREGIVER_CHANGED, caregiver_id=after.id)
-    ]
-    moved, changed = store.caregivers.update(
-        "cg_1", lambda c: replace(c, phone="+15555559999", role="LPN"), noted
+    noted = Event(at=NOW, type=EventType.CAREGIVER_CHANGED, caregiver_id="cg_1")
+    change = store.caregivers.update(
+        "cg_1", changing(lambda c: replace(c, phone="+15555559999", role="LPN"), noted)
     )
-    assert changed and moved.phone == "+15555559999" and moved.role == "LPN"
+    moved = change.caregiver
+    assert change.changed and moved.phone == "+15555559999" and moved.role == "LPN"
     assert store.caregivers.get("cg_1") == moved
     assert store.caregivers.by_phone("+15555559999") == moved
     assert store.caregivers.by_phone(caregiver(1).phone) is None
@@ -629,21 +635,24 @@ def test_a_caregiver_update_to_a_taken_phone_changes_nothing(store: Store) -> No
     with pytest.raises(DuplicateKey):
         store.caregivers.update(
             "cg_1",
-            lambda c: replace(c, phone=caregiver(2).phone, name="Renamed"),
-            lambda before, after: [Event(at=NOW, type=EventType.CAREGIVER_CHANGED)],
+            changing(
+                lambda c: replace(c, phone=caregiver(2).phone, name="Renamed"),
+                Event(at=NOW, type=EventType.CAREGIVER_CHANGED),
+            ),
         )
     assert store.caregivers.get("cg_1") == caregiver(1)
     assert store.caregivers.by_phone(caregiver(2).phone) == caregiver(2)
     assert store.caregivers.events("cg_1") == []
     with pytest.raises(KeyError):
-        store.caregivers.update("nobody", lambda c: c)
+        store.caregivers.update("nobody", changing(lambda c: c))
 
 
 def test_a_caregiver_update_that_changes_nothing_records_nothing(store: Store) -> None:
     store.caregivers.add_many([caregiver(1)])
-    record = lambda before, after: [Event(at=NOW, type=EventType.CAREGIVER_CHANGED)]  # noqa: E731
-    assert store.caregivers.update("cg_1", lambda c: None, record) == (caregiver(1), False)
-    assert store.caregivers.update("cg_1", lambda c: c, record) == (caregiver(1), False)
+    noted = Event(at=NOW, type=EventType.CAREGIVER_CHANGED)
+    for edit in (lambda c: None, lambda c: c):
+        change = store.caregivers.update("cg_1", changing(edit, noted))
+        assert (change.caregiver, change.changed) == (caregiver(1), False)
     assert store.caregivers.events("cg_1") == []
 
 
@@ -652,12 +661,12 @@ def test_deactivated_or_opted_out_caregivers_leave_the_role_index_and_can_come_b
 ) -> None:
     store.caregivers.add_many([caregiver(1), caregiver(2), caregiver(3, active=False)])
     assert store.caregivers.qualified_ids("RN") == ["cg_1", "cg_2"]
-    store.caregivers.update("cg_1", lambda c: replace(c, active=False))
+    store.caregivers.update("cg_1", changing(lambda c: replace(c, active=False)))
     assert store.caregivers.qualified_ids("RN") == ["cg_2"]
     store.caregivers.opt_out("cg_2")
     assert store.caregivers.qualified_ids("RN") == []
-    store.caregivers.update("cg_2", lambda c: replace(c, opted_out=False))
-    store.caregivers.update("cg_3", lambda c: replace(c, active=True))
+    store.caregivers.update("cg_2", changing(lambda c: replace(c, opted_out=False)))
+    store.caregivers.update("cg_3", changing(lambda c: replace(c, active=True)))
     assert sorted(store.caregivers.qualified_ids("RN")) == ["cg_2", "cg_3"]
 
 
@@ -685,7 +694,10 @@ def test_two_racing_updates_to_one_new_phone_give_it_to_one_caregiver(store: Sto
 def test_racing_updates_of_one_caregiver_all_take_effect(store: Store) -> None:
     store.caregivers.add_many([caregiver(1)])
     race(
-        THREADS, lambda i: store.caregivers.update("cg_1", lambda c: replace(c, name=c.name + "x"))
+        THREADS,
+        lambda i: store.caregivers.update(
+            "cg_1", changing(lambda c: replace(c, name=c.name + "x"))
+        ),
     )
     assert store.caregivers.get("cg_1").name == caregiver(1).name + "x" * THREADS  # type: ignore[union-attr]
 
