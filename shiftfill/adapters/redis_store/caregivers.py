@@ -28,17 +28,17 @@ class RedisCaregivers:
     def __init__(self, client: redis.Redis, keys: Keys) -> None:
         self._r = client
         self._k = keys
-        self._order = keys("caregivers")
-        self.phones = keys("caregiver-phones")
+        self._order = keys.caregivers
+        self.phones = keys.caregiver_phones
         # The role index orders caregivers as they joined or last became contactable.
-        self._seq = keys("contactable-seq")
+        self._seq = keys.contactable_seq
         self._by_phone = client.register_script(BY_PHONE)
 
     def key(self, caregiver_id: str) -> str:
-        return self._k("caregiver", caregiver_id)
+        return self._k.caregiver(caregiver_id)
 
     def _role(self, role: str) -> str:
-        return self._k("contactable", role)
+        return self._k.contactable(role)
 
     def add_many(self, caregivers: Sequence[Caregiver]) -> None:
         def step(pipe: Pipeline) -> None:
@@ -171,7 +171,7 @@ class RedisCaregivers:
         return transact(self._r, [key, self.phones, self._seq], step)
 
     def _events(self, caregiver_id: str) -> str:
-        return self._k("caregiver-events", caregiver_id)
+        return self._k.caregiver_events(caregiver_id)
 
     def events(self, caregiver_id: str) -> list[Event]:
         return [codec.load_event(raw) for raw in self._r.lrange(self._events(caregiver_id), 0, -1)]

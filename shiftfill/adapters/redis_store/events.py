@@ -19,7 +19,7 @@ class RedisEvents:
         self._k = keys
 
     def key(self, shift_id: str) -> str:
-        return self._k("events", shift_id)
+        return self._k.events(shift_id)
 
     def append(self, shift_id: str, *events: Event) -> None:
         if events:

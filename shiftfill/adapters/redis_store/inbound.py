@@ -38,7 +38,7 @@ class RedisInbound:
         encode: Callable[[R], str],
         decode: Callable[[str], R],
     ) -> tuple[R, bool]:
-        key = self._k("inbound", message_id)
+        key = self._k.inbound(message_id)
         deadline = time.monotonic() + INBOUND_LEASE_SECONDS
         while True:
             # The lease and, for a duplicate, the first delivery's outcome: one round trip.

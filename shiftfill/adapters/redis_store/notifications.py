@@ -41,17 +41,17 @@ class RedisNotifications:
         self._steps = steps
         self._events = events
         self._outbox = outbox
-        self._providers = keys("provider-ids")
-        self.count_key = keys("notification-count")
+        self._providers = keys.provider_ids
+        self.count_key = keys.notification_count
 
     def key(self, notification_id: str) -> str:
-        return self._k("notification", notification_id)
+        return self._k.notification(notification_id)
 
     def _of_shift(self, shift_id: str) -> str:
-        return self._k("notifications", shift_id)
+        return self._k.notifications(shift_id)
 
     def _queued(self, shift_id: str, channel: str) -> str:
-        return self._k("queued", shift_id, channel)
+        return self._k.queued(shift_id, channel)
 
     def reads(self, notification_id: str) -> tuple[Command, Command] | None:
         """The two reads that find a notification: its record, else its queued time."""

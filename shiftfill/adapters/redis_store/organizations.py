@@ -23,10 +23,10 @@ class RedisOrganizations:
         self._r = client
         self._k = keys
         self._steps = steps
-        self._order = keys("organizations")
+        self._order = keys.organizations
 
     def key(self, organization_id: str) -> str:
-        return self._k("organization", organization_id)
+        return self._k.organization(organization_id)
 
     def add(self, organization: Organization) -> None:
         if not self.add_absent([organization]):

@@ -29,7 +29,7 @@ class RedisOutbox:
 
     def __init__(self, client: redis.Redis, keys: Keys, consumer: str) -> None:
         self._r = client
-        self.key = keys("outbox")
+        self.key = keys.outbox
         self._consumer = consumer
         self._entries: dict[str, bytes] = {}
         self._handled: list[bytes] = []

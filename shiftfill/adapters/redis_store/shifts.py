@@ -59,9 +59,9 @@ class RedisShifts:
         self._steps = steps
         self._related = related
         self._code_source = code_source
-        self._order = keys("shifts")
-        self._codes = keys("offer-codes")
-        self._rounds = keys("phone-rounds")
+        self._order = keys.shifts
+        self._codes = keys.offer_codes
+        self._rounds = keys.phone_rounds
         self._offers_of = client.register_script(OFFERS)
         self._reply_read = client.register_script(REPLY_READ)
         self._assigned_since = client.register_script(ASSIGNED_SINCE)
@@ -69,19 +69,19 @@ class RedisShifts:
         self._fanouts: Recent[str, tuple[str, ...]] = Recent(KNOWN_FANOUTS)
 
     def key(self, shift_id: str) -> str:
-        return self._k("shift", shift_id)
+        return self._k.shift(shift_id)
 
     def _offered(self, shift_id: str) -> str:
-        return self._k("offered", shift_id)
+        return self._k.offered(shift_id)
 
     def _offered_set(self, shift_id: str) -> str:
-        return self._k("offered-set", shift_id)
+        return self._k.offered_set(shift_id)
 
     def _open_fanouts(self, role: str) -> str:
-        return self._k("open-fanouts", role)
+        return self._k.open_fanouts(role)
 
     def _closed_fanouts(self, role: str) -> str:
-        return self._k("closed-fanouts", role)
+        return self._k.closed_fanouts(role)
 
     def _offer_prefixes(self) -> list[str]:
         """The key prefixes the offer scripts read: fanouts by role, offered sets, shifts."""
@@ -93,7 +93,7 @@ class RedisShifts:
         ]
 
     def _assigned(self, caregiver_id: str) -> str:
-        return self._k("assigned", caregiver_id)
+        return self._k.assigned(caregiver_id)
 
     def loaded(self, raws: Iterable[bytes | str | None]) -> list[Shift]:
         """The shifts stored as ``raws`` (absent ones left out), each with its offered ids.

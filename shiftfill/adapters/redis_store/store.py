@@ -119,21 +119,21 @@ class RedisStore:
     @_translating
     def counts(self) -> RecordCounts:
         with self.client.pipeline(transaction=False) as pipe:
-            pipe.llen(self.keys("caregivers"))
-            pipe.llen(self.keys("shifts"))
+            pipe.llen(self.keys.caregivers)
+            pipe.llen(self.keys.shifts)
             pipe.get(self.notifications.count_key)
             caregivers, shifts, notifications = pipe.execute()
         return RecordCounts(int(caregivers), int(shifts), int(notifications or 0))
 
     @_translating
     def mark_seeded(self, at: datetime) -> datetime:
-        key = self.keys("seeded-at")
+        key = self.keys.seeded_at
         self.client.set(key, at.isoformat(), nx=True)
         return datetime.fromisoformat(self.client.get(key).decode())
 
     @_translating
     def seeded_at(self) -> datetime | None:
-        raw = self.client.get(self.keys("seeded-at"))
+        raw = self.client.get(self.keys.seeded_at)
         return datetime.fromisoformat(raw.decode()) if raw else None
 
     def close(self) -> None:
