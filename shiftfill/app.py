@@ -14,7 +14,6 @@ from shiftfill import api, seed
 from shiftfill.adapters import logs
 from shiftfill.bootstrap import Runtime, bootstrap, describe_config
 from shiftfill.seed import SeedError
-from shiftfill.services.dependencies import Dependencies
 
 log = logging.getLogger(__name__)
 
@@ -48,17 +47,6 @@ def create_app(config: Config | None = None, runtime: Runtime | None = None) -> 
     start_before_requests(app, runtime)
     log_configuration(config, runtime)
     return app
-
-
-def runtime_of(app: Flask) -> Runtime:
-    """Return the runtime ``create_app`` stored on ``app``."""
-    runtime: Runtime = app.extensions["shiftfill"]
-    return runtime
-
-
-def dependencies_of(app: Flask) -> Dependencies:
-    """Return what the use cases of ``app`` receive."""
-    return runtime_of(app).deps
 
 
 def start_before_requests(app: Flask, runtime: Runtime) -> None:

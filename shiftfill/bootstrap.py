@@ -23,7 +23,7 @@ from shiftfill.adapters.escalation_poller import EscalationPoller
 from shiftfill.adapters.memory_store import MemoryStore
 from shiftfill.adapters.notifier import LogNotifier
 from shiftfill.adapters.prometheus_metrics import PrometheusMetrics
-from shiftfill.adapters.redis_store import RedisStore
+from shiftfill.adapters.redis_store.store import RedisStore
 from shiftfill.adapters.send_workers import SendWorkers
 from shiftfill.adapters.store_outage import OutageLog, StartupWork
 from shiftfill.adapters.twilio_notifier import TwilioNotifier

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from shiftfill.services.delivery import deliver
 from shiftfill.services.dependencies import Dependencies
@@ -52,3 +54,40 @@ def send_queued(deps: Dependencies) -> None:
         for notification_id in taken:
             deliver(deps, notification_id)
         deps.store.outbox.done(taken)
+
+
+class RecordingMetrics:
+    """Counts what the use cases report, as the Prometheus adapter would, in plain dicts."""
+
+    def __init__(self) -> None:
+        self.fanouts: Counter[str] = Counter()
+        self.offered: Counter[str] = Counter()
+        self.notified: Counter[tuple[str, str]] = Counter()
+        self.inbound: Counter[str] = Counter()
+        self.fills: list[tuple[str, float]] = []
+
+    def fanout_started(self, role: str, offered: int) -> None:
+        self.fanouts[role] += 1
+        self.offered[role] += offered
+
+    def notifications(self, channel: str, status: str, count: int = 1) -> None:
+        self.notified[(channel, status)] += count
+
+    def inbound_handled(self, outcome: str) -> None:
+        self.inbound[outcome] += 1
+
+    def shift_filled(self, round: str, seconds: float) -> None:
+        self.fills.append((round, seconds))
+
+
+class Clock:
+    """A clock a test moves by hand: use cases read it, nothing sleeps."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, by: timedelta) -> None:
+        self.now += by

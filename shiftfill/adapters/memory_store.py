@@ -11,7 +11,6 @@ so a reader sees the record either before or after a step, never half of one.
 
 from __future__ import annotations
 
-import secrets
 import threading
 from collections import OrderedDict, defaultdict, deque
 from collections.abc import Callable, Iterable, Sequence
@@ -19,6 +18,14 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TypeVar
 
+from shiftfill.domain import indexes
+from shiftfill.domain.contact import reachable
+from shiftfill.domain.indexes import (
+    RECENTLY_CLOSED,
+    IndexDelta,
+    code_digits,
+    random_offer_code,
+)
 from shiftfill.domain.model import (
     Caregiver,
     Event,
@@ -28,41 +35,17 @@ from shiftfill.domain.model import (
     ShiftStatus,
     split_notification_id,
 )
-from shiftfill.domain.rules import Decision
+from shiftfill.domain.rules import CaregiverChange, Outreach, ShiftChange
 from shiftfill.services.dependencies import Clock, system_clock
 from shiftfill.services.ports import (
     ChangeCaregiver,
     Decide,
-    DecideWithAssigned,
-    DecideWithCode,
     DuplicateKey,
     Outgoing,
-    Reach,
-    Record,
-    RecordCaregiverChange,
     RecordCounts,
 )
 
 R = TypeVar("R")
-
-
-def random_offer_code(digits: int) -> str:
-    """Draw an offer code of ``digits`` digits."""
-    return f"{secrets.randbelow(10**digits):0{digits}d}"
-
-
-# Codes stay four digits while at most this many are in use, so a random draw
-# almost always finds a free one; past it they grow to six digits.
-SHORT_CODE_CAPACITY = 2_000
-
-# Late replies to this many closed shifts per role still hear "filled" or
-# "cancelled"; older ones hear that there is no open offer.
-RECENTLY_CLOSED = 200
-
-
-def code_digits(codes_in_use: int) -> int:
-    """How many digits a new offer code has when ``codes_in_use`` codes are taken."""
-    return 4 if codes_in_use < SHORT_CODE_CAPACITY else 6
 
 
 class MemoryCaregivers:
@@ -105,7 +88,7 @@ class MemoryCaregivers:
     def _put(self, caregiver: Caregiver) -> None:
         self._by_id[caregiver.id] = caregiver
         self._by_phone[caregiver.phone] = caregiver.id
-        if _contactable(caregiver):
+        if reachable(caregiver):
             self._contactable_by_role[caregiver.role][caregiver.id] = None
 
     def get(self, caregiver_id: str) -> Caregiver | None:
@@ -122,7 +105,7 @@ class MemoryCaregivers:
     def all(self, role: str | None = None) -> list[Caregiver]:
         with self._lock:
             values = list(self._by_id.values())
-        return values if role is None else [c for c in values if c.role == role]
+        return indexes.of_role(values, role)
 
     def qualified_ids(self, role: str) -> list[str]:
         with self._lock:
@@ -138,17 +121,13 @@ class MemoryCaregivers:
             self._contactable_by_role[caregiver.role].pop(caregiver_id, None)
             return caregiver, True
 
-    def update(
-        self,
-        caregiver_id: str,
-        change: ChangeCaregiver,
-        record: RecordCaregiverChange | None = None,
-    ) -> tuple[Caregiver, bool]:
+    def update(self, caregiver_id: str, change: ChangeCaregiver) -> CaregiverChange:
         with self._lock:
             current = self._by_id[caregiver_id]
-            updated = change(current)
-            if updated is None or updated == current:
-                return current, False
+            decided = change(current)
+            if not decided.changed:
+                return decided
+            updated = decided.caregiver
             if updated.id != caregiver_id:
                 raise ValueError("a caregiver's id cannot change")
             if updated.phone != current.phone:
@@ -157,14 +136,13 @@ class MemoryCaregivers:
                 del self._by_phone[current.phone]
                 self._by_phone[updated.phone] = caregiver_id
             self._by_id[caregiver_id] = updated
-            was, now = _contactable(current), _contactable(updated)
+            was, now = reachable(current), reachable(updated)
             if was and (not now or updated.role != current.role):
                 self._contactable_by_role[current.role].pop(caregiver_id, None)
             if now and (not was or updated.role != current.role):
                 self._contactable_by_role[updated.role][caregiver_id] = None
-            if record is not None:
-                self._events[caregiver_id].extend(record(current, updated))
-            return updated, True
+            self._events[caregiver_id].extend(decided.events)
+            return decided
 
     def events(self, caregiver_id: str) -> list[Event]:
         with self._lock:
@@ -172,11 +150,6 @@ class MemoryCaregivers:
 
     def __len__(self) -> int:
         return len(self._by_id)
-
-
-def _contactable(caregiver: Caregiver) -> bool:
-    """Whether the role index lists the caregiver: only those a fanout may offer a shift."""
-    return not caregiver.opted_out and caregiver.active
 
 
 class MemoryOrganizations:
@@ -305,11 +278,8 @@ class MemoryNotifications:
         self._by_provider_id: dict[str, str] = {}
         self._count = 0
 
-    def _queue(self, shift_id: str, reach: Reach | None, decision: Decision) -> None:
-        """Queue what ``reach`` asks for; the caller holds the lock."""
-        outreach = reach(decision) if reach is not None else None
-        if outreach is None:
-            return
+    def _queue(self, shift_id: str, outreach: Outreach) -> None:
+        """Queue the notifications ``outreach`` asks for; the caller holds the lock."""
         channel = outreach.channel
         bucket = self._buckets.get((shift_id, channel))
         if bucket is None:
@@ -431,46 +401,14 @@ class MemoryShifts:
     def all(self, status: ShiftStatus | None = None, role: str | None = None) -> list[Shift]:
         with self._lock:
             values = list(self._by_id.values())
-        return [
-            s
-            for s in values
-            if (status is None or s.status is status) and (role is None or s.role_required == role)
-        ]
+        return [s for s in values if indexes.matches(s, status, role)]
 
-    def update(
-        self,
-        shift_id: str,
-        decide: Decide,
-        record: Record | None = None,
-        reach: Reach | None = None,
-    ) -> Decision:
+    def apply(self, shift_id: str, decide: Decide) -> ShiftChange:
         with self._lock:
-            return self._apply(shift_id, decide(self._by_id[shift_id]), record, reach)
-
-    def start_fanout(
-        self,
-        shift_id: str,
-        decide: DecideWithCode,
-        record: Record | None = None,
-        reach: Reach | None = None,
-    ) -> Decision:
-        with self._lock:
-            shift = self._by_id[shift_id]
-            return self._apply(shift_id, decide(shift, self._free_code()), record, reach)
-
-    def update_for_caregiver(
-        self,
-        shift_id: str,
-        caregiver_id: str,
-        since: datetime,
-        decide: DecideWithAssigned,
-        record: Record | None = None,
-    ) -> Decision:
-        with self._lock:
-            shift = self._by_id[shift_id]
-            assigned = self._assigned_to(caregiver_id, since)
-            organization = self._organizations.get(shift.organization_id)
-            return self._apply(shift_id, decide(shift, assigned, organization), record, None)
+            before = self._by_id[shift_id]
+            change = decide(before, _Reads(self))
+            self._persist(shift_id, change)
+            return change
 
     def assignments(self, caregiver_ids: Iterable[str], since: datetime) -> dict[str, list[Shift]]:
         with self._lock:
@@ -493,19 +431,14 @@ class MemoryShifts:
             code = self._code_source(digits)
         return code
 
-    def _apply(
-        self, shift_id: str, decision: Decision, record: Record | None, reach: Reach | None
-    ) -> Decision:
-        """Store a decision with its events and notifications; the caller holds the lock."""
-        before = self._by_id[shift_id]
-        if decision.changed:
-            self._by_id[shift_id] = decision.shift
-            self._reindex(before, decision.shift)
-        if record is not None:
-            self._events._append(shift_id, record(decision))
-        if decision.changed:
-            self._notifications._queue(shift_id, reach, decision)
-        return decision
+    def _persist(self, shift_id: str, change: ShiftChange) -> None:
+        """Store a change with its events, notifications and indexes; the caller holds the lock."""
+        if change.indexes is not None:
+            self._by_id[shift_id] = change.shift
+            self._reindex(change.indexes)
+        self._events._append(shift_id, change.events)
+        if change.changed and change.outreach is not None:
+            self._notifications._queue(shift_id, change.outreach)
 
     def offers_for(self, caregiver: Caregiver) -> list[Shift]:
         """Look through the fanouts of the caregiver's role, not a list per caregiver.
@@ -515,13 +448,8 @@ class MemoryShifts:
         with self._lock:
             shift_ids = [*self._open_fanouts.get(caregiver.role, ())]
             shift_ids += self._closed_fanouts.get(caregiver.role, ())
-            offers = [
-                shift
-                for shift in map(self._by_id.__getitem__, shift_ids)
-                if shift.fanout is not None and shift.fanout.was_offered_to(caregiver.id)
-            ]
-        offers.sort(key=lambda s: s.fanout.started_at, reverse=True)  # type: ignore[union-attr]
-        return offers
+            shifts = list(map(self._by_id.__getitem__, shift_ids))
+        return indexes.offered_to(caregiver.id, shifts)
 
     def offers_by_phone(self, phone: str) -> tuple[Caregiver, list[Shift]] | None:
         caregiver = self._caregivers.by_phone(phone)
@@ -529,28 +457,43 @@ class MemoryShifts:
 
     def due_phone_rounds(self, now: datetime) -> list[str]:
         with self._lock:
-            due = [(at, sid) for sid, at in self._due_rounds.items() if at <= now]
-        return [sid for _, sid in sorted(due)]
+            due = [(at, sid) for sid, at in self._due_rounds.items()]
+        return indexes.due_first(due, now)
 
     def __len__(self) -> int:
         return len(self._by_id)
 
-    def _reindex(self, before: Shift, after: Shift) -> None:
-        role = after.role_required
-        if after.assigned_caregiver_id is not None and before.assigned_caregiver_id is None:
-            self._assigned[after.assigned_caregiver_id][after.id] = None
-        if before.fanout is None and after.fanout is not None and after.is_open:
-            self._open_fanouts[role][after.id] = None
-            self._codes_in_use.add(after.fanout.offer_code)
-        if after.is_open and after.fanout is not None and after.fanout.escalated_at is None:
-            self._due_rounds[after.id] = after.fanout.escalation_due_at
+    def _reindex(self, delta: IndexDelta) -> None:
+        """Move the indexes as ``delta`` says; the caller holds the lock."""
+        if delta.assigned_to is not None:
+            self._assigned[delta.assigned_to][delta.shift_id] = None
+        if delta.opened is not None:
+            self._open_fanouts[delta.role][delta.shift_id] = None
+            self._codes_in_use.add(delta.opened)
+        if delta.phone_round is not None:
+            self._due_rounds[delta.shift_id] = delta.phone_round
         else:
-            self._due_rounds.pop(after.id, None)
-        if before.is_open and not after.is_open and after.id in self._open_fanouts[role]:
-            del self._open_fanouts[role][after.id]
-            self._closed_fanouts[role].append(after.id)
-            if after.fanout is not None:
-                self._codes_in_use.discard(after.fanout.offer_code)
+            self._due_rounds.pop(delta.shift_id, None)
+        if delta.closed is not None:
+            self._open_fanouts[delta.role].pop(delta.shift_id, None)
+            self._closed_fanouts[delta.role].append(delta.shift_id)
+            self._codes_in_use.discard(delta.closed)
+
+
+class _Reads:
+    """What a decision reads beside its shift, inside the shifts' lock."""
+
+    def __init__(self, shifts: MemoryShifts) -> None:
+        self._shifts = shifts
+
+    def free_code(self) -> str:
+        return self._shifts._free_code()
+
+    def assignments(self, caregiver_id: str, since: datetime) -> list[Shift]:
+        return self._shifts._assigned_to(caregiver_id, since)
+
+    def organization(self, organization_id: str) -> Organization | None:
+        return self._shifts._organizations.get(organization_id)
 
 
 class MemoryInbound:

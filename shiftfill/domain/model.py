@@ -238,13 +238,8 @@ class Notification(NamedTuple):
 _ID_SEPARATOR = "~"
 
 
-def notification_id(shift_id: str, caregiver_id: str, channel: Channel) -> str:
-    """Name the one notification allowed per shift, caregiver and channel."""
-    return f"{shift_id}{_ID_SEPARATOR}{caregiver_id}{_ID_SEPARATOR}{channel.value}"
-
-
 def split_notification_id(notification_id: str) -> tuple[str, str, str]:
-    """Split an id made by ``notification_id``; ``ValueError`` for anything else."""
+    """Split an id made by ``Notification.queued``; ``ValueError`` for anything else."""
     shift_id, caregiver_id, channel = notification_id.split(_ID_SEPARATOR)
     return shift_id, caregiver_id, channel
 

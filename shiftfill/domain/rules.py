@@ -1,22 +1,25 @@
 """The decisions of a fill: who is offered, who wins a claim, who gets a call.
 
-Each function takes the current state and returns the next one; none of them
-touches storage, so a repository can run them under its lock as one atomic step.
+Each function takes the current state and returns a ``ShiftChange``: the next
+state and everything that follows from it. None of them touches storage, so a
+repository runs them inside one atomic step and persists what they return.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, time, timedelta
-from typing import Any
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
+from shiftfill.domain import contact
+from shiftfill.domain.indexes import IndexDelta, index_delta
 from shiftfill.domain.model import (
     Caregiver,
     Channel,
     Event,
+    EventType,
     Fanout,
     Notification,
     NotificationStatus,
@@ -53,25 +56,83 @@ class ShiftConflict(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class Decision:
-    """The shift after a decision, whether it changed, and what a reply came to."""
+class Outreach:
+    """Messages a change asks for: one notification on ``channel`` per caregiver.
+
+    A store queues them in the step that stores the change, except to caregivers
+    who already have one on that channel for the shift (I2 in docs/invariants.md).
+    """
+
+    channel: Channel
+    caregiver_ids: Sequence[str]
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ShiftChange:
+    """A decision as a store persists it: everything one step changes, and nothing else.
+
+    ``shift`` is the shift after the decision and ``changed`` whether it differs
+    from the one the step read. ``events`` go on the shift's trail whether or not
+    it changed (a lost claim is noted too); ``outreach`` is queued and
+    ``indexes`` applied only when it changed. ``outcome`` is what a reply came to,
+    and ``organization`` the shift's organization as the step read it, for the
+    caller's answer.
+    """
 
     shift: Shift
     changed: bool
     outcome: Outcome | None = None
+    events: tuple[Event, ...] = ()
+    outreach: Outreach | None = None
+    indexes: IndexDelta | None = None
+    organization: Organization | None = None
 
-    def if_changed(self, *events: Event) -> tuple[Event, ...]:
-        """Return ``events`` if this decision changed the shift, else nothing to record."""
-        return events if self.changed else ()
+    def __post_init__(self) -> None:
+        # A store writes the shift and moves its indexes together, or neither.
+        if self.changed != (self.indexes is not None):
+            raise ValueError("a changed shift comes with its index changes, a kept one without")
+
+    @classmethod
+    def kept(cls, shift: Shift, outcome: Outcome | None = None) -> ShiftChange:
+        """The shift left as it is."""
+        return cls(shift, changed=False, outcome=outcome)
+
+    @classmethod
+    def moved(cls, before: Shift, after: Shift, outcome: Outcome | None = None) -> ShiftChange:
+        """The shift moved from ``before`` to ``after``, with the index changes that follow."""
+        return cls(after, changed=True, outcome=outcome, indexes=index_delta(before, after))
+
+    def noting(self, *events: Event) -> ShiftChange:
+        """This change with ``events`` added to the trail."""
+        return replace(self, events=(*self.events, *events))
+
+    def reaching(self, outreach: Outreach) -> ShiftChange:
+        """This change asking for ``outreach``."""
+        return replace(self, outreach=outreach)
+
+    def reading(self, organization: Organization) -> ShiftChange:
+        """This change, with the organization its step read."""
+        return replace(self, organization=organization)
 
 
-def is_qualified(caregiver: Caregiver, role_required: str) -> bool:
-    """Tell whether a caregiver may be offered a shift needing ``role_required``."""
-    return caregiver.role == role_required and not caregiver.opted_out and caregiver.active
+class StepReads(Protocol):
+    """What a decision may read inside its step, beside the shift.
 
+    A store reads each of these in the same atomic step as the shift, so the
+    decision and its writes see one state: the Redis store checks the answers
+    again when it writes.
+    """
 
-# Further back than the Monday that starts a shift's week, in any time zone.
-ELIGIBILITY_LOOKBACK = timedelta(days=8)
+    def free_code(self) -> str:
+        """An offer code no open shift holds; it is in use only if the change opens a fanout."""
+
+    def assignments(self, caregiver_id: str, since: datetime) -> list[Shift]:
+        """The shifts assigned to ``caregiver_id`` that end after ``since``."""
+
+    def organization(self, organization_id: str) -> Organization | None:
+        """The organization as stored, or ``None`` when it is not."""
+
 
 # What the agency may change on a caregiver; ``opted_out`` only back to false.
 EDITABLE_FIELDS = frozenset(
@@ -98,71 +159,45 @@ def edit_caregiver(caregiver: Caregiver, changes: Mapping[str, Any]) -> Caregive
     return None if edited == caregiver else edited
 
 
-def overlaps(a: Shift, b: Shift) -> bool:
-    """Tell whether two shifts share any instant; back-to-back shifts do not."""
-    return a.start_time < b.end_time and b.start_time < a.end_time
+@dataclass(frozen=True, slots=True)
+class CaregiverChange:
+    """A caregiver after a decision, whether it changed, and the events for their own trail.
 
-
-def week_start(at: datetime, time_zone: str) -> datetime:
-    """Monday 00:00 of the week holding ``at``, in ``time_zone``, as an aware time."""
-    zone = ZoneInfo(time_zone)
-    local = at.astimezone(zone)
-    monday = local.date() - timedelta(days=local.weekday())
-    return datetime.combine(monday, time(0), tzinfo=zone)
-
-
-def _next_week(start: datetime) -> datetime:
-    # Wall-clock arithmetic: a week across a daylight-saving change is 167 or 169 hours.
-    return datetime.combine(start.date() + timedelta(days=7), time(0), tzinfo=start.tzinfo)
-
-
-def _hours_between(shift: Shift, start: datetime, end: datetime) -> float:
-    first, last = max(shift.start_time, start), min(shift.end_time, end)
-    return max(0.0, (last - first).total_seconds() / 3600)
-
-
-def weeks_of(shift: Shift, time_zone: str) -> list[tuple[datetime, datetime]]:
-    """The local weeks (Monday 00:00 to the next) that a shift has hours in."""
-    weeks = []
-    start = week_start(shift.start_time, time_zone)
-    while start < shift.end_time:
-        end = _next_week(start)
-        weeks.append((start, end))
-        start = end
-    return weeks
-
-
-def why_ineligible(
-    shift: Shift, assigned: Iterable[Shift], organization: Organization
-) -> Outcome | None:
-    """Say why a caregiver holding ``assigned`` may not take ``shift``, or ``None`` if they may.
-
-    ``conflict``: another of their shifts overlaps this one. ``over_hours``: in a
-    week (Monday 00:00 in the organization's zone) this shift has hours in, their
-    hours there plus this shift's would pass the organization's cap. A shift across
-    two weeks counts in each week for the hours it has in it.
+    A store writes the caregiver, moves the phone and role indexes and appends
+    the events only when it changed.
     """
-    others = [s for s in assigned if s.id != shift.id]
-    if any(overlaps(shift, other) for other in others):
-        return Outcome.CONFLICT
-    cap = organization.max_weekly_hours
-    if cap is None:
-        return None
-    for start, end in weeks_of(shift, organization.time_zone):
-        hours = sum(_hours_between(s, start, end) for s in (shift, *others))
-        if hours > cap + 1e-9:
-            return Outcome.OVER_HOURS
-    return None
+
+    caregiver: Caregiver
+    changed: bool
+    events: tuple[Event, ...] = ()
+
+    @classmethod
+    def of(cls, before: Caregiver, after: Caregiver | None, *events: Event) -> CaregiverChange:
+        """``after`` with ``events`` when it differs from ``before``; else ``before``, kept."""
+        if after is None or after == before:
+            return cls(before, changed=False)
+        return cls(after, changed=True, events=events)
 
 
-def eligibility_since(shift: Shift) -> datetime:
-    """An end before which no assignment can matter to ``why_ineligible`` for ``shift``.
-
-    Eight days before the shift starts: earlier than the start of its week in any
-    time zone, so it needs no organization, and ``why_ineligible`` counts only the
-    hours inside each week. Those that end earlier neither overlap nor count.
-    """
-    return shift.start_time - ELIGIBILITY_LOOKBACK
+def edit(caregiver: Caregiver, changes: Mapping[str, Any], *, now: datetime) -> CaregiverChange:
+    """The agency's edit as a change: the fields it changed, and an opt-in when it is one."""
+    edited = edit_caregiver(caregiver, changes)
+    if edited is None:
+        return CaregiverChange.of(caregiver, None)
+    fields = sorted(f for f in changes if getattr(caregiver, f) != getattr(edited, f))
+    events = [
+        Event(
+            at=now,
+            type=EventType.CAREGIVER_CHANGED,
+            caregiver_id=edited.id,
+            detail={"fields": fields},
+        )
+    ]
+    if caregiver.opted_out and not edited.opted_out:
+        events.append(
+            Event(at=now, type=EventType.OPTED_IN, caregiver_id=edited.id, detail={"via": "agency"})
+        )
+    return CaregiverChange.of(caregiver, edited, *events)
 
 
 def start_fanout(
@@ -172,7 +207,7 @@ def start_fanout(
     offer_code: str,
     qualified_ids: Iterable[str],
     escalation_delay: timedelta,
-) -> Decision:
+) -> ShiftChange:
     """Open the fanout of an open shift; a shift already fanned out stays as it is.
 
     ``changed`` tells whether this call started the fanout. A shift that has
@@ -182,7 +217,7 @@ def start_fanout(
     if shift.status is ShiftStatus.CANCELLED:
         raise ShiftConflict(shift, "The shift is cancelled.")
     if shift.fanout is not None:
-        return Decision(shift, changed=False)
+        return ShiftChange.kept(shift)
     if shift.status is not ShiftStatus.OPEN:
         raise ShiftConflict(shift, f"The shift is {shift.status}.")
     if shift.has_ended(now):
@@ -193,7 +228,7 @@ def start_fanout(
         escalation_due_at=now + escalation_delay,
         offered_caregiver_ids=tuple(qualified_ids),
     )
-    return Decision(replace(shift, fanout=fanout), changed=True)
+    return ShiftChange.moved(shift, replace(shift, fanout=fanout))
 
 
 def claim(
@@ -203,52 +238,51 @@ def claim(
     now: datetime,
     assigned: Iterable[Shift] = (),
     organization: Organization | None = None,
-) -> Decision:
+) -> ShiftChange:
     """Decide an accepting reply: the first eligible claim on an open shift wins.
 
     ``assigned`` are the caregiver's shifts, read in the same atomic step; with
     the shift's ``organization`` they decide ``conflict`` and ``over_hours``.
     """
     if shift.status is ShiftStatus.CANCELLED:
-        return Decision(shift, changed=False, outcome=Outcome.UNAVAILABLE)
+        return ShiftChange.kept(shift, Outcome.UNAVAILABLE)
     if shift.status is ShiftStatus.FILLED:
         if shift.assigned_caregiver_id == caregiver_id:
-            return Decision(shift, changed=False, outcome=Outcome.ALREADY_ASSIGNED)
-        return Decision(shift, changed=False, outcome=Outcome.FILLED)
+            return ShiftChange.kept(shift, Outcome.ALREADY_ASSIGNED)
+        return ShiftChange.kept(shift, Outcome.FILLED)
     if shift.fanout is None or not shift.fanout.was_offered_to(caregiver_id):
-        return Decision(shift, changed=False, outcome=Outcome.NO_OPEN_OFFER)
-    if organization is not None:
-        refused = why_ineligible(shift, assigned, organization)
-        if refused is not None:
-            return Decision(shift, changed=False, outcome=refused)
+        return ShiftChange.kept(shift, Outcome.NO_OPEN_OFFER)
+    refused = contact.why_not_ask(shift, caregiver_id, assigned=assigned, organization=organization)
+    if refused is not None:
+        return ShiftChange.kept(shift, Outcome(refused.value))
     filled = replace(
         shift,
         status=ShiftStatus.FILLED,
         assigned_caregiver_id=caregiver_id,
         filled_at=now,
     )
-    return Decision(filled, changed=True, outcome=Outcome.ASSIGNED)
+    return ShiftChange.moved(shift, filled, Outcome.ASSIGNED)
 
 
-def decline(shift: Shift, caregiver_id: str) -> Decision:
+def decline(shift: Shift, caregiver_id: str) -> ShiftChange:
     """Record that a caregiver will not take the shift, so the phone round skips them."""
     if shift.fanout is None or not shift.fanout.was_offered_to(caregiver_id):
-        return Decision(shift, changed=False, outcome=Outcome.NO_OPEN_OFFER)
+        return ShiftChange.kept(shift, Outcome.NO_OPEN_OFFER)
     if shift.status is ShiftStatus.CANCELLED:
-        return Decision(shift, changed=False, outcome=Outcome.UNAVAILABLE)
+        return ShiftChange.kept(shift, Outcome.UNAVAILABLE)
     if shift.assigned_caregiver_id == caregiver_id:
         # Dropping a confirmed shift by text is not supported: ops must hear of it.
-        return Decision(shift, changed=False, outcome=Outcome.ALREADY_ASSIGNED)
+        return ShiftChange.kept(shift, Outcome.ALREADY_ASSIGNED)
     if shift.status is ShiftStatus.FILLED or shift.fanout.has_declined(caregiver_id):
-        return Decision(shift, changed=False, outcome=Outcome.DECLINED)
+        return ShiftChange.kept(shift, Outcome.DECLINED)
     fanout = replace(
         shift.fanout,
         declined_caregiver_ids=(*shift.fanout.declined_caregiver_ids, caregiver_id),
     )
-    return Decision(replace(shift, fanout=fanout), changed=True, outcome=Outcome.DECLINED)
+    return ShiftChange.moved(shift, replace(shift, fanout=fanout), Outcome.DECLINED)
 
 
-def begin_phone_round(shift: Shift, *, now: datetime) -> Decision:
+def begin_phone_round(shift: Shift, *, now: datetime) -> ShiftChange:
     """Move an open, unescalated shift whose delay has passed into the phone round.
 
     ``changed`` tells whether the phone round starts now. A shift that is filled,
@@ -261,62 +295,18 @@ def begin_phone_round(shift: Shift, *, now: datetime) -> Decision:
         or fanout.escalated_at is not None
         or now < fanout.escalation_due_at
     ):
-        return Decision(shift, changed=False)
-    return Decision(replace(shift, fanout=replace(fanout, escalated_at=now)), changed=True)
+        return ShiftChange.kept(shift)
+    return ShiftChange.moved(shift, replace(shift, fanout=replace(fanout, escalated_at=now)))
 
 
-def phone_round_callees(
-    shift: Shift, unreachable_ids: Iterable[str], skipped_ids: Iterable[str] = ()
-) -> list[str]:
-    """List who gets a call: every offered caregiver who has not declined or become unreachable.
-
-    ``unreachable_ids`` are offered caregivers who opted out or were deactivated since;
-    ``skipped_ids`` are left out too (quiet hours, or no longer eligible).
-    """
-    if shift.fanout is None:
-        return []
-    skip = set(shift.fanout.declined_caregiver_ids) | set(unreachable_ids) | set(skipped_ids)
-    return [cid for cid in shift.fanout.offered_caregiver_ids if cid not in skip]
-
-
-def cancel(shift: Shift, *, now: datetime) -> Decision:
+def cancel(shift: Shift, *, now: datetime) -> ShiftChange:
     """Cancel an open shift; cancelling twice is harmless, cancelling a filled shift is not."""
     if shift.status is ShiftStatus.CANCELLED:
-        return Decision(shift, changed=False)
+        return ShiftChange.kept(shift)
     if shift.status is ShiftStatus.FILLED:
         raise ShiftConflict(shift, "The shift is already filled.")
-    return Decision(replace(shift, status=ShiftStatus.CANCELLED, cancelled_at=now), changed=True)
-
-
-def in_quiet_hours(caregiver: Caregiver, at: datetime, organization: Organization) -> bool:
-    """Tell whether ``at`` falls in the caregiver's quiet hours, in the organization's zone."""
-    if caregiver.quiet_hours is None:
-        return False
-    local = at.astimezone(ZoneInfo(organization.time_zone)).time()
-    return caregiver.quiet_hours.contains(local)
-
-
-def why_not_contact(shift: Shift, caregiver: Caregiver, channel: Channel) -> str | None:
-    """Say why a queued message may no longer go out, or ``None`` if it may.
-
-    The check runs again just before each send, because a claim, a cancel, a STOP
-    or a decline can land between queueing a message and sending it.
-    """
-    if not shift.is_open:
-        return f"the shift is {shift.status}"
-    if not is_qualified(caregiver, shift.role_required):
-        if caregiver.opted_out:
-            return "the caregiver opted out"
-        if not caregiver.active:
-            return "the caregiver is inactive"
-        return "the caregiver's role differs"
-    if (
-        channel is Channel.CALL
-        and shift.fanout is not None
-        and shift.fanout.has_declined(caregiver.id)
-    ):
-        return "the caregiver declined"
-    return None
+    cancelled = replace(shift, status=ShiftStatus.CANCELLED, cancelled_at=now)
+    return ShiftChange.moved(shift, cancelled)
 
 
 def report_delivery(

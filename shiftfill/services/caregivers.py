@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from shiftfill.domain import rules
@@ -99,30 +100,9 @@ def update_caregiver(
     out is theirs to do, not the agency's.
     """
     now = deps.clock()
-    recorded: list[Event] = []
-
-    def record(before: Caregiver, after: Caregiver) -> list[Event]:
-        changed = sorted(f for f in changes if getattr(before, f) != getattr(after, f))
-        events = [
-            Event(
-                at=now,
-                type=EventType.CAREGIVER_CHANGED,
-                caregiver_id=after.id,
-                detail={"fields": changed},
-            )
-        ]
-        if before.opted_out and not after.opted_out:
-            events.append(
-                Event(
-                    at=now, type=EventType.OPTED_IN, caregiver_id=after.id, detail={"via": "agency"}
-                )
-            )
-        recorded[:] = events
-        return events
-
     try:
-        caregiver, changed = deps.store.caregivers.update(
-            caregiver_id, lambda c: rules.edit_caregiver(c, changes), record
+        change = deps.store.caregivers.update(
+            caregiver_id, partial(rules.edit, changes=changes, now=now)
         )
     except KeyError:
         raise NotFound(f"No caregiver with id {caregiver_id}.") from None
@@ -130,14 +110,15 @@ def update_caregiver(
         raise Conflict(f"A caregiver with {exc.field} {exc.value} already exists.") from exc
     except rules.CaregiverEditRefused as exc:
         raise Invalid(str(exc)) from exc
-    if changed and recorded:
+    caregiver = change.caregiver
+    if change.changed and change.events:
         log.info(
             "caregiver %s changed: %s",
             caregiver_id,
-            ", ".join(recorded[0].detail["fields"]),
+            ", ".join(change.events[0].detail["fields"]),
             extra={"event": "caregiver_changed", "caregiver_id": caregiver_id},
         )
-        if any(e.type is EventType.OPTED_IN for e in recorded):
+        if any(e.type is EventType.OPTED_IN for e in change.events):
             log.info(
                 "caregiver %s (%s) opted back in by the agency",
                 caregiver_id,

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from shiftfill.domain import replies, rules
+from shiftfill.domain import contact, replies, rules
 from shiftfill.domain.model import (
     Caregiver,
     Channel,
@@ -93,9 +93,11 @@ def prepare_sends(deps: Dependencies, notification_ids: Sequence[str]) -> list[R
         if shift is None or caregiver is None:
             moot[notification.id] = "shift or caregiver is gone"
             continue
-        reason = rules.why_not_contact(shift, caregiver, notification.channel)
+        reason = contact.why_not_ask(
+            shift, caregiver.id, caregiver=caregiver, channel=notification.channel
+        )
         if reason is not None:
-            moot[notification.id] = reason
+            moot[notification.id] = contact.explain(reason, shift)
             continue
         org = as_stored(deps, shift, found.organization)
         candidates[notification.id] = Ready(notification, shift, caregiver, org)

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from datetime import datetime
+from functools import partial
 
-from shiftfill.domain import rules
-from shiftfill.domain.model import Channel, Event, EventType, Organization, Shift
+from shiftfill.domain import contact, fill, rules
+from shiftfill.domain.contact import NotAsked
+from shiftfill.domain.model import Channel, Organization, Shift
 from shiftfill.services.dependencies import Dependencies
 from shiftfill.services.errors import Conflict, NotFound
 from shiftfill.services.organizations import organization_of
-from shiftfill.services.ports import Outreach
 
 log = logging.getLogger(__name__)
 
@@ -33,42 +33,20 @@ def start_fanout(deps: Dependencies, shift_id: str) -> tuple[Shift, bool]:
     of_role = deps.store.caregivers.qualified_ids(shift.role_required)
     ineligible = ineligible_caregivers(deps, shift, org, of_role)
     qualified = [cid for cid in of_role if cid not in ineligible] if ineligible else of_role
-
-    def decide(current: Shift, offer_code: str) -> rules.Decision:
-        return rules.start_fanout(
-            current,
-            now=now,
-            offer_code=offer_code,
-            qualified_ids=qualified,
-            escalation_delay=deps.settings.escalation_delay,
-        )
-
-    def record(decision: rules.Decision) -> tuple[Event, ...]:
-        fanout = decision.shift.fanout
-        code = fanout.offer_code if fanout else None
-        detail: dict[str, object] = {"offered": len(qualified), "offer_code": code}
-        if ineligible:
-            # How ops learns who was left out and why; those caregivers get no text.
-            detail["not_offered"] = dict(Counter(ineligible.values()))
-        events = [Event(at=now, type=EventType.FANOUT_STARTED, detail=detail)]
-        if not qualified:
-            events.append(
-                Event(at=now, type=EventType.NO_ONE_QUALIFIED, detail={"role": shift.role_required})
-            )
-        return decision.if_changed(*events)
-
+    decide = partial(
+        fill.fan_out,
+        now=now,
+        qualified=qualified,
+        not_offered=ineligible,
+        escalation_delay=deps.settings.escalation_delay,
+    )
     try:
-        decision = deps.store.shifts.start_fanout(
-            shift_id,
-            decide,
-            record=record,
-            reach=lambda d: Outreach(Channel.SMS, qualified, now),
-        )
+        change = deps.store.shifts.apply(shift_id, decide)
     except rules.ShiftConflict as exc:
         raise Conflict(str(exc)) from exc
-    if decision.changed:
-        _report_fanout(deps, decision.shift, len(qualified))
-    return decision.shift, decision.changed
+    if change.changed:
+        _report_fanout(deps, change.shift, len(qualified))
+    return change.shift, change.changed
 
 
 def _report_fanout(deps: Dependencies, shift: Shift, offered: int) -> None:
@@ -96,12 +74,14 @@ def _report_fanout(deps: Dependencies, shift: Shift, offered: int) -> None:
 
 def ineligible_caregivers(
     deps: Dependencies, shift: Shift, org: Organization, caregiver_ids: list[str]
-) -> dict[str, str]:
-    """Map each caregiver who may not take ``shift`` now to why (``conflict``, ``over_hours``)."""
-    since = rules.eligibility_since(shift)
-    held = deps.store.shifts.assignments(caregiver_ids, since)
-    reasons = {cid: rules.why_ineligible(shift, shifts, org) for cid, shifts in held.items()}
-    return {cid: str(reason) for cid, reason in reasons.items() if reason is not None}
+) -> dict[str, NotAsked]:
+    """Map each of ``caregiver_ids`` who holds shifts that keep them from ``shift`` to why."""
+    held = deps.store.shifts.assignments(caregiver_ids, contact.eligibility_since(shift))
+    reasons = {
+        cid: contact.why_not_ask(shift, cid, assigned=shifts, organization=org)
+        for cid, shifts in held.items()
+    }
+    return {cid: reason for cid, reason in reasons.items() if reason is not None}
 
 
 def run_due_phone_rounds(deps: Dependencies) -> dict[str, int]:
@@ -132,42 +112,19 @@ def run_phone_round(deps: Dependencies, shift_id: str, *, now: datetime | None =
     shift = deps.store.shifts.get(shift_id)
     if shift is None or shift.fanout is None:
         return 0
-    offered = deps.store.caregivers.get_many(shift.fanout.offered_caregiver_ids)
-    unreachable = [c.id for c in offered if not rules.is_qualified(c, shift.role_required)]
+    offered = {c.id: c for c in deps.store.caregivers.get_many(shift.fanout.offered_caregiver_ids)}
     at = now or deps.clock()
     org = organization_of(deps, shift)
-    skipped = ineligible_caregivers(deps, shift, org, [c.id for c in offered if not c.opted_out])
-    for caregiver in offered:
-        if caregiver.id not in skipped and rules.in_quiet_hours(caregiver, at, org):
-            skipped[caregiver.id] = "quiet_hours"
-
-    def callees(decision: rules.Decision) -> list[str]:
-        return rules.phone_round_callees(decision.shift, unreachable, skipped)
-
-    def record(decision: rules.Decision) -> tuple[Event, ...]:
-        left_out = [
-            Event(
-                at=at,
-                type=EventType.CALL_SKIPPED,
-                caregiver_id=cid,
-                detail={"reason": skipped[cid]},
-            )
-            for cid in rules.phone_round_callees(decision.shift, unreachable)
-            if cid in skipped
-        ]
-        escalated = Event(at=at, type=EventType.ESCALATED, detail={"calls": len(callees(decision))})
-        return decision.if_changed(escalated, *left_out)
-
-    decision = deps.store.shifts.update(
-        shift_id,
-        lambda s: rules.begin_phone_round(s, now=at),
-        record=record,
-        reach=lambda d: Outreach(Channel.CALL, callees(d), at),
-    )
-    if not decision.changed:
+    reachable = [cid for cid, c in offered.items() if contact.reachable(c)]
+    held = deps.store.shifts.assignments(reachable, contact.eligibility_since(shift))
+    decide = partial(fill.phone_round, at=at, caregivers=offered, held=held, organization=org)
+    change = deps.store.shifts.apply(shift_id, decide)
+    if not change.changed or change.outreach is None:
         return 0
-    calls = len(callees(decision))
-    fanout = decision.shift.fanout
+    calls = len(change.outreach.caregiver_ids)
+    reasons = fill.why_not_called(change.shift, offered, held, at=at, organization=org)
+    unreachable = sum(1 for reason in reasons.values() if reason is not None and reason.unreachable)
+    fanout = change.shift.fanout
     declined = len(fanout.declined_caregiver_ids) if fanout else 0
     deps.metrics.notifications(str(Channel.CALL), "queued", calls)
     log.info(
@@ -176,13 +133,13 @@ def run_phone_round(deps: Dependencies, shift_id: str, *, now: datetime | None =
         calls,
         len(shift.fanout.offered_caregiver_ids),
         declined,
-        len(unreachable),
+        unreachable,
         extra={
             "event": "phone_round",
             "shift_id": shift_id,
             "calls": calls,
             "declined": declined,
-            "unreachable": len(unreachable),
+            "unreachable": unreachable,
         },
     )
     return calls

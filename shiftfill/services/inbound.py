@@ -6,14 +6,13 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from functools import partial
 
 from shiftfill import phones
-from shiftfill.domain import replies, rules
+from shiftfill.domain import fill, replies
 from shiftfill.domain.intents import Intent, ParsedReply, parse_reply
-from shiftfill.domain.model import Caregiver, Channel, Event, EventType, Organization, Shift
-from shiftfill.domain.rules import Outcome
+from shiftfill.domain.model import Caregiver, Channel, Event, EventType, Shift
+from shiftfill.domain.rules import Outcome, ShiftChange
 from shiftfill.services.caregivers import opt_out_caregiver
 from shiftfill.services.dependencies import Dependencies
 from shiftfill.services.organizations import as_stored, organization_of, organizations_of
@@ -60,9 +59,7 @@ def handle_inbound(deps: Dependencies, message: InboundMessage) -> InboundResult
     """
     found = _sender(deps, message.sender)
     if found is None:
-        result = _unknown_sender(deps, message.sender, message.channel)
-        deps.metrics.inbound_handled(str(result.outcome))
-        return result
+        return _unknown_sender(deps, message.sender, message.channel)
     caregiver, offers = found
     if message.message_id:
         result, _ = deps.store.inbound.once(
@@ -186,6 +183,8 @@ def _act(
 
 
 def _unknown_sender(deps: Dependencies, sender: str, channel: Channel) -> InboundResult:
+    """Answer a sender who is no caregiver, counted the same on a text and on a call."""
+    deps.metrics.inbound_handled(str(Outcome.UNKNOWN_SENDER))
     log.info(
         "%s from unknown number %s",
         "call reply" if channel is Channel.CALL else "message",
@@ -279,36 +278,24 @@ def _decide(
         },
     )
 
-    def record(decision: rules.Decision) -> list[Event]:
-        return [received, *_outcome_events(decision, caregiver, now)]
-
-    if parsed.intent is Intent.ACCEPT:
-        # The caregiver's other assignments and the organization's hours cap are read
-        # in the claim's own step (I7 in docs/invariants.md).
-        seen: list[Organization] = []
-
-        def claim(
-            current: Shift, assigned: Sequence[Shift], stored: Organization | None
-        ) -> rules.Decision:
-            org = as_stored(deps, current, stored)
-            seen[:] = [org]
-            return rules.claim(current, caregiver.id, now=now, assigned=assigned, organization=org)
-
-        decision = deps.store.shifts.update_for_caregiver(
-            shift.id, caregiver.id, rules.eligibility_since(shift), claim, record=record
-        )
-        org = seen[0]
-    else:
-        decision = deps.store.shifts.update(
-            shift.id, partial(rules.decline, caregiver_id=caregiver.id), record=record
-        )
-        org = organization_of(deps, shift)
-    outcome = decision.outcome
+    accepts = parsed.intent is Intent.ACCEPT
+    decide = partial(
+        fill.answer,
+        caregiver_id=caregiver.id,
+        accepts=accepts,
+        received=received,
+        now=now,
+        fallback=as_stored(deps, shift, None),
+    )
+    change = deps.store.shifts.apply(shift.id, decide)
+    # A claim read its organization in its own step; a decline's is read now, for the reply.
+    org = change.organization or organization_of(deps, shift)
+    outcome = change.outcome
     assert outcome is not None
-    _report_decision(deps, decision, caregiver, message)
+    _report_decision(deps, change, caregiver, message)
     return InboundResult(
         outcome,
-        replies.reply_for(outcome, decision.shift, language=caregiver.language, orgs={org.id: org}),
+        replies.reply_for(outcome, change.shift, language=caregiver.language, orgs={org.id: org}),
         shift_id=shift.id,
         caregiver_id=caregiver.id,
         language=caregiver.language,
@@ -316,15 +303,15 @@ def _decide(
 
 
 def _report_decision(
-    deps: Dependencies, decision: rules.Decision, caregiver: Caregiver, message: InboundMessage
+    deps: Dependencies, change: ShiftChange, caregiver: Caregiver, message: InboundMessage
 ) -> None:
     """Log and count a claim that won or a decline that was noted."""
-    shift = decision.shift
-    if not decision.changed:
+    shift = change.shift
+    if not change.changed:
         return
     extra = {"shift_id": shift.id, "caregiver_id": caregiver.id, "channel": str(message.channel)}
     who = f"{caregiver.id} ({phones.mask(caregiver.phone)})"
-    if decision.outcome is Outcome.ASSIGNED and shift.fanout and shift.filled_at:
+    if change.outcome is Outcome.ASSIGNED and shift.fanout and shift.filled_at:
         fill_round = str(shift.fanout.round)
         seconds = (shift.filled_at - shift.fanout.started_at).total_seconds()
         deps.metrics.shift_filled(fill_round, seconds)
@@ -337,7 +324,7 @@ def _report_decision(
             seconds,
             extra={"event": "assigned", "round": fill_round, **extra},
         )
-    elif decision.outcome is Outcome.DECLINED:
+    elif change.outcome is Outcome.DECLINED:
         log.info(
             "caregiver %s declined shift %s by %s",
             who,
@@ -345,20 +332,6 @@ def _report_decision(
             message.channel,
             extra={"event": "declined", **extra},
         )
-
-
-def _outcome_events(decision: rules.Decision, caregiver: Caregiver, now: datetime) -> list[Event]:
-    kind = {
-        Outcome.ASSIGNED: EventType.ASSIGNED,
-        Outcome.FILLED: EventType.CLAIM_LOST,
-        Outcome.DECLINED: EventType.DECLINED,
-        Outcome.CONFLICT: EventType.CLAIM_REFUSED,
-        Outcome.OVER_HOURS: EventType.CLAIM_REFUSED,
-    }.get(decision.outcome)  # type: ignore[arg-type]
-    if kind is None or (kind is EventType.DECLINED and not decision.changed):
-        return []
-    detail = {"reason": str(decision.outcome)} if kind is EventType.CLAIM_REFUSED else {}
-    return [Event(at=now, type=kind, caregiver_id=caregiver.id, detail=detail)]
 
 
 def _opt_out(deps: Dependencies, caregiver: Caregiver, message: InboundMessage) -> InboundResult:

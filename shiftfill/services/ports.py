@@ -2,11 +2,12 @@
 
 A store is six repositories and an outbox. Every change of state is one call
 on one of them, and that call is one atomic step: it reads the current record,
-runs the pure domain decision it is given, and writes what the decision says,
-together with everything that follows from it (the offer code it allocates, the
-notifications it queues, the events it records, the indexes it moves). Two
-stores implement this port: the in-memory one (a lock) and the Redis one
-(optimistic steps, checked by Redis). The contract suite in ``tests/store`` holds both to it.
+runs the pure domain decision it is given, and writes what the decision returns.
+A shift's decision returns a ``ShiftChange`` that carries everything the step
+changes (the new shift, its events, the notifications it asks for, its index
+changes); the store only persists it. Two stores implement this port: the
+in-memory one (a lock) and the Redis one (optimistic steps, checked by Redis).
+The contract suite in ``tests/store`` holds both to it.
 """
 
 from __future__ import annotations
@@ -18,23 +19,20 @@ from typing import Protocol, TypeVar
 
 from shiftfill.domain.model import (
     Caregiver,
-    Channel,
     Event,
     Notification,
     Organization,
     Shift,
     ShiftStatus,
 )
-from shiftfill.domain.rules import Decision
+from shiftfill.domain.rules import CaregiverChange, ShiftChange, StepReads
 
 R = TypeVar("R")
 
-Decide = Callable[[Shift], Decision]
-DecideWithCode = Callable[[Shift, str], Decision]
-DecideWithAssigned = Callable[[Shift, Sequence[Shift], Organization | None], Decision]
-Record = Callable[[Decision], Iterable[Event]]
-ChangeCaregiver = Callable[[Caregiver], Caregiver | None]
-RecordCaregiverChange = Callable[[Caregiver, Caregiver], Iterable[Event]]
+# A shift's decision: the shift as the step read it, and what else the step may read.
+Decide = Callable[[Shift, StepReads], ShiftChange]
+# An edit of a caregiver: the caregiver as the step read it, to the change to store.
+ChangeCaregiver = Callable[[Caregiver], CaregiverChange]
 
 
 class DuplicateKey(Exception):
@@ -48,18 +46,6 @@ class DuplicateKey(Exception):
 
 class StoreUnavailable(Exception):
     """The store cannot be reached; nothing of the request was written."""
-
-
-@dataclass(frozen=True, slots=True)
-class Outreach:
-    """Messages a decision sends: one notification on ``channel`` per caregiver."""
-
-    channel: Channel
-    caregiver_ids: Sequence[str]
-    at: datetime
-
-
-Reach = Callable[[Decision], Outreach | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,20 +107,14 @@ class CaregiverRepository(Protocol):
         ``KeyError`` for an unknown id.
         """
 
-    def update(
-        self,
-        caregiver_id: str,
-        change: ChangeCaregiver,
-        record: RecordCaregiverChange | None = None,
-    ) -> tuple[Caregiver, bool]:
-        """Run ``change`` on the stored caregiver and store its result, in one atomic step.
+    def update(self, caregiver_id: str, change: ChangeCaregiver) -> CaregiverChange:
+        """Run ``change`` on the stored caregiver and persist what it returns, in one atomic step.
 
-        ``change`` returns the new caregiver (same id), or ``None`` to leave it.
-        In the same step the phone and role indexes follow the new values, and
-        the events ``record(before, after)`` makes are appended to the
-        caregiver's own trail. A new phone that belongs to another caregiver is
-        ``DuplicateKey("phone", ...)`` and changes nothing. Returns the stored
-        caregiver and whether it changed; ``KeyError`` for an unknown id.
+        When the change says the caregiver changed, the step stores it (same id),
+        moves the phone and role indexes to its new values and appends its events
+        to the caregiver's own trail; else it writes nothing. A new phone that
+        belongs to another caregiver is ``DuplicateKey("phone", ...)`` and changes
+        nothing. Returns the change; ``KeyError`` for an unknown id.
         """
 
     def events(self, caregiver_id: str) -> list[Event]:
@@ -184,52 +164,21 @@ class ShiftRepository(Protocol):
     def all(self, status: ShiftStatus | None = None, role: str | None = None) -> list[Shift]:
         """List shifts in the order they were created, optionally filtered."""
 
-    def update(
-        self,
-        shift_id: str,
-        decide: Decide,
-        record: Record | None = None,
-        reach: Reach | None = None,
-    ) -> Decision:
-        """Run ``decide`` on the stored shift and store what it decides, in one atomic step.
+    def apply(self, shift_id: str, decide: Decide) -> ShiftChange:
+        """Run ``decide`` on the stored shift and persist the change it returns, in one step.
 
-        In the same step: the events ``record`` makes of the decision are appended,
-        and the notifications ``reach`` asks for are queued, except to caregivers
-        who already have one on that channel for this shift (I2 in docs/invariants.md). The
-        offer-code and phone-round indexes follow the shift's new state: a claim
-        or a cancel removes its phone round. ``KeyError`` for an unknown id.
-        """
-
-    def start_fanout(
-        self,
-        shift_id: str,
-        decide: DecideWithCode,
-        record: Record | None = None,
-        reach: Reach | None = None,
-    ) -> Decision:
-        """As ``update``, with an offer code no other open shift holds passed to ``decide``.
-
-        The code is drawn inside the step; it is in use only if the decision
-        stores a fanout with it, so a refused fanout holds no code.
-        """
-
-    def update_for_caregiver(
-        self,
-        shift_id: str,
-        caregiver_id: str,
-        since: datetime,
-        decide: DecideWithAssigned,
-        record: Record | None = None,
-    ) -> Decision:
-        """As ``update``, with the caregiver's assignments and the shift's organization.
-
-        ``decide`` gets the shifts assigned to ``caregiver_id`` that end after
-        ``since`` and the shift's organization as stored (``None`` when it is not),
-        read in the same atomic step as the shift, so two claims by one caregiver
-        on overlapping shifts never both succeed (I7 in docs/invariants.md) and a claim meets
-        the hours cap the organization has at that moment. Every assignment, by
-        whatever step, enters the caregiver's assignments in the step that makes
-        it.
+        ``decide`` gets the shift and a ``StepReads`` for what else it must read in
+        the same step: a free offer code (in use only if the change opens a
+        fanout, so a refused fanout holds none), a caregiver's assignments (every
+        assignment enters them in the step that makes it, so two claims by one
+        caregiver on overlapping shifts never both succeed: I7 in docs/invariants.md), the
+        organization as stored (a claim meets the hours cap it has at that moment).
+        The store writes the new shift when it changed, appends the change's
+        events, queues its outreach except to caregivers who already have a
+        notification on that channel for this shift (I2 in docs/invariants.md), and applies its
+        index changes. What ``decide`` raises writes nothing. A store may run
+        ``decide`` more than once (optimistic steps): it must be pure.
+        ``KeyError`` for an unknown id.
         """
 
     def assignments(self, caregiver_ids: Iterable[str], since: datetime) -> dict[str, list[Shift]]:

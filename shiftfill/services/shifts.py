@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import datetime
+from functools import partial
 from typing import Any
 
-from shiftfill.domain import rules
-from shiftfill.domain.model import Event, EventType, Notification, Shift, ShiftStatus
+from shiftfill.domain import fill, rules
+from shiftfill.domain.model import Event, Notification, Shift, ShiftStatus
 from shiftfill.services.dependencies import Dependencies
 from shiftfill.services.errors import Conflict, Invalid, NotFound
 from shiftfill.services.organizations import find_organization
@@ -88,22 +89,18 @@ def cancel_shift(deps: Dependencies, shift_id: str) -> Shift:
     """Cancel a shift that is not filled; its phone round goes with it. Repeating it is fine."""
     now = deps.clock()
     try:
-        decision = deps.store.shifts.update(
-            shift_id,
-            lambda s: rules.cancel(s, now=now),
-            record=lambda d: d.if_changed(Event(at=now, type=EventType.CANCELLED)),
-        )
+        change = deps.store.shifts.apply(shift_id, partial(fill.cancel, now=now))
     except KeyError:
         raise NotFound(f"No shift with id {shift_id}.") from None
     except rules.ShiftConflict as exc:
         raise Conflict(str(exc)) from exc
-    if decision.changed:
+    if change.changed:
         log.info(
             "shift %s cancelled",
             shift_id,
             extra={"event": "cancelled", "shift_id": shift_id},
         )
-    return decision.shift
+    return change.shift
 
 
 def shift_notifications(deps: Dependencies, shift_id: str) -> list[Notification]:

@@ -22,8 +22,9 @@ from shiftfill.adapters.memory_store import MemoryStore
 from shiftfill.bootstrap import Runtime
 from shiftfill.domain import rules
 from shiftfill.domain.model import Channel, Shift
+from shiftfill.domain.rules import Outreach
 from shiftfill.services.fanout import run_due_phone_rounds
-from shiftfill.services.ports import Outreach, StoreUnavailable
+from shiftfill.services.ports import StoreUnavailable
 from tests.conftest import RN_PHONES, START, add_shift, build_app, reply, unique_prefix
 from tests.fakes import FakeNotifier
 
@@ -214,16 +215,15 @@ def test_the_queue_depth_gauge_is_read_from_the_store_at_scrape_time(runtime: Ru
     store = runtime.deps.store
     store.shifts.add(Shift("sh_1", "default", "RN", START, START + timedelta(hours=12)))
     # Queued straight in the store, as another process would: nothing was counted here.
-    store.shifts.start_fanout(
+    store.shifts.apply(
         "sh_1",
-        lambda s, code: rules.start_fanout(
+        lambda s, reads: rules.start_fanout(
             s,
             now=s.start_time,
-            offer_code=code,
+            offer_code=reads.free_code(),
             qualified_ids=["cg_1", "cg_3"],
             escalation_delay=timedelta(minutes=10),
-        ),
-        reach=lambda d: Outreach(Channel.SMS, ["cg_1", "cg_3"], d.shift.start_time),
+        ).reaching(Outreach(Channel.SMS, ["cg_1", "cg_3"], s.start_time)),
     )
     text = runtime.metrics.exposition()[0].decode()
     assert metric(text, "shiftfill_send_queue_depth") == 2

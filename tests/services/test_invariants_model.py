@@ -28,7 +28,7 @@ from hypothesis.stateful import (
 
 from bench.harness import RedisServer
 from shiftfill.adapters.memory_store import MemoryStore
-from shiftfill.adapters.redis_store import RedisStore
+from shiftfill.adapters.redis_store.store import RedisStore
 from shiftfill.domain.model import ShiftStatus
 from shiftfill.services import caregivers, organizations, shifts
 from shiftfill.services.dependencies import Dependencies, Settings

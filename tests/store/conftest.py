@@ -8,8 +8,9 @@ from typing import Protocol
 
 import pytest
 
-from shiftfill.adapters.memory_store import MemoryStore, random_offer_code
-from shiftfill.adapters.redis_store import RedisStore
+from shiftfill.adapters.memory_store import MemoryStore
+from shiftfill.adapters.redis_store.store import RedisStore
+from shiftfill.domain.indexes import random_offer_code
 from shiftfill.services.dependencies import Clock
 from shiftfill.services.ports import Store
 from tests.conftest import unique_prefix

@@ -12,7 +12,7 @@ import random
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
 from datetime import time as clock
@@ -32,9 +32,9 @@ from shiftfill.domain.model import (
     Shift,
     ShiftStatus,
 )
-from shiftfill.domain.rules import Decision, Outcome
+from shiftfill.domain.rules import CaregiverChange, Outcome, Outreach, ShiftChange, StepReads
 from shiftfill.services.dependencies import system_clock
-from shiftfill.services.ports import DuplicateKey, Outreach, Store
+from shiftfill.services.ports import DuplicateKey, Store
 from tests.store.conftest import NOW, MakeStore
 
 THREADS = 50
@@ -81,30 +81,39 @@ def shift(shift_id: str, role: str = "RN") -> Shift:
     return Shift(shift_id, "org_1", role, NOW, NOW + timedelta(hours=8))
 
 
-def start(store: Store, shift_id: str, offered: list[str]) -> Decision:
+def start(store: Store, shift_id: str, offered: list[str]) -> ShiftChange:
     """Start the fanout of a stored shift, texting ``offered``, as the fanout use case does."""
-    return store.shifts.start_fanout(
-        shift_id,
-        lambda s, code: rules.start_fanout(
-            s,
-            now=NOW,
-            offer_code=code,
-            qualified_ids=offered,
-            escalation_delay=timedelta(minutes=10),
-        ),
-        record=lambda d: d.if_changed(Event(at=NOW, type=EventType.FANOUT_STARTED)),
-        reach=lambda d: Outreach(Channel.SMS, offered, NOW),
+
+    def decide(s: Shift, reads: StepReads) -> ShiftChange:
+        change = start_fanout_with(s, reads.free_code(), offered)
+        if not change.changed:
+            return change
+        started = change.noting(Event(at=NOW, type=EventType.FANOUT_STARTED))
+        return started.reaching(Outreach(Channel.SMS, offered, NOW))
+
+    return store.shifts.apply(shift_id, decide)
+
+
+def start_fanout_with(s: Shift, code: str, offered: list[str], now: datetime = NOW) -> ShiftChange:
+    return rules.start_fanout(
+        s, now=now, offer_code=code, qualified_ids=offered, escalation_delay=timedelta(minutes=10)
     )
 
 
-def claim(store: Store, shift_id: str, caregiver_id: str) -> Decision:
-    def record(decision: Decision) -> list[Event]:
-        won = decision.outcome is Outcome.ASSIGNED
-        return [Event(at=NOW, type=EventType.ASSIGNED if won else EventType.CLAIM_LOST)]
+def update(store: Store, shift_id: str, decide: Callable[[Shift], ShiftChange]) -> ShiftChange:
+    """Apply a decision that reads nothing but the shift."""
+    return store.shifts.apply(shift_id, lambda s, reads: decide(s))
 
-    return store.shifts.update(
-        shift_id, lambda s: rules.claim(s, caregiver_id, now=NOW), record=record
-    )
+
+def claim(store: Store, shift_id: str, caregiver_id: str) -> ShiftChange:
+    def decide(s: Shift) -> ShiftChange:
+        change = rules.claim(s, caregiver_id, now=NOW)
+        won = change.outcome is Outcome.ASSIGNED
+        return change.noting(
+            Event(at=NOW, type=EventType.ASSIGNED if won else EventType.CLAIM_LOST)
+        )
+
+    return update(store, shift_id, decide)
 
 
 def fanned_out(store: Store, shift_id: str, offered: list[str]) -> Shift:
@@ -224,7 +233,7 @@ def test_a_code_is_free_again_once_its_shift_closes_and_a_refused_fanout_takes_n
     store = make_store(code_source=lambda digits: next(codes))
     for sid in ("sh_cancelled", "sh_1", "sh_2", "sh_3"):
         store.shifts.add(shift(sid))
-    store.shifts.update("sh_cancelled", lambda s: rules.cancel(s, now=NOW))
+    update(store, "sh_cancelled", lambda s: rules.cancel(s, now=NOW))
     with pytest.raises(rules.ShiftConflict):
         start(store, "sh_cancelled", ["cg_1"])
     assert start(store, "sh_1", ["cg_1"]).shift.fanout.offer_code == "1111"
@@ -247,8 +256,8 @@ def test_a_phone_round_is_pending_from_the_fanout_until_it_runs_or_the_shift_clo
         "sh_open",
     ]
     claim(store, "sh_claimed", "cg_1")
-    store.shifts.update("sh_cancelled", lambda s: rules.cancel(s, now=NOW))
-    store.shifts.update("sh_escalated", lambda s: rules.begin_phone_round(s, now=due))
+    update(store, "sh_cancelled", lambda s: rules.cancel(s, now=NOW))
+    update(store, "sh_escalated", lambda s: rules.begin_phone_round(s, now=due))
     assert store.shifts.due_phone_rounds(LATER) == ["sh_open"]
 
 
@@ -260,10 +269,12 @@ def test_racing_phone_rounds_start_once_and_call_each_caregiver_once(store: Stor
         fanned_out(store, shift_id, offered)
         decisions = race(
             THREADS,
-            lambda i, sid=shift_id: store.shifts.update(
+            lambda i, sid=shift_id: update(
+                store,
                 sid,
-                lambda s: rules.begin_phone_round(s, now=due),
-                reach=lambda d: Outreach(Channel.CALL, offered, due),
+                lambda s: rules.begin_phone_round(s, now=due).reaching(
+                    Outreach(Channel.CALL, offered, due)
+                ),
             ),
         )
         assert sum(d.changed for d in decisions) == 1
@@ -275,14 +286,10 @@ def test_offers_are_found_through_the_role_most_recent_first(store: Store) -> No
     store.caregivers.add_many([caregiver(1), caregiver(2)])
     fanned_out(store, "sh_old", ["cg_1", "cg_2"])
     store.shifts.add(shift("sh_new"))
-    store.shifts.start_fanout(
+    store.shifts.apply(
         "sh_new",
-        lambda s, code: rules.start_fanout(
-            s,
-            now=NOW + timedelta(minutes=1),
-            offer_code=code,
-            qualified_ids=["cg_1"],
-            escalation_delay=timedelta(minutes=10),
+        lambda s, reads: start_fanout_with(
+            s, reads.free_code(), ["cg_1"], now=NOW + timedelta(minutes=1)
         ),
     )
     assert [s.id for s in store.shifts.offers_for(caregiver(1))] == ["sh_new", "sh_old"]
@@ -351,26 +358,30 @@ def claim_for(
     caregiver_id: str,
     since: datetime,
     organization: Organization = SUNRISE,
-) -> Decision:
+) -> ShiftChange:
     """Claim as the inbound use case does: the caregiver's assignments read in the same step."""
-    return store.shifts.update_for_caregiver(
+    return store.shifts.apply(
         shift_id,
-        caregiver_id,
-        since,
-        lambda s, assigned, _stored: rules.claim(
-            s, caregiver_id, now=NOW, assigned=assigned, organization=organization
+        lambda s, reads: rules.claim(
+            s,
+            caregiver_id,
+            now=NOW,
+            assigned=reads.assignments(caregiver_id, since),
+            organization=organization,
         ),
     )
 
 
 def test_a_claim_meets_the_hours_cap_its_organization_has_when_it_runs(store: Store) -> None:
-    def claim_as_stored(shift_id: str) -> Decision:
-        return store.shifts.update_for_caregiver(
+    def claim_as_stored(shift_id: str) -> ShiftChange:
+        return store.shifts.apply(
             shift_id,
-            "cg_1",
-            NOW,
-            lambda s, assigned, stored: rules.claim(
-                s, "cg_1", now=NOW, assigned=assigned, organization=stored
+            lambda s, reads: rules.claim(
+                s,
+                "cg_1",
+                now=NOW,
+                assigned=reads.assignments("cg_1", NOW),
+                organization=reads.organization(s.organization_id),
             ),
         )
 
@@ -383,16 +394,15 @@ def test_a_claim_meets_the_hours_cap_its_organization_has_when_it_runs(store: St
 
 
 def test_a_claim_on_a_shift_of_an_organization_not_stored_gets_none(store: Store) -> None:
-    seen: list[Organization | None] = [SUNRISE]
-
-    def decide(s: Shift, assigned: Sequence[Shift], stored: Organization | None) -> Decision:
-        seen[:] = [stored]
-        return rules.claim(s, "cg_1", now=NOW, assigned=assigned)
+    def decide(s: Shift, reads: StepReads) -> ShiftChange:
+        stored = reads.organization(s.organization_id)
+        change = rules.claim(s, "cg_1", now=NOW, assigned=reads.assignments("cg_1", NOW))
+        return change if stored is None else change.reading(stored)
 
     store.shifts.add(timed("sh_1", NOW + timedelta(days=1), 8))
     start_fanout_of(store, "sh_1", ["cg_1"])
-    assert store.shifts.update_for_caregiver("sh_1", "cg_1", NOW, decide).changed
-    assert seen == [None]
+    change = store.shifts.apply("sh_1", decide)
+    assert change.changed and change.organization is None
 
 
 def test_a_claim_sees_the_caregivers_assignments_that_end_after_since(store: Store) -> None:
@@ -419,16 +429,9 @@ def test_a_claim_sees_the_caregivers_assignments_that_end_after_since(store: Sto
     assert [s.id for s in store.shifts.assignments(["cg_1"], later)["cg_1"]] == ["sh_c"]
 
 
-def start_fanout_of(store: Store, shift_id: str, offered: list[str]) -> Decision:
-    return store.shifts.start_fanout(
-        shift_id,
-        lambda s, code: rules.start_fanout(
-            s,
-            now=NOW,
-            offer_code=code,
-            qualified_ids=offered,
-            escalation_delay=timedelta(minutes=10),
-        ),
+def start_fanout_of(store: Store, shift_id: str, offered: list[str]) -> ShiftChange:
+    return store.shifts.apply(
+        shift_id, lambda s, reads: start_fanout_with(s, reads.free_code(), offered)
     )
 
 
@@ -597,19 +600,25 @@ def test_a_message_id_is_forgotten_after_the_dedupe_window(make_store: MakeStore
 # --- caregiver changes ---
 
 
-def rename_phone(phone: str) -> Callable[[Caregiver], Caregiver]:
-    return lambda c: replace(c, phone=phone)
+def changing(
+    edit: Callable[[Caregiver], Caregiver | None], *events: Event
+) -> Callable[[Caregiver], CaregiverChange]:
+    """A caregiver change that applies ``edit`` and notes ``events`` when it changes anything."""
+    return lambda c: CaregiverChange.of(c, edit(c), *events)
+
+
+def rename_phone(phone: str) -> Callable[[Caregiver], CaregiverChange]:
+    return changing(lambda c: replace(c, phone=phone))
 
 
 def test_a_caregiver_update_moves_the_phone_and_role_indexes_in_one_step(store: Store) -> None:
     store.caregivers.add_many([caregiver(1), caregiver(2), caregiver(3, "LPN")])
-    noted = lambda before, after: [  # noqa: E731
-        Event(at=NOW, type=EventType.CAREGIVER_CHANGED, caregiver_id=after.id)
-    ]
-    moved, changed = store.caregivers.update(
-        "cg_1", lambda c: replace(c, phone="+15555559999", role="LPN"), noted
+    noted = Event(at=NOW, type=EventType.CAREGIVER_CHANGED, caregiver_id="cg_1")
+    change = store.caregivers.update(
+        "cg_1", changing(lambda c: replace(c, phone="+15555559999", role="LPN"), noted)
     )
-    assert changed and moved.phone == "+15555559999" and moved.role == "LPN"
+    moved = change.caregiver
+    assert change.changed and moved.phone == "+15555559999" and moved.role == "LPN"
     assert store.caregivers.get("cg_1") == moved
     assert store.caregivers.by_phone("+15555559999") == moved
     assert store.caregivers.by_phone(caregiver(1).phone) is None
@@ -626,21 +635,24 @@ def test_a_caregiver_update_to_a_taken_phone_changes_nothing(store: Store) -> No
     with pytest.raises(DuplicateKey):
         store.caregivers.update(
             "cg_1",
-            lambda c: replace(c, phone=caregiver(2).phone, name="Renamed"),
-            lambda before, after: [Event(at=NOW, type=EventType.CAREGIVER_CHANGED)],
+            changing(
+                lambda c: replace(c, phone=caregiver(2).phone, name="Renamed"),
+                Event(at=NOW, type=EventType.CAREGIVER_CHANGED),
+            ),
         )
     assert store.caregivers.get("cg_1") == caregiver(1)
     assert store.caregivers.by_phone(caregiver(2).phone) == caregiver(2)
     assert store.caregivers.events("cg_1") == []
     with pytest.raises(KeyError):
-        store.caregivers.update("nobody", lambda c: c)
+        store.caregivers.update("nobody", changing(lambda c: c))
 
 
 def test_a_caregiver_update_that_changes_nothing_records_nothing(store: Store) -> None:
     store.caregivers.add_many([caregiver(1)])
-    record = lambda before, after: [Event(at=NOW, type=EventType.CAREGIVER_CHANGED)]  # noqa: E731
-    assert store.caregivers.update("cg_1", lambda c: None, record) == (caregiver(1), False)
-    assert store.caregivers.update("cg_1", lambda c: c, record) == (caregiver(1), False)
+    noted = Event(at=NOW, type=EventType.CAREGIVER_CHANGED)
+    for edit in (lambda c: None, lambda c: c):
+        change = store.caregivers.update("cg_1", changing(edit, noted))
+        assert (change.caregiver, change.changed) == (caregiver(1), False)
     assert store.caregivers.events("cg_1") == []
 
 
@@ -649,12 +661,12 @@ def test_deactivated_or_opted_out_caregivers_leave_the_role_index_and_can_come_b
 ) -> None:
     store.caregivers.add_many([caregiver(1), caregiver(2), caregiver(3, active=False)])
     assert store.caregivers.qualified_ids("RN") == ["cg_1", "cg_2"]
-    store.caregivers.update("cg_1", lambda c: replace(c, active=False))
+    store.caregivers.update("cg_1", changing(lambda c: replace(c, active=False)))
     assert store.caregivers.qualified_ids("RN") == ["cg_2"]
     store.caregivers.opt_out("cg_2")
     assert store.caregivers.qualified_ids("RN") == []
-    store.caregivers.update("cg_2", lambda c: replace(c, opted_out=False))
-    store.caregivers.update("cg_3", lambda c: replace(c, active=True))
+    store.caregivers.update("cg_2", changing(lambda c: replace(c, opted_out=False)))
+    store.caregivers.update("cg_3", changing(lambda c: replace(c, active=True)))
     assert sorted(store.caregivers.qualified_ids("RN")) == ["cg_2", "cg_3"]
 
 
@@ -682,7 +694,10 @@ def test_two_racing_updates_to_one_new_phone_give_it_to_one_caregiver(store: Sto
 def test_racing_updates_of_one_caregiver_all_take_effect(store: Store) -> None:
     store.caregivers.add_many([caregiver(1)])
     race(
-        THREADS, lambda i: store.caregivers.update("cg_1", lambda c: replace(c, name=c.name + "x"))
+        THREADS,
+        lambda i: store.caregivers.update(
+            "cg_1", changing(lambda c: replace(c, name=c.name + "x"))
+        ),
     )
     assert store.caregivers.get("cg_1").name == caregiver(1).name + "x" * THREADS  # type: ignore[union-attr]
 

@@ -1,0 +1,87 @@
+"""What every Redis repository shares: unreachable Redis as ``StoreUnavailable``,
+and adding records absent by id."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+
+import redis
+from redis.client import Pipeline
+
+from shiftfill.adapters.redis_store.steps import transact
+from shiftfill.services.ports import StoreUnavailable
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+# What makes Redis unable to serve a step right now, not a fault of the step: down,
+# slow, loading its data, a replica during a failover, or out of memory.
+_UNAVAILABLE = (
+    redis.ConnectionError,
+    redis.TimeoutError,
+    redis.BusyLoadingError,
+    redis.ReadOnlyError,
+    redis.OutOfMemoryError,
+)
+
+
+def _translating(method: Callable[..., T]) -> Callable[..., T]:
+    """Report an unreachable Redis as ``StoreUnavailable``, the port's word for it."""
+
+    @functools.wraps(method)
+    def call(*args: Any, **kwargs: Any) -> T:
+        try:
+            return method(*args, **kwargs)
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable(f"Redis is unreachable: {exc}") from exc
+
+    return call
+
+
+def translating_errors(cls: type[T]) -> type[T]:
+    """Wrap every public method of a repository class with ``_translating``."""
+    for name, value in list(vars(cls).items()):
+        if callable(value) and not name.startswith("_"):
+            setattr(cls, name, _translating(value))
+    return cls
+
+
+def _timestamp(at: datetime) -> float:
+    return at.timestamp()
+
+
+class Identified(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+Rec = TypeVar("Rec", bound=Identified)
+
+
+def add_absent(
+    client: redis.Redis,
+    order: str,
+    key_of: Callable[[str], str],
+    dump: Callable[[Rec], str],
+    records: Sequence[Rec],
+) -> list[Rec]:
+    """Store the records whose id is not stored yet, in one step; return those stored.
+
+    ``order`` lists the ids as they were added; a repeated id counts once.
+    """
+
+    def step(pipe: Pipeline) -> list[Rec]:
+        stored = pipe.mget([key_of(r.id) for r in records]) if records else []
+        added = [r for r, raw in zip(records, stored, strict=True) if raw is None]
+        added = list({r.id: r for r in reversed(added)}.values())[::-1]
+        pipe.multi()
+        if added:
+            pipe.mset({key_of(r.id): dump(r) for r in added})
+            pipe.rpush(order, *(r.id for r in added))
+        return added
+
+    return transact(client, [order], step)

@@ -1,0 +1,177 @@
+"""Caregivers in Redis: JSON by id, a phone index, the joining order and the
+contactable ids per role."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+
+import redis
+from redis.client import Pipeline
+
+from shiftfill.adapters.redis_store import codec
+from shiftfill.adapters.redis_store.base import translating_errors
+from shiftfill.adapters.redis_store.keys import Keys
+from shiftfill.adapters.redis_store.scripts import BY_PHONE
+from shiftfill.adapters.redis_store.steps import transact
+from shiftfill.domain import indexes
+from shiftfill.domain.contact import reachable
+from shiftfill.domain.model import Caregiver, Event
+from shiftfill.domain.rules import CaregiverChange
+from shiftfill.services.ports import ChangeCaregiver, DuplicateKey
+
+
+@translating_errors
+class RedisCaregivers:
+    """Caregivers as JSON by id; a phone index, joining order, and the contactable ids per role."""
+
+    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+        self._r = client
+        self._k = keys
+        self._order = keys.caregivers
+        self.phones = keys.caregiver_phones
+        # The role index orders caregivers as they joined or last became contactable.
+        self._seq = keys.contactable_seq
+        self._by_phone = client.register_script(BY_PHONE)
+
+    def key(self, caregiver_id: str) -> str:
+        return self._k.caregiver(caregiver_id)
+
+    def _role(self, role: str) -> str:
+        return self._k.contactable(role)
+
+    def add_many(self, caregivers: Sequence[Caregiver]) -> None:
+        def step(pipe: Pipeline) -> None:
+            taken = self._taken(pipe, caregivers)
+            seen_ids: set[str] = set()
+            seen_phones: set[str] = set()
+            for caregiver, (id_taken, phone_taken) in zip(caregivers, taken, strict=True):
+                if id_taken or caregiver.id in seen_ids:
+                    raise DuplicateKey("id", caregiver.id)
+                if phone_taken or caregiver.phone in seen_phones:
+                    raise DuplicateKey("phone", caregiver.phone)
+                seen_ids.add(caregiver.id)
+                seen_phones.add(caregiver.phone)
+            self._put(pipe, caregivers)
+
+        transact(self._r, [self._order, self.phones, self._seq], step)
+
+    def add_absent(self, caregivers: Sequence[Caregiver]) -> list[Caregiver]:
+        def step(pipe: Pipeline) -> list[Caregiver]:
+            taken = self._taken(pipe, caregivers)
+            added: list[Caregiver] = []
+            ids: set[str] = set()
+            phones: set[str] = set()
+            for caregiver, (id_taken, phone_taken) in zip(caregivers, taken, strict=True):
+                if id_taken or phone_taken or caregiver.id in ids or caregiver.phone in phones:
+                    continue
+                ids.add(caregiver.id)
+                phones.add(caregiver.phone)
+                added.append(caregiver)
+            self._put(pipe, added)
+            return added
+
+        return transact(self._r, [self._order, self.phones, self._seq], step)
+
+    def _taken(self, pipe: Pipeline, caregivers: Sequence[Caregiver]) -> list[tuple[bool, bool]]:
+        if not caregivers:
+            return []
+        stored = pipe.mget([self.key(c.id) for c in caregivers])
+        phones = pipe.hmget(self.phones, [c.phone for c in caregivers])
+        return [(s is not None, p is not None) for s, p in zip(stored, phones, strict=True)]
+
+    def _put(self, pipe: Pipeline, caregivers: Sequence[Caregiver]) -> None:
+        seq = int(pipe.get(self._seq) or 0)
+        pipe.multi()
+        if not caregivers:
+            return
+        pipe.mset({self.key(c.id): codec.dump_caregiver(c) for c in caregivers})
+        pipe.rpush(self._order, *(c.id for c in caregivers))
+        pipe.hset(self.phones, mapping={c.phone: c.id for c in caregivers})
+        for n, caregiver in enumerate(caregivers, start=seq + 1):
+            if reachable(caregiver):
+                pipe.zadd(self._role(caregiver.role), {caregiver.id: n})
+        pipe.set(self._seq, seq + len(caregivers))
+
+    def get(self, caregiver_id: str) -> Caregiver | None:
+        raw = self._r.get(self.key(caregiver_id))
+        return codec.load_caregiver(raw) if raw is not None else None
+
+    def get_many(self, caregiver_ids: Iterable[str]) -> list[Caregiver]:
+        ids = list(caregiver_ids)
+        if not ids:
+            return []
+        return [codec.load_caregiver(raw) for raw in self._r.mget(map(self.key, ids)) if raw]
+
+    def by_phone(self, phone: str) -> Caregiver | None:
+        raw = self._by_phone(keys=[self.phones], args=[phone, self.key("")])
+        return codec.load_caregiver(raw) if raw else None
+
+    def all(self, role: str | None = None) -> list[Caregiver]:
+        ids = [i.decode() for i in self._r.lrange(self._order, 0, -1)]
+        caregivers = self.get_many(ids)
+        return indexes.of_role(caregivers, role)
+
+    def qualified_ids(self, role: str) -> list[str]:
+        return [i.decode() for i in self._r.zrange(self._role(role), 0, -1)]
+
+    def opt_out(self, caregiver_id: str) -> tuple[Caregiver, bool]:
+        key = self.key(caregiver_id)
+
+        def step(pipe: Pipeline) -> tuple[Caregiver, bool]:
+            raw = pipe.get(key)
+            if raw is None:
+                raise KeyError(caregiver_id)
+            caregiver = codec.load_caregiver(raw)
+            pipe.multi()
+            if caregiver.opted_out:
+                return caregiver, False
+            caregiver = replace(caregiver, opted_out=True)
+            pipe.set(key, codec.dump_caregiver(caregiver))
+            pipe.zrem(self._role(caregiver.role), caregiver_id)
+            return caregiver, True
+
+        return transact(self._r, [key], step)
+
+    def update(self, caregiver_id: str, change: ChangeCaregiver) -> CaregiverChange:
+        key = self.key(caregiver_id)
+
+        def step(pipe: Pipeline) -> CaregiverChange:
+            raw = pipe.get(key)
+            if raw is None:
+                raise KeyError(caregiver_id)
+            current = codec.load_caregiver(raw)
+            decided = change(current)
+            if not decided.changed:
+                pipe.multi()
+                return decided
+            updated = decided.caregiver
+            if updated.id != caregiver_id:
+                raise ValueError("a caregiver's id cannot change")
+            if updated.phone != current.phone:
+                holder = pipe.hget(self.phones, updated.phone)
+                if holder is not None and holder.decode() != caregiver_id:
+                    raise DuplicateKey("phone", updated.phone)
+            seq = int(pipe.get(self._seq) or 0)
+            pipe.multi()
+            pipe.set(key, codec.dump_caregiver(updated))
+            if updated.phone != current.phone:
+                pipe.hdel(self.phones, current.phone)
+                pipe.hset(self.phones, updated.phone, caregiver_id)
+            was, now = reachable(current), reachable(updated)
+            if was and (not now or updated.role != current.role):
+                pipe.zrem(self._role(current.role), caregiver_id)
+            if now and (not was or updated.role != current.role):
+                pipe.zadd(self._role(updated.role), {caregiver_id: seq + 1})
+                pipe.set(self._seq, seq + 1)
+            if decided.events:
+                pipe.rpush(self._events(caregiver_id), *map(codec.dump_event, decided.events))
+            return decided
+
+        return transact(self._r, [key, self.phones, self._seq], step)
+
+    def _events(self, caregiver_id: str) -> str:
+        return self._k.caregiver_events(caregiver_id)
+
+    def events(self, caregiver_id: str) -> list[Event]:
+        return [codec.load_event(raw) for raw in self._r.lrange(self._events(caregiver_id), 0, -1)]

@@ -1,0 +1,108 @@
+"""The names of every key the Redis store writes, in one table.
+
+Every key is ``<prefix>{<tag>}:<name>[:<part>...]``: under ``SHIFTFILL_REDIS_PREFIX``,
+and in one hash slot (the ``{<tag>}``), so that a step may touch any of its keys
+on Redis Cluster too. The names are part of the stored data: a process of another
+version reads the same keys, so a name changes only with a migration.
+"""
+
+from __future__ import annotations
+
+
+class Keys:
+    """Names every key shiftfill writes: ``<prefix>{<tag>}:<part>:<part>...``.
+
+    =====================  ==========  ==============================================
+    key                    type        holds
+    =====================  ==========  ==============================================
+    caregivers             list        caregiver ids in the order they joined
+    caregiver:<id>         string      a caregiver as JSON
+    caregiver-phones       hash        phone to caregiver id
+    caregiver-events:<id>  list        a caregiver's own trail, JSON events
+    contactable:<role>     sorted set  reachable caregivers of a role, by ``contactable-seq``
+    contactable-seq        string      the last number given in the role index
+    organizations          list        organization ids in the order they were added
+    organization:<id>      string      an organization as JSON
+    shifts                 list        shift ids in the order they were created
+    shift:<id>             string      a shift as JSON (its offered ids apart)
+    offered:<shift>        string      a fanout's offered ids, JSON, written once
+    offered-set:<shift>    set         the same ids, for membership tests
+    offer-codes            set         the offer codes of open fanouts
+    phone-rounds           sorted set  shift ids by the due time of their phone round
+    open-fanouts:<role>    set         fanned-out open shifts of a role
+    closed-fanouts:<role>  list        the latest closed fanned-out shifts of a role
+    assigned:<caregiver>   sorted set  shifts assigned to a caregiver, by end time
+    events:<shift>         list        a shift's trail, JSON events
+    notification:<id>      string      a notification changed since it was queued, JSON
+    queued:<shift>:<chan>  hash        caregiver id to queued time, per shift and channel
+    notifications:<shift>  list        a shift's notification ids, in queued order
+    notification-count     string      how many notifications were queued
+    provider-ids           hash        the provider's message or call id to notification id
+    outbox                 stream      notification ids to send (consumer group ``senders``)
+    inbound:<message>      string      a provider message id's outcome, expiring
+    seeded-at              string      when a seed was first applied
+    =====================  ==========  ==============================================
+    """
+
+    def __init__(self, prefix: str) -> None:
+        tag = prefix.strip(":") or "shiftfill"
+        self._base = f"{prefix}{{{tag}}}:"
+        self.caregivers = self("caregivers")
+        self.caregiver_phones = self("caregiver-phones")
+        self.contactable_seq = self("contactable-seq")
+        self.organizations = self("organizations")
+        self.shifts = self("shifts")
+        self.offer_codes = self("offer-codes")
+        self.phone_rounds = self("phone-rounds")
+        self.notification_count = self("notification-count")
+        self.provider_ids = self("provider-ids")
+        self.outbox = self("outbox")
+        self.seeded_at = self("seeded-at")
+
+    def __call__(self, *parts: str) -> str:
+        return self._base + ":".join(parts)
+
+    def caregiver(self, caregiver_id: str) -> str:
+        return self("caregiver", caregiver_id)
+
+    def caregiver_events(self, caregiver_id: str) -> str:
+        return self("caregiver-events", caregiver_id)
+
+    def contactable(self, role: str) -> str:
+        return self("contactable", role)
+
+    def organization(self, organization_id: str) -> str:
+        return self("organization", organization_id)
+
+    def shift(self, shift_id: str) -> str:
+        return self("shift", shift_id)
+
+    def offered(self, shift_id: str) -> str:
+        return self("offered", shift_id)
+
+    def offered_set(self, shift_id: str) -> str:
+        return self("offered-set", shift_id)
+
+    def open_fanouts(self, role: str) -> str:
+        return self("open-fanouts", role)
+
+    def closed_fanouts(self, role: str) -> str:
+        return self("closed-fanouts", role)
+
+    def assigned(self, caregiver_id: str) -> str:
+        return self("assigned", caregiver_id)
+
+    def events(self, shift_id: str) -> str:
+        return self("events", shift_id)
+
+    def notification(self, notification_id: str) -> str:
+        return self("notification", notification_id)
+
+    def queued(self, shift_id: str, channel: str) -> str:
+        return self("queued", shift_id, channel)
+
+    def notifications(self, shift_id: str) -> str:
+        return self("notifications", shift_id)
+
+    def inbound(self, message_id: str) -> str:
+        return self("inbound", message_id)

@@ -1,0 +1,87 @@
+"""The Lua scripts of the Redis store's reads: each answers in one round trip."""
+
+from __future__ import annotations
+
+# The read scripts below name the record keys they read from an index at run time;
+# every key shares the hash tag, so on Redis Cluster they stay in the slot of the key
+# they declare.
+#
+# A caregiver by phone, in one round trip.
+BY_PHONE = """
+local id = redis.call('HGET', KEYS[1], ARGV[1])
+if not id then return false end
+return redis.call('GET', ARGV[2] .. id)
+"""
+# The shifts each of many caregivers holds from a time on, in one round trip: for a
+# fanout to ten thousand, one command instead of ten thousand. ARGV: the index key
+# prefix, the earliest score (exclusive), caregiver ids as one JSON array. Returns,
+# for each caregiver who holds any, the id, how many shift ids follow, then those.
+ASSIGNED_SINCE = """
+local out = {}
+for _, cid in ipairs(cjson.decode(ARGV[3])) do
+  local held = redis.call('ZRANGEBYSCORE', ARGV[1] .. cid, ARGV[2], '+inf')
+  if #held > 0 then
+    out[#out + 1] = cid
+    out[#out + 1] = #held
+    for _, id in ipairs(held) do out[#out + 1] = id end
+  end
+end
+return out
+"""
+# The shifts offered to a caregiver, found as the memory store finds them: among
+# the open fanouts of the caregiver's role and its most recently closed ones, those
+# whose offered set holds the caregiver. A fanout to ten thousand then adds one
+# entry to an index, not one to each of ten thousand. ARGV, after the script's
+# own: the open-fanouts prefix, the closed-fanouts prefix, the offered-set prefix,
+# the shift key prefix.
+_OFFERS_OF = """
+local function offers_of(id, role, open, closed, offered, shift)
+  local out = {}
+  local function consider(sid)
+    if redis.call('SISMEMBER', offered .. sid, id) == 1 then
+      out[#out + 1] = redis.call('GET', shift .. sid) or ''
+    end
+  end
+  for _, sid in ipairs(redis.call('SMEMBERS', open .. role)) do consider(sid) end
+  for _, sid in ipairs(redis.call('LRANGE', closed .. role, 0, -1)) do consider(sid) end
+  return out
+end
+"""
+# ARGV: the caregiver id and role, then the prefixes of ``_OFFERS_OF``.
+OFFERS = (
+    _OFFERS_OF
+    + """
+return offers_of(ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6])
+"""
+)
+# A reply's reads, in one round trip: the caregiver with this phone and their
+# offers. KEYS: the phone index. ARGV: the phone, the caregiver key prefix, then the
+# prefixes of ``_OFFERS_OF``. Returns nothing for an unknown phone, else the
+# caregiver and then the shifts.
+REPLY_READ = (
+    _OFFERS_OF
+    + """
+local id = redis.call('HGET', KEYS[1], ARGV[1])
+if not id then return false end
+local caregiver = redis.call('GET', ARGV[2] .. id)
+if not caregiver then return false end
+local offers = offers_of(id, cjson.decode(caregiver)['role'], ARGV[3], ARGV[4], ARGV[5], ARGV[6])
+table.insert(offers, 1, caregiver)
+return offers
+"""
+)
+# What a send reads, in one round trip: the notification (its record, else its
+# queued time), its shift, its caregiver, and the shift's organization. KEYS: the
+# notification, its queued hash, the shift, the caregiver. ARGV: the caregiver id,
+# the organization key prefix.
+OUTGOING = """
+local shift = redis.call('GET', KEYS[3])
+local organization = false
+if shift then
+  organization = redis.call('GET', ARGV[2] .. cjson.decode(shift)['organization_id'])
+end
+return {
+  redis.call('GET', KEYS[1]) or '', redis.call('HGET', KEYS[2], ARGV[1]) or '',
+  shift or '', redis.call('GET', KEYS[4]) or '', organization or ''
+}
+"""

@@ -1,0 +1,291 @@
+"""Shifts in Redis, with the indexes that follow their state."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import redis
+
+from shiftfill.adapters.redis_store import codec
+from shiftfill.adapters.redis_store.base import _timestamp, add_absent, translating_errors
+from shiftfill.adapters.redis_store.caregivers import RedisCaregivers
+from shiftfill.adapters.redis_store.events import RedisEvents
+from shiftfill.adapters.redis_store.keys import Keys
+from shiftfill.adapters.redis_store.notifications import RedisNotifications
+from shiftfill.adapters.redis_store.organizations import RedisOrganizations
+from shiftfill.adapters.redis_store.scripts import ASSIGNED_SINCE, OFFERS, REPLY_READ
+from shiftfill.adapters.redis_store.steps import Recent, Step, Steps
+from shiftfill.domain import indexes
+from shiftfill.domain.indexes import RECENTLY_CLOSED, IndexDelta, code_digits
+from shiftfill.domain.model import Caregiver, Organization, Shift, ShiftStatus
+from shiftfill.domain.rules import ShiftChange
+from shiftfill.services.ports import Decide, DuplicateKey
+
+# Shifts each process keeps parsed, by their stored value; and offered-id lists of
+# fanouts it keeps, which never change.
+PARSED_SHIFTS = 256
+KNOWN_FANOUTS = 64
+
+
+@translating_errors
+class RedisShifts:
+    """Shifts as JSON by id, with the indexes that follow their state.
+
+    A fanout's offered ids are kept apart, under ``offered:<shift>``: written once
+    when the fanout starts and never changed, so each process reads them once and
+    keeps them (``Recent``), while the rest of the shift is read fresh every time.
+    ``offered-set:<shift>`` holds them too, for the membership tests of replies.
+    ``offer-codes`` holds the codes of open fanouts, ``phone-rounds`` the due time
+    of each pending phone round, ``open-fanouts:<role>`` and
+    ``closed-fanouts:<role>`` the fanned-out shifts of a role (open, and the
+    latest closed), where a reply looks for its offers, and
+    ``assigned:<caregiver>`` the shifts assigned to a caregiver by end time.
+    """
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        keys: Keys,
+        steps: Steps,
+        related: Related,
+        code_source: Callable[[int], str],
+    ) -> None:
+        self._r = client
+        self._k = keys
+        self._steps = steps
+        self._related = related
+        self._code_source = code_source
+        self._order = keys.shifts
+        self._codes = keys.offer_codes
+        self._rounds = keys.phone_rounds
+        self._offers_of = client.register_script(OFFERS)
+        self._reply_read = client.register_script(REPLY_READ)
+        self._assigned_since = client.register_script(ASSIGNED_SINCE)
+        self._parsed: Recent[bytes | str, Shift] = Recent(PARSED_SHIFTS)
+        self._fanouts: Recent[str, tuple[str, ...]] = Recent(KNOWN_FANOUTS)
+
+    def key(self, shift_id: str) -> str:
+        return self._k.shift(shift_id)
+
+    def _offered(self, shift_id: str) -> str:
+        return self._k.offered(shift_id)
+
+    def _offered_set(self, shift_id: str) -> str:
+        return self._k.offered_set(shift_id)
+
+    def _open_fanouts(self, role: str) -> str:
+        return self._k.open_fanouts(role)
+
+    def _closed_fanouts(self, role: str) -> str:
+        return self._k.closed_fanouts(role)
+
+    def _offer_prefixes(self) -> list[str]:
+        """The key prefixes the offer scripts read: fanouts by role, offered sets, shifts."""
+        return [
+            self._open_fanouts(""),
+            self._closed_fanouts(""),
+            self._offered_set(""),
+            self.key(""),
+        ]
+
+    def _assigned(self, caregiver_id: str) -> str:
+        return self._k.assigned(caregiver_id)
+
+    def loaded(self, raws: Iterable[bytes | str | None]) -> list[Shift]:
+        """The shifts stored as ``raws`` (absent ones left out), each with its offered ids.
+
+        Each is remembered as the guess of a later step on it.
+        """
+        present = [raw for raw in raws if raw]
+        shifts = [self._parsed.get(raw) for raw in present]
+        pending = {i: codec.parse_shift(raw) for i, raw in enumerate(present) if not shifts[i]}
+        if pending:
+            offered = self._offered_ids(list(pending.values()))
+            for i, data in pending.items():
+                name = codec.fanout_identity(data)
+                shift = codec.load_shift(data, offered[name] if name else ())
+                self._parsed.put(present[i], shift)
+                shifts[i] = shift
+        found = [shift for shift in shifts if shift is not None]
+        for shift, raw in zip(found, present, strict=True):
+            self._steps.remember(("GET", self.key(shift.id)), raw)
+        return found
+
+    def _offered_ids(self, parsed: Sequence[dict[str, Any]]) -> dict[str, tuple[str, ...]]:
+        """Each parsed fanout's offered ids, read from Redis the first time only."""
+        shift_of = {name: d["id"] for d in parsed if (name := codec.fanout_identity(d))}
+        known = {name: self._fanouts.get(name) for name in shift_of}
+        found = {name: ids for name, ids in known.items() if ids is not None}
+        missing = [name for name, ids in known.items() if ids is None]
+        if missing:
+            raws = self._r.mget([self._offered(shift_of[name]) for name in missing])
+            for name, raw in zip(missing, raws, strict=True):
+                found[name] = codec.load_offered(raw) if raw else ()
+                if raw:
+                    self._fanouts.put(name, found[name])
+        return found
+
+    def add(self, shift: Shift) -> None:
+        if not self.add_absent([shift]):
+            raise DuplicateKey("id", shift.id)
+
+    def add_absent(self, shifts: Sequence[Shift]) -> list[Shift]:
+        return add_absent(self._r, self._order, self.key, codec.dump_shift, shifts)
+
+    def get(self, shift_id: str) -> Shift | None:
+        shifts = self.loaded([self._r.get(self.key(shift_id))])
+        return shifts[0] if shifts else None
+
+    def all(self, status: ShiftStatus | None = None, role: str | None = None) -> list[Shift]:
+        ids = self._r.lrange(self._order, 0, -1)
+        if not ids:
+            return []
+        shifts = self.loaded(self._r.mget([self.key(i.decode()) for i in ids]))
+        return [s for s in shifts if indexes.matches(s, status, role)]
+
+    def apply(self, shift_id: str, decide: Decide) -> ShiftChange:
+        def attempt(step: Step) -> ShiftChange:
+            before = self._read(step, shift_id)
+            change = decide(before, _Reads(self, step))
+            self._write(step, before, change)
+            return change
+
+        return self._steps.run(self.key(shift_id), attempt)
+
+    def _assigned_in(self, step: Step, caregiver_id: str, since: datetime) -> list[Shift]:
+        """A caregiver's assignments ending after ``since``, read in ``step``.
+
+        Checking the index is enough: an assigned shift's times never change, and
+        every new assignment writes the index in the step that makes it. Most
+        caregivers hold none: that is the first guess.
+        """
+        held = ("ZRANGEBYSCORE", self._assigned(caregiver_id), f"({_timestamp(since)}", "+inf")
+        (ids,) = step.recall(held, unseen=b"")
+        return self._load_many(self._r, [i.decode() for i in ids])
+
+    def _organization_in(self, step: Step, organization_id: str) -> Organization | None:
+        """The organization as stored, read in ``step`` (this process's last read as the guess)."""
+        (raw,) = step.recall(("GET", self._related.organizations.key(organization_id)))
+        return codec.load_organization(raw) if raw else None
+
+    def assignments(self, caregiver_ids: Iterable[str], since: datetime) -> dict[str, list[Shift]]:
+        ids = list(caregiver_ids)
+        if not ids:
+            return {}
+        prefix, start = self._assigned(""), f"({_timestamp(since)}"
+        answer = iter(self._assigned_since(args=[prefix, start, json.dumps(ids)]))
+        held: dict[str, list[str]] = {}
+        for cid in answer:
+            held[cid.decode()] = [next(answer).decode() for _ in range(int(next(answer)))]
+        shifts = {
+            s.id: s for s in self._load_many(self._r, sorted({s for v in held.values() for s in v}))
+        }
+        return {cid: [shifts[s] for s in sids if s in shifts] for cid, sids in held.items()}
+
+    def _load_many(self, reader: Any, shift_ids: Sequence[str]) -> list[Shift]:
+        if not shift_ids:
+            return []
+        return self.loaded(reader.mget([self.key(i) for i in shift_ids]))
+
+    def _read(self, step: Step, shift_id: str) -> Shift:
+        shifts = self.loaded(step.recall(("GET", self.key(shift_id))))
+        if not shifts:
+            raise KeyError(shift_id)
+        return shifts[0]
+
+    def _free_code(self, step: Step) -> str:
+        (in_use,) = step.read(("SCARD", self._codes))
+        digits = code_digits(int(in_use))
+        while True:
+            code = self._code_source(digits)
+            (taken,) = step.read(("SISMEMBER", self._codes, code))
+            if not taken:
+                return code
+
+    def _write(self, step: Step, before: Shift, change: ShiftChange) -> None:
+        """Queue the writes of one change on the step."""
+        if change.indexes is not None:
+            step.write("SET", self.key(before.id), codec.dump_shift(change.shift))
+            self._reindex(step, change.indexes)
+        events = [codec.dump_event(e) for e in change.events]
+        step.write_many("RPUSH", self._related.events.key(before.id), events)
+        outreach = change.outreach
+        if change.changed and outreach is not None:
+            self._related.notifications.queue(
+                step, before.id, outreach.channel, outreach.caregiver_ids, outreach.at
+            )
+
+    def _reindex(self, step: Step, delta: IndexDelta) -> None:
+        """Queue on the step the index writes ``delta`` says."""
+        shift_id = delta.shift_id
+        if delta.assigned_to is not None:
+            assigned = self._assigned(delta.assigned_to)
+            step.write("ZADD", assigned, _timestamp(delta.ends_at), shift_id)
+        if delta.started is not None:
+            offered = codec.dump_offered(delta.started)
+            step.write("SET", self._offered(shift_id), offered)
+            if delta.started.offered_caregiver_ids:
+                step.write("add-all", self._offered_set(shift_id), offered)
+        if delta.opened is not None:
+            step.write("SADD", self._codes, delta.opened)
+            step.write("SADD", self._open_fanouts(delta.role), shift_id)
+        if delta.phone_round is not None:
+            step.write("ZADD", self._rounds, _timestamp(delta.phone_round), shift_id)
+        else:
+            step.write("ZREM", self._rounds, shift_id)
+        if delta.closed is not None:
+            step.write("SREM", self._codes, delta.closed)
+            step.write("SREM", self._open_fanouts(delta.role), shift_id)
+            closed = self._closed_fanouts(delta.role)
+            step.write("LPUSH", closed, shift_id)
+            step.write("LTRIM", closed, 0, RECENTLY_CLOSED - 1)
+
+    def offers_for(self, caregiver: Caregiver) -> list[Shift]:
+        raws = self._offers_of(args=[caregiver.id, caregiver.role, *self._offer_prefixes()])
+        return indexes.offered_to(caregiver.id, self.loaded(raws))
+
+    def offers_by_phone(self, phone: str) -> tuple[Caregiver, list[Shift]] | None:
+        caregivers = self._related.caregivers
+        answer = self._reply_read(
+            keys=[caregivers.phones], args=[phone, caregivers.key(""), *self._offer_prefixes()]
+        )
+        if not answer:
+            return None
+        caregiver = codec.load_caregiver(answer[0])
+        return caregiver, indexes.offered_to(caregiver.id, self.loaded(answer[1:]))
+
+    def due_phone_rounds(self, now: datetime) -> list[str]:
+        at = _timestamp(now)
+        due = self._r.zrangebyscore(self._rounds, "-inf", at, withscores=True)
+        return indexes.due_first(((score, sid.decode()) for sid, score in due), at)
+
+
+class _Reads:
+    """What a decision reads beside its shift, through the step that checks it."""
+
+    def __init__(self, shifts: RedisShifts, step: Step) -> None:
+        self._shifts = shifts
+        self._step = step
+
+    def free_code(self) -> str:
+        return self._shifts._free_code(self._step)
+
+    def assignments(self, caregiver_id: str, since: datetime) -> list[Shift]:
+        return self._shifts._assigned_in(self._step, caregiver_id, since)
+
+    def organization(self, organization_id: str) -> Organization | None:
+        return self._shifts._organization_in(self._step, organization_id)
+
+
+@dataclass(frozen=True)
+class Related:
+    """The repositories a shift step writes to or reads beside the shift."""
+
+    caregivers: RedisCaregivers
+    organizations: RedisOrganizations
+    notifications: RedisNotifications
+    events: RedisEvents

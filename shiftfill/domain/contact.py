@@ -1,0 +1,193 @@
+"""Who may be asked about a shift, and why not: one rule for every path that contacts.
+
+The fanout, the phone round, the claim and the send path each ask ``why_not_ask``
+with the facts they hold; the stores' role index lists exactly the caregivers
+``reachable`` says may be contacted at all. A new rule about who may be contacted
+(a client's own list, a wave, a credential) is one more check here.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from shiftfill.domain.model import Caregiver, Channel, Organization, Shift
+
+
+class NotAsked(enum.StrEnum):
+    """Why a caregiver is not asked about a shift."""
+
+    SHIFT_CLOSED = "shift_closed"
+    OPTED_OUT = "opted_out"
+    INACTIVE = "inactive"
+    OTHER_ROLE = "other_role"
+    DECLINED = "declined"
+    CONFLICT = "conflict"
+    OVER_HOURS = "over_hours"
+    QUIET_HOURS = "quiet_hours"
+
+    @property
+    def unreachable(self) -> bool:
+        """True for the reasons that hold on every shift of the role: opted out, inactive."""
+        return self in _UNREACHABLE
+
+    @property
+    def noted(self) -> bool:
+        """True for the reasons a phone round notes on the shift's trail (``call_skipped``)."""
+        return self in _NOTED
+
+
+_UNREACHABLE = frozenset({NotAsked.OPTED_OUT, NotAsked.INACTIVE, NotAsked.OTHER_ROLE})
+_NOTED = frozenset({NotAsked.CONFLICT, NotAsked.OVER_HOURS, NotAsked.QUIET_HOURS})
+
+# Further back than the Monday that starts a shift's week, in any time zone.
+ELIGIBILITY_LOOKBACK = timedelta(days=8)
+
+
+def reachable(caregiver: Caregiver) -> bool:
+    """Whether a caregiver may be contacted at all: not opted out and active.
+
+    The stores' role index holds exactly these, so a fanout finds them without
+    reading every caregiver of the role.
+    """
+    return not caregiver.opted_out and caregiver.active
+
+
+def why_not_ask(
+    shift: Shift,
+    caregiver_id: str,
+    *,
+    caregiver: Caregiver | None = None,
+    channel: Channel = Channel.SMS,
+    at: datetime | None = None,
+    organization: Organization | None = None,
+    assigned: Iterable[Shift] | None = None,
+) -> NotAsked | None:
+    """Say why ``caregiver_id`` may not be asked about ``shift`` now, or ``None`` if they may.
+
+    The shift must be open. Each fact a caller holds adds the checks it allows:
+    ``caregiver``, that they are reachable and of the shift's role; a call, that
+    they have not declined; ``assigned`` (their shifts) with ``organization``,
+    that the shift neither overlaps one nor passes the weekly cap; ``at`` with
+    ``organization`` on a call, that it is not inside their quiet hours.
+    """
+    if not shift.is_open:
+        return NotAsked.SHIFT_CLOSED
+    if caregiver is not None:
+        if caregiver.opted_out:
+            return NotAsked.OPTED_OUT
+        if not caregiver.active:
+            return NotAsked.INACTIVE
+        if caregiver.role != shift.role_required:
+            return NotAsked.OTHER_ROLE
+    calling = channel is Channel.CALL
+    if calling and shift.fanout is not None and shift.fanout.has_declined(caregiver_id):
+        return NotAsked.DECLINED
+    if assigned is not None and organization is not None:
+        refused = why_ineligible(shift, assigned, organization)
+        if refused is not None:
+            return refused
+    if (
+        calling
+        and at is not None
+        and organization is not None
+        and caregiver is not None
+        and in_quiet_hours(caregiver, at, organization)
+    ):
+        return NotAsked.QUIET_HOURS
+    return None
+
+
+def explain(reason: NotAsked, shift: Shift) -> str:
+    """The words that say why a queued message was not sent."""
+    if reason is NotAsked.SHIFT_CLOSED:
+        return f"the shift is {shift.status}"
+    return _EXPLAINED[reason]
+
+
+_EXPLAINED = {
+    NotAsked.OPTED_OUT: "the caregiver opted out",
+    NotAsked.INACTIVE: "the caregiver is inactive",
+    NotAsked.OTHER_ROLE: "the caregiver's role differs",
+    NotAsked.DECLINED: "the caregiver declined",
+    NotAsked.CONFLICT: "the caregiver holds an overlapping shift",
+    NotAsked.OVER_HOURS: "the shift would pass the caregiver's weekly hours",
+    NotAsked.QUIET_HOURS: "it is inside the caregiver's quiet hours",
+}
+
+
+def in_quiet_hours(caregiver: Caregiver, at: datetime, organization: Organization) -> bool:
+    """Tell whether ``at`` falls in the caregiver's quiet hours, in the organization's zone."""
+    if caregiver.quiet_hours is None:
+        return False
+    local = at.astimezone(ZoneInfo(organization.time_zone)).time()
+    return caregiver.quiet_hours.contains(local)
+
+
+def overlaps(a: Shift, b: Shift) -> bool:
+    """Tell whether two shifts share any instant; back-to-back shifts do not."""
+    return a.start_time < b.end_time and b.start_time < a.end_time
+
+
+def week_start(at: datetime, time_zone: str) -> datetime:
+    """Monday 00:00 of the week holding ``at``, in ``time_zone``, as an aware time."""
+    zone = ZoneInfo(time_zone)
+    local = at.astimezone(zone)
+    monday = local.date() - timedelta(days=local.weekday())
+    return datetime.combine(monday, time(0), tzinfo=zone)
+
+
+def _next_week(start: datetime) -> datetime:
+    # Wall-clock arithmetic: a week across a daylight-saving change is 167 or 169 hours.
+    return datetime.combine(start.date() + timedelta(days=7), time(0), tzinfo=start.tzinfo)
+
+
+def _hours_between(shift: Shift, start: datetime, end: datetime) -> float:
+    first, last = max(shift.start_time, start), min(shift.end_time, end)
+    return max(0.0, (last - first).total_seconds() / 3600)
+
+
+def weeks_of(shift: Shift, time_zone: str) -> list[tuple[datetime, datetime]]:
+    """The local weeks (Monday 00:00 to the next) that a shift has hours in."""
+    weeks = []
+    start = week_start(shift.start_time, time_zone)
+    while start < shift.end_time:
+        end = _next_week(start)
+        weeks.append((start, end))
+        start = end
+    return weeks
+
+
+def why_ineligible(
+    shift: Shift, assigned: Iterable[Shift], organization: Organization
+) -> NotAsked | None:
+    """Say why a caregiver holding ``assigned`` may not take ``shift``, or ``None`` if they may.
+
+    ``conflict``: another of their shifts overlaps this one. ``over_hours``: in a
+    week (Monday 00:00 in the organization's zone) this shift has hours in, their
+    hours there plus this shift's would pass the organization's cap. A shift across
+    two weeks counts in each week for the hours it has in it.
+    """
+    others = [s for s in assigned if s.id != shift.id]
+    if any(overlaps(shift, other) for other in others):
+        return NotAsked.CONFLICT
+    cap = organization.max_weekly_hours
+    if cap is None:
+        return None
+    for start, end in weeks_of(shift, organization.time_zone):
+        hours = sum(_hours_between(s, start, end) for s in (shift, *others))
+        if hours > cap + 1e-9:
+            return NotAsked.OVER_HOURS
+    return None
+
+
+def eligibility_since(shift: Shift) -> datetime:
+    """An end before which no assignment can matter to ``why_ineligible`` for ``shift``.
+
+    Eight days before the shift starts: earlier than the start of its week in any
+    time zone, so it needs no organization, and ``why_ineligible`` counts only the
+    hours inside each week. Those that end earlier neither overlap nor count.
+    """
+    return shift.start_time - ELIGIBILITY_LOOKBACK

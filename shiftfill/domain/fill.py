@@ -1,0 +1,165 @@
+"""The decisions of a whole step: a shift's change with the events it records and the
+messages it asks for.
+
+Each takes the shift as the step read it and the step's ``StepReads``, and returns
+the ``ShiftChange`` a store persists as it is. The use cases pass these (with the
+facts they read before the step) to ``ShiftRepository.apply``; no other code runs
+inside a step.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+
+from shiftfill.domain import contact, rules
+from shiftfill.domain.contact import NotAsked
+from shiftfill.domain.model import Caregiver, Channel, Event, EventType, Organization, Shift
+from shiftfill.domain.rules import Outcome, Outreach, ShiftChange, StepReads
+
+
+def fan_out(
+    shift: Shift,
+    reads: StepReads,
+    *,
+    now: datetime,
+    qualified: Sequence[str],
+    not_offered: Mapping[str, NotAsked],
+    escalation_delay: timedelta,
+) -> ShiftChange:
+    """Start the fanout with a free code, texting ``qualified``; note who was left out and why.
+
+    ``not_offered`` are the caregivers of the role whom ``contact.why_not_ask``
+    refused; they get no text, and the ``fanout_started`` event counts them by reason.
+    """
+    change = rules.start_fanout(
+        shift,
+        now=now,
+        offer_code=reads.free_code(),
+        qualified_ids=qualified,
+        escalation_delay=escalation_delay,
+    )
+    if not change.changed:
+        return change
+    code = change.shift.fanout.offer_code if change.shift.fanout else None
+    detail: dict[str, object] = {"offered": len(qualified), "offer_code": code}
+    if not_offered:
+        # How ops learns who was left out and why; those caregivers get no text.
+        detail["not_offered"] = dict(Counter(map(str, not_offered.values())))
+    change = change.noting(Event(at=now, type=EventType.FANOUT_STARTED, detail=detail))
+    if not qualified:
+        change = change.noting(
+            Event(at=now, type=EventType.NO_ONE_QUALIFIED, detail={"role": shift.role_required})
+        )
+    return change.reaching(Outreach(Channel.SMS, qualified, now))
+
+
+def why_not_called(
+    shift: Shift,
+    caregivers: Mapping[str, Caregiver],
+    held: Mapping[str, Sequence[Shift]],
+    *,
+    at: datetime,
+    organization: Organization,
+) -> dict[str, NotAsked | None]:
+    """Each offered caregiver, in the order offered, with why they get no call (``None``: called).
+
+    ``caregivers`` are the offered ones as read before the step (one not found
+    gets no call), ``held`` the assignments of those who hold any.
+    """
+    fanout = shift.fanout
+    if fanout is None:
+        return {}
+    return {
+        cid: contact.why_not_ask(
+            shift,
+            cid,
+            caregiver=caregivers[cid],
+            channel=Channel.CALL,
+            at=at,
+            organization=organization,
+            assigned=held.get(cid),
+        )
+        for cid in fanout.offered_caregiver_ids
+        if cid in caregivers
+    }
+
+
+def phone_round(
+    shift: Shift,
+    reads: StepReads,
+    *,
+    at: datetime,
+    caregivers: Mapping[str, Caregiver],
+    held: Mapping[str, Sequence[Shift]],
+    organization: Organization,
+) -> ShiftChange:
+    """Start the phone round if it is due: call everyone ``contact.why_not_ask`` allows.
+
+    Asked of the shift as the step found it, so a decline that landed a moment
+    before is honoured. A caregiver kept from the shift by their assignments or
+    quiet hours is noted with a ``call_skipped`` event saying why.
+    """
+    change = rules.begin_phone_round(shift, now=at)
+    if not change.changed:
+        return change
+    reasons = why_not_called(change.shift, caregivers, held, at=at, organization=organization)
+    callees = [cid for cid, reason in reasons.items() if reason is None]
+    skipped = [
+        Event(at=at, type=EventType.CALL_SKIPPED, caregiver_id=cid, detail={"reason": str(reason)})
+        for cid, reason in reasons.items()
+        if reason is not None and reason.noted
+    ]
+    escalated = Event(at=at, type=EventType.ESCALATED, detail={"calls": len(callees)})
+    return change.noting(escalated, *skipped).reaching(Outreach(Channel.CALL, callees, at))
+
+
+def answer(
+    shift: Shift,
+    reads: StepReads,
+    *,
+    caregiver_id: str,
+    accepts: bool,
+    received: Event,
+    now: datetime,
+    fallback: Organization,
+) -> ShiftChange:
+    """Decide a caregiver's accepting or declining reply, noting the reply and what it came to.
+
+    A claim reads the caregiver's assignments and the shift's organization in its
+    own step (I7 in docs/invariants.md); ``fallback`` stands for an organization not stored.
+    """
+    if accepts:
+        organization = reads.organization(shift.organization_id) or fallback
+        assigned = reads.assignments(caregiver_id, contact.eligibility_since(shift))
+        change = rules.claim(
+            shift, caregiver_id, now=now, assigned=assigned, organization=organization
+        )
+        change = change.reading(organization)
+    else:
+        change = rules.decline(shift, caregiver_id)
+    return change.noting(received, *_outcome_events(change, caregiver_id, now))
+
+
+_OUTCOME_EVENTS = {
+    Outcome.ASSIGNED: EventType.ASSIGNED,
+    Outcome.FILLED: EventType.CLAIM_LOST,
+    Outcome.DECLINED: EventType.DECLINED,
+    Outcome.CONFLICT: EventType.CLAIM_REFUSED,
+    Outcome.OVER_HOURS: EventType.CLAIM_REFUSED,
+}
+
+
+def _outcome_events(change: ShiftChange, caregiver_id: str, now: datetime) -> list[Event]:
+    kind = _OUTCOME_EVENTS.get(change.outcome)  # type: ignore[arg-type]
+    if kind is None or (kind is EventType.DECLINED and not change.changed):
+        return []
+    detail = {"reason": str(change.outcome)} if kind is EventType.CLAIM_REFUSED else {}
+    return [Event(at=now, type=kind, caregiver_id=caregiver_id, detail=detail)]
+
+
+def cancel(shift: Shift, reads: StepReads, *, now: datetime) -> ShiftChange:
+    """Cancel an open shift, noting it; its phone round and offer code go with it."""
+    change = rules.cancel(shift, now=now)
+    return change.noting(Event(at=now, type=EventType.CANCELLED)) if change.changed else change

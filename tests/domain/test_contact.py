@@ -1,0 +1,138 @@
+"""Who may be asked about a shift, and why not: the one rule every contact path asks."""
+
+from dataclasses import replace
+from datetime import UTC, datetime, time
+
+from shiftfill.domain import contact, rules
+from shiftfill.domain.contact import NotAsked
+from shiftfill.domain.model import Caregiver, Channel, QuietHours, Shift
+from tests.domain.test_rules import CHICAGO, NOW, at, fanned_out
+
+ANA = Caregiver("cg_1", "Ana", "RN", "+15555550101")
+
+
+def why(shift: Shift, caregiver: Caregiver, channel: Channel = Channel.SMS) -> NotAsked | None:
+    return contact.why_not_ask(shift, caregiver.id, caregiver=caregiver, channel=channel)
+
+
+def test_only_caregivers_of_the_required_role_who_did_not_opt_out_may_be_asked() -> None:
+    shift = fanned_out()
+    assert why(shift, ANA) is None
+    assert why(replace(shift, role_required="LPN"), ANA) is NotAsked.OTHER_ROLE
+    assert why(shift, replace(ANA, opted_out=True)) is NotAsked.OPTED_OUT
+    assert contact.reachable(ANA)
+    assert not contact.reachable(replace(ANA, opted_out=True))
+
+
+def test_a_call_skips_who_declined_a_text_does_not() -> None:
+    declined = rules.decline(fanned_out(), "cg_1").shift
+    assert why(declined, ANA, Channel.CALL) is NotAsked.DECLINED
+    assert why(declined, ANA, Channel.SMS) is None
+
+
+def test_queued_messages_are_dropped_once_the_shift_closes_or_the_caregiver_leaves() -> None:
+    shift = fanned_out()
+    claimed = rules.claim(shift, "cg_3", now=NOW).shift
+    assert why(claimed, ANA, Channel.CALL) is NotAsked.SHIFT_CLOSED
+    assert contact.explain(NotAsked.SHIFT_CLOSED, claimed) == "the shift is filled"
+    assert contact.explain(NotAsked.OPTED_OUT, shift) == "the caregiver opted out"
+    assert contact.explain(NotAsked.DECLINED, shift) == "the caregiver declined"
+
+
+def test_a_deactivated_caregiver_may_not_be_asked_and_queued_messages_to_them_stop() -> None:
+    inactive = replace(ANA, active=False)
+    assert not contact.reachable(inactive)
+    assert why(fanned_out(), inactive) is NotAsked.INACTIVE
+    assert contact.explain(NotAsked.INACTIVE, fanned_out()) == "the caregiver is inactive"
+
+
+def test_assignments_and_quiet_hours_count_only_when_the_caller_holds_them() -> None:
+    shift = replace(
+        fanned_out(), start_time=at(29, 7, 12).start_time, end_time=at(29, 7, 12).end_time
+    )
+    clash = at(29, 18, 8)
+    quiet = replace(ANA, quiet_hours=QuietHours(time(22), time(7)))
+    night = datetime(2026, 11, 30, 4, tzinfo=UTC)  # 10 PM in Chicago
+    assert contact.why_not_ask(shift, "cg_1", assigned=[clash]) is None  # no organization
+    refused = contact.why_not_ask(shift, "cg_1", assigned=[clash], organization=CHICAGO)
+    assert refused is NotAsked.CONFLICT and refused.noted
+    ask = {"caregiver": quiet, "at": night, "organization": CHICAGO}
+    assert contact.why_not_ask(shift, "cg_1", channel=Channel.CALL, **ask) is NotAsked.QUIET_HOURS
+    assert contact.why_not_ask(shift, "cg_1", channel=Channel.SMS, **ask) is None
+    # Conflict before quiet hours: the phone round notes the reason that holds longest.
+    both = contact.why_not_ask(shift, "cg_1", channel=Channel.CALL, assigned=[clash], **ask)
+    assert both is NotAsked.CONFLICT
+
+
+# --- eligibility: overlapping shifts and the weekly hours cap ---
+
+
+def test_a_shift_overlapping_an_assigned_one_is_a_conflict_but_back_to_back_is_fine() -> None:
+    shift = at(29, 7, 12, "sh_1")  # 07:00-19:00
+    assert contact.why_ineligible(shift, [at(29, 18, 8)], CHICAGO) is NotAsked.CONFLICT
+    assert contact.why_ineligible(shift, [at(29, 0, 8)], CHICAGO) is NotAsked.CONFLICT
+    assert contact.why_ineligible(shift, [at(29, 19, 8), at(28, 23, 8)], CHICAGO) is None
+    assert contact.why_ineligible(shift, [shift], CHICAGO) is None  # the shift itself
+
+
+def test_the_cap_counts_assigned_hours_in_the_same_local_week() -> None:
+    shift = at(25, 14, 8, "sh_1")  # Wednesday
+    # Monday Nov 23 00:00 CST is 06:00 UTC; four 8-hour shifts that week, then one too many.
+    week = [at(23, 14, 8, "a"), at(24, 14, 8, "b"), at(26, 14, 8, "c"), at(27, 14, 8, "d")]
+    assert contact.why_ineligible(shift, week, CHICAGO) is None  # exactly 40
+    assert (
+        contact.why_ineligible(shift, [*week, at(28, 14, 1, "e")], CHICAGO) is NotAsked.OVER_HOURS
+    )
+    # Sunday 23:00 UTC on Nov 22 is 5 PM CST Sunday: the week before, so it does not count.
+    assert contact.why_ineligible(shift, [*week, at(22, 23, 5, "e")], CHICAGO) is None
+    # Monday 03:00 UTC on Nov 30 is Sunday 9 PM CST: still this week.
+    assert contact.why_ineligible(shift, [*week, at(30, 3, 1, "e")], CHICAGO) is NotAsked.OVER_HOURS
+    assert (
+        contact.why_ineligible(
+            shift, [*week, at(28, 14, 1, "e")], replace(CHICAGO, max_weekly_hours=None)
+        )
+        is None
+    )
+
+
+def test_a_shift_across_two_weeks_counts_its_hours_in_each() -> None:
+    # Sunday Nov 29 8 PM CST to Monday 8 AM CST: 4 hours in one week, 8 in the next.
+    shift = at(30, 2, 12, "sh_1")
+    before = [at(23, 14, 36, "a")]  # 36 hours earlier that week
+    assert contact.why_ineligible(shift, before, CHICAGO) is None  # 36 + 4
+    assert contact.why_ineligible(shift, [at(23, 14, 37, "a")], CHICAGO) is NotAsked.OVER_HOURS
+    after = [at(30, 14, 33, "b")]  # Monday on: 33 + 8 = 41 in the next week
+    assert contact.why_ineligible(shift, after, CHICAGO) is NotAsked.OVER_HOURS
+
+
+def monday(shift: Shift) -> datetime:
+    return contact.week_start(shift.start_time, "America/Chicago").astimezone(UTC)
+
+
+def test_a_week_across_the_november_change_starts_at_local_midnight() -> None:
+    # Monday Oct 26 00:00 CDT is 05:00 UTC; Monday Nov 2 00:00 CST is 06:00 UTC.
+    assert contact.week_start(at(1, 12, 1).start_time, "America/Chicago").astimezone(
+        UTC
+    ) == datetime(2026, 10, 26, 5, tzinfo=UTC)
+    assert contact.week_start(at(2, 6, 1).start_time, "America/Chicago").astimezone(
+        UTC
+    ) == datetime(2026, 11, 2, 6, tzinfo=UTC)
+    assert contact.week_start(at(2, 5, 1).start_time, "America/Chicago").astimezone(
+        UTC
+    ) == datetime(2026, 10, 26, 5, tzinfo=UTC)
+
+
+def test_quiet_hours_are_read_in_the_organizations_zone() -> None:
+    quiet = Caregiver(
+        "cg_1", "Ana", "RN", "+15555550101", quiet_hours=QuietHours(time(22), time(7))
+    )
+    # 04:00 UTC is 10 PM CST: quiet. 13:00 UTC is 7 AM CST: not quiet any more.
+    assert contact.in_quiet_hours(quiet, datetime(2026, 11, 30, 4, tzinfo=UTC), CHICAGO)
+    assert contact.in_quiet_hours(quiet, datetime(2026, 11, 30, 12, 59, tzinfo=UTC), CHICAGO)
+    assert not contact.in_quiet_hours(quiet, datetime(2026, 11, 30, 13, tzinfo=UTC), CHICAGO)
+    assert not contact.in_quiet_hours(quiet, datetime(2026, 11, 30, 3, 59, tzinfo=UTC), CHICAGO)
+    day = replace(quiet, quiet_hours=QuietHours(time(12), time(13)))
+    assert contact.in_quiet_hours(day, datetime(2026, 11, 30, 18, 30, tzinfo=UTC), CHICAGO)
+    assert not contact.in_quiet_hours(
+        replace(quiet, quiet_hours=None), datetime(2026, 11, 30, 4, tzinfo=UTC), CHICAGO
+    )
