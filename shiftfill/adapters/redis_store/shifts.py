@@ -261,7 +261,7 @@ class RedisShifts:
     def due_phone_rounds(self, now: datetime) -> list[str]:
         at = _timestamp(now)
         due = self._r.zrangebyscore(self._rounds, "-inf", at, withscores=True)
-        return indexes.due_first(((score, sid.decode()) for sid, score in due), at)
+        return indexes.due_first(((float(score), sid.decode()) for sid, score in due), at)
 
 
 class _Reads:
