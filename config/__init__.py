@@ -103,6 +103,7 @@ class Config:
             )
         self.SHIFTFILL_API_TOKENS = _tokens(env.get("SHIFTFILL_API_TOKEN", ""))
         self.SHIFTFILL_ALLOW_OPEN_OPS_API = _flag(env, "SHIFTFILL_ALLOW_OPEN_OPS_API")
+        self.SHIFTFILL_SECRET_KEY = env.get("SHIFTFILL_SECRET_KEY", "").strip()
         self.SHIFTFILL_PUBLIC_BASE_URL = _url(env, "SHIFTFILL_PUBLIC_BASE_URL")
         self.TWILIO_ACCOUNT_SID = env.get("TWILIO_ACCOUNT_SID", "").strip()
         self.TWILIO_AUTH_TOKEN = env.get("TWILIO_AUTH_TOKEN", "").strip()
@@ -117,6 +118,13 @@ class Config:
 
     def _check_provider_settings(self) -> None:
         """Refuse provider settings that cannot work together, naming the variable to fix."""
+        if self.SHIFTFILL_API_TOKENS and not self.SHIFTFILL_SECRET_KEY:
+            raise ConfigError(
+                "SHIFTFILL_SECRET_KEY must be set when SHIFTFILL_API_TOKEN is: the board's "
+                "sessions are signed with it."
+            )
+        if self.SHIFTFILL_SECRET_KEY and len(self.SHIFTFILL_SECRET_KEY) < 16:
+            raise ConfigError("SHIFTFILL_SECRET_KEY must be at least 16 characters long.")
         if self.TWILIO_AUTH_TOKEN and not self.SHIFTFILL_PUBLIC_BASE_URL:
             raise ConfigError(
                 "SHIFTFILL_PUBLIC_BASE_URL must be set when TWILIO_AUTH_TOKEN is: webhook "

@@ -51,6 +51,7 @@ def shiftfill_lines(stderr: str) -> list[str]:
                 "TWILIO_ACCOUNT_SID": "AC" + "1" * 32,
                 "TWILIO_AUTH_TOKEN": "secret",
                 "SHIFTFILL_API_TOKEN": "ops",
+                "SHIFTFILL_SECRET_KEY": "board-signing-key-0123456789",
                 "SHIFTFILL_TWILIO_FROM": "+15555550100",
                 "SHIFTFILL_PUBLIC_BASE_URL": "http://shiftfill.example.com",
             },
