@@ -355,7 +355,7 @@ def test_the_board_shows_a_fanout_in_the_organizations_local_time(
 def test_a_fill_shows_who_took_it_in_which_round_and_how_fast_for_a_day(
     chicago: tuple[Flask, FlaskClient], frozen: FrozenDateTimeFactory
 ) -> None:
-    app, client = chicago
+    _, client = chicago
     api(client, "POST", "/shifts/sh_1/fanout")
     frozen.tick(timedelta(minutes=4, seconds=30))
     client.post("/messages/inbound", json={"from": RN_PHONES[2], "body": "yes"}, headers=BEARER)
