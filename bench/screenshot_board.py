@@ -12,6 +12,8 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 from bench.harness import ROOT, Server, system_chromium
 from config import SAMPLE_SEED
 

@@ -19,6 +19,7 @@ from freezegun.api import FrozenDateTimeFactory
 from config import ConfigError, config_from_env
 from shiftfill.app import create_app
 from shiftfill.bootstrap import Runtime
+from shiftfill.services import fanout
 from tests.conftest import RN_PHONES, build_app, shift_body, tomorrow_at
 
 TOKEN = "board-ops-token"
@@ -350,6 +351,19 @@ def test_the_board_shows_a_fanout_in_the_organizations_local_time(
     # The phone round comes 10 minutes after the fanout: 8:10 AM in Chicago.
     assert "phone round at 8:10 AM CST (in 7 min)" in board.text, board.text
     assert "started 3 min ago" in board.text
+
+
+def test_the_phone_round_shows_when_it_ran_and_how_many_were_called(
+    chicago: tuple[Flask, FlaskClient], frozen: FrozenDateTimeFactory
+) -> None:
+    app, client = chicago
+    api(client, "POST", "/shifts/sh_1/fanout")
+    client.post("/messages/inbound", json={"from": RN_PHONES[0], "body": "no"}, headers=BEARER)
+    frozen.tick(timedelta(minutes=10))
+    fanout.run_due_phone_rounds(runtime_of(app).deps)
+    assert runtime_of(app).sender.wait_idle(5)
+    board = page(client, "/board")
+    assert "phone round at 8:10 AM CST · called 2" in board.text
 
 
 def test_a_fill_shows_who_took_it_in_which_round_and_how_fast_for_a_day(
