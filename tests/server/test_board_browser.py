@@ -44,8 +44,8 @@ def server(redis_server: RedisServer) -> Iterator[Server]:
         SHIFTFILL_SEND_CONCURRENCY="1",
     )
     try:
-        call(server, "POST", "/organizations",
-             {"id": "org_1", "name": "Sunrise Home Health", "time_zone": "America/Chicago"})  # fmt: skip
+        sunrise = {"id": "org_1", "name": "Sunrise Home Health", "time_zone": "America/Chicago"}
+        call(server, "POST", "/organizations", sunrise)
         for phone, name in zip(RNS, NAMES, strict=True):
             call(server, "POST", "/caregivers", {"name": name, "role": "RN", "phone": phone})
         yield server
