@@ -8,6 +8,7 @@ fanouts, has one caregiver decline and another take a shift, then photographs
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
@@ -31,7 +32,8 @@ def main(out: Path = OUT) -> None:
     try:
         for shift_id in ("sh_1", "sh_2", "sh_3"):
             server.request("POST", f"/shifts/{shift_id}/fanout", headers=bearer)
-        # Chen Wei cannot take the RN shift; Dana Novak takes the CNA shift.
+        # Chen Wei cannot take the RN shift; Dana Novak takes the CNA shift, a moment later.
+        time.sleep(2)
         server.request("POST", "/messages/inbound", {"from": "+15555550103", "body": "no"},
                        headers=bearer)  # fmt: skip
         server.request("POST", "/messages/inbound", {"from": "+15555550104", "body": "yes"},
