@@ -117,7 +117,8 @@ def test_without_a_session_pages_send_the_browser_to_log_in(guarded: FlaskClient
     # A bearer token is the API's way in, not the board's.
     assert guarded.get("/board", headers=BEARER).status_code == 303
     login = page(guarded, "/board/login")
-    assert "Ops token" in login.text and "sh_1" not in login.text
+    assert "Ops token" in login.text and "Log out" not in login.text
+    assert "Sun" not in login.text  # no shift on it
 
 
 def test_an_ops_token_opens_a_session_in_a_strict_http_only_cookie(guarded: FlaskClient) -> None:
@@ -364,6 +365,21 @@ def test_the_phone_round_shows_when_it_ran_and_how_many_were_called(
     assert runtime_of(app).sender.wait_idle(5)
     board = page(client, "/board")
     assert "phone round at 8:10 AM CST · called 2" in board.text
+
+
+def test_the_board_filters_by_organization(chicago: tuple[Flask, FlaskClient]) -> None:
+    _, client = chicago
+    api(client, "POST", "/organizations",
+        {"id": "org_2", "name": "Harbor Home Care", "time_zone": "America/New_York"})  # fmt: skip
+    api(client, "POST", "/shifts", shift_body(id="sh_9", organization_id="org_2"))
+    everything = page(client, "/board")
+    assert "Open shifts 2" in everything.text
+    assert "Sun Nov 29, 2:00 AM - 2:00 PM EST" in everything.text
+    harbor = page(client, "/board?organization=org_2")
+    assert "Open shifts 1" in harbor.text
+    assert "Harbor Home Care" in harbor.text and "1:00 AM - 1:00 PM CST" not in harbor.text
+    feed = client.get("/board/state?organization=org_1", headers=AS_SCRIPT).json["html"]
+    assert "Sunrise Home Health" in feed and "Harbor Home Care" not in feed
 
 
 def test_a_fill_shows_who_took_it_in_which_round_and_how_fast_for_a_day(
