@@ -28,7 +28,7 @@ from werkzeug import Response as BaseResponse
 
 from shiftfill.adapters.bulk_load import bulk_insert_counted
 from shiftfill.api.context import services
-from shiftfill.api.errors import ERROR_CODES, OTHER_ERROR
+from shiftfill.api.errors import ERROR_CODES, OTHER_ERROR, STORE_UNAVAILABLE
 from shiftfill.board import access
 from shiftfill.board.present import HELPERS
 from shiftfill.services import board, fanout, shifts
@@ -48,6 +48,8 @@ blp = Blueprint(
 
 # Reachable without a session: the login page and the files every page needs.
 OPEN_ENDPOINTS = frozenset({"board.login", "board.login_page", "board.static"})
+# What the script asks for: without a session, a 401 it acts on rather than a login page.
+FEED_ENDPOINTS = frozenset({"board.state", "board.shift_state"})
 # How often the script asks for the state, in milliseconds.
 POLL_MS = 1000
 # Scripts, styles and requests from this server only; forms post to it only.
@@ -72,7 +74,7 @@ def require_session() -> BaseResponse | None:
     if request.endpoint in OPEN_ENDPOINTS:
         return None
     if not access.signed_in():
-        if request.method == "GET" and not request.path.endswith("/state"):
+        if request.method == "GET" and request.endpoint not in FEED_ENDPOINTS:
             return redirect(url_for("board.login_page"), 303)
         return problem(401, "Log in to use the board.", login=url_for("board.login_page"))
     if request.method == "POST" and request.endpoint != "board.logout" and not access.csrf_ok():
@@ -99,11 +101,15 @@ def confine(response: BaseResponse) -> BaseResponse:
 
 @blp.errorhandler(StoreUnavailable)
 def store_unavailable(_: StoreUnavailable) -> BaseResponse:
-    return problem(503, "The store cannot be reached right now; the board will try again.")
+    """Say the store is down, as a page or to the script, which keeps asking."""
+    return problem(
+        503, "The store cannot be reached right now; the board will try again.", STORE_UNAVAILABLE
+    )
 
 
 @blp.context_processor
 def helpers() -> dict[str, Any]:
+    """Give the templates the board's ways of writing times, events and rounds."""
     return {**HELPERS, "csrf_field": access.CSRF_FIELD, "guarded": access.current().guarded}
 
 
@@ -297,12 +303,11 @@ def done(status: int, message: str, shift_id: str) -> BaseResponse:
     return redirect(target, 303)
 
 
-def problem(status: int, message: str, **extra: str) -> BaseResponse:
+def problem(status: int, message: str, code: str | None = None, **extra: str) -> BaseResponse:
     """An error: the API's error body for the script, a short page for a person."""
     if wants_json():
-        response = jsonify(
-            error={"code": ERROR_CODES.get(status, OTHER_ERROR), "message": message, **extra}
-        )
+        code = code or ERROR_CODES.get(status, OTHER_ERROR)
+        response = jsonify(error={"code": code, "message": message, **extra})
     else:
         response = Response(render_template("board/problem.html", message=message, **extra))
     response.status_code = status

@@ -20,6 +20,7 @@ from config import ConfigError, config_from_env
 from shiftfill.app import create_app
 from shiftfill.bootstrap import Runtime
 from shiftfill.services import fanout
+from shiftfill.services.ports import StoreUnavailable
 from tests.conftest import RN_PHONES, build_app, shift_body, tomorrow_at
 
 TOKEN = "board-ops-token"
@@ -444,3 +445,20 @@ def test_every_file_of_the_board_comes_from_this_server(
     assert directives["default-src"] == "'none'"
     assert directives["script-src"] == "'self'"
     assert directives["form-action"] == "'self'"
+
+
+def test_a_store_that_cannot_be_reached_is_a_503_the_script_keeps_asking_through(
+    guarded_app: Flask, guarded: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log_in(guarded)
+
+    def unreachable(*_: Any, **__: Any) -> None:
+        raise StoreUnavailable("connection refused")
+
+    monkeypatch.setattr(runtime_of(guarded_app).deps.store.shifts, "all", unreachable)
+    feed = guarded.get("/board/state", headers=AS_SCRIPT)
+    assert feed.status_code == 503
+    assert feed.json["error"]["code"] == "store_unavailable"
+    board = guarded.get("/board")
+    assert board.status_code == 503
+    assert "cannot be reached" in Page(board.get_data(as_text=True)).text
