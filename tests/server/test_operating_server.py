@@ -45,6 +45,7 @@ def shiftfill_lines(stderr: str) -> list[str]:
     [
         ({"SHIFTFILL_SEND_CONCURRENCY": "0"}, "SHIFTFILL_SEND_CONCURRENCY"),
         ({"SHIFTFILL_ROLES": "RN,Home Health Aide"}, "SHIFTFILL_ROLES"),
+        ({"SHIFTFILL_API_TOKEN": "ops"}, "SHIFTFILL_SECRET_KEY"),
         (
             {
                 "SHIFTFILL_NOTIFIER": "twilio",
