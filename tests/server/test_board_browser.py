@@ -170,10 +170,13 @@ def test_cancel_a_shift_through_the_confirmation(page: Page, server: Server) -> 
     row = page.locator(f"#shift-{shift_id}")
     cancel = row.get_by_role("button", name=re.compile("^Cancel shift"))
     dialog = page.get_by_role("dialog", name="Cancel this shift?")
-    # Asked first; keeping the shift changes nothing and gives the keyboard back.
-    cancel.click()
+    # Asked first, from the keyboard too; keeping the shift changes nothing and gives the
+    # keyboard back.
+    cancel.focus()
+    page.keyboard.press("Enter")
     expect(dialog).to_be_visible()
     expect(dialog).to_contain_text("Sunrise Home Health")
+    expect(dialog.get_by_role("button", name="Keep the shift")).to_be_focused()
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
     expect(cancel).to_be_focused()
