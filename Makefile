@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.requirements-installed
+# Playwright drives Debian's chromium (make chromium): it never downloads a browser of its own.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: run run-redis serve hostile nginx redis-server test test-ahead soak lint format bench clean
+.PHONY: run run-redis serve hostile nginx redis-server chromium test test-ahead soak lint format bench screenshot clean
 
 # Rebuilt whenever requirements.txt is newer than the last install.
 $(STAMP): requirements.txt
@@ -57,8 +59,22 @@ nginx:
 	    { apt-get update -q >/dev/null && apt-get install -y -q nginx >/dev/null; }; \
 	}
 
+# Debian's chromium, for the board's browser tests and its screenshot: installed when missing
+# and we are root.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" -ne 0 ]; then \
+	    echo "chromium is missing: install Debian's package (sudo apt-get install -y chromium)." >&2; \
+	    exit 1; \
+	  fi; \
+	  echo "Installing chromium (apt-get install -y chromium)"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -q chromium >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; \
+	}
+
 # Two workers: one runs tests/server/ (real servers, one at a time), the other the rest.
-test: $(STAMP) nginx redis-server
+test: $(STAMP) nginx redis-server chromium
 	$(BIN)/python -m pytest -n 2
 
 # The tests that run in the test process, with the clock 400 days ahead (tests/clock_ahead.py):
@@ -74,6 +90,10 @@ soak: $(STAMP) redis-server
 
 bench: $(STAMP) redis-server
 	$(BIN)/python bench/run.py
+
+# docs/board.png: the board on the sample data, photographed in chromium.
+screenshot: $(STAMP) chromium
+	$(BIN)/python bench/screenshot_board.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -154,6 +154,14 @@ class Server:
         return self.log
 
 
+def system_chromium() -> str:
+    """Debian's ``chromium``, which Playwright drives: it never downloads a browser of its own."""
+    found = shutil.which("chromium")
+    if found is None:
+        raise RuntimeError("chromium is missing: `make chromium` installs Debian's package")
+    return found
+
+
 class RedisServer:
     """A ``redis-server`` of Debian's package on a free loopback port, in a temporary directory.
 

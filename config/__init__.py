@@ -189,6 +189,7 @@ class Config:
         doc="bearer tokens for the ops API",
     )
     SHIFTFILL_ALLOW_OPEN_OPS_API = Flag(doc="1: an open ops API beside signed webhooks is meant")
+    SHIFTFILL_SECRET_KEY = Text("", doc="signs the board's session cookie; needed with a token")
     MAX_CONTENT_LENGTH = Whole(
         1024 * 1024,
         low=1024,
@@ -264,6 +265,13 @@ class Config:
 
     def _check_provider_settings(self) -> None:
         """Refuse provider settings that cannot work together, naming the variable to fix."""
+        if self.SHIFTFILL_API_TOKENS and not self.SHIFTFILL_SECRET_KEY:
+            raise ConfigError(
+                "SHIFTFILL_SECRET_KEY must be set when SHIFTFILL_API_TOKEN is: the board's "
+                "sessions are signed with it."
+            )
+        if self.SHIFTFILL_SECRET_KEY and len(self.SHIFTFILL_SECRET_KEY) < 16:
+            raise ConfigError("SHIFTFILL_SECRET_KEY must be at least 16 characters long.")
         if self.TWILIO_AUTH_TOKEN and not self.SHIFTFILL_PUBLIC_BASE_URL:
             raise ConfigError(
                 "SHIFTFILL_PUBLIC_BASE_URL must be set when TWILIO_AUTH_TOKEN is: webhook "

@@ -10,7 +10,7 @@ import uuid
 from flask import Flask, Response, g, request
 
 from config import Config, ConfigError, config_from_env
-from shiftfill import api, seed
+from shiftfill import api, board, seed
 from shiftfill.adapters import logs
 from shiftfill.bootstrap import Runtime, bootstrap, describe_config
 from shiftfill.seed import SeedError
@@ -43,6 +43,7 @@ def create_app(config: Config | None = None, runtime: Runtime | None = None) -> 
     register_request_ids(app)
     register_request_timing(app, runtime)
     api.init_app(app)
+    board.init_app(app)
     seed.init_app(app, runtime.deps, runtime.startup)
     start_before_requests(app, runtime)
     log_configuration(config, runtime)

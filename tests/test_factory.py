@@ -135,6 +135,7 @@ TWILIO = {
     "SHIFTFILL_TWILIO_FROM": "+15555550100",
     "SHIFTFILL_PUBLIC_BASE_URL": "https://shiftfill.example.com",
     "SHIFTFILL_API_TOKEN": "ops-token",
+    "SHIFTFILL_SECRET_KEY": "board-signing-key-0123456789",
 }
 
 
@@ -199,7 +200,13 @@ def test_signed_webhooks_with_an_open_ops_api_stop_start_up_naming_the_token() -
 
 def test_an_open_ops_api_beside_signed_webhooks_starts_when_it_is_meant() -> None:
     assert config_from_env({**SIGNED_WEBHOOKS, "SHIFTFILL_ALLOW_OPEN_OPS_API": "1"})
-    assert config_from_env({**SIGNED_WEBHOOKS, "SHIFTFILL_API_TOKEN": "ops"})
+    assert config_from_env(
+        {
+            **SIGNED_WEBHOOKS,
+            "SHIFTFILL_API_TOKEN": "ops",
+            "SHIFTFILL_SECRET_KEY": "board-signing-key-0123456789",
+        }
+    )
     with pytest.raises(ConfigError, match="SHIFTFILL_ALLOW_OPEN_OPS_API"):
         config_from_env({**SIGNED_WEBHOOKS, "SHIFTFILL_ALLOW_OPEN_OPS_API": "maybe"})
 

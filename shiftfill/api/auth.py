@@ -19,6 +19,8 @@ FORM = "application/x-www-form-urlencoded"
 # The page at /docs and its files are static: open, like /health. The document it
 # shows, /openapi.json, needs the token like any operation.
 PUBLIC_ENDPOINTS = frozenset({"health.health", "docs.page", "docs.asset"})
+# The board (shiftfill/board/) asks for the ops token once, then checks its own session.
+SESSION_BLUEPRINTS = frozenset({"board"})
 PROVIDER_ENDPOINTS = frozenset({"messages.status_callback", "voice.gather"})
 SIGNATURE_HEADER = "X-Twilio-Signature"
 
@@ -36,6 +38,8 @@ def init_app(app: Flask) -> None:
     def authenticate() -> None:
         endpoint = request.endpoint
         if endpoint is None or endpoint in PUBLIC_ENDPOINTS:
+            return
+        if request.blueprint in SESSION_BLUEPRINTS:
             return
         if is_provider_request(endpoint):
             if validator is not None:

@@ -171,9 +171,10 @@ def _say(language: str, key: str, **fields: object) -> str:
     return phrasebook(language).texts[key].format(**fields)
 
 
-def _clock(at: datetime, book: Phrasebook) -> str:
+def _clock(at: datetime, book: Phrasebook, *, seconds: bool = False) -> str:
     hour = at.hour % 12 or 12
-    return f"{hour}:{at.minute:02d} {book.am if at.hour < 12 else book.pm}"
+    second = f":{at.second:02d}" if seconds else ""
+    return f"{hour}:{at.minute:02d}{second} {book.am if at.hour < 12 else book.pm}"
 
 
 def _date(at: datetime, book: Phrasebook) -> str:
@@ -188,7 +189,26 @@ def describe(shift: Shift, org: Organization, language: str = DEFAULT_LANGUAGE) 
     An end on another day names that day (``7:00 PM - Mon 7:00 AM``); a shift
     across a daylight-saving change names the zone at each end.
     """
-    book = phrasebook(language)
+    return (
+        phrasebook(language)
+        .texts["shift"]
+        .format(role=shift.role_required, **_period(shift, org, phrasebook(language)))
+    )
+
+
+def period(shift: Shift, org: Organization) -> str:
+    """A shift's local day and hours: ``Sun Nov 29, 1:00 AM - 1:00 PM CST``."""
+    return "{date}, {start} - {end} {zone}".format(**_period(shift, org, ENGLISH))
+
+
+def local_time(at: datetime, time_zone: str, *, seconds: bool = False) -> str:
+    """A moment in an organization's zone, as its texts write it: ``Sun Nov 29, 1:00 AM CST``."""
+    local = at.astimezone(ZoneInfo(time_zone))
+    clock = _clock(local, ENGLISH, seconds=seconds)
+    return f"{_date(local, ENGLISH)}, {clock} {local.tzname()}"
+
+
+def _period(shift: Shift, org: Organization, book: Phrasebook) -> dict[str, str | None]:
     zone = ZoneInfo(org.time_zone)
     start, end = shift.start_time.astimezone(zone), shift.end_time.astimezone(zone)
     start_text = _clock(start, book)
@@ -200,13 +220,7 @@ def describe(shift: Shift, org: Organization, language: str = DEFAULT_LANGUAGE) 
         end_text = f"{_date(end, book)} {end_text}"
     elif days_apart:
         end_text = f"{book.weekdays[end.weekday()]} {end_text}"
-    return book.texts["shift"].format(
-        role=shift.role_required,
-        date=_date(start, book),
-        start=start_text,
-        end=end_text,
-        zone=end.tzname(),
-    )
+    return {"date": _date(start, book), "start": start_text, "end": end_text, "zone": end.tzname()}
 
 
 def _code(shift: Shift) -> str:

@@ -27,7 +27,10 @@ OPS_ENDPOINTS = [
 
 @pytest.fixture
 def settings_env() -> dict[str, str]:
-    return {"SHIFTFILL_API_TOKEN": " current-token , previous-token "}
+    return {
+        "SHIFTFILL_API_TOKEN": " current-token , previous-token ",
+        "SHIFTFILL_SECRET_KEY": "board-signing-key-0123456789",
+    }
 
 
 def bearer(token: str) -> dict[str, str]:

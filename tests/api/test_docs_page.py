@@ -39,7 +39,9 @@ def references(html: str) -> References:
 
 @pytest.fixture
 def guarded() -> FlaskClient:
-    return build_app({"SHIFTFILL_API_TOKEN": TOKEN}).test_client()
+    return build_app(
+        {"SHIFTFILL_API_TOKEN": TOKEN, "SHIFTFILL_SECRET_KEY": "board-signing-key-0123456789"}
+    ).test_client()
 
 
 def test_docs_is_a_page_whose_every_file_this_server_serves(guarded: FlaskClient) -> None:

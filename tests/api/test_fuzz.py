@@ -93,6 +93,7 @@ def guarded_app() -> Iterator[Flask]:
     app = build_app(
         {
             "SHIFTFILL_API_TOKEN": TOKEN,
+            "SHIFTFILL_SECRET_KEY": "board-signing-key-0123456789",
             "TWILIO_AUTH_TOKEN": "twilio-token",
             "SHIFTFILL_PUBLIC_BASE_URL": "https://shiftfill.example.com",
         }

@@ -238,6 +238,7 @@ def test_every_error_status_is_documented_with_the_error_body(open_app: Flask) -
 
 GUARDED = {
     "SHIFTFILL_API_TOKEN": "ops-token",
+    "SHIFTFILL_SECRET_KEY": "board-signing-key-0123456789",
     "TWILIO_AUTH_TOKEN": "twilio-token",
     "SHIFTFILL_PUBLIC_BASE_URL": "https://shiftfill.example.com",
 }

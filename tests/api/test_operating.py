@@ -137,6 +137,7 @@ def test_start_up_writes_one_line_with_the_effective_configuration_and_no_secret
     build_app(
         {
             "SHIFTFILL_API_TOKEN": "ops-secret-1,ops-secret-2",
+            "SHIFTFILL_SECRET_KEY": "board-signing-key-0123456789",
             "TWILIO_AUTH_TOKEN": "twilio-secret",
             "SHIFTFILL_PUBLIC_BASE_URL": "https://shiftfill.example.com",
             "SHIFTFILL_ESCALATION_DELAY_SECONDS": "90",
@@ -154,6 +155,7 @@ def test_refused_tokens_and_signatures_are_logged(json_lines: io.StringIO) -> No
     app = build_app(
         {
             "SHIFTFILL_API_TOKEN": "ops-token",
+            "SHIFTFILL_SECRET_KEY": "board-signing-key-0123456789",
             "TWILIO_AUTH_TOKEN": "twilio-token",
             "SHIFTFILL_PUBLIC_BASE_URL": "https://shiftfill.example.com",
         }
@@ -231,7 +233,9 @@ def test_the_queue_depth_gauge_is_read_from_the_store_at_scrape_time(runtime: Ru
 
 
 def test_metrics_need_the_ops_token_when_one_is_set() -> None:
-    client = build_app({"SHIFTFILL_API_TOKEN": "ops-token"}).test_client()
+    client = build_app(
+        {"SHIFTFILL_API_TOKEN": "ops-token", "SHIFTFILL_SECRET_KEY": "board-signing-key-0123456789"}
+    ).test_client()
     assert client.get("/metrics").status_code == 401
     allowed = client.get("/metrics", headers={"Authorization": "Bearer ops-token"})
     assert allowed.status_code == 200

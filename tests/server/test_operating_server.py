@@ -45,12 +45,14 @@ def shiftfill_lines(stderr: str) -> list[str]:
     [
         ({"SHIFTFILL_SEND_CONCURRENCY": "0"}, "SHIFTFILL_SEND_CONCURRENCY"),
         ({"SHIFTFILL_ROLES": "RN,Home Health Aide"}, "SHIFTFILL_ROLES"),
+        ({"SHIFTFILL_API_TOKEN": "ops"}, "SHIFTFILL_SECRET_KEY"),
         (
             {
                 "SHIFTFILL_NOTIFIER": "twilio",
                 "TWILIO_ACCOUNT_SID": "AC" + "1" * 32,
                 "TWILIO_AUTH_TOKEN": "secret",
                 "SHIFTFILL_API_TOKEN": "ops",
+                "SHIFTFILL_SECRET_KEY": "board-signing-key-0123456789",
                 "SHIFTFILL_TWILIO_FROM": "+15555550100",
                 "SHIFTFILL_PUBLIC_BASE_URL": "http://shiftfill.example.com",
             },

@@ -52,6 +52,7 @@ def server(token: str) -> Iterator[Server]:
     env = {"SHIFTFILL_SEED_FILE": SAMPLE_SEED, "SHIFTFILL_ESCALATION_DELAY_SECONDS": "2"}
     if token:
         env["SHIFTFILL_API_TOKEN"] = token
+        env["SHIFTFILL_SECRET_KEY"] = "board-signing-key-0123456789"
     server = Server(SHIFTFILL_ESCALATION_POLL_SECONDS="0.1", **env)
     yield server
     assert server.stop() == 0

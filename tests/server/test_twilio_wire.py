@@ -43,6 +43,7 @@ def server(twilio: FakeTwilioApi) -> Iterator[Server]:
         SHIFTFILL_PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
         SHIFTFILL_TWILIO_API_BASE=twilio.base_url,
         SHIFTFILL_API_TOKEN=OPS_TOKEN,
+        SHIFTFILL_SECRET_KEY="board-signing-key-0123456789",
     )
     yield server
     assert server.stop() == 0
