@@ -16,19 +16,25 @@ $(STAMP): requirements.txt
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	touch $(STAMP)
 
+# Debian's package $(1), whose command is $(2): installed when missing and we are root,
+# otherwise one line saying what to install.
+define debian_package
+	@command -v $(2) >/dev/null 2>&1 || test -x /usr/sbin/$(2) || { \
+	  if [ "$$(id -u)" -ne 0 ]; then \
+	    echo "$(2) is missing: install Debian's package (sudo apt-get install -y $(1))." >&2; \
+	    exit 1; \
+	  fi; \
+	  echo "Installing $(1) (apt-get install -y $(1))"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -q $(1) >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null && apt-get install -y -q $(1) >/dev/null; }; \
+	}
+endef
+
 # Debian's redis-server, for the Redis store's tests and benchmark: the tests start their
 # own instance. Installed when missing and we are root.
 redis-server:
-	@command -v redis-server >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" -ne 0 ]; then \
-	    echo "redis-server is missing: install Debian's package (sudo apt-get install -y redis-server)." >&2; \
-	    exit 1; \
-	  fi; \
-	  echo "Installing redis-server (apt-get install -y redis-server)"; \
-	  export DEBIAN_FRONTEND=noninteractive; \
-	  apt-get install -y -q redis-server >/dev/null 2>&1 || \
-	    { apt-get update -q >/dev/null && apt-get install -y -q redis-server >/dev/null; }; \
-	}
+	$(call debian_package,redis-server,redis-server)
 
 run: $(STAMP)
 	$(BIN)/gunicorn -c config/gunicorn.conf.py wsgi:app
@@ -48,30 +54,12 @@ hostile: $(STAMP) nginx
 
 # Debian's nginx, for `make serve` and its tests: installed when missing and we are root.
 nginx:
-	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || { \
-	  if [ "$$(id -u)" -ne 0 ]; then \
-	    echo "nginx is missing: install Debian's package (sudo apt-get install -y nginx)." >&2; \
-	    exit 1; \
-	  fi; \
-	  echo "Installing nginx (apt-get install -y nginx)"; \
-	  export DEBIAN_FRONTEND=noninteractive; \
-	  apt-get install -y -q nginx >/dev/null 2>&1 || \
-	    { apt-get update -q >/dev/null && apt-get install -y -q nginx >/dev/null; }; \
-	}
+	$(call debian_package,nginx,nginx)
 
 # Debian's chromium, for the board's browser tests and its screenshot: installed when missing
 # and we are root.
 chromium:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" -ne 0 ]; then \
-	    echo "chromium is missing: install Debian's package (sudo apt-get install -y chromium)." >&2; \
-	    exit 1; \
-	  fi; \
-	  echo "Installing chromium (apt-get install -y chromium)"; \
-	  export DEBIAN_FRONTEND=noninteractive; \
-	  apt-get install -y -q chromium >/dev/null 2>&1 || \
-	    { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; \
-	}
+	$(call debian_package,chromium,chromium)
 
 # Two workers: one runs tests/server/ (real servers, one at a time), the other the rest.
 test: $(STAMP) nginx redis-server chromium
