@@ -91,25 +91,25 @@ def phone_round(
     reads: StepReads,
     *,
     at: datetime,
-    caregivers: Mapping[str, Caregiver],
-    held: Mapping[str, Sequence[Shift]],
-    organization: Organization,
+    reasons: Mapping[str, NotAsked | None],
 ) -> ShiftChange:
     """Start the phone round if it is due: call everyone ``contact.why_not_ask`` allows.
 
-    Asked of the shift as the step found it, so a decline that landed a moment
-    before is honoured. A caregiver kept from the shift by their assignments or
-    quiet hours is noted with a ``call_skipped`` event saying why.
+    ``reasons`` is ``why_not_called`` of the shift as read before the step, with
+    the caregivers, assignments and organization read then; inside the step the
+    shift's own state is asked again (``contact.askable``), so a decline that
+    landed a moment before is honoured. A caregiver kept from the shift by their
+    assignments or quiet hours is noted with a ``call_skipped`` event saying why.
     """
     change = rules.begin_phone_round(shift, now=at)
     if not change.changed:
         return change
-    reasons = why_not_called(change.shift, caregivers, held, at=at, organization=organization)
-    callees = [cid for cid, reason in reasons.items() if reason is None]
+    still = set(contact.askable(change.shift, reasons, Channel.CALL))
+    callees = [cid for cid, reason in reasons.items() if reason is None and cid in still]
     skipped = [
         Event(at=at, type=EventType.CALL_SKIPPED, caregiver_id=cid, detail={"reason": str(reason)})
         for cid, reason in reasons.items()
-        if reason is not None and reason.noted
+        if reason is not None and reason.noted and cid in still
     ]
     escalated = Event(at=at, type=EventType.ESCALATED, detail={"calls": len(callees)})
     return change.noting(escalated, *skipped).reaching(Outreach(Channel.CALL, callees, at))
