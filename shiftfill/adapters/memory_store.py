@@ -36,9 +36,11 @@ from shiftfill.domain.model import (
     split_notification_id,
 )
 from shiftfill.domain.rules import CaregiverChange, Outreach, ShiftChange
+from shiftfill.domain.sending import NotificationChange
 from shiftfill.services.dependencies import Clock, system_clock
 from shiftfill.services.ports import (
     ChangeCaregiver,
+    ChangeNotification,
     Decide,
     DuplicateKey,
     Outgoing,
@@ -310,35 +312,27 @@ class MemoryNotifications:
                 for notification in self._buckets[(shift_id, channel)].values()
             ]
 
-    def update(
-        self,
-        notification_id: str,
-        change: Callable[[Notification], Notification | None],
-        record: Callable[[Notification], Iterable[Event]] | None = None,
-    ) -> tuple[Notification, bool]:
+    def update(self, notification_id: str, change: ChangeNotification) -> NotificationChange:
         shift_id, caregiver_id, channel = split_notification_id(notification_id)
         with self._lock:
             bucket = self._buckets[(shift_id, channel)]
             current = bucket[caregiver_id]
-            notification = change(current)
-            if notification is None:
-                return current, False
+            decided = change(current)
+            if not decided.changed:
+                return decided
+            notification = decided.notification
             bucket[caregiver_id] = notification
             if notification.provider_id and notification.provider_id != current.provider_id:
                 self._by_provider_id[notification.provider_id] = notification_id
-            if record is not None:
-                self._events._append(shift_id, record(notification))
-        return notification, True
+            self._events._append(shift_id, decided.events)
+        return decided
 
     def update_many(
-        self,
-        notification_ids: Sequence[str],
-        change: Callable[[Notification], Notification | None],
-        record: Callable[[Notification], Iterable[Event]] | None = None,
-    ) -> dict[str, tuple[Notification, bool]]:
+        self, notification_ids: Sequence[str], change: ChangeNotification
+    ) -> dict[str, NotificationChange]:
         # Notifications are never removed: one found here is still there in ``update``.
         return {
-            notification_id: self.update(notification_id, change, record)
+            notification_id: self.update(notification_id, change)
             for notification_id in notification_ids
             if self.get(notification_id) is not None
         }

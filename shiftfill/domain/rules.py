@@ -21,8 +21,6 @@ from shiftfill.domain.model import (
     Event,
     EventType,
     Fanout,
-    Notification,
-    NotificationStatus,
     Organization,
     Shift,
     ShiftStatus,
@@ -333,18 +331,3 @@ def cancel(shift: Shift, *, now: datetime) -> ShiftChange:
         raise ShiftConflict(shift, "The shift is already filled.")
     cancelled = replace(shift, status=ShiftStatus.CANCELLED, cancelled_at=now)
     return ShiftChange.moved(shift, cancelled)
-
-
-def report_delivery(
-    notification: Notification, status: NotificationStatus, *, error: str | None = None
-) -> Notification | None:
-    """Apply a provider's delivery report; ``None`` when it would move the status backwards.
-
-    Providers send reports out of order and more than once; a final status
-    (delivered, undelivered, failed) is never replaced.
-    """
-    if notification.status.is_final or status is notification.status:
-        return None
-    if status is NotificationStatus.QUEUED:
-        return None
-    return notification._replace(status=status, error=error or notification.error)
