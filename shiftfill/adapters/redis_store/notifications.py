@@ -98,7 +98,7 @@ class RedisNotifications:
         """The notification ``reads`` found; their answers are the guess of a step on it."""
         for command, reply in zip(reads, replies, strict=True):
             self._steps.remember(command, reply or None)
-        return _notification(notification_id, *(reply or None for reply in replies))
+        return notification_from(notification_id, *(reply or None for reply in replies))
 
     def by_provider_id(self, provider_id: str) -> Notification | None:
         notification_id = self._r.hget(self._providers, provider_id)
@@ -122,7 +122,7 @@ class RedisNotifications:
         for notification_id, raw in zip(ids, raws, strict=True):
             _, caregiver_id, channel = split_notification_id(notification_id)
             at = queued_at.get((channel, caregiver_id.encode()))
-            notification = _notification(notification_id, raw, at)
+            notification = notification_from(notification_id, raw, at)
             if notification is not None:
                 found.append(notification)
         return found
@@ -156,7 +156,7 @@ class RedisNotifications:
         key = self.key(notification_id)
 
         def attempt(step: Step) -> NotificationChange | None:
-            current = _notification(notification_id, *step.recall(*reads))
+            current = notification_from(notification_id, *step.recall(*reads))
             if current is None:
                 if missing_ok:
                     return None
@@ -175,7 +175,7 @@ class RedisNotifications:
         return key, attempt
 
 
-def _notification(
+def notification_from(
     notification_id: str, raw: bytes | None, queued_at: bytes | None
 ) -> Notification | None:
     """A notification from its record, else from its queued time; ``None`` when neither."""

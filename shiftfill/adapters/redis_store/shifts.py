@@ -11,7 +11,7 @@ from typing import Any
 import redis
 
 from shiftfill.adapters.redis_store import codec
-from shiftfill.adapters.redis_store.base import _timestamp, add_absent, translating_errors
+from shiftfill.adapters.redis_store.base import add_absent, score_of, translating_errors
 from shiftfill.adapters.redis_store.caregivers import RedisCaregivers
 from shiftfill.adapters.redis_store.events import RedisEvents
 from shiftfill.adapters.redis_store.keys import Keys
@@ -163,7 +163,7 @@ class RedisShifts:
         every new assignment writes the index in the step that makes it. Most
         caregivers hold none: that is the first guess.
         """
-        held = ("ZRANGEBYSCORE", self._assigned(caregiver_id), f"({_timestamp(since)}", "+inf")
+        held = ("ZRANGEBYSCORE", self._assigned(caregiver_id), f"({score_of(since)}", "+inf")
         (ids,) = step.recall(held, unseen=b"")
         return self._load_many(self._r, [i.decode() for i in ids])
 
@@ -176,7 +176,7 @@ class RedisShifts:
         ids = list(caregiver_ids)
         if not ids:
             return {}
-        prefix, start = self._assigned(""), f"({_timestamp(since)}"
+        prefix, start = self._assigned(""), f"({score_of(since)}"
         answer = iter(self._assigned_since(args=[prefix, start, json.dumps(ids)]))
         held: dict[str, list[str]] = {}
         for cid in answer:
@@ -224,7 +224,7 @@ class RedisShifts:
         shift_id = delta.shift_id
         if delta.assigned_to is not None:
             assigned = self._assigned(delta.assigned_to)
-            step.write("ZADD", assigned, _timestamp(delta.ends_at), shift_id)
+            step.write("ZADD", assigned, score_of(delta.ends_at), shift_id)
         if delta.started is not None:
             offered = codec.dump_offered(delta.started)
             step.write("SET", self._offered(shift_id), offered)
@@ -234,7 +234,7 @@ class RedisShifts:
             step.write("SADD", self._codes, delta.opened)
             step.write("SADD", self._open_fanouts(delta.role), shift_id)
         if delta.phone_round is not None:
-            step.write("ZADD", self._rounds, _timestamp(delta.phone_round), shift_id)
+            step.write("ZADD", self._rounds, score_of(delta.phone_round), shift_id)
         else:
             step.write("ZREM", self._rounds, shift_id)
         if delta.closed is not None:
@@ -259,9 +259,9 @@ class RedisShifts:
         return caregiver, indexes.offered_to(caregiver.id, self.loaded(answer[1:]))
 
     def due_phone_rounds(self, now: datetime) -> list[str]:
-        at = _timestamp(now)
+        at = score_of(now)
         due = self._r.zrangebyscore(self._rounds, "-inf", at, withscores=True)
-        return indexes.due_first(((score, sid.decode()) for sid, score in due), at)
+        return indexes.due_first(((float(score), sid.decode()) for sid, score in due), at)
 
 
 class _Reads:
