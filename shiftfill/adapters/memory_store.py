@@ -490,6 +490,11 @@ class _Reads:
     def organization(self, organization_id: str) -> Organization | None:
         return self._shifts._organizations.get(organization_id)
 
+    def assignments_and_organization(
+        self, caregiver_id: str, since: datetime, organization_id: str
+    ) -> tuple[list[Shift], Organization | None]:
+        return self.assignments(caregiver_id, since), self.organization(organization_id)
+
 
 class MemoryStore:
     """Everything in this process's memory; lost when the process ends."""

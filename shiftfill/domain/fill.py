@@ -131,8 +131,10 @@ def answer(
     own step (invariant 7); ``fallback`` stands for an organization not stored.
     """
     if accepts:
-        organization = reads.organization(shift.organization_id) or fallback
-        assigned = reads.assignments(caregiver_id, contact.eligibility_since(shift))
+        assigned, stored = reads.assignments_and_organization(
+            caregiver_id, contact.eligibility_since(shift), shift.organization_id
+        )
+        organization = stored or fallback
         change = rules.claim(
             shift, caregiver_id, now=now, assigned=assigned, organization=organization
         )

@@ -157,6 +157,11 @@ class StepReads(Protocol):
     def organization(self, organization_id: str) -> Organization | None:
         """The organization as stored, or ``None`` when it is not."""
 
+    def assignments_and_organization(
+        self, caregiver_id: str, since: datetime, organization_id: str
+    ) -> tuple[list[Shift], Organization | None]:
+        """``assignments`` and ``organization`` together: what a claim reads, in one go."""
+
 
 # What the agency may change on a caregiver; ``opted_out`` only back to false.
 EDITABLE_FIELDS = frozenset(

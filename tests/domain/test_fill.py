@@ -25,6 +25,11 @@ class Reads:
     def organization(self, organization_id: str) -> Organization | None:
         return ORG
 
+    def assignments_and_organization(
+        self, caregiver_id: str, since: object, organization_id: str
+    ) -> tuple[list[Shift], Organization | None]:
+        return self.assigned, ORG
+
 
 def test_a_fanout_carries_its_events_its_texts_and_its_index_changes() -> None:
     change = fill.fan_out(

@@ -396,8 +396,8 @@ def test_a_claim_meets_the_hours_cap_its_organization_has_when_it_runs(store: St
 
 def test_a_claim_on_a_shift_of_an_organization_not_stored_gets_none(store: Store) -> None:
     def decide(s: Shift, reads: StepReads) -> ShiftChange:
-        stored = reads.organization(s.organization_id)
-        change = rules.claim(s, "cg_1", now=NOW, assigned=reads.assignments("cg_1", NOW))
+        held, stored = reads.assignments_and_organization("cg_1", NOW, s.organization_id)
+        change = rules.claim(s, "cg_1", now=NOW, assigned=held)
         return change if stored is None else change.reading(stored)
 
     store.shifts.add(timed("sh_1", NOW + timedelta(days=1), 8))
