@@ -1,5 +1,4 @@
-"""The decisions of a whole step: a shift's change with the events it records and the
-messages it asks for.
+"""The decisions of a whole step: a shift's change, the events it notes, the messages it asks.
 
 Each takes the shift as the step read it and the step's ``StepReads``, and returns
 the ``ShiftChange`` a store persists as it is. The use cases pass these (with the
