@@ -82,3 +82,36 @@ def test_no_import_hides_inside_a_function() -> None:
         if isinstance(node, ast.Import | ast.ImportFrom)
     ]
     assert hidden == []
+
+
+def test_no_module_of_the_package_is_over_600_lines() -> None:
+    long = {
+        str(path.relative_to(PACKAGE.parent)): lines
+        for path in PACKAGE.rglob("*.py")
+        if (lines := len(path.read_text().splitlines())) > 600
+    }
+    assert long == {}
+
+
+def test_the_stores_share_rules_through_the_domain_not_through_each_other() -> None:
+    graph = module_imports()
+    redis_modules = [m for m in graph if m.startswith("shiftfill.adapters.redis_store")]
+    assert redis_modules
+    assert [m for m in redis_modules if "shiftfill.adapters.memory_store" in graph[m]] == []
+    assert not any(m in graph["shiftfill.adapters.memory_store"] for m in redis_modules)
+
+
+def test_the_domain_imports_only_the_standard_library_and_itself() -> None:
+    outside = set()
+    for path in (PACKAGE / "domain").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            for name in names:
+                top = name.split(".")[0]
+                if top not in sys.stdlib_module_names and not name.startswith("shiftfill.domain"):
+                    outside.add(f"{path.name}: {name}")
+    assert outside == set()

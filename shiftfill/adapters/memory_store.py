@@ -12,12 +12,13 @@ so a reader sees the record either before or after a step, never half of one.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict, defaultdict, deque
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TypeVar
 
+from shiftfill.adapters.memory_inbound import MemoryInbound
 from shiftfill.domain import indexes
 from shiftfill.domain.contact import reachable
 from shiftfill.domain.indexes import (
@@ -36,9 +37,11 @@ from shiftfill.domain.model import (
     split_notification_id,
 )
 from shiftfill.domain.rules import CaregiverChange, Outreach, ShiftChange
+from shiftfill.domain.sending import NotificationChange
 from shiftfill.services.dependencies import Clock, system_clock
 from shiftfill.services.ports import (
     ChangeCaregiver,
+    ChangeNotification,
     Decide,
     DuplicateKey,
     Outgoing,
@@ -310,35 +313,27 @@ class MemoryNotifications:
                 for notification in self._buckets[(shift_id, channel)].values()
             ]
 
-    def update(
-        self,
-        notification_id: str,
-        change: Callable[[Notification], Notification | None],
-        record: Callable[[Notification], Iterable[Event]] | None = None,
-    ) -> tuple[Notification, bool]:
+    def update(self, notification_id: str, change: ChangeNotification) -> NotificationChange:
         shift_id, caregiver_id, channel = split_notification_id(notification_id)
         with self._lock:
             bucket = self._buckets[(shift_id, channel)]
             current = bucket[caregiver_id]
-            notification = change(current)
-            if notification is None:
-                return current, False
+            decided = change(current)
+            if not decided.changed:
+                return decided
+            notification = decided.notification
             bucket[caregiver_id] = notification
             if notification.provider_id and notification.provider_id != current.provider_id:
                 self._by_provider_id[notification.provider_id] = notification_id
-            if record is not None:
-                self._events._append(shift_id, record(notification))
-        return notification, True
+            self._events._append(shift_id, decided.events)
+        return decided
 
     def update_many(
-        self,
-        notification_ids: Sequence[str],
-        change: Callable[[Notification], Notification | None],
-        record: Callable[[Notification], Iterable[Event]] | None = None,
-    ) -> dict[str, tuple[Notification, bool]]:
+        self, notification_ids: Sequence[str], change: ChangeNotification
+    ) -> dict[str, NotificationChange]:
         # Notifications are never removed: one found here is still there in ``update``.
         return {
-            notification_id: self.update(notification_id, change, record)
+            notification_id: self.update(notification_id, change)
             for notification_id in notification_ids
             if self.get(notification_id) is not None
         }
@@ -495,60 +490,10 @@ class _Reads:
     def organization(self, organization_id: str) -> Organization | None:
         return self._shifts._organizations.get(organization_id)
 
-
-class MemoryInbound:
-    """Remembers the outcome of each provider message id for the dedupe window.
-
-    Ids are kept in the order they arrived, so forgetting the expired ones costs
-    only the ones that expired.
-    """
-
-    def __init__(self, window: timedelta, clock: Clock = system_clock) -> None:
-        self._lock = threading.Lock()
-        self._window = window
-        self._clock = clock
-        self._results: OrderedDict[str, tuple[datetime, object]] = OrderedDict()
-        self._in_flight: dict[str, threading.Event] = {}
-
-    def once(
-        self,
-        message_id: str,
-        compute: Callable[[], R],
-        encode: Callable[[R], str],
-        decode: Callable[[str], R],
-    ) -> tuple[R, bool]:
-        """Keep outcomes as they are: in this process there is nothing to encode."""
-        while True:
-            with self._lock:
-                self._forget_expired()
-                if message_id in self._results:
-                    return self._results[message_id][1], False  # type: ignore[return-value]
-                running = self._in_flight.get(message_id)
-                if running is None:
-                    done = self._in_flight[message_id] = threading.Event()
-                    break
-            running.wait()
-        try:
-            result = compute()
-            with self._lock:
-                self._results[message_id] = (self._clock(), result)
-        finally:
-            # On failure nothing is remembered: the provider may retry the message.
-            with self._lock:
-                del self._in_flight[message_id]
-            done.set()
-        return result, True
-
-    def _forget_expired(self) -> None:
-        oldest = self._clock() - self._window
-        while self._results:
-            message_id, (at, _) = next(iter(self._results.items()))
-            if at > oldest:
-                return
-            del self._results[message_id]
-
-    def __len__(self) -> int:
-        return len(self._results)
+    def assignments_and_organization(
+        self, caregiver_id: str, since: datetime, organization_id: str
+    ) -> tuple[list[Shift], Organization | None]:
+        return self.assignments(caregiver_id, since), self.organization(organization_id)
 
 
 class MemoryStore:

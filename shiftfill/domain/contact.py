@@ -100,6 +100,22 @@ def why_not_ask(
     return None
 
 
+def askable(shift: Shift, caregiver_ids: Iterable[str], channel: Channel) -> list[str]:
+    """Those of ``caregiver_ids`` the shift's own state still lets ``why_not_ask`` pass.
+
+    The checks of ``why_not_ask`` that read the shift alone (open; on a call, not
+    declined), over many caregivers at once: what a phone round asks again inside
+    its step, of reasons it found before, since a decline may land in between.
+    """
+    if not shift.is_open:
+        return []
+    fanout = shift.fanout
+    if channel is Channel.CALL and fanout is not None and fanout.declined_caregiver_ids:
+        declined = set(fanout.declined_caregiver_ids)
+        return [cid for cid in caregiver_ids if cid not in declined]
+    return list(caregiver_ids)
+
+
 def explain(reason: NotAsked, shift: Shift) -> str:
     """The words that say why a queued message was not sent."""
     if reason is NotAsked.SHIFT_CLOSED:

@@ -1,5 +1,4 @@
-"""The decisions of a whole step: a shift's change with the events it records and the
-messages it asks for.
+"""The decisions of a whole step: a shift's change, the events it notes, the messages it asks.
 
 Each takes the shift as the step read it and the step's ``StepReads``, and returns
 the ``ShiftChange`` a store persists as it is. The use cases pass these (with the
@@ -91,25 +90,25 @@ def phone_round(
     reads: StepReads,
     *,
     at: datetime,
-    caregivers: Mapping[str, Caregiver],
-    held: Mapping[str, Sequence[Shift]],
-    organization: Organization,
+    reasons: Mapping[str, NotAsked | None],
 ) -> ShiftChange:
     """Start the phone round if it is due: call everyone ``contact.why_not_ask`` allows.
 
-    Asked of the shift as the step found it, so a decline that landed a moment
-    before is honoured. A caregiver kept from the shift by their assignments or
-    quiet hours is noted with a ``call_skipped`` event saying why.
+    ``reasons`` is ``why_not_called`` of the shift as read before the step, with
+    the caregivers, assignments and organization read then; inside the step the
+    shift's own state is asked again (``contact.askable``), so a decline that
+    landed a moment before is honoured. A caregiver kept from the shift by their
+    assignments or quiet hours is noted with a ``call_skipped`` event saying why.
     """
     change = rules.begin_phone_round(shift, now=at)
     if not change.changed:
         return change
-    reasons = why_not_called(change.shift, caregivers, held, at=at, organization=organization)
-    callees = [cid for cid, reason in reasons.items() if reason is None]
+    still = set(contact.askable(change.shift, reasons, Channel.CALL))
+    callees = [cid for cid, reason in reasons.items() if reason is None and cid in still]
     skipped = [
         Event(at=at, type=EventType.CALL_SKIPPED, caregiver_id=cid, detail={"reason": str(reason)})
         for cid, reason in reasons.items()
-        if reason is not None and reason.noted
+        if reason is not None and reason.noted and cid in still
     ]
     escalated = Event(at=at, type=EventType.ESCALATED, detail={"calls": len(callees)})
     return change.noting(escalated, *skipped).reaching(Outreach(Channel.CALL, callees, at))
@@ -131,8 +130,10 @@ def answer(
     own step (I7 in docs/invariants.md); ``fallback`` stands for an organization not stored.
     """
     if accepts:
-        organization = reads.organization(shift.organization_id) or fallback
-        assigned = reads.assignments(caregiver_id, contact.eligibility_since(shift))
+        assigned, stored = reads.assignments_and_organization(
+            caregiver_id, contact.eligibility_since(shift), shift.organization_id
+        )
+        organization = stored or fallback
         change = rules.claim(
             shift, caregiver_id, now=now, assigned=assigned, organization=organization
         )

@@ -21,8 +21,6 @@ from shiftfill.domain.model import (
     Event,
     EventType,
     Fanout,
-    Notification,
-    NotificationStatus,
     Organization,
     Shift,
     ShiftStatus,
@@ -103,17 +101,43 @@ class ShiftChange:
         """The shift moved from ``before`` to ``after``, with the index changes that follow."""
         return cls(after, changed=True, outcome=outcome, indexes=index_delta(before, after))
 
+    # Built field by field rather than by ``dataclasses.replace``: a reply makes three
+    # of these, and ``replace`` costs several times a constructor call.
     def noting(self, *events: Event) -> ShiftChange:
         """This change with ``events`` added to the trail."""
-        return replace(self, events=(*self.events, *events))
+        return ShiftChange(
+            self.shift,
+            self.changed,
+            self.outcome,
+            (*self.events, *events),
+            self.outreach,
+            self.indexes,
+            self.organization,
+        )
 
     def reaching(self, outreach: Outreach) -> ShiftChange:
         """This change asking for ``outreach``."""
-        return replace(self, outreach=outreach)
+        return ShiftChange(
+            self.shift,
+            self.changed,
+            self.outcome,
+            self.events,
+            outreach,
+            self.indexes,
+            self.organization,
+        )
 
     def reading(self, organization: Organization) -> ShiftChange:
         """This change, with the organization its step read."""
-        return replace(self, organization=organization)
+        return ShiftChange(
+            self.shift,
+            self.changed,
+            self.outcome,
+            self.events,
+            self.outreach,
+            self.indexes,
+            organization,
+        )
 
 
 class StepReads(Protocol):
@@ -132,6 +156,11 @@ class StepReads(Protocol):
 
     def organization(self, organization_id: str) -> Organization | None:
         """The organization as stored, or ``None`` when it is not."""
+
+    def assignments_and_organization(
+        self, caregiver_id: str, since: datetime, organization_id: str
+    ) -> tuple[list[Shift], Organization | None]:
+        """``assignments`` and ``organization`` together: what a claim reads, in one go."""
 
 
 # What the agency may change on a caregiver; ``opted_out`` only back to false.
@@ -307,18 +336,3 @@ def cancel(shift: Shift, *, now: datetime) -> ShiftChange:
         raise ShiftConflict(shift, "The shift is already filled.")
     cancelled = replace(shift, status=ShiftStatus.CANCELLED, cancelled_at=now)
     return ShiftChange.moved(shift, cancelled)
-
-
-def report_delivery(
-    notification: Notification, status: NotificationStatus, *, error: str | None = None
-) -> Notification | None:
-    """Apply a provider's delivery report; ``None`` when it would move the status backwards.
-
-    Providers send reports out of order and more than once; a final status
-    (delivered, undelivered, failed) is never replaced.
-    """
-    if notification.status.is_final or status is notification.status:
-        return None
-    if status is NotificationStatus.QUEUED:
-        return None
-    return notification._replace(status=status, error=error or notification.error)

@@ -6,35 +6,23 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from shiftfill.domain import contact, replies, rules
+from shiftfill.domain import contact, replies, sending
 from shiftfill.domain.model import (
     Caregiver,
     Channel,
     DeliveryReport,
-    Event,
-    EventType,
     Notification,
     NotificationStatus,
     Organization,
     Shift,
 )
+from shiftfill.domain.sending import NotificationChange
 from shiftfill.services.caregivers import opt_out_caregiver
 from shiftfill.services.dependencies import Dependencies
 from shiftfill.services.organizations import as_stored
 from shiftfill.services.ports import NotifierError
 
 log = logging.getLogger(__name__)
-
-_EVENT = {
-    (Channel.SMS, NotificationStatus.SENT): EventType.SMS_SENT,
-    (Channel.SMS, NotificationStatus.DELIVERED): EventType.SMS_DELIVERED,
-    (Channel.SMS, NotificationStatus.UNDELIVERED): EventType.SMS_UNDELIVERED,
-    (Channel.SMS, NotificationStatus.FAILED): EventType.SMS_FAILED,
-    (Channel.CALL, NotificationStatus.SENT): EventType.CALL_PLACED,
-    (Channel.CALL, NotificationStatus.DELIVERED): EventType.CALL_ANSWERED,
-    (Channel.CALL, NotificationStatus.UNDELIVERED): EventType.CALL_UNANSWERED,
-    (Channel.CALL, NotificationStatus.FAILED): EventType.CALL_FAILED,
-}
 
 SHUTTING_DOWN = "not sent: shiftfill was shutting down"
 OUTCOME_UNKNOWN = "outcome unknown: the process sending it stopped mid-send"
@@ -103,17 +91,14 @@ def prepare_sends(deps: Dependencies, notification_ids: Sequence[str]) -> list[R
         candidates[notification.id] = Ready(notification, shift, caregiver, org)
     _skip(deps, moot)
 
-    def start_attempt(current: Notification) -> Notification | None:
-        seen = candidates[current.id].notification
-        if current.status is not NotificationStatus.QUEUED or current.attempts != seen.attempts:
-            return None
-        return current._replace(attempts=current.attempts + 1)
-
-    claimed = deps.store.notifications.update_many(list(candidates), start_attempt)
+    seen = {nid: ready.notification.attempts for nid, ready in candidates.items()}
+    claimed = deps.store.notifications.update_many(
+        list(candidates), lambda n: sending.start_attempt(n, seen_attempts=seen[n.id])
+    )
     return [
-        replace(candidates[notification_id], notification=notification)
-        for notification_id, (notification, changed) in claimed.items()
-        if changed
+        replace(candidates[notification_id], notification=change.notification)
+        for notification_id, change in claimed.items()
+        if change.changed
     ]
 
 
@@ -249,26 +234,18 @@ def settle_many(deps: Dependencies, outcomes: Sequence[Outcome]) -> list[Notific
     now = deps.clock()
     by_id = {outcome.id: outcome for outcome in outcomes}
 
-    def advance(n: Notification) -> Notification | None:
+    def advance(n: Notification) -> NotificationChange:
         outcome = by_id[n.id]
-        moved = rules.report_delivery(n, outcome.status, error=outcome.error)
-        if moved is None:
-            return None
-        sent_at = now if outcome.status is NotificationStatus.SENT else moved.sent_at
-        return moved._replace(sent_at=sent_at, provider_id=outcome.provider_id or n.provider_id)
+        return sending.settle(
+            n, outcome.status, now=now, error=outcome.error, provider_id=outcome.provider_id
+        )
 
-    def record(n: Notification) -> list[Event]:
-        outcome = by_id[n.id]
-        detail = {"error": outcome.error} if outcome.error else {}
-        kind = _EVENT[(n.channel, outcome.status)]
-        return [Event(at=now, type=kind, caregiver_id=n.caregiver_id, detail=detail)]
-
-    updated = deps.store.notifications.update_many(list(by_id), advance, record)
+    updated = deps.store.notifications.update_many(list(by_id), advance)
     settled = []
-    for notification_id, (notification, changed) in updated.items():
-        settled.append(notification)
-        if changed:
-            _report(deps, notification, by_id[notification_id])
+    for notification_id, change in updated.items():
+        settled.append(change.notification)
+        if change.changed:
+            _report(deps, change.notification, by_id[notification_id])
     return settled
 
 
@@ -302,15 +279,11 @@ def _skip(deps: Dependencies, reasons: dict[str, str]) -> None:
     if not reasons:
         return
 
-    def moot(n: Notification) -> Notification | None:
-        if n.status is not NotificationStatus.QUEUED:
-            return None
-        return n._replace(status=NotificationStatus.FAILED, error=f"not sent: {reasons[n.id]}")
-
-    for notification_id, (done, changed) in deps.store.notifications.update_many(
-        list(reasons), moot
-    ).items():
-        if changed:
+    dropped = deps.store.notifications.update_many(
+        list(reasons), lambda n: sending.drop(n, reasons[n.id])
+    )
+    for notification_id, change in dropped.items():
+        if change.changed:
             # Counted apart from provider failures: nothing was wrong, the message was moot.
-            deps.metrics.notifications(str(done.channel), "skipped")
+            deps.metrics.notifications(str(change.notification.channel), "skipped")
             log.debug("%s not sent: %s", notification_id, reasons[notification_id])

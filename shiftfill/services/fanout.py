@@ -117,12 +117,13 @@ def run_phone_round(deps: Dependencies, shift_id: str, *, now: datetime | None =
     org = organization_of(deps, shift)
     reachable = [cid for cid, c in offered.items() if contact.reachable(c)]
     held = deps.store.shifts.assignments(reachable, contact.eligibility_since(shift))
-    decide = partial(fill.phone_round, at=at, caregivers=offered, held=held, organization=org)
-    change = deps.store.shifts.apply(shift_id, decide)
+    # Asked of the shift as read here, outside the step: a step asks again only what
+    # may have changed since (a decline), so it stays short for ten thousand offered.
+    reasons = fill.why_not_called(shift, offered, held, at=at, organization=org)
+    change = deps.store.shifts.apply(shift_id, partial(fill.phone_round, at=at, reasons=reasons))
     if not change.changed or change.outreach is None:
         return 0
     calls = len(change.outreach.caregiver_ids)
-    reasons = fill.why_not_called(change.shift, offered, held, at=at, organization=org)
     unreachable = sum(1 for reason in reasons.values() if reason is not None and reason.unreachable)
     fanout = change.shift.fanout
     declined = len(fanout.declined_caregiver_ids) if fanout else 0

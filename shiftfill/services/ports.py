@@ -26,6 +26,7 @@ from shiftfill.domain.model import (
     ShiftStatus,
 )
 from shiftfill.domain.rules import CaregiverChange, ShiftChange, StepReads
+from shiftfill.domain.sending import NotificationChange
 
 R = TypeVar("R")
 
@@ -33,6 +34,8 @@ R = TypeVar("R")
 Decide = Callable[[Shift, StepReads], ShiftChange]
 # An edit of a caregiver: the caregiver as the step read it, to the change to store.
 ChangeCaregiver = Callable[[Caregiver], CaregiverChange]
+# A notification's decision, likewise.
+ChangeNotification = Callable[[Notification], NotificationChange]
 
 
 class DuplicateKey(Exception):
@@ -210,24 +213,17 @@ class NotificationRepository(Protocol):
     def for_shift(self, shift_id: str) -> list[Notification]:
         """Return a shift's texts, then its calls, in the order they were queued."""
 
-    def update(
-        self,
-        notification_id: str,
-        change: Callable[[Notification], Notification | None],
-        record: Callable[[Notification], Iterable[Event]] | None = None,
-    ) -> tuple[Notification, bool]:
-        """Apply ``change`` (``None``: leave it) and record its events, in one atomic step.
+    def update(self, notification_id: str, change: ChangeNotification) -> NotificationChange:
+        """Run ``change`` on the stored notification and persist what it returns, in one step.
 
-        Returns the stored notification and whether it changed; the provider id
-        index is written in the same step. ``KeyError`` for an unknown id.
+        When it changed, the step writes it, indexes its provider id and appends
+        its events to the shift's trail; else it writes nothing. Returns the
+        change; ``KeyError`` for an unknown id.
         """
 
     def update_many(
-        self,
-        notification_ids: Sequence[str],
-        change: Callable[[Notification], Notification | None],
-        record: Callable[[Notification], Iterable[Event]] | None = None,
-    ) -> dict[str, tuple[Notification, bool]]:
+        self, notification_ids: Sequence[str], change: ChangeNotification
+    ) -> dict[str, NotificationChange]:
         """``update`` each notification, each in its own atomic step; unknown ids are left out.
 
         The send workers settle hundreds of sends at once: a store may send the

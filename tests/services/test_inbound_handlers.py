@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
 from shiftfill.domain.model import Channel
 from shiftfill.domain.rules import Outcome
 from shiftfill.services.dependencies import Dependencies
-from shiftfill.services.inbound import InboundMessage, handle_call_reply, handle_inbound
-from tests.fakes import RecordingMetrics
+from shiftfill.services.fanout import run_phone_round, start_fanout
+from shiftfill.services.inbound import (
+    InboundMessage,
+    InboundResult,
+    handle_call_reply,
+    handle_inbound,
+)
+from shiftfill.services.organizations import create_organization, update_organization
+from shiftfill.services.shifts import get_shift
+from tests.fakes import Clock, RecordingMetrics
+from tests.services.conftest import DAY, add_shift, phone, trail
 
 
 def test_a_text_from_an_unknown_number_is_answered_and_counted(
@@ -30,3 +44,97 @@ def test_a_call_reply_from_an_unknown_call_and_number_is_counted_as_a_text_is(
         memory_deps, InboundMessage(sender="+15550009999", body="1", channel=Channel.CALL)
     )
     assert metrics.inbound == {"unknown_sender": 2}
+
+
+def reply(deps: Dependencies, caregiver_id: str, body: str, **fields: Any) -> InboundResult:
+    return handle_inbound(deps, InboundMessage(phone(caregiver_id), body, **fields))
+
+
+@pytest.fixture
+def offered(staffed: Dependencies) -> Dependencies:
+    """Shift sh_1 (RN, tomorrow 07:00-19:00) offered to cg_1, cg_2 and cg_3."""
+    add_shift(staffed, "sh_1")
+    start_fanout(staffed, "sh_1")
+    return staffed
+
+
+class TestClaim:
+    def test_the_first_yes_wins_and_the_next_hears_it_is_filled(
+        self, offered: Dependencies, metrics: RecordingMetrics
+    ) -> None:
+        won = reply(offered, "cg_2", "yes")
+        assert (won.outcome, won.shift_id, won.caregiver_id) == ("assigned", "sh_1", "cg_2")
+        assert get_shift(offered, "sh_1").assigned_caregiver_id == "cg_2"
+        assert reply(offered, "cg_1", "yes").outcome == "filled"
+        assert reply(offered, "cg_2", "yes").outcome == "already_assigned"
+        assert trail(offered, "sh_1")[1:] == [
+            "reply_received",
+            "assigned",
+            "reply_received",
+            "claim_lost",
+            "reply_received",
+        ]
+        assert [round for round, _ in metrics.fills] == ["sms"]
+        assert metrics.inbound == {"assigned": 1, "filled": 1, "already_assigned": 1}
+
+    def test_a_claim_on_an_overlapping_shift_is_refused_and_noted(
+        self, offered: Dependencies
+    ) -> None:
+        add_shift(offered, "sh_2", start=DAY + timedelta(hours=6))
+        start_fanout(offered, "sh_2")
+        assert reply(offered, "cg_1", "yes", shift_id="sh_1").outcome == "assigned"
+        refused = reply(offered, "cg_1", "yes", shift_id="sh_2")
+        assert refused.outcome == "conflict"
+        assert "overlaps a shift you are already booked for" in refused.reply
+        assert get_shift(offered, "sh_2").is_open
+        [note] = [e for e in offered.store.events.for_shift("sh_2") if e.type == "claim_refused"]
+        assert (note.caregiver_id, note.detail) == ("cg_1", {"reason": "conflict"})
+
+    def test_a_claim_meets_the_hours_cap_its_organization_has_now(
+        self, staffed: Dependencies
+    ) -> None:
+        create_organization(staffed, id="org", name="Org", time_zone="UTC", max_weekly_hours=8)
+        add_shift(staffed, "sh_1", organization_id="org")
+        start_fanout(staffed, "sh_1")
+        assert reply(staffed, "cg_1", "yes").outcome == "over_hours"
+        update_organization(staffed, "org", {"max_weekly_hours": 12})
+        assert reply(staffed, "cg_1", "yes").outcome == "assigned"
+
+    def test_a_reply_names_its_offer_by_code_when_several_are_open(
+        self, offered: Dependencies
+    ) -> None:
+        add_shift(offered, "sh_2", start=DAY + timedelta(days=1))
+        second, _ = start_fanout(offered, "sh_2")
+        assert reply(offered, "cg_1", "yes").outcome == "ambiguous"
+        code = second.fanout.offer_code  # type: ignore[union-attr]
+        named = reply(offered, "cg_1", f"yes {code}")
+        assert (named.outcome, named.shift_id) == ("assigned", "sh_2")
+
+
+class TestDeclineAndStop:
+    def test_a_decline_is_noted_once_and_the_phone_round_skips_them(
+        self, offered: Dependencies, clock: Clock
+    ) -> None:
+        assert reply(offered, "cg_1", "no").outcome == "declined"
+        assert reply(offered, "cg_1", "no").outcome == "declined"
+        assert trail(offered, "sh_1").count("declined") == 1
+        clock.advance(timedelta(minutes=10))
+        assert run_phone_round(offered, "sh_1") == 2
+
+    def test_stop_opts_out_and_a_later_fanout_leaves_them_out(self, offered: Dependencies) -> None:
+        assert reply(offered, "cg_3", "STOP").outcome == "opted_out"
+        assert offered.store.caregivers.get("cg_3").opted_out  # type: ignore[union-attr]
+        assert "opted_out" in trail(offered, "sh_1")
+        add_shift(offered, "sh_2", start=DAY + timedelta(days=1))
+        shift, _ = start_fanout(offered, "sh_2")
+        assert shift.fanout.offered_caregiver_ids == ("cg_1", "cg_2")  # type: ignore[union-attr]
+
+
+def test_a_replayed_message_id_gets_the_first_outcome_and_changes_nothing(
+    offered: Dependencies, metrics: RecordingMetrics
+) -> None:
+    first = reply(offered, "cg_1", "yes", message_id="SM1")
+    before = trail(offered, "sh_1")
+    assert reply(offered, "cg_1", "yes", message_id="SM1") == first
+    assert trail(offered, "sh_1") == before
+    assert metrics.inbound == {"assigned": 1}

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from shiftfill.domain import rules
+from shiftfill.domain import rules, sending
 from shiftfill.domain.model import (
     Caregiver,
     Channel,
@@ -33,6 +33,7 @@ from shiftfill.domain.model import (
     ShiftStatus,
 )
 from shiftfill.domain.rules import CaregiverChange, Outcome, Outreach, ShiftChange, StepReads
+from shiftfill.domain.sending import NotificationChange
 from shiftfill.services.dependencies import system_clock
 from shiftfill.services.ports import DuplicateKey, Store
 from tests.store.conftest import NOW, MakeStore
@@ -395,8 +396,8 @@ def test_a_claim_meets_the_hours_cap_its_organization_has_when_it_runs(store: St
 
 def test_a_claim_on_a_shift_of_an_organization_not_stored_gets_none(store: Store) -> None:
     def decide(s: Shift, reads: StepReads) -> ShiftChange:
-        stored = reads.organization(s.organization_id)
-        change = rules.claim(s, "cg_1", now=NOW, assigned=reads.assignments("cg_1", NOW))
+        held, stored = reads.assignments_and_organization("cg_1", NOW, s.organization_id)
+        change = rules.claim(s, "cg_1", now=NOW, assigned=held)
         return change if stored is None else change.reading(stored)
 
     store.shifts.add(timed("sh_1", NOW + timedelta(days=1), 8))
@@ -465,23 +466,23 @@ def test_one_caregiver_accepting_two_overlapping_shifts_at_once_gets_at_most_one
 # --- notifications and the outbox ---
 
 
+def bump(n: Notification) -> NotificationChange:
+    return NotificationChange.of(n, n._replace(attempts=n.attempts + 1))
+
+
 def test_a_notification_update_is_atomic_and_indexes_the_provider_id(store: Store) -> None:
     fanned_out(store, "sh_1", ["cg_1"])
     [text] = store.notifications.for_shift("sh_1")
-    race(
-        THREADS,
-        lambda i: store.notifications.update(
-            text.id, lambda n: n._replace(attempts=n.attempts + 1)
-        ),
-    )
+    race(THREADS, lambda i: store.notifications.update(text.id, bump))
     assert store.notifications.get(text.id).attempts == THREADS  # type: ignore[union-attr]
-    sent, changed = store.notifications.update(
-        text.id,
-        lambda n: n._replace(provider_id="SM1"),
-        record=lambda n: [Event(at=NOW, type=EventType.SMS_SENT, caregiver_id=n.caregiver_id)],
+    noted = Event(at=NOW, type=EventType.SMS_SENT, caregiver_id="cg_1")
+    change = store.notifications.update(
+        text.id, lambda n: NotificationChange.of(n, n._replace(provider_id="SM1"), noted)
     )
-    assert changed and store.notifications.by_provider_id("SM1") == sent
-    assert store.notifications.update(text.id, lambda n: None) == (sent, False)
+    sent = change.notification
+    assert change.changed and store.notifications.by_provider_id("SM1") == sent
+    kept = store.notifications.update(text.id, lambda n: NotificationChange.of(n, None))
+    assert (kept.notification, kept.changed) == (sent, False)
     assert [e.type for e in store.events.for_shift("sh_1")][-1] == "sms_sent"
     assert store.notifications.get("not-an-id") is None
     assert store.notifications.by_provider_id("SM2") is None
@@ -491,7 +492,6 @@ def test_many_notification_updates_each_apply_once_beside_single_ones(store: Sto
     offered = [f"cg_{i}" for i in range(40)]
     fanned_out(store, "sh_1", offered)
     ids = [n.id for n in store.notifications.for_shift("sh_1")]
-    bump = lambda n: n._replace(attempts=n.attempts + 1)  # noqa: E731
 
     # Half the threads update all forty in one call, half one at a time: no step
     # may apply on a value another changed meanwhile, so no increment is lost.
@@ -510,12 +510,11 @@ def test_a_claim_in_many_updates_goes_to_exactly_one_caller(store: Store) -> Non
     fanned_out(store, "sh_1", [f"cg_{i}" for i in range(30)])
     ids = [n.id for n in store.notifications.for_shift("sh_1")]
 
-    def claim(n: Notification) -> Notification | None:
-        return n._replace(attempts=1) if n.attempts == 0 else None
-
     def work(i: int) -> list[str]:
-        updated = store.notifications.update_many(ids, claim)
-        return [nid for nid, (_, changed) in updated.items() if changed]
+        updated = store.notifications.update_many(
+            ids, lambda n: sending.start_attempt(n, seen_attempts=0)
+        )
+        return [nid for nid, change in updated.items() if change.changed]
 
     claimed = [nid for mine in race(8, work) for nid in mine]
     assert sorted(claimed) == sorted(ids)

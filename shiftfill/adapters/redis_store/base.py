@@ -50,7 +50,8 @@ def translating_errors(cls: type[T]) -> type[T]:
     return cls
 
 
-def _timestamp(at: datetime) -> float:
+def score_of(at: datetime) -> float:
+    """A time as the score of a sorted set (phone rounds by due time, assignments by end)."""
     return at.timestamp()
 
 

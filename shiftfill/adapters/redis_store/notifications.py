@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -15,7 +15,9 @@ from shiftfill.adapters.redis_store.events import RedisEvents
 from shiftfill.adapters.redis_store.keys import Keys
 from shiftfill.adapters.redis_store.outbox import RedisOutbox
 from shiftfill.adapters.redis_store.steps import Command, Step, Steps
-from shiftfill.domain.model import Channel, Event, Notification, split_notification_id
+from shiftfill.domain.model import Channel, Notification, split_notification_id
+from shiftfill.domain.sending import NotificationChange
+from shiftfill.services.ports import ChangeNotification
 
 
 @translating_errors
@@ -96,7 +98,7 @@ class RedisNotifications:
         """The notification ``reads`` found; their answers are the guess of a step on it."""
         for command, reply in zip(reads, replies, strict=True):
             self._steps.remember(command, reply or None)
-        return _notification(notification_id, *(reply or None for reply in replies))
+        return notification_from(notification_id, *(reply or None for reply in replies))
 
     def by_provider_id(self, provider_id: str) -> Notification | None:
         notification_id = self._r.hget(self._providers, provider_id)
@@ -120,36 +122,27 @@ class RedisNotifications:
         for notification_id, raw in zip(ids, raws, strict=True):
             _, caregiver_id, channel = split_notification_id(notification_id)
             at = queued_at.get((channel, caregiver_id.encode()))
-            notification = _notification(notification_id, raw, at)
+            notification = notification_from(notification_id, raw, at)
             if notification is not None:
                 found.append(notification)
         return found
 
-    def update(
-        self,
-        notification_id: str,
-        change: Callable[[Notification], Notification | None],
-        record: Callable[[Notification], Iterable[Event]] | None = None,
-    ) -> tuple[Notification, bool]:
-        route, attempt = self._step(notification_id, change, record)
-        return cast(tuple[Notification, bool], self._steps.run(route, attempt))
+    def update(self, notification_id: str, change: ChangeNotification) -> NotificationChange:
+        route, attempt = self._step(notification_id, change)
+        return cast(NotificationChange, self._steps.run(route, attempt))
 
     def update_many(
-        self,
-        notification_ids: Sequence[str],
-        change: Callable[[Notification], Notification | None],
-        record: Callable[[Notification], Iterable[Event]] | None = None,
-    ) -> dict[str, tuple[Notification, bool]]:
+        self, notification_ids: Sequence[str], change: ChangeNotification
+    ) -> dict[str, NotificationChange]:
         known = [i for i in notification_ids if self.reads(i) is not None]
-        jobs = [self._step(i, change, record, missing_ok=True) for i in known]
+        jobs = [self._step(i, change, missing_ok=True) for i in known]
         updated = self._steps.run_many(jobs)
         return {i: result for i, result in zip(known, updated, strict=True) if result is not None}
 
     def _step(
         self,
         notification_id: str,
-        change: Callable[[Notification], Notification | None],
-        record: Callable[[Notification], Iterable[Event]] | None,
+        change: ChangeNotification,
         *,
         missing_ok: bool = False,
     ) -> tuple[str, Callable[[Step], Any]]:
@@ -162,26 +155,27 @@ class RedisNotifications:
             raise KeyError(notification_id)
         key = self.key(notification_id)
 
-        def attempt(step: Step) -> tuple[Notification, bool] | None:
-            current = _notification(notification_id, *step.recall(*reads))
+        def attempt(step: Step) -> NotificationChange | None:
+            current = notification_from(notification_id, *step.recall(*reads))
             if current is None:
                 if missing_ok:
                     return None
                 raise KeyError(notification_id)
-            notification = change(current)
-            if notification is None:
-                return current, False
+            decided = change(current)
+            if not decided.changed:
+                return decided
+            notification = decided.notification
             step.write("SET", key, codec.dump_notification(notification))
             if notification.provider_id and notification.provider_id != current.provider_id:
                 step.write("HSET", self._providers, notification.provider_id, notification_id)
-            events = [codec.dump_event(e) for e in record(notification)] if record else []
+            events = [codec.dump_event(e) for e in decided.events]
             step.write_many("RPUSH", self._events.key(current.shift_id), events)
-            return notification, True
+            return decided
 
         return key, attempt
 
 
-def _notification(
+def notification_from(
     notification_id: str, raw: bytes | None, queued_at: bytes | None
 ) -> Notification | None:
     """A notification from its record, else from its queued time; ``None`` when neither."""

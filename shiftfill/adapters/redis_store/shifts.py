@@ -11,14 +11,14 @@ from typing import Any
 import redis
 
 from shiftfill.adapters.redis_store import codec
-from shiftfill.adapters.redis_store.base import _timestamp, add_absent, translating_errors
+from shiftfill.adapters.redis_store.base import add_absent, score_of, translating_errors
 from shiftfill.adapters.redis_store.caregivers import RedisCaregivers
 from shiftfill.adapters.redis_store.events import RedisEvents
 from shiftfill.adapters.redis_store.keys import Keys
 from shiftfill.adapters.redis_store.notifications import RedisNotifications
 from shiftfill.adapters.redis_store.organizations import RedisOrganizations
 from shiftfill.adapters.redis_store.scripts import ASSIGNED_SINCE, OFFERS, REPLY_READ
-from shiftfill.adapters.redis_store.steps import Recent, Step, Steps
+from shiftfill.adapters.redis_store.steps import Command, Recent, Step, Steps
 from shiftfill.domain import indexes
 from shiftfill.domain.indexes import RECENTLY_CLOSED, IndexDelta, code_digits
 from shiftfill.domain.model import Caregiver, Organization, Shift, ShiftStatus
@@ -156,27 +156,35 @@ class RedisShifts:
 
         return self._steps.run(self.key(shift_id), attempt)
 
-    def _assigned_in(self, step: Step, caregiver_id: str, since: datetime) -> list[Shift]:
-        """A caregiver's assignments ending after ``since``, read in ``step``.
+    def _held_and_organization(
+        self, step: Step, held_since: tuple[str, datetime] | None, organization_id: str | None
+    ) -> tuple[list[Shift], Organization | None]:
+        """A caregiver's assignments ending after a time, and an organization, read in ``step``.
 
-        Checking the index is enough: an assigned shift's times never change, and
-        every new assignment writes the index in the step that makes it. Most
-        caregivers hold none: that is the first guess.
+        ``held_since`` names the caregiver and the time; either read may be left
+        out. One recall, so a fresh read of both is one round trip. Checking the
+        assignment index is enough: an assigned shift's times never change, and
+        every new assignment writes the index in the step that makes it. The first
+        guesses: the caregiver holds nothing (most hold none), and the organization
+        is as this process last read it, else not stored.
         """
-        held = ("ZRANGEBYSCORE", self._assigned(caregiver_id), f"({_timestamp(since)}", "+inf")
-        (ids,) = step.recall(held, unseen=b"")
-        return self._load_many(self._r, [i.decode() for i in ids])
-
-    def _organization_in(self, step: Step, organization_id: str) -> Organization | None:
-        """The organization as stored, read in ``step`` (this process's last read as the guess)."""
-        (raw,) = step.recall(("GET", self._related.organizations.key(organization_id)))
-        return codec.load_organization(raw) if raw else None
+        commands: list[Command] = []
+        if held_since is not None:
+            key, since = self._assigned(held_since[0]), held_since[1]
+            commands.append(("ZRANGEBYSCORE", key, f"({score_of(since)}", "+inf"))
+        if organization_id is not None:
+            commands.append(("GET", self._related.organizations.key(organization_id)))
+        answers = iter(step.recall(*commands, unseen=b""))
+        ids = next(answers) if held_since is not None else []
+        held = self._load_many(self._r, [i.decode() for i in ids])
+        raw = next(answers) if organization_id is not None else None
+        return held, codec.load_organization(raw) if raw else None
 
     def assignments(self, caregiver_ids: Iterable[str], since: datetime) -> dict[str, list[Shift]]:
         ids = list(caregiver_ids)
         if not ids:
             return {}
-        prefix, start = self._assigned(""), f"({_timestamp(since)}"
+        prefix, start = self._assigned(""), f"({score_of(since)}"
         answer = iter(self._assigned_since(args=[prefix, start, json.dumps(ids)]))
         held: dict[str, list[str]] = {}
         for cid in answer:
@@ -224,7 +232,7 @@ class RedisShifts:
         shift_id = delta.shift_id
         if delta.assigned_to is not None:
             assigned = self._assigned(delta.assigned_to)
-            step.write("ZADD", assigned, _timestamp(delta.ends_at), shift_id)
+            step.write("ZADD", assigned, score_of(delta.ends_at), shift_id)
         if delta.started is not None:
             offered = codec.dump_offered(delta.started)
             step.write("SET", self._offered(shift_id), offered)
@@ -234,7 +242,7 @@ class RedisShifts:
             step.write("SADD", self._codes, delta.opened)
             step.write("SADD", self._open_fanouts(delta.role), shift_id)
         if delta.phone_round is not None:
-            step.write("ZADD", self._rounds, _timestamp(delta.phone_round), shift_id)
+            step.write("ZADD", self._rounds, score_of(delta.phone_round), shift_id)
         else:
             step.write("ZREM", self._rounds, shift_id)
         if delta.closed is not None:
@@ -259,7 +267,7 @@ class RedisShifts:
         return caregiver, indexes.offered_to(caregiver.id, self.loaded(answer[1:]))
 
     def due_phone_rounds(self, now: datetime) -> list[str]:
-        at = _timestamp(now)
+        at = score_of(now)
         due = self._r.zrangebyscore(self._rounds, "-inf", at, withscores=True)
         return indexes.due_first(((float(score), sid.decode()) for sid, score in due), at)
 
@@ -275,10 +283,16 @@ class _Reads:
         return self._shifts._free_code(self._step)
 
     def assignments(self, caregiver_id: str, since: datetime) -> list[Shift]:
-        return self._shifts._assigned_in(self._step, caregiver_id, since)
+        return self._shifts._held_and_organization(self._step, (caregiver_id, since), None)[0]
 
     def organization(self, organization_id: str) -> Organization | None:
-        return self._shifts._organization_in(self._step, organization_id)
+        return self._shifts._held_and_organization(self._step, None, organization_id)[1]
+
+    def assignments_and_organization(
+        self, caregiver_id: str, since: datetime, organization_id: str
+    ) -> tuple[list[Shift], Organization | None]:
+        held_since = (caregiver_id, since)
+        return self._shifts._held_and_organization(self._step, held_since, organization_id)
 
 
 @dataclass(frozen=True)
