@@ -129,6 +129,7 @@ def answer(
     A claim reads the caregiver's assignments and the shift's organization in its
     own step (I7 in docs/invariants.md); ``fallback`` stands for an organization not stored.
     """
+    organization: Organization | None = None
     if accepts:
         assigned, stored = reads.assignments_and_organization(
             caregiver_id, contact.eligibility_since(shift), shift.organization_id
@@ -137,10 +138,18 @@ def answer(
         change = rules.claim(
             shift, caregiver_id, now=now, assigned=assigned, organization=organization
         )
-        change = change.reading(organization)
     else:
         change = rules.decline(shift, caregiver_id)
-    return change.noting(received, *_outcome_events(change, caregiver_id, now))
+    # One change built whole: every reply runs this, on the inbound path.
+    return ShiftChange(
+        change.shift,
+        change.changed,
+        change.outcome,
+        (received, *_outcome_events(change, caregiver_id, now)),
+        None,
+        change.indexes,
+        organization,
+    )
 
 
 _OUTCOME_EVENTS = {
