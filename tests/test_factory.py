@@ -79,7 +79,7 @@ def test_production_config_loads_the_sample_data_by_default() -> None:
     [
         ("{not json", "not valid JSON"),
         ('{"caregivers": [{"name": "A", "role": "RN", "phone": "12"}]}', "phone"),
-        ('{"people": []}', "must be an object with 'organizations', 'caregivers' and 'shifts'"),
+        ('{"people": []}', "'clients' and 'shifts'"),
         (
             '{"caregivers": [{"id": "a", "name": "A", "role": "RN", "phone": "+15555550101"},'
             '{"id": "a", "name": "B", "role": "RN", "phone": "+15555550102"}]}',

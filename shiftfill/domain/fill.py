@@ -27,11 +27,15 @@ def fan_out(
     qualified: Sequence[str],
     not_offered: Mapping[str, NotAsked],
     escalation_delay: timedelta,
+    next_wave_at: datetime | None = None,
+    waiting: int = 0,
 ) -> ShiftChange:
     """Start the fanout with a free code, texting ``qualified``; note who was left out and why.
 
     ``not_offered`` are the caregivers of the role whom ``contact.why_not_ask``
     refused; they get no text, and the ``fanout_started`` event counts them by reason.
+    With waves, ``qualified`` is the first wave, ``waiting`` how many qualified wait
+    for later ones, and ``next_wave_at`` when the second is due.
     """
     change = rules.start_fanout(
         shift,
@@ -39,20 +43,47 @@ def fan_out(
         offer_code=reads.free_code(),
         qualified_ids=qualified,
         escalation_delay=escalation_delay,
+        next_wave_at=next_wave_at,
     )
     if not change.changed:
         return change
     code = change.shift.fanout.offer_code if change.shift.fanout else None
     detail: dict[str, object] = {"offered": len(qualified), "offer_code": code}
+    if waiting:
+        detail["waiting"] = waiting
     if not_offered:
         # How ops learns who was left out and why; those caregivers get no text.
         detail["not_offered"] = dict(Counter(map(str, not_offered.values())))
     change = change.noting(Event(at=now, type=EventType.FANOUT_STARTED, detail=detail))
-    if not qualified:
+    if not qualified and not waiting:
         change = change.noting(
             Event(at=now, type=EventType.NO_ONE_QUALIFIED, detail={"role": shift.role_required})
         )
     return change.reaching(Outreach(Channel.SMS, qualified, now))
+
+
+def wave(
+    shift: Shift,
+    reads: StepReads,
+    *,
+    now: datetime,
+    number: int,
+    caregiver_ids: Sequence[str],
+    next_wave_at: datetime | None,
+) -> ShiftChange:
+    """Send wave ``number`` of the fanout to ``caregiver_ids`` if it is due and not sent yet.
+
+    ``caregiver_ids`` are the best of those qualified and not yet offered, as
+    ranked before the step; the step texts only those not offered meanwhile.
+    """
+    change = rules.send_wave(
+        shift, now=now, wave=number, caregiver_ids=caregiver_ids, next_wave_at=next_wave_at
+    )
+    if not change.changed or change.indexes is None or change.indexes.wave is None:
+        return change
+    _, sent = change.indexes.wave
+    event = Event(at=now, type=EventType.WAVE_SENT, detail={"wave": number, "offered": len(sent)})
+    return change.noting(event).reaching(Outreach(Channel.SMS, sent, now))
 
 
 def why_not_called(
@@ -62,6 +93,7 @@ def why_not_called(
     *,
     at: datetime,
     organization: Organization,
+    wants: contact.Needs | None = None,
 ) -> dict[str, NotAsked | None]:
     """Each offered caregiver, in the order offered, with why they get no call (``None``: called).
 
@@ -80,6 +112,7 @@ def why_not_called(
             at=at,
             organization=organization,
             assigned=held.get(cid),
+            wants=wants,
         )
         for cid in fanout.offered_caregiver_ids
         if cid in caregivers
@@ -94,6 +127,7 @@ def phone_round(
     caregivers: Mapping[str, Caregiver],
     held: Mapping[str, Sequence[Shift]],
     organization: Organization,
+    wants: contact.Needs | None = None,
 ) -> ShiftChange:
     """Start the phone round if it is due: call everyone ``contact.why_not_ask`` allows.
 
@@ -104,7 +138,9 @@ def phone_round(
     change = rules.begin_phone_round(shift, now=at)
     if not change.changed:
         return change
-    reasons = why_not_called(change.shift, caregivers, held, at=at, organization=organization)
+    reasons = why_not_called(
+        change.shift, caregivers, held, at=at, organization=organization, wants=wants
+    )
     callees = [cid for cid, reason in reasons.items() if reason is None]
     skipped = [
         Event(at=at, type=EventType.CALL_SKIPPED, caregiver_id=cid, detail={"reason": str(reason)})
@@ -133,8 +169,21 @@ def answer(
     if accepts:
         organization = reads.organization(shift.organization_id) or fallback
         assigned = reads.assignments(caregiver_id, contact.eligibility_since(shift))
+        caregiver, wants = None, None
+        if shift.client_id is not None or shift.required_credentials:
+            # The client's lists and the caregiver's credentials as they are now, in
+            # this step: an exclusion or a lapse that lands first is honoured.
+            caregiver = reads.caregiver(caregiver_id)
+            client = reads.client(shift.client_id) if shift.client_id else None
+            wants = contact.needs(shift, client, organization)
         change = rules.claim(
-            shift, caregiver_id, now=now, assigned=assigned, organization=organization
+            shift,
+            caregiver_id,
+            now=now,
+            assigned=assigned,
+            organization=organization,
+            caregiver=caregiver,
+            wants=wants,
         )
         change = change.reading(organization)
     else:
@@ -148,6 +197,7 @@ _OUTCOME_EVENTS = {
     Outcome.DECLINED: EventType.DECLINED,
     Outcome.CONFLICT: EventType.CLAIM_REFUSED,
     Outcome.OVER_HOURS: EventType.CLAIM_REFUSED,
+    Outcome.NOT_ELIGIBLE: EventType.CLAIM_REFUSED,
 }
 
 
