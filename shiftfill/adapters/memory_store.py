@@ -376,7 +376,7 @@ class MemoryShifts:
         # the other way round).
         self._caregivers = caregivers
         self._organizations = organizations
-        self._clients = clients or MemoryClients(lock)
+        self._clients = clients if clients is not None else MemoryClients(lock)
         self._code_source = code_source
         self._by_id: dict[str, Shift] = {}
         self._codes_in_use: set[str] = set()

@@ -335,6 +335,7 @@ def claim(
         status=ShiftStatus.FILLED,
         assigned_caregiver_id=caregiver_id,
         filled_at=now,
+        fanout=_no_more_waves(shift.fanout),
     )
     return ShiftChange.moved(shift, filled, Outcome.ASSIGNED)
 
@@ -382,8 +383,17 @@ def cancel(shift: Shift, *, now: datetime) -> ShiftChange:
         return ShiftChange.kept(shift)
     if shift.status is ShiftStatus.FILLED:
         raise ShiftConflict(shift, "The shift is already filled.")
-    cancelled = replace(shift, status=ShiftStatus.CANCELLED, cancelled_at=now)
+    cancelled = replace(
+        shift, status=ShiftStatus.CANCELLED, cancelled_at=now, fanout=_no_more_waves(shift.fanout)
+    )
     return ShiftChange.moved(shift, cancelled)
+
+
+def _no_more_waves(fanout: Fanout | None) -> Fanout | None:
+    """A closed shift's fanout: no wave is due any more."""
+    if fanout is None or fanout.next_wave_at is None:
+        return fanout
+    return replace(fanout, next_wave_at=None)
 
 
 def report_delivery(
