@@ -1,4 +1,6 @@
-"""Clients in memory: a dict behind the shifts' lock.
+"""Clients and organizations in memory: the records a shift step reads beside the shift.
+
+Clients are a dict behind the shifts' lock.
 
 The lock is the one every shift step holds, so a change of a client (an
 exclusion) and a claim that reads the client are one after the other, never
@@ -10,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 
-from shiftfill.domain.model import Client
+from shiftfill.domain.model import Client, Organization
 from shiftfill.services.ports import DuplicateKey
 
 
@@ -50,3 +52,47 @@ class MemoryClients:
 
     def __len__(self) -> int:
         return len(self._by_id)
+
+
+class MemoryOrganizations:
+    """Organizations by id, in the order they were added."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_id: dict[str, Organization] = {}
+
+    def add(self, organization: Organization) -> None:
+        with self._lock:
+            if organization.id in self._by_id:
+                raise DuplicateKey("id", organization.id)
+            self._by_id[organization.id] = organization
+
+    def add_absent(self, organizations: Sequence[Organization]) -> list[Organization]:
+        with self._lock:
+            added = []
+            for organization in organizations:
+                if organization.id not in self._by_id:
+                    self._by_id[organization.id] = organization
+                    added.append(organization)
+            return added
+
+    def get(self, organization_id: str) -> Organization | None:
+        return self._by_id.get(organization_id)
+
+    def all(self) -> list[Organization]:
+        with self._lock:
+            return list(self._by_id.values())
+
+    def update(
+        self,
+        organization_id: str,
+        change: Callable[[Organization], Organization],
+        *,
+        absent: Organization | None = None,
+    ) -> Organization:
+        with self._lock:
+            current = self._by_id.get(organization_id, absent)
+            if current is None:
+                raise KeyError(organization_id)
+            changed = self._by_id[organization_id] = change(current)
+            return changed

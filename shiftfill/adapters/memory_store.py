@@ -18,7 +18,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from shiftfill.adapters.memory_clients import MemoryClients
+from shiftfill.adapters.memory_clients import MemoryClients, MemoryOrganizations
 from shiftfill.domain import indexes
 from shiftfill.domain.contact import reachable
 from shiftfill.domain.indexes import (
@@ -154,50 +154,6 @@ class MemoryCaregivers:
 
     def __len__(self) -> int:
         return len(self._by_id)
-
-
-class MemoryOrganizations:
-    """Organizations by id, in the order they were added."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._by_id: dict[str, Organization] = {}
-
-    def add(self, organization: Organization) -> None:
-        with self._lock:
-            if organization.id in self._by_id:
-                raise DuplicateKey("id", organization.id)
-            self._by_id[organization.id] = organization
-
-    def add_absent(self, organizations: Sequence[Organization]) -> list[Organization]:
-        with self._lock:
-            added = []
-            for organization in organizations:
-                if organization.id not in self._by_id:
-                    self._by_id[organization.id] = organization
-                    added.append(organization)
-            return added
-
-    def get(self, organization_id: str) -> Organization | None:
-        return self._by_id.get(organization_id)
-
-    def all(self) -> list[Organization]:
-        with self._lock:
-            return list(self._by_id.values())
-
-    def update(
-        self,
-        organization_id: str,
-        change: Callable[[Organization], Organization],
-        *,
-        absent: Organization | None = None,
-    ) -> Organization:
-        with self._lock:
-            current = self._by_id.get(organization_id, absent)
-            if current is None:
-                raise KeyError(organization_id)
-            changed = self._by_id[organization_id] = change(current)
-            return changed
 
 
 class MemoryEvents:
