@@ -22,6 +22,7 @@ from flask import Flask
 from shiftfill.adapters.bulk_load import bulk_insert
 from shiftfill.adapters.store_outage import StartupWork
 from shiftfill.api.caregivers.schemas import CaregiverCreateSchema
+from shiftfill.api.clients.schemas import ClientCreateSchema
 from shiftfill.api.organizations.schemas import OrganizationCreateSchema
 from shiftfill.api.shifts.schemas import ShiftCreateSchema
 from shiftfill.services.dependencies import Dependencies
@@ -99,6 +100,7 @@ class SeedRecords:
     organizations: list[dict[str, Any]]
     caregivers: list[dict[str, Any]]
     shifts: list[dict[str, Any]]
+    clients: list[dict[str, Any]]
 
 
 def read_seed(deps: Dependencies, path: Path) -> SeedRecords:
@@ -107,17 +109,20 @@ def read_seed(deps: Dependencies, path: Path) -> SeedRecords:
     try:
         agencies = OrganizationCreateSchema(many=True).load(data.get("organizations", []))
         people = CaregiverCreateSchema(many=True).load(data.get("caregivers", []))
+        patients = ClientCreateSchema(many=True).load(data.get("clients", []))
         open_shifts = SeedShiftSchema(many=True, now=deps.clock()).load(data.get("shifts", []))
     except ma.ValidationError as exc:
         raise SeedError(f"Seed file {path} is invalid: {exc.messages}") from exc
-    return SeedRecords(path, agencies, people, open_shifts)
+    return SeedRecords(path, agencies, people, open_shifts, patients)
 
 
 def add_seed(deps: Dependencies, records: SeedRecords) -> None:
     """Add the records the store does not hold; ``StoreUnavailable`` if it does not answer."""
     try:
         with bulk_insert(len(records.caregivers)):
-            added = seed(deps, records.caregivers, records.shifts, records.organizations)
+            added = seed(
+                deps, records.caregivers, records.shifts, records.organizations, records.clients
+            )
     except ServiceError as exc:
         raise SeedError(f"Seed file {records.path} is invalid: {exc.message}") from exc
     log.info("seed %s: added %d caregivers and %d shifts", records.path.name, *added)
@@ -141,8 +146,14 @@ def _read(path: Path) -> dict[str, Any]:
         raise SeedError(f"Seed file {path} cannot be read: {exc.strerror}") from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise SeedError(f"Seed file {path} is not valid JSON: {exc}") from exc
-    if not isinstance(data, dict) or set(data) - {"organizations", "caregivers", "shifts"}:
+    if not isinstance(data, dict) or set(data) - {
+        "organizations",
+        "caregivers",
+        "clients",
+        "shifts",
+    }:
         raise SeedError(
-            f"Seed file {path} must be an object with 'organizations', 'caregivers' and 'shifts'."
+            f"Seed file {path} must be an object with 'organizations', 'caregivers', "
+            "'clients' and 'shifts'."
         )
     return data

@@ -79,7 +79,7 @@ def test_production_config_loads_the_sample_data_by_default() -> None:
     [
         ("{not json", "not valid JSON"),
         ('{"caregivers": [{"name": "A", "role": "RN", "phone": "12"}]}', "phone"),
-        ('{"people": []}', "must be an object with 'organizations', 'caregivers' and 'shifts'"),
+        ('{"people": []}', "'clients' and 'shifts'"),
         (
             '{"caregivers": [{"id": "a", "name": "A", "role": "RN", "phone": "+15555550101"},'
             '{"id": "a", "name": "B", "role": "RN", "phone": "+15555550102"}]}',
@@ -302,7 +302,7 @@ def test_the_sample_shifts_are_relative_to_start_up_and_open_to_fan_out_on_any_d
         with freeze_time(day):
             client = make_app(SHIFTFILL_SEED_FILE=SAMPLE_SEED).test_client()
             shifts = client.get("/shifts?status=open").json
-            assert {s["id"] for s in shifts} == {"sh_1", "sh_2", "sh_3", "sh_4"}
+            assert {s["id"] for s in shifts} == {"sh_1", "sh_2", "sh_3", "sh_4", "sh_5"}
             sh_1 = client.get("/shifts/sh_1").json
             assert (
                 sh_1["start_time"] == (datetime.fromisoformat(day) + timedelta(hours=6)).isoformat()

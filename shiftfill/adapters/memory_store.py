@@ -18,6 +18,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TypeVar
 
+from shiftfill.adapters.memory_clients import MemoryClients, MemoryOrganizations
 from shiftfill.adapters.memory_inbound import MemoryInbound
 from shiftfill.domain import indexes
 from shiftfill.domain.contact import reachable
@@ -29,6 +30,7 @@ from shiftfill.domain.indexes import (
 )
 from shiftfill.domain.model import (
     Caregiver,
+    Client,
     Event,
     Notification,
     Organization,
@@ -58,8 +60,10 @@ class MemoryCaregivers:
     qualified caregivers of a shift costs the size of the answer, not of the store.
     """
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
+    def __init__(self, lock: threading.Lock | None = None) -> None:
+        # The store passes the shifts' lock: a claim reads a caregiver's credentials
+        # in its step, so an edit of them is never interleaved with one.
+        self._lock = lock or threading.Lock()
         self._by_id: dict[str, Caregiver] = {}
         self._by_phone: dict[str, str] = {}
         self._contactable_by_role: dict[str, dict[str, None]] = defaultdict(dict)
@@ -153,50 +157,6 @@ class MemoryCaregivers:
 
     def __len__(self) -> int:
         return len(self._by_id)
-
-
-class MemoryOrganizations:
-    """Organizations by id, in the order they were added."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._by_id: dict[str, Organization] = {}
-
-    def add(self, organization: Organization) -> None:
-        with self._lock:
-            if organization.id in self._by_id:
-                raise DuplicateKey("id", organization.id)
-            self._by_id[organization.id] = organization
-
-    def add_absent(self, organizations: Sequence[Organization]) -> list[Organization]:
-        with self._lock:
-            added = []
-            for organization in organizations:
-                if organization.id not in self._by_id:
-                    self._by_id[organization.id] = organization
-                    added.append(organization)
-            return added
-
-    def get(self, organization_id: str) -> Organization | None:
-        return self._by_id.get(organization_id)
-
-    def all(self) -> list[Organization]:
-        with self._lock:
-            return list(self._by_id.values())
-
-    def update(
-        self,
-        organization_id: str,
-        change: Callable[[Organization], Organization],
-        *,
-        absent: Organization | None = None,
-    ) -> Organization:
-        with self._lock:
-            current = self._by_id.get(organization_id, absent)
-            if current is None:
-                raise KeyError(organization_id)
-            changed = self._by_id[organization_id] = change(current)
-            return changed
 
 
 class MemoryEvents:
@@ -358,6 +318,7 @@ class MemoryShifts:
         caregivers: MemoryCaregivers,
         organizations: MemoryOrganizations,
         code_source: Callable[[int], str] = random_offer_code,
+        clients: MemoryClients | None = None,
     ) -> None:
         self._lock = lock
         self._events = events
@@ -366,10 +327,12 @@ class MemoryShifts:
         # the other way round).
         self._caregivers = caregivers
         self._organizations = organizations
+        self._clients = clients if clients is not None else MemoryClients(lock)
         self._code_source = code_source
         self._by_id: dict[str, Shift] = {}
         self._codes_in_use: set[str] = set()
         self._due_rounds: dict[str, datetime] = {}
+        self._due_waves: dict[str, datetime] = {}
         # The shifts assigned to each caregiver, for the overlap and hours checks.
         self._assigned: dict[str, dict[str, None]] = defaultdict(dict)
         # Fanned-out shifts by role: open ones, and the most recently closed ones.
@@ -455,6 +418,11 @@ class MemoryShifts:
             due = [(at, sid) for sid, at in self._due_rounds.items()]
         return indexes.due_first(due, now)
 
+    def due_waves(self, now: datetime) -> list[str]:
+        with self._lock:
+            due = [(at, sid) for sid, at in self._due_waves.items()]
+        return indexes.due_first(due, now)
+
     def __len__(self) -> int:
         return len(self._by_id)
 
@@ -469,6 +437,10 @@ class MemoryShifts:
             self._due_rounds[delta.shift_id] = delta.phone_round
         else:
             self._due_rounds.pop(delta.shift_id, None)
+        if delta.next_wave is not None:
+            self._due_waves[delta.shift_id] = delta.next_wave
+        else:
+            self._due_waves.pop(delta.shift_id, None)
         if delta.closed is not None:
             self._open_fanouts[delta.role].pop(delta.shift_id, None)
             self._closed_fanouts[delta.role].append(delta.shift_id)
@@ -495,6 +467,12 @@ class _Reads:
     ) -> tuple[list[Shift], Organization | None]:
         return self.assignments(caregiver_id, since), self.organization(organization_id)
 
+    def caregiver(self, caregiver_id: str) -> Caregiver | None:
+        return self._shifts._caregivers.get(caregiver_id)
+
+    def client(self, client_id: str) -> Client | None:
+        return self._shifts._clients.get(client_id)
+
 
 class MemoryStore:
     """Everything in this process's memory; lost when the process ends."""
@@ -510,13 +488,20 @@ class MemoryStore:
         code_source: Callable[[int], str] = random_offer_code,
     ) -> None:
         lock = threading.Lock()
-        self.caregivers = MemoryCaregivers()
+        self.caregivers = MemoryCaregivers(lock)
         self.organizations = MemoryOrganizations()
+        self.clients = MemoryClients(lock)
         self.events = MemoryEvents(lock)
         self.outbox = MemoryOutbox(lock)
         self.notifications = MemoryNotifications(lock, self.events, self.outbox)
         self.shifts = MemoryShifts(
-            lock, self.events, self.notifications, self.caregivers, self.organizations, code_source
+            lock,
+            self.events,
+            self.notifications,
+            self.caregivers,
+            self.organizations,
+            code_source,
+            self.clients,
         )
         self.inbound = MemoryInbound(dedupe_window, clock)
         self._seeded_lock = threading.Lock()

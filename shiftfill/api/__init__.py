@@ -7,6 +7,7 @@ from flask import Flask
 from shiftfill.api import auth, limits
 from shiftfill.api.blueprint import Api
 from shiftfill.api.caregivers.views import blp as caregivers_blp
+from shiftfill.api.clients.views import blp as clients_blp
 from shiftfill.api.docs.views import blp as docs_blp
 from shiftfill.api.errors import register_error_handlers
 from shiftfill.api.health.views import blp as health_blp
@@ -29,6 +30,7 @@ def init_app(app: Flask) -> Api:
         metrics_blp,
         organizations_blp,
         caregivers_blp,
+        clients_blp,
         shifts_blp,
         messages_blp,
         voice_blp,

@@ -9,11 +9,13 @@ with the facts they hold; the stores' role index lists exactly the caregivers
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Iterable
-from datetime import datetime, time, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from shiftfill.domain.model import Caregiver, Channel, Organization, Shift
+from shiftfill.domain.model import Caregiver, Channel, Client, Location, Organization, Shift
 
 
 class NotAsked(enum.StrEnum):
@@ -27,6 +29,10 @@ class NotAsked(enum.StrEnum):
     CONFLICT = "conflict"
     OVER_HOURS = "over_hours"
     QUIET_HOURS = "quiet_hours"
+    EXCLUDED = "excluded"
+    OUT_OF_RANGE = "out_of_range"
+    CREDENTIAL_MISSING = "credential_missing"
+    CREDENTIAL_EXPIRED = "credential_expired"
 
     @property
     def unreachable(self) -> bool:
@@ -38,9 +44,90 @@ class NotAsked(enum.StrEnum):
         """True for the reasons a phone round notes on the shift's trail (``call_skipped``)."""
         return self in _NOTED
 
+    @property
+    def unmatched(self) -> bool:
+        """True for the reasons of a shift's client and credentials (a claim: ``not_eligible``)."""
+        return self in _UNMATCHED
+
 
 _UNREACHABLE = frozenset({NotAsked.OPTED_OUT, NotAsked.INACTIVE, NotAsked.OTHER_ROLE})
-_NOTED = frozenset({NotAsked.CONFLICT, NotAsked.OVER_HOURS, NotAsked.QUIET_HOURS})
+_UNMATCHED = frozenset(
+    {
+        NotAsked.EXCLUDED,
+        NotAsked.OUT_OF_RANGE,
+        NotAsked.CREDENTIAL_MISSING,
+        NotAsked.CREDENTIAL_EXPIRED,
+    }
+)
+_NOTED = frozenset({NotAsked.CONFLICT, NotAsked.OVER_HOURS, NotAsked.QUIET_HOURS, *_UNMATCHED})
+
+EARTH_RADIUS_MILES = 3958.7613
+
+
+def distance_miles(a: Location, b: Location) -> float:
+    """The great-circle distance between two places, in miles (haversine)."""
+    lat1, lat2 = math.radians(a.lat), math.radians(b.lat)
+    dlat, dlon = lat2 - lat1, math.radians(b.lon - a.lon)
+    h = math.sin(dlat / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin(dlon / 2) ** 2
+    return 2 * EARTH_RADIUS_MILES * math.asin(min(1.0, math.sqrt(h)))
+
+
+def last_day(shift: Shift, time_zone: str) -> date:
+    """The local day a shift ends on; one that ends at midnight ends the day before."""
+    end = shift.end_time - timedelta(microseconds=1)
+    return end.astimezone(ZoneInfo(time_zone)).date()
+
+
+@dataclass(frozen=True, slots=True)
+class Needs:
+    """What a shift asks of a caregiver beyond role and time: its client's lists and place,
+    and credentials valid through its last day. Made once per shift (``needs``), then
+    asked of each caregiver, so ten thousand checks share one set of look-ups.
+    """
+
+    excluded: frozenset[str]
+    place: Location | None
+    codes: tuple[str, ...]
+    through: date
+
+    def why_not(self, caregiver: Caregiver) -> NotAsked | None:
+        """Why the shift's client or credentials keep ``caregiver`` from it, or ``None``."""
+        if caregiver.id in self.excluded:
+            return NotAsked.EXCLUDED
+        if caregiver.max_travel_miles is not None:
+            miles = self.distance(caregiver)
+            if miles is not None and miles > caregiver.max_travel_miles:
+                return NotAsked.OUT_OF_RANGE
+        for code in self.codes:
+            held = [c for c in caregiver.credentials if c.code == code]
+            if not held:
+                return NotAsked.CREDENTIAL_MISSING
+            if not any(c.expires_on is None or c.expires_on >= self.through for c in held):
+                return NotAsked.CREDENTIAL_EXPIRED
+        return None
+
+    def distance(self, caregiver: Caregiver) -> float | None:
+        """Miles from the caregiver to the client, ``None`` when either place is unknown."""
+        if self.place is None or caregiver.location is None:
+            return None
+        return distance_miles(caregiver.location, self.place)
+
+
+def needs(shift: Shift, client: Client | None, organization: Organization | None) -> Needs | None:
+    """What ``shift`` asks beyond role and time, or ``None`` when it asks nothing more.
+
+    ``client`` is the shift's client as read (``None``: it has none, or it is gone).
+    """
+    if client is None and not shift.required_credentials:
+        return None
+    zone = organization.time_zone if organization is not None else "UTC"
+    return Needs(
+        excluded=frozenset(client.excluded_caregiver_ids) if client else frozenset(),
+        place=client.location if client else None,
+        codes=shift.required_credentials,
+        through=last_day(shift, zone),
+    )
+
 
 # Further back than the Monday that starts a shift's week, in any time zone.
 ELIGIBILITY_LOOKBACK = timedelta(days=8)
@@ -64,6 +151,7 @@ def why_not_ask(
     at: datetime | None = None,
     organization: Organization | None = None,
     assigned: Iterable[Shift] | None = None,
+    wants: Needs | None = None,
 ) -> NotAsked | None:
     """Say why ``caregiver_id`` may not be asked about ``shift`` now, or ``None`` if they may.
 
@@ -71,7 +159,8 @@ def why_not_ask(
     ``caregiver``, that they are reachable and of the shift's role; a call, that
     they have not declined; ``assigned`` (their shifts) with ``organization``,
     that the shift neither overlaps one nor passes the weekly cap; ``at`` with
-    ``organization`` on a call, that it is not inside their quiet hours.
+    ``organization`` on a call, that it is not inside their quiet hours;
+    ``wants`` with ``caregiver``, that the shift's client and credentials allow them.
     """
     if not shift.is_open:
         return NotAsked.SHIFT_CLOSED
@@ -82,6 +171,10 @@ def why_not_ask(
             return NotAsked.INACTIVE
         if caregiver.role != shift.role_required:
             return NotAsked.OTHER_ROLE
+        if wants is not None:
+            unmatched = wants.why_not(caregiver)
+            if unmatched is not None:
+                return unmatched
     calling = channel is Channel.CALL
     if calling and shift.fanout is not None and shift.fanout.has_declined(caregiver_id):
         return NotAsked.DECLINED
@@ -131,6 +224,10 @@ _EXPLAINED = {
     NotAsked.CONFLICT: "the caregiver holds an overlapping shift",
     NotAsked.OVER_HOURS: "the shift would pass the caregiver's weekly hours",
     NotAsked.QUIET_HOURS: "it is inside the caregiver's quiet hours",
+    NotAsked.EXCLUDED: "the client asked not to have this caregiver",
+    NotAsked.OUT_OF_RANGE: "the client lives beyond the caregiver's travel range",
+    NotAsked.CREDENTIAL_MISSING: "the caregiver lacks a credential the shift requires",
+    NotAsked.CREDENTIAL_EXPIRED: "a credential the shift requires expires before it ends",
 }
 
 

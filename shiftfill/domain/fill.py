@@ -26,11 +26,15 @@ def fan_out(
     qualified: Sequence[str],
     not_offered: Mapping[str, NotAsked],
     escalation_delay: timedelta,
+    next_wave_at: datetime | None = None,
+    waiting: int = 0,
 ) -> ShiftChange:
     """Start the fanout with a free code, texting ``qualified``; note who was left out and why.
 
     ``not_offered`` are the caregivers of the role whom ``contact.why_not_ask``
     refused; they get no text, and the ``fanout_started`` event counts them by reason.
+    With waves, ``qualified`` is the first wave, ``waiting`` how many qualified wait
+    for later ones, and ``next_wave_at`` when the second is due.
     """
     change = rules.start_fanout(
         shift,
@@ -38,20 +42,47 @@ def fan_out(
         offer_code=reads.free_code(),
         qualified_ids=qualified,
         escalation_delay=escalation_delay,
+        next_wave_at=next_wave_at,
     )
     if not change.changed:
         return change
     code = change.shift.fanout.offer_code if change.shift.fanout else None
     detail: dict[str, object] = {"offered": len(qualified), "offer_code": code}
+    if waiting:
+        detail["waiting"] = waiting
     if not_offered:
         # How ops learns who was left out and why; those caregivers get no text.
         detail["not_offered"] = dict(Counter(map(str, not_offered.values())))
     change = change.noting(Event(at=now, type=EventType.FANOUT_STARTED, detail=detail))
-    if not qualified:
+    if not qualified and not waiting:
         change = change.noting(
             Event(at=now, type=EventType.NO_ONE_QUALIFIED, detail={"role": shift.role_required})
         )
     return change.reaching(Outreach(Channel.SMS, qualified, now))
+
+
+def wave(
+    shift: Shift,
+    reads: StepReads,
+    *,
+    now: datetime,
+    number: int,
+    caregiver_ids: Sequence[str],
+    next_wave_at: datetime | None,
+) -> ShiftChange:
+    """Send wave ``number`` of the fanout to ``caregiver_ids`` if it is due and not sent yet.
+
+    ``caregiver_ids`` are the best of those qualified and not yet offered, as
+    ranked before the step; the step texts only those not offered meanwhile.
+    """
+    change = rules.send_wave(
+        shift, now=now, wave=number, caregiver_ids=caregiver_ids, next_wave_at=next_wave_at
+    )
+    if not change.changed or change.indexes is None or change.indexes.wave is None:
+        return change
+    _, sent = change.indexes.wave
+    event = Event(at=now, type=EventType.WAVE_SENT, detail={"wave": number, "offered": len(sent)})
+    return change.noting(event).reaching(Outreach(Channel.SMS, sent, now))
 
 
 def why_not_called(
@@ -61,6 +92,7 @@ def why_not_called(
     *,
     at: datetime,
     organization: Organization,
+    wants: contact.Needs | None = None,
 ) -> dict[str, NotAsked | None]:
     """Each offered caregiver, in the order offered, with why they get no call (``None``: called).
 
@@ -79,6 +111,7 @@ def why_not_called(
             at=at,
             organization=organization,
             assigned=held.get(cid),
+            wants=wants,
         )
         for cid in fanout.offered_caregiver_ids
         if cid in caregivers
@@ -135,8 +168,21 @@ def answer(
             caregiver_id, contact.eligibility_since(shift), shift.organization_id
         )
         organization = stored or fallback
+        caregiver, wants = None, None
+        if shift.client_id is not None or shift.required_credentials:
+            # The client's lists and the caregiver's credentials as they are now, in
+            # this step: an exclusion or a lapse that lands first is honoured.
+            caregiver = reads.caregiver(caregiver_id)
+            client = reads.client(shift.client_id) if shift.client_id else None
+            wants = contact.needs(shift, client, organization)
         change = rules.claim(
-            shift, caregiver_id, now=now, assigned=assigned, organization=organization
+            shift,
+            caregiver_id,
+            now=now,
+            assigned=assigned,
+            organization=organization,
+            caregiver=caregiver,
+            wants=wants,
         )
     else:
         change = rules.decline(shift, caregiver_id)
@@ -158,6 +204,7 @@ _OUTCOME_EVENTS = {
     Outcome.DECLINED: EventType.DECLINED,
     Outcome.CONFLICT: EventType.CLAIM_REFUSED,
     Outcome.OVER_HOURS: EventType.CLAIM_REFUSED,
+    Outcome.NOT_ELIGIBLE: EventType.CLAIM_REFUSED,
 }
 
 

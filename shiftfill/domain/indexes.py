@@ -4,8 +4,9 @@ Written once for both stores, so they cannot drift: a store computes
 ``index_delta(before, after)`` for every change of a shift and only persists it.
 The rules: a code is in use while its shift is open; a shift is among its role's
 open fanouts while open, then among the ``RECENTLY_CLOSED`` latest closed ones; a
-phone round is pending while its shift is open and not yet escalated; a shift
-enters its caregiver's assignments in the change that assigns it.
+phone round is pending while its shift is open and not yet escalated, and so is
+its next wave while it has one; a shift enters its caregiver's assignments in the
+change that assigns it.
 """
 
 from __future__ import annotations
@@ -47,6 +48,9 @@ class IndexDelta:
     whose shift closed, free again, its shift among the role's recently closed.
     ``assigned_to``: the caregiver who holds the shift from now on. ``phone_round``:
     when the shift's phone round is due, or ``None`` when none is pending.
+    ``wave``: the number of a wave this change sent (from 2) and the ids it offered
+    (a store keeps each wave's ids beside the first). ``next_wave``: when the
+    shift's next wave is due, or ``None`` when none is pending.
     """
 
     shift_id: str
@@ -57,6 +61,8 @@ class IndexDelta:
     closed: str | None = None
     assigned_to: str | None = None
     phone_round: datetime | None = None
+    wave: tuple[int, tuple[str, ...]] | None = None
+    next_wave: datetime | None = None
 
 
 def index_delta(before: Shift, after: Shift) -> IndexDelta:
@@ -64,6 +70,14 @@ def index_delta(before: Shift, after: Shift) -> IndexDelta:
     fanout = after.fanout
     started = fanout if before.fanout is None and fanout is not None else None
     pending = after.is_open and fanout is not None and fanout.escalated_at is None
+    wave = None
+    if (
+        fanout is not None
+        and before.fanout is not None
+        and fanout.waves_sent > before.fanout.waves_sent
+    ):
+        already = len(before.fanout.offered_caregiver_ids)
+        wave = (fanout.waves_sent, fanout.offered_caregiver_ids[already:])
     return IndexDelta(
         shift_id=after.id,
         role=after.role_required,
@@ -77,6 +91,8 @@ def index_delta(before: Shift, after: Shift) -> IndexDelta:
         ),
         assigned_to=(after.assigned_caregiver_id if before.assigned_caregiver_id is None else None),
         phone_round=fanout.escalation_due_at if pending else None,  # type: ignore[union-attr]
+        wave=wave,
+        next_wave=fanout.next_wave_at if pending else None,  # type: ignore[union-attr]
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import date, datetime, time
 from typing import Any, NamedTuple
 
 # The organization a shift belongs to when none is named; it always exists.
@@ -86,16 +86,55 @@ class EventType(enum.StrEnum):
     CAREGIVER_CHANGED = "caregiver_changed"
     CALL_SKIPPED = "call_skipped"
     CLAIM_REFUSED = "claim_refused"
+    WAVE_SENT = "wave_sent"
+
+
+@dataclass(frozen=True, slots=True)
+class Waves:
+    """How a fanout widens: ``size`` caregivers at a time, every ``interval_seconds``."""
+
+    size: int
+    interval_seconds: int
 
 
 @dataclass(frozen=True, slots=True)
 class Organization:
-    """An agency: its name in texts, its time zone (IANA), and an optional weekly hours cap."""
+    """An agency: its name in texts, its time zone (IANA), an optional weekly hours cap,
+    and whether its fanouts go out in waves (``None``: everyone at once)."""
 
     id: str
     name: str
     time_zone: str = "UTC"
     max_weekly_hours: float | None = None
+    waves: Waves | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """A place on the globe, in degrees."""
+
+    lat: float
+    lon: float
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    """A licence or certificate a caregiver holds; ``expires_on`` ``None`` never expires."""
+
+    code: str
+    expires_on: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    """An agency's patient: where they live, whom they prefer and whom they refuse."""
+
+    id: str
+    organization_id: str
+    name: str
+    location: Location | None = None
+    preferred_caregiver_ids: tuple[str, ...] = ()
+    excluded_caregiver_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +167,10 @@ class Caregiver:
     active: bool = True
     language: str = "en"
     quiet_hours: QuietHours | None = None
+    location: Location | None = None
+    # ``None``: any distance.
+    max_travel_miles: float | None = None
+    credentials: tuple[Credential, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +183,9 @@ class Fanout:
     offered_caregiver_ids: tuple[str, ...]
     declined_caregiver_ids: tuple[str, ...] = ()
     escalated_at: datetime | None = None
+    # Waves texted so far (everyone at once is one wave), and when the next is due.
+    waves_sent: int = 1
+    next_wave_at: datetime | None = None
     # Membership tests on ten thousand offers must not scan the tuple.
     _offered: frozenset[str] = field(init=False, repr=False, compare=False)
 
@@ -176,6 +222,8 @@ class Shift:
     filled_at: datetime | None = None
     cancelled_at: datetime | None = None
     fanout: Fanout | None = None
+    client_id: str | None = None
+    required_credentials: tuple[str, ...] = ()
 
     @property
     def is_open(self) -> bool:

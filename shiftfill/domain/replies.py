@@ -81,6 +81,10 @@ ENGLISH = Phrasebook(
             "Thank you, but the {shift} would take you over {cap} hours that week, "
             "so we can't give it to you."
         ),
+        "not_eligible": (
+            "Thank you, but you are not able to take the {shift} for this client, "
+            "so we can't give it to you. Please call the office with any questions."
+        ),
         "help": "{org}: {how} Reply STOP to unsubscribe.",
         "unrecognized": "Sorry, we did not understand. {how}",
         "no_answer": "We did not hear an answer. You can still reply to our text message. Goodbye.",
@@ -138,6 +142,10 @@ SPANISH = Phrasebook(
         "over_hours": (
             "Gracias, pero con el {shift} pasaría de {cap} horas esa semana, "
             "así que no podemos dárselo."
+        ),
+        "not_eligible": (
+            "Gracias, pero no puede tomar el {shift} para este cliente, "
+            "así que no podemos dárselo. Llame a la oficina si tiene preguntas."
         ),
         "help": "{org}: {how} Responda BAJA para darse de baja.",
         "unrecognized": "Perdón, no entendimos. {how}",

@@ -18,6 +18,7 @@ from shiftfill.domain.indexes import IndexDelta, index_delta
 from shiftfill.domain.model import (
     Caregiver,
     Channel,
+    Client,
     Event,
     EventType,
     Fanout,
@@ -43,6 +44,7 @@ class Outcome(enum.StrEnum):
     AMBIGUOUS = "ambiguous"
     CONFLICT = "conflict"
     OVER_HOURS = "over_hours"
+    NOT_ELIGIBLE = "not_eligible"
 
 
 class ShiftConflict(Exception):
@@ -162,10 +164,27 @@ class StepReads(Protocol):
     ) -> tuple[list[Shift], Organization | None]:
         """``assignments`` and ``organization`` together: what a claim reads, in one go."""
 
+    def caregiver(self, caregiver_id: str) -> Caregiver | None:
+        """The caregiver as stored, or ``None`` when it is not."""
+
+    def client(self, client_id: str) -> Client | None:
+        """The client as stored, or ``None`` when it is not."""
+
 
 # What the agency may change on a caregiver; ``opted_out`` only back to false.
 EDITABLE_FIELDS = frozenset(
-    {"name", "phone", "role", "active", "opted_out", "language", "quiet_hours"}
+    {
+        "name",
+        "phone",
+        "role",
+        "active",
+        "opted_out",
+        "language",
+        "quiet_hours",
+        "location",
+        "max_travel_miles",
+        "credentials",
+    }
 )
 
 
@@ -236,9 +255,12 @@ def start_fanout(
     offer_code: str,
     qualified_ids: Iterable[str],
     escalation_delay: timedelta,
+    next_wave_at: datetime | None = None,
 ) -> ShiftChange:
     """Open the fanout of an open shift; a shift already fanned out stays as it is.
 
+    ``qualified_ids`` are the first wave (everyone, without waves); ``next_wave_at``
+    when the next wave is due, ``None`` when none will be.
     ``changed`` tells whether this call started the fanout. A shift that has
     ended cannot start one; a repeat of a fanout that started in time is
     still answered as a repeat.
@@ -256,8 +278,53 @@ def start_fanout(
         offer_code=offer_code,
         escalation_due_at=now + escalation_delay,
         offered_caregiver_ids=tuple(qualified_ids),
+        next_wave_at=next_wave_at,
     )
     return ShiftChange.moved(shift, replace(shift, fanout=fanout))
+
+
+def wave_due(shift: Shift, now: datetime) -> bool:
+    """Whether the next wave of the shift's fanout may go out at ``now``.
+
+    Only on an open shift still in its text round: a fill, a cancel or the phone
+    round ends the waves (I2, I4 in docs/invariants.md).
+    """
+    fanout = shift.fanout
+    return (
+        shift.is_open
+        and fanout is not None
+        and fanout.escalated_at is None
+        and fanout.next_wave_at is not None
+        and fanout.next_wave_at <= now
+    )
+
+
+def send_wave(
+    shift: Shift,
+    *,
+    now: datetime,
+    wave: int,
+    caregiver_ids: Sequence[str],
+    next_wave_at: datetime | None,
+) -> ShiftChange:
+    """Offer the shift to the next wave, ``caregiver_ids``; ``wave`` is its number (from 2).
+
+    Unchanged unless the wave is due and is the one the fanout expects next, so
+    of any number of processes that decided the same wave only the first sends it.
+    Caregivers offered already are left out; ``next_wave_at`` is when the wave
+    after this one is due, ``None`` when there is none.
+    """
+    fanout = shift.fanout
+    if not wave_due(shift, now) or fanout is None or fanout.waves_sent + 1 != wave:
+        return ShiftChange.kept(shift)
+    new = [cid for cid in dict.fromkeys(caregiver_ids) if not fanout.was_offered_to(cid)]
+    waved = replace(
+        fanout,
+        offered_caregiver_ids=(*fanout.offered_caregiver_ids, *new),
+        waves_sent=wave if new else fanout.waves_sent,
+        next_wave_at=next_wave_at if new else None,
+    )
+    return ShiftChange.moved(shift, replace(shift, fanout=waved))
 
 
 def claim(
@@ -267,11 +334,15 @@ def claim(
     now: datetime,
     assigned: Iterable[Shift] = (),
     organization: Organization | None = None,
+    caregiver: Caregiver | None = None,
+    wants: contact.Needs | None = None,
 ) -> ShiftChange:
     """Decide an accepting reply: the first eligible claim on an open shift wins.
 
     ``assigned`` are the caregiver's shifts, read in the same atomic step; with
     the shift's ``organization`` they decide ``conflict`` and ``over_hours``.
+    ``caregiver`` and what the shift ``wants`` (its client, its credentials), read
+    in the step too, decide ``not_eligible``.
     """
     if shift.status is ShiftStatus.CANCELLED:
         return ShiftChange.kept(shift, Outcome.UNAVAILABLE)
@@ -281,6 +352,10 @@ def claim(
         return ShiftChange.kept(shift, Outcome.FILLED)
     if shift.fanout is None or not shift.fanout.was_offered_to(caregiver_id):
         return ShiftChange.kept(shift, Outcome.NO_OPEN_OFFER)
+    if caregiver is not None and wants is not None:
+        unmatched = wants.why_not(caregiver)
+        if unmatched is not None:
+            return ShiftChange.kept(shift, Outcome.NOT_ELIGIBLE)
     refused = contact.why_not_ask(shift, caregiver_id, assigned=assigned, organization=organization)
     if refused is not None:
         return ShiftChange.kept(shift, Outcome(refused.value))
@@ -289,6 +364,7 @@ def claim(
         status=ShiftStatus.FILLED,
         assigned_caregiver_id=caregiver_id,
         filled_at=now,
+        fanout=_no_more_waves(shift.fanout),
     )
     return ShiftChange.moved(shift, filled, Outcome.ASSIGNED)
 
@@ -325,7 +401,9 @@ def begin_phone_round(shift: Shift, *, now: datetime) -> ShiftChange:
         or now < fanout.escalation_due_at
     ):
         return ShiftChange.kept(shift)
-    return ShiftChange.moved(shift, replace(shift, fanout=replace(fanout, escalated_at=now)))
+    # The phone round is the last step: waves still due stop here.
+    escalated = replace(fanout, escalated_at=now, next_wave_at=None)
+    return ShiftChange.moved(shift, replace(shift, fanout=escalated))
 
 
 def cancel(shift: Shift, *, now: datetime) -> ShiftChange:
@@ -334,5 +412,14 @@ def cancel(shift: Shift, *, now: datetime) -> ShiftChange:
         return ShiftChange.kept(shift)
     if shift.status is ShiftStatus.FILLED:
         raise ShiftConflict(shift, "The shift is already filled.")
-    cancelled = replace(shift, status=ShiftStatus.CANCELLED, cancelled_at=now)
+    cancelled = replace(
+        shift, status=ShiftStatus.CANCELLED, cancelled_at=now, fanout=_no_more_waves(shift.fanout)
+    )
     return ShiftChange.moved(shift, cancelled)
+
+
+def _no_more_waves(fanout: Fanout | None) -> Fanout | None:
+    """A closed shift's fanout: no wave is due any more."""
+    if fanout is None or fanout.next_wave_at is None:
+        return fanout
+    return replace(fanout, next_wave_at=None)

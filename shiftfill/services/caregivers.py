@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any
 
 from shiftfill.domain import rules
-from shiftfill.domain.model import Caregiver, Event, EventType, QuietHours
+from shiftfill.domain.model import Caregiver, Credential, Event, EventType, Location, QuietHours
 from shiftfill.phones import mask
 from shiftfill.services.dependencies import Dependencies
 from shiftfill.services.errors import Conflict, Invalid, NotFound
@@ -29,6 +29,9 @@ def register_caregiver(
     id: str | None = None,
     language: str = "en",
     quiet_hours: QuietHours | None = None,
+    location: Location | None = None,
+    max_travel_miles: float | None = None,
+    credentials: Sequence[Credential] = (),
 ) -> Caregiver:
     """Add a caregiver; ``role`` and ``phone`` arrive already normalised."""
     record = {
@@ -40,6 +43,9 @@ def register_caregiver(
         "id": id,
         "language": language,
         "quiet_hours": quiet_hours,
+        "location": location,
+        "max_travel_miles": max_travel_miles,
+        "credentials": credentials,
     }
     return register_caregivers(deps, [record])[0]
 
@@ -65,6 +71,9 @@ def new_caregiver(record: dict[str, Any]) -> Caregiver:
         active=record.get("active", True),
         language=record.get("language", "en"),
         quiet_hours=record.get("quiet_hours"),
+        location=record.get("location"),
+        max_travel_miles=record.get("max_travel_miles"),
+        credentials=tuple(record.get("credentials", ())),
     )
 
 
@@ -100,6 +109,8 @@ def update_caregiver(
     out is theirs to do, not the agency's.
     """
     now = deps.clock()
+    if "credentials" in changes:
+        changes = {**changes, "credentials": tuple(changes["credentials"])}
     try:
         change = deps.store.caregivers.update(
             caregiver_id, partial(rules.edit, changes=changes, now=now)

@@ -81,13 +81,16 @@ def prepare_sends(deps: Dependencies, notification_ids: Sequence[str]) -> list[R
         if shift is None or caregiver is None:
             moot[notification.id] = "shift or caregiver is gone"
             continue
+        org = as_stored(deps, shift, found.organization)
+        # A credential that lapsed since the offer is caught here too (the client's lists
+        # are checked at the offer, the phone round and the claim).
+        wants = contact.needs(shift, None, org) if shift.required_credentials else None
         reason = contact.why_not_ask(
-            shift, caregiver.id, caregiver=caregiver, channel=notification.channel
+            shift, caregiver.id, caregiver=caregiver, channel=notification.channel, wants=wants
         )
         if reason is not None:
             moot[notification.id] = contact.explain(reason, shift)
             continue
-        org = as_stored(deps, shift, found.organization)
         candidates[notification.id] = Ready(notification, shift, caregiver, org)
     _skip(deps, moot)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 
 from shiftfill.domain import contact, fill, rules
@@ -11,6 +11,7 @@ from shiftfill.domain.contact import NotAsked
 from shiftfill.domain.model import Channel, Organization, Shift
 from shiftfill.services.dependencies import Dependencies
 from shiftfill.services.errors import Conflict, NotFound
+from shiftfill.services.matching import needs_ranking, read_match
 from shiftfill.services.organizations import organization_of
 
 log = logging.getLogger(__name__)
@@ -30,15 +31,29 @@ def start_fanout(deps: Dependencies, shift_id: str) -> tuple[Shift, bool]:
         raise NotFound(f"No shift with id {shift_id}.")
     now = deps.clock()
     org = organization_of(deps, shift)
-    of_role = deps.store.caregivers.qualified_ids(shift.role_required)
-    ineligible = ineligible_caregivers(deps, shift, org, of_role)
-    qualified = [cid for cid in of_role if cid not in ineligible] if ineligible else of_role
+    next_wave_at, waiting = None, 0
+    if shift.fanout is not None:
+        # A repeat: the step answers it as one, without reading the roster again.
+        qualified, ineligible = [], {}
+    elif needs_ranking(shift, org):
+        found = read_match(deps, shift, org)
+        qualified, ineligible = found.ranked_ids, found.left_out
+        if org.waves is not None and len(qualified) > org.waves.size:
+            waiting = len(qualified) - org.waves.size
+            qualified = qualified[: org.waves.size]
+            next_wave_at = now + timedelta(seconds=org.waves.interval_seconds)
+    else:
+        of_role = deps.store.caregivers.qualified_ids(shift.role_required)
+        ineligible = ineligible_caregivers(deps, shift, org, of_role)
+        qualified = [cid for cid in of_role if cid not in ineligible] if ineligible else of_role
     decide = partial(
         fill.fan_out,
         now=now,
         qualified=qualified,
         not_offered=ineligible,
         escalation_delay=deps.settings.escalation_delay,
+        next_wave_at=next_wave_at,
+        waiting=waiting,
     )
     try:
         change = deps.store.shifts.apply(shift_id, decide)
@@ -117,9 +132,11 @@ def run_phone_round(deps: Dependencies, shift_id: str, *, now: datetime | None =
     org = organization_of(deps, shift)
     reachable = [cid for cid, c in offered.items() if contact.reachable(c)]
     held = deps.store.shifts.assignments(reachable, contact.eligibility_since(shift))
+    client = deps.store.clients.get(shift.client_id) if shift.client_id else None
+    wants = contact.needs(shift, client, org)
     # Asked of the shift as read here, outside the step: a step asks again only what
     # may have changed since (a decline), so it stays short for ten thousand offered.
-    reasons = fill.why_not_called(shift, offered, held, at=at, organization=org)
+    reasons = fill.why_not_called(shift, offered, held, at=at, organization=org, wants=wants)
     change = deps.store.shifts.apply(shift_id, partial(fill.phone_round, at=at, reasons=reasons))
     if not change.changed or change.outreach is None:
         return 0

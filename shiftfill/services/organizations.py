@@ -77,6 +77,7 @@ def new_organization(record: dict[str, Any]) -> Organization:
         name=record["name"],
         time_zone=record["time_zone"],
         max_weekly_hours=record.get("max_weekly_hours"),
+        waves=record.get("waves"),
     )
 
 

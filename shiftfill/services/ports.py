@@ -1,6 +1,6 @@
 """The storage port and the outside world, as the use cases see them.
 
-A store is six repositories and an outbox. Every change of state is one call
+A store is seven repositories and an outbox. Every change of state is one call
 on one of them, and that call is one atomic step: it reads the current record,
 runs the pure domain decision it is given, and writes what the decision returns.
 A shift's decision returns a ``ShiftChange`` that carries everything the step
@@ -19,6 +19,7 @@ from typing import Protocol, TypeVar
 
 from shiftfill.domain.model import (
     Caregiver,
+    Client,
     Event,
     Notification,
     Organization,
@@ -152,6 +153,29 @@ class OrganizationRepository(Protocol):
         """
 
 
+class ClientRepository(Protocol):
+    """Clients (an agency's patients) by id, in the order they were added."""
+
+    def add(self, client: Client) -> None:
+        """Store a new client; ``DuplicateKey`` when the id is taken."""
+
+    def add_absent(self, clients: Sequence[Client]) -> list[Client]:
+        """Store the clients whose id is not stored yet; return those stored."""
+
+    def get(self, client_id: str) -> Client | None:
+        """Return the client with this id, or ``None``."""
+
+    def all(self, organization_id: str | None = None) -> list[Client]:
+        """List clients in the order they were added, optionally of one organization."""
+
+    def update(self, client_id: str, change: Callable[[Client], Client]) -> Client:
+        """Store ``change`` of the stored client in one atomic step; ``KeyError`` when none is.
+
+        A claim reads the client in its own step, so an exclusion stored first is
+        honoured by every claim decided after it.
+        """
+
+
 class ShiftRepository(Protocol):
     """Shifts, their fanouts, the offer codes in use and the phone rounds to come."""
 
@@ -199,6 +223,9 @@ class ShiftRepository(Protocol):
 
     def due_phone_rounds(self, now: datetime) -> list[str]:
         """List the open shifts whose phone round is due at ``now``, earliest first."""
+
+    def due_waves(self, now: datetime) -> list[str]:
+        """List the open shifts whose next wave is due at ``now``, earliest first."""
 
 
 class NotificationRepository(Protocol):
@@ -304,6 +331,9 @@ class Store(Protocol):
 
     @property
     def organizations(self) -> OrganizationRepository: ...
+
+    @property
+    def clients(self) -> ClientRepository: ...
 
     @property
     def shifts(self) -> ShiftRepository: ...

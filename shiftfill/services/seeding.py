@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from shiftfill.services.caregivers import new_caregiver
+from shiftfill.services.clients import check_client, new_client
 from shiftfill.services.dependencies import Dependencies
 from shiftfill.services.errors import Conflict, Invalid
 from shiftfill.services.organizations import find_organization, new_organization
@@ -16,6 +17,7 @@ def seed(
     caregivers: list[dict[str, Any]],
     shifts: list[dict[str, Any]],
     organizations: list[dict[str, Any]] | None = None,
+    clients: list[dict[str, Any]] | None = None,
 ) -> tuple[int, int]:
     """Add the organizations, caregivers and shifts whose ids the store does not hold.
 
@@ -28,9 +30,11 @@ def seed(
     agencies = [new_organization(record) for record in organizations or []]
     people = [new_caregiver(record) for record in caregivers]
     slots = [new_shift(record) for record in shifts]
+    patients = [new_client(record) for record in clients or []]
     for kind, ids in (
         ("organization", [o.id for o in agencies]),
         ("caregiver", [c.id for c in people]),
+        ("client", [c.id for c in patients]),
         ("shift", [s.id for s in slots]),
     ):
         repeated = sorted({i for i in ids if ids.count(i) > 1})
@@ -41,8 +45,21 @@ def seed(
         if slot.organization_id not in seeded and not find_organization(deps, slot.organization_id):
             message = f"Shift {slot.id} names no organization with id {slot.organization_id}."
             raise Invalid(message, {"organization_id": [message]})
+    known = seeded | {c.id for c in people}
+    for patient in patients:
+        check_client(deps, patient, known)
+    client_orgs = {c.id: c.organization_id for c in patients}
+    for slot in slots:
+        if slot.client_id is None:
+            continue
+        stored = deps.store.clients.get(slot.client_id)
+        org = client_orgs.get(slot.client_id) or (stored.organization_id if stored else None)
+        if org != slot.organization_id:
+            message = f"Shift {slot.id} names no client {slot.client_id} of its organization."
+            raise Invalid(message, {"client_id": [message]})
     deps.store.organizations.add_absent(agencies)
     added_people = deps.store.caregivers.add_absent(people)
+    deps.store.clients.add_absent(patients)
     added_shifts = deps.store.shifts.add_absent(slots)
     deps.store.mark_seeded(deps.clock())
     return len(added_people), len(added_shifts)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -26,15 +27,23 @@ def create_shift(
     start_time: datetime,
     end_time: datetime,
     id: str | None = None,
+    client_id: str | None = None,
+    required_credentials: Sequence[str] = (),
 ) -> Shift:
     """Add an open shift; the caller has checked that it ends after it starts.
 
     A shift that has already ended is refused: nobody could work it; its
-    organization must exist (``Invalid`` otherwise).
+    organization must exist, and its client be one of that organization
+    (``Invalid`` otherwise).
     """
     if find_organization(deps, organization_id) is None:
         message = f"No organization with id {organization_id}."
         raise Invalid(message, {"organization_id": [message]})
+    if client_id is not None:
+        client = deps.store.clients.get(client_id)
+        if client is None or client.organization_id != organization_id:
+            message = f"No client with id {client_id} in organization {organization_id}."
+            raise Invalid(message, {"client_id": [message]})
     shift = new_shift(
         {
             "id": id,
@@ -42,6 +51,8 @@ def create_shift(
             "role_required": role_required,
             "start_time": start_time,
             "end_time": end_time,
+            "client_id": client_id,
+            "required_credentials": required_credentials,
         }
     )
     if shift.has_ended(deps.clock()):
@@ -61,6 +72,8 @@ def new_shift(record: dict[str, Any]) -> Shift:
         role_required=record["role_required"],
         start_time=record["start_time"],
         end_time=record["end_time"],
+        client_id=record.get("client_id"),
+        required_credentials=tuple(dict.fromkeys(record.get("required_credentials", ()))),
     )
 
 

@@ -250,6 +250,9 @@ def test_patch_changes_name_phone_role_and_activity(client: FlaskClient) -> None
         "active": True,
         "language": "en",
         "quiet_hours": None,
+        "location": None,
+        "max_travel_miles": None,
+        "credentials": [],
     }
     assert client.get("/caregivers/cg_1").json == response.json
     assert patch(client, "cg_1", active=False).json["active"] is False

@@ -50,6 +50,11 @@ OPERATION_IDS = {
     ("post", "/shifts/{shift_id}/cancel"): "cancelShift",
     ("get", "/shifts/{shift_id}/notifications"): "listShiftNotifications",
     ("get", "/shifts/{shift_id}/events"): "listShiftEvents",
+    ("get", "/shifts/{shift_id}/candidates"): "listShiftCandidates",
+    ("get", "/clients"): "listClients",
+    ("post", "/clients"): "createClient",
+    ("get", "/clients/{client_id}"): "getClient",
+    ("patch", "/clients/{client_id}"): "updateClient",
     ("post", "/voice/gather"): "postCallAnswer",
 }
 
@@ -79,6 +84,11 @@ VALID_REQUESTS: dict[str, dict[str, Any]] = {
     "cancelShift": {},
     "listShiftNotifications": {},
     "listShiftEvents": {},
+    "listShiftCandidates": {},
+    "listClients": {},
+    "createClient": {"json": {"organization_id": "default", "name": "R. Alvarez"}},
+    "getClient": {},
+    "updateClient": {"json": {"name": "R. Alvarez"}},
     "postCallAnswer": {"data": {"CallSid": "CA1", "Digits": "1"}},
 }
 # The provider's shape of the operations that take it, for the signature check.

@@ -27,6 +27,7 @@ SUNRISE = {
     "name": "Sunrise Home Health",
     "time_zone": "America/Chicago",
     "max_weekly_hours": 40,
+    "waves": None,
 }
 ANA, LUZ, EVA = "+15555550101", "+15555550102", "+15555550103"
 
@@ -53,7 +54,13 @@ def test_an_organization_is_created_read_listed_and_changed(client: FlaskClient)
     assert add_org(client) == SUNRISE
     assert client.get("/organizations/org_1").json == SUNRISE
     assert client.get("/organizations").json == [
-        {"id": "default", "name": "shiftfill", "time_zone": "UTC", "max_weekly_hours": None},
+        {
+            "id": "default",
+            "name": "shiftfill",
+            "time_zone": "UTC",
+            "max_weekly_hours": None,
+            "waves": None,
+        },
         SUNRISE,
     ]
     patched = client.patch("/organizations/org_1", json={"max_weekly_hours": None})
@@ -134,6 +141,7 @@ def test_default_is_in_the_configured_time_zone_until_changed(
         "name": "Peak Care",
         "time_zone": "America/Denver",
         "max_weekly_hours": None,
+        "waves": None,
     }
     assert client.get("/organizations").json == [renamed.json]
 

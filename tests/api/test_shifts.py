@@ -44,6 +44,8 @@ def test_create_shift_stores_times_in_utc(client: FlaskClient) -> None:
         "assigned_caregiver_id": None,
         "filled_at": None,
         "fanout": None,
+        "client_id": None,
+        "required_credentials": [],
     }
     assert client.get("/shifts/sh_1").json == response.json
 

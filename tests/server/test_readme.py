@@ -101,6 +101,18 @@ def test_the_phone_round_recipe(server: Server, token: str) -> None:
     assert shift["fanout"]["round"] == "phone"  # type: ignore[index]
 
 
+def test_the_waves_recipe(server: Server, token: str) -> None:
+    out = run_recipe(RECIPES[2], server, token)
+    assert '"offered_caregiver_ids":["cg_5"]' in out.replace(" ", "")
+    shift = get(server, "/shifts/sh_w", token)
+    fanout = shift["fanout"]  # type: ignore[index]
+    assert fanout["offered_caregiver_ids"] == ["cg_5", "cg_3"]
+    assert fanout["waves_sent"] == 2
+    texts = [n for n in get(server, "/shifts/sh_w/notifications", token) if n["channel"] == "sms"]  # type: ignore[union-attr, index]
+    first, second = sorted(texts, key=lambda n: n["queued_at"])
+    assert (first["caregiver_id"], second["caregiver_id"]) == ("cg_5", "cg_3")
+
+
 def test_the_server_recipe_starts_a_server(tmp_path: Path) -> None:
     [line] = [line for line in blocks("server")[0].splitlines() if line.strip()]
     port = free_port()

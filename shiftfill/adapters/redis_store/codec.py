@@ -7,21 +7,25 @@ dataclass fails loudly here instead of landing in the wrong place.
 from __future__ import annotations
 
 import json
-from datetime import datetime, time
+from datetime import date, datetime, time
 from typing import Any
 
 from shiftfill.domain.model import (
     Caregiver,
     Channel,
+    Client,
+    Credential,
     Event,
     EventType,
     Fanout,
+    Location,
     Notification,
     NotificationStatus,
     Organization,
     QuietHours,
     Shift,
     ShiftStatus,
+    Waves,
 )
 
 
@@ -48,6 +52,12 @@ def dump_caregiver(caregiver: Caregiver) -> str:
             "active": caregiver.active,
             "language": caregiver.language,
             "quiet_hours": _dump_quiet_hours(caregiver.quiet_hours),
+            "location": _dump_location(caregiver.location),
+            "max_travel_miles": caregiver.max_travel_miles,
+            "credentials": [
+                {"code": c.code, "expires_on": c.expires_on.isoformat() if c.expires_on else None}
+                for c in caregiver.credentials
+            ],
         }
     )
 
@@ -64,6 +74,49 @@ def load_caregiver(raw: str | bytes) -> Caregiver:
         # Records written before caregivers had a language read as English, no quiet hours.
         language=data.get("language", "en"),
         quiet_hours=_load_quiet_hours(data.get("quiet_hours")),
+        # Records written before clients existed: no place, any distance, no credentials.
+        location=_load_location(data.get("location")),
+        max_travel_miles=data.get("max_travel_miles"),
+        credentials=tuple(
+            Credential(
+                code=c["code"],
+                expires_on=date.fromisoformat(c["expires_on"]) if c["expires_on"] else None,
+            )
+            for c in data.get("credentials", ())
+        ),
+    )
+
+
+def _dump_location(location: Location | None) -> dict[str, float] | None:
+    return None if location is None else {"lat": location.lat, "lon": location.lon}
+
+
+def _load_location(data: dict[str, float] | None) -> Location | None:
+    return None if data is None else Location(lat=data["lat"], lon=data["lon"])
+
+
+def dump_client(client: Client) -> str:
+    return json.dumps(
+        {
+            "id": client.id,
+            "organization_id": client.organization_id,
+            "name": client.name,
+            "location": _dump_location(client.location),
+            "preferred_caregiver_ids": client.preferred_caregiver_ids,
+            "excluded_caregiver_ids": client.excluded_caregiver_ids,
+        }
+    )
+
+
+def load_client(raw: str | bytes) -> Client:
+    data = json.loads(raw)
+    return Client(
+        id=data["id"],
+        organization_id=data["organization_id"],
+        name=data["name"],
+        location=_load_location(data["location"]),
+        preferred_caregiver_ids=tuple(data["preferred_caregiver_ids"]),
+        excluded_caregiver_ids=tuple(data["excluded_caregiver_ids"]),
     )
 
 
@@ -86,6 +139,14 @@ def dump_organization(organization: Organization) -> str:
             "name": organization.name,
             "time_zone": organization.time_zone,
             "max_weekly_hours": organization.max_weekly_hours,
+            "waves": (
+                None
+                if organization.waves is None
+                else {
+                    "size": organization.waves.size,
+                    "interval_seconds": organization.waves.interval_seconds,
+                }
+            ),
         }
     )
 
@@ -97,6 +158,7 @@ def load_organization(raw: str | bytes) -> Organization:
         name=data["name"],
         time_zone=data["time_zone"],
         max_weekly_hours=data["max_weekly_hours"],
+        waves=Waves(**data["waves"]) if data.get("waves") else None,
     )
 
 
@@ -110,6 +172,8 @@ def _dump_fanout(fanout: Fanout | None) -> dict[str, Any] | None:
         "offered_count": len(fanout.offered_caregiver_ids),
         "declined_caregiver_ids": fanout.declined_caregiver_ids,
         "escalated_at": _time(fanout.escalated_at),
+        "waves_sent": fanout.waves_sent,
+        "next_wave_at": _time(fanout.next_wave_at),
     }
 
 
@@ -123,6 +187,9 @@ def _load_fanout(data: dict[str, Any] | None, offered: tuple[str, ...]) -> Fanou
         offered_caregiver_ids=offered,
         declined_caregiver_ids=tuple(data["declined_caregiver_ids"]),
         escalated_at=_parse_time(data["escalated_at"]),
+        # Fanouts stored before waves were one wave.
+        waves_sent=data.get("waves_sent", 1),
+        next_wave_at=_parse_time(data.get("next_wave_at")),
     )
 
 
@@ -145,6 +212,8 @@ def dump_shift(shift: Shift) -> str:
             "filled_at": _time(shift.filled_at),
             "cancelled_at": _time(shift.cancelled_at),
             "fanout": _dump_fanout(shift.fanout),
+            "client_id": shift.client_id,
+            "required_credentials": shift.required_credentials,
         }
     )
 
@@ -158,12 +227,19 @@ def parse_shift(raw: str | bytes) -> dict[str, Any]:
 def fanout_identity(data: dict[str, Any]) -> str | None:
     """Names a parsed shift's fanout (its shift, start and code), or ``None`` without one.
 
-    A fanout's offered ids never change, so a process may keep them under this name.
+    A wave's offered ids never change, so a process may keep a fanout's ids under
+    this name, which counts its waves.
     """
     fanout = data["fanout"]
     if fanout is None:
         return None
-    return f"{data['id']}|{fanout['started_at']}|{fanout['offer_code']}"
+    return f"{data['id']}|{fanout['started_at']}|{fanout['offer_code']}|{waves_of(data)}"
+
+
+def waves_of(data: dict[str, Any]) -> int:
+    """How many waves a parsed shift's fanout has sent (each has its ids under its own key)."""
+    fanout = data["fanout"]
+    return int(fanout.get("waves_sent", 1)) if fanout else 0
 
 
 def load_shift(data: dict[str, Any], offered: tuple[str, ...] = ()) -> Shift:
@@ -179,11 +255,17 @@ def load_shift(data: dict[str, Any], offered: tuple[str, ...] = ()) -> Shift:
         filled_at=_parse_time(data["filled_at"]),
         cancelled_at=_parse_time(data["cancelled_at"]),
         fanout=_load_fanout(data["fanout"], offered),
+        client_id=data.get("client_id"),
+        required_credentials=tuple(data.get("required_credentials", ())),
     )
 
 
 def dump_offered(fanout: Fanout) -> str:
     return json.dumps(fanout.offered_caregiver_ids)
+
+
+def dump_ids(ids: tuple[str, ...]) -> str:
+    return json.dumps(ids)
 
 
 def load_offered(raw: str | bytes) -> tuple[str, ...]:

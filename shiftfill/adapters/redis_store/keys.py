@@ -26,7 +26,11 @@ class Keys:
     shifts                 list        shift ids in the order they were created
     shift:<id>             string      a shift as JSON (its offered ids apart)
     offered:<shift>        string      a fanout's offered ids, JSON, written once
-    offered-set:<shift>    set         the same ids, for membership tests
+    offered-set:<shift>    set         the same ids (of every wave), for membership tests
+    wave:<n>:<shift>       string      the ids a fanout's wave ``n`` (from 2) offered, JSON
+    waves                  sorted set  shift ids by the due time of their next wave
+    clients                list        client ids in the order they were added
+    client:<id>            string      a client as JSON
     offer-codes            set         the offer codes of open fanouts
     phone-rounds           sorted set  shift ids by the due time of their phone round
     open-fanouts:<role>    set         fanned-out open shifts of a role
@@ -54,6 +58,8 @@ class Keys:
         self.shifts = self("shifts")
         self.offer_codes = self("offer-codes")
         self.phone_rounds = self("phone-rounds")
+        self.waves = self("waves")
+        self.clients = self("clients")
         self.notification_count = self("notification-count")
         self.provider_ids = self("provider-ids")
         self.outbox = self("outbox")
@@ -79,6 +85,12 @@ class Keys:
 
     def offered(self, shift_id: str) -> str:
         return self("offered", shift_id)
+
+    def wave(self, number: int, shift_id: str) -> str:
+        return self("wave", str(number), shift_id)
+
+    def client(self, client_id: str) -> str:
+        return self("client", client_id)
 
     def offered_set(self, shift_id: str) -> str:
         return self("offered-set", shift_id)

@@ -13,6 +13,7 @@ import redis
 from shiftfill.adapters.redis_store import codec
 from shiftfill.adapters.redis_store.base import add_absent, score_of, translating_errors
 from shiftfill.adapters.redis_store.caregivers import RedisCaregivers
+from shiftfill.adapters.redis_store.clients import RedisClients
 from shiftfill.adapters.redis_store.events import RedisEvents
 from shiftfill.adapters.redis_store.keys import Keys
 from shiftfill.adapters.redis_store.notifications import RedisNotifications
@@ -21,7 +22,7 @@ from shiftfill.adapters.redis_store.scripts import ASSIGNED_SINCE, OFFERS, REPLY
 from shiftfill.adapters.redis_store.steps import Command, Recent, Step, Steps
 from shiftfill.domain import indexes
 from shiftfill.domain.indexes import RECENTLY_CLOSED, IndexDelta, code_digits
-from shiftfill.domain.model import Caregiver, Organization, Shift, ShiftStatus
+from shiftfill.domain.model import Caregiver, Client, Organization, Shift, ShiftStatus
 from shiftfill.domain.rules import ShiftChange
 from shiftfill.services.ports import Decide, DuplicateKey
 
@@ -62,6 +63,7 @@ class RedisShifts:
         self._order = keys.shifts
         self._codes = keys.offer_codes
         self._rounds = keys.phone_rounds
+        self._waves = keys.waves
         self._offers_of = client.register_script(OFFERS)
         self._reply_read = client.register_script(REPLY_READ)
         self._assigned_since = client.register_script(ASSIGNED_SINCE)
@@ -116,16 +118,31 @@ class RedisShifts:
         return found
 
     def _offered_ids(self, parsed: Sequence[dict[str, Any]]) -> dict[str, tuple[str, ...]]:
-        """Each parsed fanout's offered ids, read from Redis the first time only."""
-        shift_of = {name: d["id"] for d in parsed if (name := codec.fanout_identity(d))}
-        known = {name: self._fanouts.get(name) for name in shift_of}
+        """Each parsed fanout's offered ids (every wave's), read from Redis the first time only.
+
+        The first wave's ids are under ``offered:<shift>``, each later wave's under
+        ``wave:<n>:<shift>``; every one is written once.
+        """
+        fanouts = {name: d for d in parsed if (name := codec.fanout_identity(d))}
+        known = {name: self._fanouts.get(name) for name in fanouts}
         found = {name: ids for name, ids in known.items() if ids is not None}
         missing = [name for name, ids in known.items() if ids is None]
         if missing:
-            raws = self._r.mget([self._offered(shift_of[name]) for name in missing])
-            for name, raw in zip(missing, raws, strict=True):
-                found[name] = codec.load_offered(raw) if raw else ()
-                if raw:
+            wanted = {
+                name: [
+                    self._offered(fanouts[name]["id"]),
+                    *(
+                        self._k.wave(n, fanouts[name]["id"])
+                        for n in range(2, codec.waves_of(fanouts[name]) + 1)
+                    ),
+                ]
+                for name in missing
+            }
+            raws = iter(self._r.mget([key for keys in wanted.values() for key in keys]))
+            for name, keys in wanted.items():
+                parts = [next(raws) for _ in keys]
+                found[name] = tuple(i for raw in parts if raw for i in codec.load_offered(raw))
+                if all(parts[1:]) and parts[0]:
                     self._fanouts.put(name, found[name])
         return found
 
@@ -179,6 +196,16 @@ class RedisShifts:
         held = self._load_many(self._r, [i.decode() for i in ids])
         raw = next(answers) if organization_id is not None else None
         return held, codec.load_organization(raw) if raw else None
+
+    def _caregiver_in(self, step: Step, caregiver_id: str) -> Caregiver | None:
+        """The caregiver as stored, read in ``step``: a change before the write fails its check."""
+        (raw,) = step.read(("GET", self._related.caregivers.key(caregiver_id)))
+        return codec.load_caregiver(raw) if raw else None
+
+    def _client_in(self, step: Step, client_id: str) -> Client | None:
+        """The client as stored, read in ``step`` (this process's last read as the guess)."""
+        (raw,) = step.recall(("GET", self._related.clients.key(client_id)))
+        return codec.load_client(raw) if raw else None
 
     def assignments(self, caregiver_ids: Iterable[str], since: datetime) -> dict[str, list[Shift]]:
         ids = list(caregiver_ids)
@@ -241,10 +268,19 @@ class RedisShifts:
         if delta.opened is not None:
             step.write("SADD", self._codes, delta.opened)
             step.write("SADD", self._open_fanouts(delta.role), shift_id)
+        if delta.wave is not None:
+            number, ids = delta.wave
+            step.write("SET", self._k.wave(number, shift_id), codec.dump_ids(ids))
+            if ids:
+                step.write("add-all", self._offered_set(shift_id), codec.dump_ids(ids))
         if delta.phone_round is not None:
             step.write("ZADD", self._rounds, score_of(delta.phone_round), shift_id)
         else:
             step.write("ZREM", self._rounds, shift_id)
+        if delta.next_wave is not None:
+            step.write("ZADD", self._waves, score_of(delta.next_wave), shift_id)
+        else:
+            step.write("ZREM", self._waves, shift_id)
         if delta.closed is not None:
             step.write("SREM", self._codes, delta.closed)
             step.write("SREM", self._open_fanouts(delta.role), shift_id)
@@ -271,6 +307,11 @@ class RedisShifts:
         due = self._r.zrangebyscore(self._rounds, "-inf", at, withscores=True)
         return indexes.due_first(((float(score), sid.decode()) for sid, score in due), at)
 
+    def due_waves(self, now: datetime) -> list[str]:
+        at = score_of(now)
+        due = self._r.zrangebyscore(self._waves, "-inf", at, withscores=True)
+        return indexes.due_first(((float(score), sid.decode()) for sid, score in due), at)
+
 
 class _Reads:
     """What a decision reads beside its shift, through the step that checks it."""
@@ -294,6 +335,12 @@ class _Reads:
         held_since = (caregiver_id, since)
         return self._shifts._held_and_organization(self._step, held_since, organization_id)
 
+    def caregiver(self, caregiver_id: str) -> Caregiver | None:
+        return self._shifts._caregiver_in(self._step, caregiver_id)
+
+    def client(self, client_id: str) -> Client | None:
+        return self._shifts._client_in(self._step, client_id)
+
 
 @dataclass(frozen=True)
 class Related:
@@ -301,5 +348,6 @@ class Related:
 
     caregivers: RedisCaregivers
     organizations: RedisOrganizations
+    clients: RedisClients
     notifications: RedisNotifications
     events: RedisEvents

@@ -17,6 +17,7 @@ from redis.retry import Retry
 from shiftfill.adapters.redis_store import codec
 from shiftfill.adapters.redis_store.base import _UNAVAILABLE, _translating
 from shiftfill.adapters.redis_store.caregivers import RedisCaregivers
+from shiftfill.adapters.redis_store.clients import RedisClients
 from shiftfill.adapters.redis_store.events import RedisEvents
 from shiftfill.adapters.redis_store.inbound import RedisInbound
 from shiftfill.adapters.redis_store.keys import Keys
@@ -70,7 +71,10 @@ class RedisStore:
         )
         self.caregivers = RedisCaregivers(self.client, self.keys)
         self.organizations = RedisOrganizations(self.client, self.keys, steps)
-        related = Related(self.caregivers, self.organizations, self.notifications, self.events)
+        self.clients = RedisClients(self.client, self.keys, steps)
+        related = Related(
+            self.caregivers, self.organizations, self.clients, self.notifications, self.events
+        )
         self.shifts = RedisShifts(self.client, self.keys, steps, related, code_source)
         self._outgoing = self.client.register_script(OUTGOING)
         self.inbound = RedisInbound(self.client, self.keys, dedupe_window)

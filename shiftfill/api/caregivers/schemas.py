@@ -6,6 +6,12 @@ from typing import Any
 
 import marshmallow as ma
 
+from shiftfill.api.clients.schemas import (
+    CredentialSchema,
+    LocationSchema,
+    credentials_field,
+    travel_field,
+)
 from shiftfill.api.fields import ClockTime, Id, Phone, Role, Trimmed
 from shiftfill.domain.model import QuietHours
 from shiftfill.domain.replies import DEFAULT_LANGUAGE, LANGUAGES
@@ -72,6 +78,9 @@ class CaregiverCreateSchema(ma.Schema):
     )
     language = language_field(load_default=DEFAULT_LANGUAGE)
     quiet_hours = ma.fields.Nested(QuietHoursSchema, allow_none=True, load_default=None)
+    location = ma.fields.Nested(LocationSchema, allow_none=True, load_default=None)
+    max_travel_miles = travel_field(load_default=None)
+    credentials = credentials_field(load_default=list)
 
 
 class CaregiverPatchSchema(ma.Schema):
@@ -83,6 +92,9 @@ class CaregiverPatchSchema(ma.Schema):
     active = StrictBoolean()
     language = language_field()
     quiet_hours = ma.fields.Nested(QuietHoursSchema, allow_none=True)
+    location = ma.fields.Nested(LocationSchema, allow_none=True)
+    max_travel_miles = travel_field()
+    credentials = credentials_field()
     opted_out = StrictBoolean(
         validate=ma.validate.Equal(
             False, error="Only false: the agency can opt a caregiver back in, not out."
@@ -94,7 +106,8 @@ class CaregiverPatchSchema(ma.Schema):
     def changes_something(self, data: dict[str, Any], **kwargs: Any) -> None:
         if not data:
             raise ma.ValidationError(
-                "Send at least one of name, role, phone, active, opted_out, language, quiet_hours.",
+                "Send at least one of name, role, phone, active, opted_out, language, "
+                "quiet_hours, location, max_travel_miles, credentials.",
                 field_name="_schema",
             )
 
@@ -129,6 +142,9 @@ class CaregiverSchema(ma.Schema):
     active = ma.fields.Boolean(required=True)
     language = ma.fields.String(required=True, metadata={"enum": list(LANGUAGES)})
     quiet_hours = ma.fields.Nested(QuietHoursSchema, required=True, allow_none=True)
+    location = ma.fields.Nested(LocationSchema, required=True, allow_none=True)
+    max_travel_miles = ma.fields.Float(required=True, allow_none=True)
+    credentials = ma.fields.List(ma.fields.Nested(CredentialSchema), required=True)
 
 
 class CaregiverQuerySchema(ma.Schema):

@@ -6,6 +6,7 @@ from typing import Any
 
 import marshmallow as ma
 
+from shiftfill.api.clients.schemas import codes_field
 from shiftfill.api.fields import Id, Ids, Role, UtcDateTime
 from shiftfill.domain.model import (
     DEFAULT_ORGANIZATION_ID,
@@ -25,6 +26,14 @@ class ShiftCreateSchema(ma.Schema):
     role_required = Role(required=True, metadata={"example": "RN"})
     start_time = UtcDateTime(required=True)
     end_time = UtcDateTime(required=True)
+    client_id = Id(
+        allow_none=True,
+        load_default=None,
+        metadata={"description": "A client of the shift's organization"},
+    )
+    required_credentials = codes_field(
+        load_default=list, metadata={"description": "Credential codes the caregiver must hold"}
+    )
 
     @ma.validates_schema
     def ends_after_start(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -45,6 +54,12 @@ class FanoutSchema(ma.Schema):
     )
     offered_caregiver_ids = Ids(required=True)
     declined_caregiver_ids = Ids(required=True)
+    waves_sent = ma.fields.Integer(
+        required=True, metadata={"description": "Waves texted so far; 1 without waves"}
+    )
+    next_wave_at = ma.fields.DateTime(
+        required=True, allow_none=True, metadata={"description": "null when no wave is due"}
+    )
 
 
 class ShiftSchema(ma.Schema):
@@ -57,6 +72,43 @@ class ShiftSchema(ma.Schema):
     assigned_caregiver_id = ma.fields.String(required=True, allow_none=True)
     filled_at = ma.fields.DateTime(required=True, allow_none=True)
     fanout = ma.fields.Nested(FanoutSchema, required=True, allow_none=True)
+    client_id = ma.fields.String(required=True, allow_none=True)
+    required_credentials = ma.fields.List(ma.fields.String(), required=True)
+
+
+class CandidateSchema(ma.Schema):
+    rank = ma.fields.Integer(required=True)
+    caregiver_id = ma.fields.String(required=True)
+    preferred = ma.fields.Boolean(required=True)
+    shifts_with_client = ma.fields.Integer(
+        required=True, metadata={"description": "Of this client, in the 90 days before the shift"}
+    )
+    distance_miles = ma.fields.Float(required=True, allow_none=True)
+    week_hours = ma.fields.Float(required=True)
+
+
+LEFT_OUT_REASONS = [
+    "role",
+    "opted_out",
+    "inactive",
+    "conflict",
+    "over_hours",
+    "excluded",
+    "out_of_range",
+    "credential_missing",
+    "credential_expired",
+]
+
+
+class LeftOutSchema(ma.Schema):
+    caregiver_id = ma.fields.String(required=True)
+    reason = ma.fields.String(required=True, metadata={"enum": LEFT_OUT_REASONS})
+
+
+class CandidatesSchema(ma.Schema):
+    shift_id = ma.fields.String(required=True)
+    qualified = ma.fields.List(ma.fields.Nested(CandidateSchema), required=True)
+    left_out = ma.fields.List(ma.fields.Nested(LeftOutSchema), required=True)
 
 
 class ShiftQuerySchema(ma.Schema):

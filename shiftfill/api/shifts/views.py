@@ -10,6 +10,7 @@ from shiftfill.adapters.bulk_load import bulk_insert_counted
 from shiftfill.api.blueprint import Blueprint
 from shiftfill.api.context import services
 from shiftfill.api.shifts.schemas import (
+    CandidatesSchema,
     EventSchema,
     NotificationSchema,
     ShiftCreateSchema,
@@ -17,7 +18,7 @@ from shiftfill.api.shifts.schemas import (
     ShiftSchema,
 )
 from shiftfill.domain.model import Event, Notification, Shift, ShiftStatus
-from shiftfill.services import fanout, shifts
+from shiftfill.services import fanout, matching, shifts
 
 blp = Blueprint("shifts", __name__, url_prefix="/shifts", description="Shifts and their fanout")
 
@@ -69,6 +70,15 @@ def start_fanout(shift_id: str) -> tuple[Shift, int]:
         if started and shift.fanout is not None:
             offered[0] = len(shift.fanout.offered_caregiver_ids)
     return shift, 202 if started else 200
+
+
+@blp.get("/<shift_id>/candidates")
+@blp.doc(operationId="listShiftCandidates")
+@blp.response(200, CandidatesSchema)
+@blp.errors(404)
+def list_candidates(shift_id: str) -> dict[str, object]:
+    """Rank the qualified caregivers in the order they are asked; say why the others are not."""
+    return matching.candidates(services(), shift_id)
 
 
 @blp.post("/<shift_id>/cancel")

@@ -1,0 +1,239 @@
+"""The storage port's promises about clients, credentials and waves, on every store.
+
+A claim reads the shift's client and the caregiver inside its own step, so an
+exclusion or a lapsed credential stored before the claim's write is honoured;
+a wave is sent once however many callers decide it at the same instant.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import date, timedelta
+from functools import partial
+from typing import Any
+
+import pytest
+
+from shiftfill.domain import fill
+from shiftfill.domain.model import (
+    Caregiver,
+    Client,
+    Credential,
+    Event,
+    EventType,
+    Location,
+    Organization,
+    Shift,
+    Waves,
+)
+from shiftfill.domain.rules import CaregiverChange, Outcome, ShiftChange, StepReads
+from shiftfill.services.ports import DuplicateKey, Store
+from tests.store.conftest import NOW
+from tests.store.test_contract import THREADS, caregiver, race, start_fanout_with
+
+ORG = Organization("org_1", "Sunrise", "America/Chicago", waves=Waves(2, 120))
+
+
+@pytest.fixture(autouse=True)
+def eager_thread_switching() -> Iterator[None]:
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    yield
+    sys.setswitchinterval(interval)
+
+
+def client_shift(shift_id: str, **fields: object) -> Shift:
+    return Shift(shift_id, "org_1", "RN", NOW, NOW + timedelta(hours=8), client_id="cl_1", **fields)
+
+
+def accept(store: Store, shift_id: str, caregiver_id: str) -> ShiftChange:
+    received = Event(at=NOW, type=EventType.REPLY_RECEIVED, caregiver_id=caregiver_id)
+    decide = partial(
+        fill.answer,
+        caregiver_id=caregiver_id,
+        accepts=True,
+        received=received,
+        now=NOW,
+        fallback=ORG,
+    )
+    return store.shifts.apply(shift_id, decide)
+
+
+def fanned_out(store: Store, s: Shift, offered: list[str]) -> None:
+    store.shifts.add(s)
+
+    def decide(current: Shift, reads: StepReads) -> ShiftChange:
+        return start_fanout_with(current, reads.free_code(), offered)
+
+    store.shifts.apply(s.id, decide)
+
+
+def setup(store: Store, **client_fields: object) -> None:
+    store.organizations.add(ORG)
+    store.caregivers.add_many([caregiver(i) for i in range(3)])
+    store.clients.add(Client("cl_1", "org_1", "R. Alvarez", **client_fields))  # type: ignore[arg-type]
+
+
+def test_clients_are_stored_once_listed_by_organization_and_updated(store: Store) -> None:
+    place = Location(41.8781, -87.6298)
+    cl = Client("cl_1", "org_1", "R. Alvarez", place, ("cg_1",), ("cg_2",))
+    store.clients.add(cl)
+    with pytest.raises(DuplicateKey):
+        store.clients.add(replace(cl, name="Other"))
+    assert store.clients.add_absent([cl, replace(cl, id="cl_2", organization_id="o2")]) == [
+        replace(cl, id="cl_2", organization_id="o2")
+    ]
+    assert store.clients.get("cl_1") == cl
+    assert [c.id for c in store.clients.all("org_1")] == ["cl_1"]
+    assert [c.id for c in store.clients.all()] == ["cl_1", "cl_2"]
+    changed = store.clients.update("cl_1", lambda c: replace(c, excluded_caregiver_ids=()))
+    assert store.clients.get("cl_1") == changed == replace(cl, excluded_caregiver_ids=())
+    with pytest.raises(KeyError):
+        store.clients.update("nope", lambda c: c)
+
+
+def test_places_credentials_and_requirements_are_kept(store: Store) -> None:
+    held = Caregiver(
+        "cg_9",
+        "N",
+        "RN",
+        "+15555559999",
+        location=Location(1.5, -2.25),
+        max_travel_miles=12.5,
+        credentials=(Credential("CPR", date(2027, 3, 31)), Credential("BLS")),
+    )
+    store.caregivers.add_many([held])
+    assert store.caregivers.get("cg_9") == held
+    s = client_shift("sh_1", required_credentials=("CPR",))
+    store.shifts.add(s)
+    assert store.shifts.get("sh_1") == s
+
+
+def test_an_exclusion_that_lands_inside_a_claims_step_is_honoured(store: Store) -> None:
+    """The exclusion is stored while the claim decides: the claim never assigns on the old list.
+
+    On a store that serialises the two (memory), the exclusion waits for the claim
+    and lands after the assignment; on one that checks its reads (Redis), the claim
+    decides again and is refused.
+    """
+    setup(store)
+    fanned_out(store, client_shift("sh_1"), ["cg_1"])
+    landed = threading.Event()
+
+    def exclude() -> None:
+        store.clients.update("cl_1", lambda c: replace(c, excluded_caregiver_ids=("cg_1",)))
+        landed.set()
+
+    attempts: list[bool] = []
+
+    def decide(s: Shift, reads: StepReads) -> ShiftChange:
+        reads.client("cl_1")
+        if not attempts:
+            thread = threading.Thread(target=exclude)
+            thread.start()
+            thread.join(0.5)
+        attempts.append(landed.is_set())
+        received = Event(at=NOW, type=EventType.REPLY_RECEIVED, caregiver_id="cg_1")
+        return fill.answer(
+            s, reads, caregiver_id="cg_1", accepts=True, received=received, now=NOW, fallback=ORG
+        )
+
+    change = store.shifts.apply("sh_1", decide)
+    landed.wait(5)
+    if attempts[0]:  # the exclusion was stored during the step: the claim decided again
+        assert change.outcome is Outcome.NOT_ELIGIBLE
+        assert store.shifts.get("sh_1").assigned_caregiver_id is None  # type: ignore[union-attr]
+    else:  # the exclusion waited for the step: it came after the assignment
+        assert change.outcome is Outcome.ASSIGNED
+
+
+def test_an_exclusion_racing_accepts_never_leaves_an_excluded_caregiver_assigned(
+    store: Store,
+) -> None:
+    """One thread excludes the caregiver while the others accept for them, all at once.
+
+    An accept that starts after the exclusion was stored is always refused, so the
+    shift is only ever assigned by an accept that began before it.
+    """
+    setup(store)
+    for round_ in range(10):
+        shift_id = f"sh_{round_}"
+        fanned_out(store, client_shift(shift_id), ["cg_1"])
+        store.clients.update("cl_1", lambda c: replace(c, excluded_caregiver_ids=()))
+        landed = threading.Event()
+
+        def work(i: int, shift_id: str = shift_id, landed: threading.Event = landed) -> Any:
+            if i == 0:
+                store.clients.update("cl_1", lambda c: replace(c, excluded_caregiver_ids=("cg_1",)))
+                landed.set()
+                return ("excluded", None)
+            after = landed.is_set()
+            return (after, accept(store, shift_id, "cg_1").outcome)
+
+        results = race(THREADS // 5, work)[1:]
+        assert [o for _, o in results].count(Outcome.ASSIGNED) <= 1
+        assert all(o is not Outcome.ASSIGNED for after, o in results if after)
+        late = [o for after, o in results if after]
+        shift = store.shifts.get(shift_id)
+        assert shift is not None
+        if shift.assigned_caregiver_id is None:
+            assert all(o is Outcome.NOT_ELIGIBLE for o in late)
+
+
+def test_a_lapsed_credential_is_refused_at_claim_time(store: Store) -> None:
+    setup(store)
+    lapsed = (Credential("CPR", date(2026, 11, 1)),)
+    store.caregivers.update("cg_1", lambda c: CaregiverChange.of(c, replace(c, credentials=lapsed)))
+    fanned_out(store, client_shift("sh_1", required_credentials=("CPR",)), ["cg_1", "cg_2"])
+    assert accept(store, "sh_1", "cg_1").outcome is Outcome.NOT_ELIGIBLE
+    assert accept(store, "sh_1", "cg_2").outcome is Outcome.NOT_ELIGIBLE  # holds no CPR
+
+
+def test_a_wave_is_pending_until_sent_and_goes_out_once_when_raced(store: Store) -> None:
+    store.organizations.add(ORG)
+    store.caregivers.add_many([caregiver(i) for i in range(6)])
+    store.shifts.add(client_shift("sh_1"))
+    due = NOW + timedelta(seconds=120)
+
+    def begin(s: Shift, reads: StepReads) -> ShiftChange:
+        return fill.fan_out(
+            s,
+            reads,
+            now=NOW,
+            qualified=["cg_0", "cg_1"],
+            not_offered={},
+            escalation_delay=timedelta(minutes=10),
+            next_wave_at=due,
+            waiting=4,
+        )
+
+    store.shifts.apply("sh_1", begin)
+    assert store.shifts.due_waves(due - timedelta(seconds=1)) == []
+    assert store.shifts.due_waves(due) == ["sh_1"]
+
+    def second(i: int) -> ShiftChange:
+        decide = partial(
+            fill.wave,
+            now=due,
+            number=2,
+            caregiver_ids=["cg_2", "cg_3"],
+            next_wave_at=due + timedelta(seconds=120),
+        )
+        return store.shifts.apply("sh_1", decide)
+
+    changes = race(THREADS, second)
+    assert sum(c.changed for c in changes) == 1
+    shift = store.shifts.get("sh_1")
+    assert shift is not None and shift.fanout is not None
+    assert shift.fanout.offered_caregiver_ids == ("cg_0", "cg_1", "cg_2", "cg_3")
+    assert shift.fanout.waves_sent == 2
+    texts = [n.caregiver_id for n in store.notifications.for_shift("sh_1")]
+    assert texts == ["cg_0", "cg_1", "cg_2", "cg_3"]
+    assert [s.id for s in store.shifts.offers_for(caregiver(3))] == ["sh_1"]
+    assert store.shifts.due_waves(due) == []
+    assert store.shifts.due_waves(due + timedelta(seconds=120)) == ["sh_1"]
+    store.shifts.apply("sh_1", partial(fill.cancel, now=due))
+    assert store.shifts.due_waves(due + timedelta(days=1)) == []
