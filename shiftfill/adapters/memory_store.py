@@ -18,6 +18,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TypeVar
 
+from shiftfill.adapters.memory_webhooks import MemoryWebhooks
 from shiftfill.domain import indexes
 from shiftfill.domain.contact import reachable
 from shiftfill.domain.indexes import (
@@ -38,6 +39,8 @@ from shiftfill.domain.model import (
 from shiftfill.domain.rules import CaregiverChange, Outreach, ShiftChange
 from shiftfill.services.dependencies import Clock, system_clock
 from shiftfill.services.ports import (
+    Announce,
+    AnnounceNotification,
     ChangeCaregiver,
     Decide,
     DuplicateKey,
@@ -55,8 +58,9 @@ class MemoryCaregivers:
     qualified caregivers of a shift costs the size of the answer, not of the store.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, webhooks: MemoryWebhooks) -> None:
         self._lock = threading.Lock()
+        self._webhooks = webhooks
         self._by_id: dict[str, Caregiver] = {}
         self._by_phone: dict[str, str] = {}
         self._contactable_by_role: dict[str, dict[str, None]] = defaultdict(dict)
@@ -111,14 +115,18 @@ class MemoryCaregivers:
         with self._lock:
             return list(self._contactable_by_role.get(role, ()))
 
-    def opt_out(self, caregiver_id: str) -> tuple[Caregiver, bool]:
+    def opt_out(
+        self, caregiver_id: str, announce: Announce | None = None
+    ) -> tuple[Caregiver, bool]:
         with self._lock:
             caregiver = self._by_id[caregiver_id]
             if caregiver.opted_out:
                 return caregiver, False
             caregiver = replace(caregiver, opted_out=True)
+            messages = announce(caregiver) if announce is not None else ()
             self._by_id[caregiver_id] = caregiver
             self._contactable_by_role[caregiver.role].pop(caregiver_id, None)
+            self._webhooks.put(messages)
             return caregiver, True
 
     def update(self, caregiver_id: str, change: ChangeCaregiver) -> CaregiverChange:
@@ -269,10 +277,17 @@ class MemoryNotifications:
     notification ever sent.
     """
 
-    def __init__(self, lock: threading.Lock, events: MemoryEvents, outbox: MemoryOutbox) -> None:
+    def __init__(
+        self,
+        lock: threading.Lock,
+        events: MemoryEvents,
+        outbox: MemoryOutbox,
+        webhooks: MemoryWebhooks,
+    ) -> None:
         self._lock = lock
         self._events = events
         self._outbox = outbox
+        self._webhooks = webhooks
         self._buckets: dict[tuple[str, str], dict[str, Notification]] = {}
         self._shift_channels: dict[str, list[str]] = defaultdict(list)
         self._by_provider_id: dict[str, str] = {}
@@ -315,6 +330,7 @@ class MemoryNotifications:
         notification_id: str,
         change: Callable[[Notification], Notification | None],
         record: Callable[[Notification], Iterable[Event]] | None = None,
+        announce: AnnounceNotification | None = None,
     ) -> tuple[Notification, bool]:
         shift_id, caregiver_id, channel = split_notification_id(notification_id)
         with self._lock:
@@ -328,6 +344,8 @@ class MemoryNotifications:
                 self._by_provider_id[notification.provider_id] = notification_id
             if record is not None:
                 self._events._append(shift_id, record(notification))
+            if announce is not None:
+                self._webhooks.put(announce(notification))
         return notification, True
 
     def update_many(
@@ -335,10 +353,11 @@ class MemoryNotifications:
         notification_ids: Sequence[str],
         change: Callable[[Notification], Notification | None],
         record: Callable[[Notification], Iterable[Event]] | None = None,
+        announce: AnnounceNotification | None = None,
     ) -> dict[str, tuple[Notification, bool]]:
         # Notifications are never removed: one found here is still there in ``update``.
         return {
-            notification_id: self.update(notification_id, change, record)
+            notification_id: self.update(notification_id, change, record, announce)
             for notification_id in notification_ids
             if self.get(notification_id) is not None
         }
@@ -362,9 +381,11 @@ class MemoryShifts:
         notifications: MemoryNotifications,
         caregivers: MemoryCaregivers,
         organizations: MemoryOrganizations,
+        webhooks: MemoryWebhooks,
         code_source: Callable[[int], str] = random_offer_code,
     ) -> None:
         self._lock = lock
+        self._webhooks = webhooks
         self._events = events
         self._notifications = notifications
         # Read beside the shifts (their own locks are taken inside this one, never
@@ -375,6 +396,7 @@ class MemoryShifts:
         self._by_id: dict[str, Shift] = {}
         self._codes_in_use: set[str] = set()
         self._due_rounds: dict[str, datetime] = {}
+        self._due_unfilled: dict[str, datetime] = {}
         # The shifts assigned to each caregiver, for the overlap and hours checks.
         self._assigned: dict[str, dict[str, None]] = defaultdict(dict)
         # Fanned-out shifts by role: open ones, and the most recently closed ones.
@@ -439,6 +461,8 @@ class MemoryShifts:
         self._events._append(shift_id, change.events)
         if change.changed and change.outreach is not None:
             self._notifications._queue(shift_id, change.outreach)
+        if change.messages:
+            self._webhooks.put(change.messages)
 
     def offers_for(self, caregiver: Caregiver) -> list[Shift]:
         """Look through the fanouts of the caregiver's role, not a list per caregiver.
@@ -460,6 +484,11 @@ class MemoryShifts:
             due = [(at, sid) for sid, at in self._due_rounds.items()]
         return indexes.due_first(due, now)
 
+    def due_unfilled(self, now: datetime) -> list[str]:
+        with self._lock:
+            due = [(at, sid) for sid, at in self._due_unfilled.items()]
+        return indexes.due_first(due, now)
+
     def __len__(self) -> int:
         return len(self._by_id)
 
@@ -474,6 +503,10 @@ class MemoryShifts:
             self._due_rounds[delta.shift_id] = delta.phone_round
         else:
             self._due_rounds.pop(delta.shift_id, None)
+        if delta.unfilled is not None:
+            self._due_unfilled[delta.shift_id] = delta.unfilled
+        else:
+            self._due_unfilled.pop(delta.shift_id, None)
         if delta.closed is not None:
             self._open_fanouts[delta.role].pop(delta.shift_id, None)
             self._closed_fanouts[delta.role].append(delta.shift_id)
@@ -565,13 +598,20 @@ class MemoryStore:
         code_source: Callable[[int], str] = random_offer_code,
     ) -> None:
         lock = threading.Lock()
-        self.caregivers = MemoryCaregivers()
+        self.webhooks = MemoryWebhooks()
+        self.caregivers = MemoryCaregivers(self.webhooks)
         self.organizations = MemoryOrganizations()
         self.events = MemoryEvents(lock)
         self.outbox = MemoryOutbox(lock)
-        self.notifications = MemoryNotifications(lock, self.events, self.outbox)
+        self.notifications = MemoryNotifications(lock, self.events, self.outbox, self.webhooks)
         self.shifts = MemoryShifts(
-            lock, self.events, self.notifications, self.caregivers, self.organizations, code_source
+            lock,
+            self.events,
+            self.notifications,
+            self.caregivers,
+            self.organizations,
+            self.webhooks,
+            code_source,
         )
         self.inbound = MemoryInbound(dedupe_window, clock)
         self._seeded_lock = threading.Lock()

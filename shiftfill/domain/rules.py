@@ -27,6 +27,7 @@ from shiftfill.domain.model import (
     Shift,
     ShiftStatus,
 )
+from shiftfill.domain.webhooks import WebhookMessage
 
 
 class Outcome(enum.StrEnum):
@@ -77,7 +78,8 @@ class ShiftChange:
     it changed (a lost claim is noted too); ``outreach`` is queued and
     ``indexes`` applied only when it changed. ``outcome`` is what a reply came to,
     and ``organization`` the shift's organization as the step read it, for the
-    caller's answer.
+    caller's answer. ``messages`` are the webhook messages that report the change,
+    written to the webhook outbox in the same step.
     """
 
     shift: Shift
@@ -87,6 +89,7 @@ class ShiftChange:
     outreach: Outreach | None = None
     indexes: IndexDelta | None = None
     organization: Organization | None = None
+    messages: tuple[WebhookMessage, ...] = ()
 
     def __post_init__(self) -> None:
         # A store writes the shift and moves its indexes together, or neither.
@@ -110,6 +113,10 @@ class ShiftChange:
     def reaching(self, outreach: Outreach) -> ShiftChange:
         """This change asking for ``outreach``."""
         return replace(self, outreach=outreach)
+
+    def announcing(self, *messages: WebhookMessage) -> ShiftChange:
+        """This change with ``messages`` for the agency's webhooks."""
+        return replace(self, messages=(*self.messages, *messages))
 
     def reading(self, organization: Organization) -> ShiftChange:
         """This change, with the organization its step read."""
@@ -227,6 +234,9 @@ def start_fanout(
         offer_code=offer_code,
         escalation_due_at=now + escalation_delay,
         offered_caregiver_ids=tuple(qualified_ids),
+        # A shift that reaches its start time open has gone unfilled; one fanned out
+        # after its start waits for the phone round's own alarm.
+        unfilled_due_at=shift.start_time if shift.start_time > now else None,
     )
     return ShiftChange.moved(shift, replace(shift, fanout=fanout))
 
@@ -282,11 +292,15 @@ def decline(shift: Shift, caregiver_id: str) -> ShiftChange:
     return ShiftChange.moved(shift, replace(shift, fanout=fanout), Outcome.DECLINED)
 
 
-def begin_phone_round(shift: Shift, *, now: datetime) -> ShiftChange:
+def begin_phone_round(
+    shift: Shift, *, now: datetime, unfilled_after: timedelta | None = None
+) -> ShiftChange:
     """Move an open, unescalated shift whose delay has passed into the phone round.
 
     ``changed`` tells whether the phone round starts now. A shift that is filled,
-    cancelled, already escalated or not yet due is returned unchanged.
+    cancelled, already escalated or not yet due is returned unchanged. With
+    ``unfilled_after``, the unfilled alarm is due that long after the round, or
+    at the shift's start when that comes first.
     """
     fanout = shift.fanout
     if (
@@ -296,7 +310,29 @@ def begin_phone_round(shift: Shift, *, now: datetime) -> ShiftChange:
         or now < fanout.escalation_due_at
     ):
         return ShiftChange.kept(shift)
-    return ShiftChange.moved(shift, replace(shift, fanout=replace(fanout, escalated_at=now)))
+    due = fanout.unfilled_due_at
+    if unfilled_after is not None:
+        after_round = now + unfilled_after
+        due = after_round if due is None else min(due, after_round)
+    escalated = replace(fanout, escalated_at=now, unfilled_due_at=due)
+    return ShiftChange.moved(shift, replace(shift, fanout=escalated))
+
+
+def mark_unfilled(shift: Shift, *, now: datetime) -> ShiftChange:
+    """Note that the shift went unfilled, once: open, fanned out, and its alarm due.
+
+    A shift filled, cancelled, already reported or not yet due is left as it is.
+    """
+    fanout = shift.fanout
+    if (
+        not shift.is_open
+        or fanout is None
+        or fanout.unfilled_at is not None
+        or fanout.unfilled_due_at is None
+        or now < fanout.unfilled_due_at
+    ):
+        return ShiftChange.kept(shift)
+    return ShiftChange.moved(shift, replace(shift, fanout=replace(fanout, unfilled_at=now)))
 
 
 def cancel(shift: Shift, *, now: datetime) -> ShiftChange:

@@ -22,6 +22,7 @@ from shiftfill.services.caregivers import opt_out_caregiver
 from shiftfill.services.dependencies import Dependencies
 from shiftfill.services.organizations import as_stored
 from shiftfill.services.ports import NotifierError
+from shiftfill.services.webhooks import failed_messages
 
 log = logging.getLogger(__name__)
 
@@ -263,7 +264,9 @@ def settle_many(deps: Dependencies, outcomes: Sequence[Outcome]) -> list[Notific
         kind = _EVENT[(n.channel, outcome.status)]
         return [Event(at=now, type=kind, caregiver_id=n.caregiver_id, detail=detail)]
 
-    updated = deps.store.notifications.update_many(list(by_id), advance, record)
+    failing = [o.id for o in outcomes if o.status is NotificationStatus.FAILED]
+    announce = failed_messages(deps, failing) if failing else None
+    updated = deps.store.notifications.update_many(list(by_id), advance, record, announce)
     settled = []
     for notification_id, (notification, changed) in updated.items():
         settled.append(notification)

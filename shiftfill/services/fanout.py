@@ -117,7 +117,14 @@ def run_phone_round(deps: Dependencies, shift_id: str, *, now: datetime | None =
     org = organization_of(deps, shift)
     reachable = [cid for cid, c in offered.items() if contact.reachable(c)]
     held = deps.store.shifts.assignments(reachable, contact.eligibility_since(shift))
-    decide = partial(fill.phone_round, at=at, caregivers=offered, held=held, organization=org)
+    decide = partial(
+        fill.phone_round,
+        at=at,
+        caregivers=offered,
+        held=held,
+        organization=org,
+        unfilled_after=deps.settings.unfilled_after,
+    )
     change = deps.store.shifts.apply(shift_id, decide)
     if not change.changed or change.outreach is None:
         return 0

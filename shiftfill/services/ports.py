@@ -26,6 +26,7 @@ from shiftfill.domain.model import (
     ShiftStatus,
 )
 from shiftfill.domain.rules import CaregiverChange, ShiftChange, StepReads
+from shiftfill.domain.webhooks import Delivery, Webhook, WebhookMessage
 
 R = TypeVar("R")
 
@@ -33,6 +34,11 @@ R = TypeVar("R")
 Decide = Callable[[Shift, StepReads], ShiftChange]
 # An edit of a caregiver: the caregiver as the step read it, to the change to store.
 ChangeCaregiver = Callable[[Caregiver], CaregiverChange]
+# The webhook messages that report a change of a caregiver or a notification.
+Announce = Callable[[Caregiver], Sequence[WebhookMessage]]
+AnnounceNotification = Callable[[Notification], Iterable[WebhookMessage]]
+# A message and its organization's endpoints, to the deliveries it makes.
+Expand = Callable[[WebhookMessage, Sequence[Webhook]], Sequence[Delivery]]
 
 
 class DuplicateKey(Exception):
@@ -101,10 +107,14 @@ class CaregiverRepository(Protocol):
         In the order they joined, or last became contactable again.
         """
 
-    def opt_out(self, caregiver_id: str) -> tuple[Caregiver, bool]:
+    def opt_out(
+        self, caregiver_id: str, announce: Announce | None = None
+    ) -> tuple[Caregiver, bool]:
         """Mark a caregiver opted out; return it and whether this call changed it.
 
-        ``KeyError`` for an unknown id.
+        When it changed, the messages ``announce`` gives for the opted-out
+        caregiver go to the webhook outbox in the same step. ``KeyError`` for an
+        unknown id.
         """
 
     def update(self, caregiver_id: str, change: ChangeCaregiver) -> CaregiverChange:
@@ -197,6 +207,9 @@ class ShiftRepository(Protocol):
     def due_phone_rounds(self, now: datetime) -> list[str]:
         """List the open shifts whose phone round is due at ``now``, earliest first."""
 
+    def due_unfilled(self, now: datetime) -> list[str]:
+        """List the open shifts whose unfilled alarm is due at ``now``, earliest first."""
+
 
 class NotificationRepository(Protocol):
     """Notifications, at most one per shift, caregiver and channel."""
@@ -215,11 +228,13 @@ class NotificationRepository(Protocol):
         notification_id: str,
         change: Callable[[Notification], Notification | None],
         record: Callable[[Notification], Iterable[Event]] | None = None,
+        announce: AnnounceNotification | None = None,
     ) -> tuple[Notification, bool]:
         """Apply ``change`` (``None``: leave it) and record its events, in one atomic step.
 
         Returns the stored notification and whether it changed; the provider id
-        index is written in the same step. ``KeyError`` for an unknown id.
+        index, and the webhook messages ``announce`` gives for the changed
+        notification, are written in the same step. ``KeyError`` for an unknown id.
         """
 
     def update_many(
@@ -227,6 +242,7 @@ class NotificationRepository(Protocol):
         notification_ids: Sequence[str],
         change: Callable[[Notification], Notification | None],
         record: Callable[[Notification], Iterable[Event]] | None = None,
+        announce: AnnounceNotification | None = None,
     ) -> dict[str, tuple[Notification, bool]]:
         """``update`` each notification, each in its own atomic step; unknown ids are left out.
 
@@ -289,6 +305,59 @@ class Outbox(Protocol):
         """How many notifications wait to be sent."""
 
 
+class WebhookRepository(Protocol):
+    """The agency's endpoints, the outbox of webhook messages, and their deliveries.
+
+    Messages enter the outbox in the step of the change they report (shift,
+    caregiver and notification steps); ``dispatch`` turns each into one delivery
+    per endpoint that wants it; the delivery workers ``claim`` a due delivery,
+    send it, and ``settle`` it.
+    """
+
+    def add(self, webhook: Webhook) -> None:
+        """Store a new endpoint."""
+
+    def get(self, webhook_id: str) -> Webhook | None:
+        """Return the endpoint with this id, or ``None``."""
+
+    def for_organization(self, organization_id: str) -> list[Webhook]:
+        """List an organization's endpoints, oldest first."""
+
+    def remove(self, webhook_id: str) -> bool:
+        """Delete an endpoint (its pending deliveries are dropped); whether it existed."""
+
+    def deliveries(self, webhook_id: str) -> list[Delivery]:
+        """An endpoint's deliveries, newest first."""
+
+    def dispatch(self, expand: Expand, limit: int = 100) -> int:
+        """Turn up to ``limit`` messages of the outbox into deliveries, in one atomic step.
+
+        ``expand`` gets each message with its organization's endpoints as stored
+        in that step. Returns how many messages were taken.
+        """
+
+    def due(self, now: datetime, limit: int = 100) -> list[tuple[str, str]]:
+        """``(webhook id, delivery id)`` of pending deliveries due at ``now``, earliest first."""
+
+    def claim(
+        self, webhook_id: str, delivery_id: str, now: datetime, until: datetime
+    ) -> Delivery | None:
+        """Take a due delivery until ``until``, atomically; ``None`` when not due or taken.
+
+        Of any number of processes, one gets it; if its taker dies it is due
+        again at ``until``.
+        """
+
+    def settle(self, delivery: Delivery, *, disable: bool = False) -> None:
+        """Store a delivery after its attempt: due again at ``next_attempt_at`` while pending.
+
+        ``disable``: the endpoint answered ``410 Gone``; it is disabled in the same step.
+        """
+
+    def waiting(self) -> int:
+        """How many messages wait in the outbox to be dispatched."""
+
+
 class Store(Protocol):
     """Everything shiftfill keeps; the one port the use cases write through.
 
@@ -323,6 +392,9 @@ class Store(Protocol):
 
     @property
     def outbox(self) -> Outbox: ...
+
+    @property
+    def webhooks(self) -> WebhookRepository: ...
 
     def outgoing(self, notification_ids: Sequence[str]) -> list[Outgoing]:
         """Each notification with what sending it takes, read together; unknown ids left out."""
@@ -379,6 +451,9 @@ class Metrics(Protocol):
     def shift_filled(self, round: str, seconds: float) -> None:
         """A shift was filled in ``round``, ``seconds`` after its fanout started."""
 
+    def webhook_delivery(self, event: str, status: str) -> None:
+        """One attempt to deliver a webhook message of ``event`` came to ``status``."""
+
 
 class NoMetrics:
     """Counts nothing: the default for use cases run without a metrics adapter."""
@@ -393,4 +468,7 @@ class NoMetrics:
         pass
 
     def shift_filled(self, round: str, seconds: float) -> None:
+        pass
+
+    def webhook_delivery(self, event: str, status: str) -> None:
         pass

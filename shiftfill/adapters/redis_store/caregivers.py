@@ -14,11 +14,12 @@ from shiftfill.adapters.redis_store.base import translating_errors
 from shiftfill.adapters.redis_store.keys import Keys
 from shiftfill.adapters.redis_store.scripts import BY_PHONE
 from shiftfill.adapters.redis_store.steps import transact
+from shiftfill.adapters.redis_store.webhooks import message_writes
 from shiftfill.domain import indexes
 from shiftfill.domain.contact import reachable
 from shiftfill.domain.model import Caregiver, Event
 from shiftfill.domain.rules import CaregiverChange
-from shiftfill.services.ports import ChangeCaregiver, DuplicateKey
+from shiftfill.services.ports import Announce, ChangeCaregiver, DuplicateKey
 
 
 @translating_errors
@@ -115,7 +116,9 @@ class RedisCaregivers:
     def qualified_ids(self, role: str) -> list[str]:
         return [i.decode() for i in self._r.zrange(self._role(role), 0, -1)]
 
-    def opt_out(self, caregiver_id: str) -> tuple[Caregiver, bool]:
+    def opt_out(
+        self, caregiver_id: str, announce: Announce | None = None
+    ) -> tuple[Caregiver, bool]:
         key = self.key(caregiver_id)
 
         def step(pipe: Pipeline) -> tuple[Caregiver, bool]:
@@ -129,6 +132,9 @@ class RedisCaregivers:
             caregiver = replace(caregiver, opted_out=True)
             pipe.set(key, codec.dump_caregiver(caregiver))
             pipe.zrem(self._role(caregiver.role), caregiver_id)
+            messages = message_writes(announce(caregiver)) if announce is not None else []
+            if messages:
+                pipe.rpush(self._k.webhook_outbox, *messages)
             return caregiver, True
 
         return transact(self._r, [key], step)

@@ -15,7 +15,9 @@ from shiftfill.adapters.redis_store.events import RedisEvents
 from shiftfill.adapters.redis_store.keys import Keys
 from shiftfill.adapters.redis_store.outbox import RedisOutbox
 from shiftfill.adapters.redis_store.steps import Command, Step, Steps
+from shiftfill.adapters.redis_store.webhooks import message_writes
 from shiftfill.domain.model import Channel, Event, Notification, split_notification_id
+from shiftfill.services.ports import AnnounceNotification
 
 
 @translating_errors
@@ -130,8 +132,9 @@ class RedisNotifications:
         notification_id: str,
         change: Callable[[Notification], Notification | None],
         record: Callable[[Notification], Iterable[Event]] | None = None,
+        announce: AnnounceNotification | None = None,
     ) -> tuple[Notification, bool]:
-        route, attempt = self._step(notification_id, change, record)
+        route, attempt = self._step(notification_id, change, record, announce)
         return cast(tuple[Notification, bool], self._steps.run(route, attempt))
 
     def update_many(
@@ -139,9 +142,10 @@ class RedisNotifications:
         notification_ids: Sequence[str],
         change: Callable[[Notification], Notification | None],
         record: Callable[[Notification], Iterable[Event]] | None = None,
+        announce: AnnounceNotification | None = None,
     ) -> dict[str, tuple[Notification, bool]]:
         known = [i for i in notification_ids if self.reads(i) is not None]
-        jobs = [self._step(i, change, record, missing_ok=True) for i in known]
+        jobs = [self._step(i, change, record, announce, missing_ok=True) for i in known]
         updated = self._steps.run_many(jobs)
         return {i: result for i, result in zip(known, updated, strict=True) if result is not None}
 
@@ -150,6 +154,7 @@ class RedisNotifications:
         notification_id: str,
         change: Callable[[Notification], Notification | None],
         record: Callable[[Notification], Iterable[Event]] | None,
+        announce: AnnounceNotification | None = None,
         *,
         missing_ok: bool = False,
     ) -> tuple[str, Callable[[Step], Any]]:
@@ -176,6 +181,9 @@ class RedisNotifications:
                 step.write("HSET", self._providers, notification.provider_id, notification_id)
             events = [codec.dump_event(e) for e in record(notification)] if record else []
             step.write_many("RPUSH", self._events.key(current.shift_id), events)
+            if announce is not None:
+                messages = message_writes(announce(notification))
+                step.write_many("RPUSH", self._k.webhook_outbox, messages)
             return notification, True
 
         return key, attempt
