@@ -13,7 +13,7 @@ import logging
 import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -197,9 +197,12 @@ def body_of(message: WebhookMessage, render_shift: RenderShift) -> str:
 
 
 def expander(
-    render_shift: RenderShift,
+    render_shift: RenderShift, now: datetime
 ) -> Callable[[WebhookMessage, Sequence[Webhook]], list[Delivery]]:
-    """What ``WebhookRepository.dispatch`` runs: one delivery per endpoint that wants it."""
+    """What ``WebhookRepository.dispatch`` runs: one delivery per endpoint that wants it.
+
+    Each is due at once (``now``, the dispatch's time).
+    """
 
     def expand(message: WebhookMessage, endpoints: Sequence[Webhook]) -> list[Delivery]:
         wanted = [w for w in endpoints if w.wants(message.type)]
@@ -213,7 +216,7 @@ def expander(
                 event=message.type,
                 body=body,
                 created_at=message.at,
-                next_attempt_at=message.at,
+                next_attempt_at=now,
             )
             for w in wanted
         ]
@@ -223,7 +226,7 @@ def expander(
 
 def dispatch(deps: Dependencies, render_shift: RenderShift) -> int:
     """Turn every waiting message into deliveries; return how many messages were taken."""
-    expand = expander(render_shift)
+    expand = expander(render_shift, deps.clock())
     total = 0
     while taken := deps.store.webhooks.dispatch(expand):
         total += taken
