@@ -206,7 +206,7 @@ class RedisWebhooks:
 
     def _load_message(self, raw: bytes) -> WebhookMessage | None:
         data = json.loads(raw)
-        shifts = self._load_shifts([data["shift"]])
+        shifts = self._load_shifts([data["shift"].encode()])
         if not shifts:
             return None
         return WebhookMessage(
