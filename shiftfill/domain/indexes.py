@@ -4,7 +4,8 @@ Written once for both stores, so they cannot drift: a store computes
 ``index_delta(before, after)`` for every change of a shift and only persists it.
 The rules: a code is in use while its shift is open; a shift is among its role's
 open fanouts while open, then among the ``RECENTLY_CLOSED`` latest closed ones; a
-phone round is pending while its shift is open and not yet escalated; a shift
+phone round is pending while its shift is open and not yet escalated, an
+unfilled alarm while it is open and has not gone off; a shift
 enters its caregiver's assignments in the change that assigns it.
 """
 
@@ -47,6 +48,8 @@ class IndexDelta:
     whose shift closed, free again, its shift among the role's recently closed.
     ``assigned_to``: the caregiver who holds the shift from now on. ``phone_round``:
     when the shift's phone round is due, or ``None`` when none is pending.
+    ``unfilled``: when the shift's ``shift.unfilled`` alarm is due, or ``None``
+    when none is pending (the shift is closed, or the alarm went).
     """
 
     shift_id: str
@@ -57,6 +60,7 @@ class IndexDelta:
     closed: str | None = None
     assigned_to: str | None = None
     phone_round: datetime | None = None
+    unfilled: datetime | None = None
 
 
 def index_delta(before: Shift, after: Shift) -> IndexDelta:
@@ -77,6 +81,11 @@ def index_delta(before: Shift, after: Shift) -> IndexDelta:
         ),
         assigned_to=(after.assigned_caregiver_id if before.assigned_caregiver_id is None else None),
         phone_round=fanout.escalation_due_at if pending else None,  # type: ignore[union-attr]
+        unfilled=(
+            fanout.unfilled_due_at
+            if after.is_open and fanout is not None and fanout.unfilled_at is None
+            else None
+        ),
     )
 
 

@@ -86,6 +86,8 @@ class EventType(enum.StrEnum):
     CAREGIVER_CHANGED = "caregiver_changed"
     CALL_SKIPPED = "call_skipped"
     CLAIM_REFUSED = "claim_refused"
+    # Still open when the agency's systems were told (the ``shift.unfilled`` webhook).
+    UNFILLED = "unfilled"
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +142,10 @@ class Fanout:
     offered_caregiver_ids: tuple[str, ...]
     declined_caregiver_ids: tuple[str, ...] = ()
     escalated_at: datetime | None = None
+    # When the agency's systems hear that the shift is still open (``shift.unfilled``),
+    # and when they did: the alarm goes once.
+    unfilled_due_at: datetime | None = None
+    unfilled_at: datetime | None = None
     # Membership tests on ten thousand offers must not scan the tuple.
     _offered: frozenset[str] = field(init=False, repr=False, compare=False)
 

@@ -7,17 +7,19 @@ import logging
 from shiftfill.services.delivery import recover_stalled_sends
 from shiftfill.services.dependencies import Dependencies
 from shiftfill.services.fanout import run_due_phone_rounds
+from shiftfill.services.webhooks import run_due_unfilled
 
 log = logging.getLogger(__name__)
 
 
 def upkeep(deps: Dependencies) -> None:
-    """Run the phone rounds that are due and take over sends a dead process left behind.
+    """Run the phone rounds and unfilled alarms that are due; take over sends left behind.
 
     Any number of processes may run this at once; each phone round and each
     stalled send is taken by one of them.
     """
     run_due_phone_rounds(deps)
+    run_due_unfilled(deps)
     requeued, unknown = recover_stalled_sends(deps)
     if requeued or unknown:
         log.warning(

@@ -110,6 +110,8 @@ def _dump_fanout(fanout: Fanout | None) -> dict[str, Any] | None:
         "offered_count": len(fanout.offered_caregiver_ids),
         "declined_caregiver_ids": fanout.declined_caregiver_ids,
         "escalated_at": _time(fanout.escalated_at),
+        "unfilled_due_at": _time(fanout.unfilled_due_at),
+        "unfilled_at": _time(fanout.unfilled_at),
     }
 
 
@@ -123,6 +125,9 @@ def _load_fanout(data: dict[str, Any] | None, offered: tuple[str, ...]) -> Fanou
         offered_caregiver_ids=offered,
         declined_caregiver_ids=tuple(data["declined_caregiver_ids"]),
         escalated_at=_parse_time(data["escalated_at"]),
+        # Absent in fanouts stored before the unfilled alarm existed.
+        unfilled_due_at=_parse_time(data.get("unfilled_due_at")),
+        unfilled_at=_parse_time(data.get("unfilled_at")),
     )
 
 

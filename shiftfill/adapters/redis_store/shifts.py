@@ -19,6 +19,7 @@ from shiftfill.adapters.redis_store.notifications import RedisNotifications
 from shiftfill.adapters.redis_store.organizations import RedisOrganizations
 from shiftfill.adapters.redis_store.scripts import ASSIGNED_SINCE, OFFERS, REPLY_READ
 from shiftfill.adapters.redis_store.steps import Command, Recent, Step, Steps
+from shiftfill.adapters.redis_store.webhooks import message_writes
 from shiftfill.domain import indexes
 from shiftfill.domain.indexes import RECENTLY_CLOSED, IndexDelta, code_digits
 from shiftfill.domain.model import Caregiver, Organization, Shift, ShiftStatus
@@ -226,6 +227,8 @@ class RedisShifts:
             self._related.notifications.queue(
                 step, before.id, outreach.channel, outreach.caregiver_ids, outreach.at
             )
+        if change.messages:
+            step.write_many("RPUSH", self._k.webhook_outbox, message_writes(change.messages))
 
     def _reindex(self, step: Step, delta: IndexDelta) -> None:
         """Queue on the step the index writes ``delta`` says."""
@@ -245,6 +248,10 @@ class RedisShifts:
             step.write("ZADD", self._rounds, score_of(delta.phone_round), shift_id)
         else:
             step.write("ZREM", self._rounds, shift_id)
+        if delta.unfilled is not None:
+            step.write("ZADD", self._k.unfilled_checks, score_of(delta.unfilled), shift_id)
+        else:
+            step.write("ZREM", self._k.unfilled_checks, shift_id)
         if delta.closed is not None:
             step.write("SREM", self._codes, delta.closed)
             step.write("SREM", self._open_fanouts(delta.role), shift_id)
@@ -269,6 +276,11 @@ class RedisShifts:
     def due_phone_rounds(self, now: datetime) -> list[str]:
         at = score_of(now)
         due = self._r.zrangebyscore(self._rounds, "-inf", at, withscores=True)
+        return indexes.due_first(((float(score), sid.decode()) for sid, score in due), at)
+
+    def due_unfilled(self, now: datetime) -> list[str]:
+        at = score_of(now)
+        due = self._r.zrangebyscore(self._k.unfilled_checks, "-inf", at, withscores=True)
         return indexes.due_first(((float(score), sid.decode()) for sid, score in due), at)
 
 
