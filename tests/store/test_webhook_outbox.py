@@ -9,8 +9,9 @@ from functools import partial
 
 from bench.harness import RedisServer
 from shiftfill.adapters.redis_store.store import RedisStore
-from shiftfill.domain import fill
-from shiftfill.domain.model import Shift
+from shiftfill.domain import fill, rules, sending
+from shiftfill.domain.model import Caregiver, Channel, NotificationStatus, Shift
+from shiftfill.domain.rules import Outreach, ShiftChange, StepReads
 from shiftfill.domain.webhooks import Attempt, Webhook, after_attempt
 from shiftfill.services.ports import Store
 from shiftfill.services.webhooks import expander
@@ -102,3 +103,39 @@ def test_redis_a_message_and_a_taken_delivery_outlive_the_process_that_held_them
     assert third.webhooks.due(NOW + timedelta(seconds=90)) == [(wid, did)]
     assert third.webhooks.claim(wid, did, NOW + timedelta(seconds=90), NOW + timedelta(seconds=180))
     third.close()
+
+
+def test_a_notification_and_an_opt_out_write_their_messages_in_their_own_step_once(
+    store: Store,
+) -> None:
+    store.webhooks.add(hook(events=("notification.failed", "caregiver.opted_out")))
+    open_shift(store)
+    store.caregivers.add_many([Caregiver("cg_1", "Ann", "RN", "+15555550001")])
+
+    def text_cg_1(shift: Shift, reads: StepReads) -> ShiftChange:
+        change = rules.start_fanout(
+            shift,
+            now=NOW,
+            offer_code=reads.free_code(),
+            qualified_ids=["cg_1"],
+            escalation_delay=timedelta(minutes=10),
+        )
+        return change.reaching(Outreach(Channel.SMS, ["cg_1"], NOW))
+
+    fanned = store.shifts.apply("sh_1", text_cg_1).shift
+    [text] = store.notifications.for_shift("sh_1")
+    failing = partial(
+        sending.settle, status=NotificationStatus.FAILED, now=NOW, error="30003", shift=fanned
+    )
+    assert store.notifications.update_many([text.id], failing)[text.id].changed
+    assert not store.notifications.update(text.id, failing).changed  # final: no second message
+    assert store.webhooks.waiting() == 1
+
+    opting_out = partial(rules.opt_out, now=NOW, offers=[fanned])
+    assert store.caregivers.update("cg_1", opting_out).changed
+    assert not store.caregivers.update("cg_1", opting_out).changed  # a repeated STOP
+    assert store.webhooks.waiting() == 2
+
+    assert store.webhooks.dispatch(expander(render, NOW)) == 2
+    events = sorted(d.event for d in store.webhooks.deliveries("wh_1"))
+    assert events == ["caregiver.opted_out", "notification.failed"]
