@@ -48,6 +48,7 @@ DEFAULT_ROLES: tuple[str, ...] = ("RN", "LPN", "LVN", "CNA", "HHA", "PCA", "PT",
 _LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 DEFAULT_BIND: tuple[str, ...] = ("127.0.0.1:8000",)
+DEFAULT_WEBHOOK_RETRIES: tuple[float, ...] = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
 NO_TOKENS: tuple[str, ...] = ()
 
 
@@ -72,6 +73,13 @@ def _region(raw: str) -> str:
     if raw.upper() not in phonenumbers.SUPPORTED_REGIONS:
         raise ValueError(raw)
     return raw.upper()
+
+
+def _retry_schedule(raw: str) -> tuple[float, ...]:
+    waits = tuple(float(part) for part in raw.split(",") if part.strip())
+    if not 1 <= len(waits) <= 20 or not all(0.1 <= w <= DAY for w in waits):
+        raise ValueError(raw)
+    return waits
 
 
 def _time_zone(raw: str) -> str:
@@ -170,6 +178,26 @@ class Config:
     SHIFTFILL_NOTIFIER = Choice("log", ("log", "twilio"), doc="log or twilio")
     SHIFTFILL_NOTIFIER_LATENCY_MS = Whole(
         0, low=0, high=60_000, doc="simulated provider round-trip of the log notifier"
+    )
+
+    # --- the agency's own systems: outbound webhooks ---
+    SHIFTFILL_UNFILLED_AFTER_SECONDS = Number(
+        900, low=0, high=7 * DAY, doc="shift.unfilled fires this long after an open phone round"
+    )
+    SHIFTFILL_WEBHOOK_RETRY_SECONDS = Parsed(
+        _retry_schedule,
+        DEFAULT_WEBHOOK_RETRIES,
+        what="a comma-separated list of 1 to 20 waits in seconds, each from 0.1 to 86400",
+        doc="one retry per entry, each that long after the attempt before it",
+    )
+    SHIFTFILL_WEBHOOK_ALLOW_PRIVATE = Flag(
+        doc="1: webhooks may use http:// and private, loopback or link-local addresses"
+    )
+    SHIFTFILL_WEBHOOK_TIMEOUT_SECONDS = Number(
+        10, low=0.1, high=60, doc="how long one webhook attempt may take"
+    )
+    SHIFTFILL_WEBHOOK_POLL_SECONDS = Number(
+        1, low=0.05, high=60, doc="how often each process looks for webhook deliveries due"
     )
 
     # --- the provider ---

@@ -85,7 +85,7 @@ class Setting(Generic[T]):
         if isinstance(value, bool):
             return str(int(value))
         if isinstance(value, tuple):
-            return ",".join(value)
+            return ",".join(_show(v) if isinstance(v, float) else str(v) for v in value)
         if isinstance(value, float):
             return _show(value)
         return str(value)

@@ -27,6 +27,9 @@ from shiftfill.adapters.redis_store.store import RedisStore
 from shiftfill.adapters.send_workers import SendWorkers
 from shiftfill.adapters.store_outage import OutageLog, StartupWork
 from shiftfill.adapters.twilio_notifier import TwilioNotifier
+from shiftfill.adapters.webhook_sender import HttpWebhookSender
+from shiftfill.adapters.webhook_workers import WebhookWorkers
+from shiftfill.api.shifts.schemas import ShiftSchema
 from shiftfill.services.delivery import (
     SHUTTING_DOWN,
     Outcome,
@@ -50,6 +53,7 @@ class Runtime:
     deps: Dependencies
     sender: SendWorkers[Ready, Outcome]
     escalation: EscalationPoller | None
+    webhooks: WebhookWorkers | None
     shutdown_drain_seconds: float
     metrics: PrometheusMetrics
     started_at: datetime
@@ -69,6 +73,8 @@ class Runtime:
         self.sender.start()
         if self.escalation is not None:
             self.escalation.start()
+        if self.webhooks is not None:
+            self.webhooks.start()
 
     def shutdown(self) -> None:
         """Stop polling, let queued sends go out for a moment, then record what is left.
@@ -84,6 +90,8 @@ class Runtime:
         self.startup.shutdown()
         if self.escalation is not None:
             self.escalation.shutdown()
+        if self.webhooks is not None:
+            self.webhooks.shutdown()
         self.sender.shutdown(
             self.shutdown_drain_seconds, wait_for_queue=not self.deps.store.durable
         )
@@ -102,8 +110,8 @@ def bootstrap(
 ) -> Runtime:
     """Build a runtime from ``config``; keyword arguments replace the part they name.
 
-    ``escalation=False`` leaves out the poller, for tests that run the phone
-    rounds themselves at a frozen time.
+    ``escalation=False`` leaves out the poller and the webhook workers, for tests
+    that run the phone rounds and deliveries themselves at a frozen time.
     """
     store = store or build_store(config, clock)
     # One log line when the store stops answering, whichever thread notices first.
@@ -119,6 +127,9 @@ def bootstrap(
             send_retries=config.SHIFTFILL_SEND_RETRIES,
             retry_backoff_seconds=config.SHIFTFILL_SEND_RETRY_BACKOFF_MS / 1000,
             send_visibility=timedelta(seconds=config.SHIFTFILL_SEND_VISIBILITY_SECONDS),
+            unfilled_after=timedelta(seconds=config.SHIFTFILL_UNFILLED_AFTER_SECONDS),
+            webhook_retry_seconds=config.SHIFTFILL_WEBHOOK_RETRY_SECONDS,
+            webhook_allow_private=config.SHIFTFILL_WEBHOOK_ALLOW_PRIVATE,
         ),
         clock=clock,
         sleep=sleep,
@@ -140,10 +151,21 @@ def bootstrap(
         if escalation
         else None
     )
+    hooks = WebhookWorkers(
+        deps,
+        HttpWebhookSender(
+            timeout=config.SHIFTFILL_WEBHOOK_TIMEOUT_SECONDS,
+            allow_private=config.SHIFTFILL_WEBHOOK_ALLOW_PRIVATE,
+        ),
+        ShiftSchema().dump,
+        config.SHIFTFILL_WEBHOOK_POLL_SECONDS,
+        outage=outage,
+    )
     return Runtime(
         deps,
         sender,
         poller,
+        hooks if escalation else None,
         config.SHIFTFILL_SHUTDOWN_DRAIN_SECONDS,
         metrics=metrics,
         started_at=clock(),

@@ -65,6 +65,7 @@ class RecordingMetrics:
         self.notified: Counter[tuple[str, str]] = Counter()
         self.inbound: Counter[str] = Counter()
         self.fills: list[tuple[str, float]] = []
+        self.webhooks: Counter[tuple[str, str]] = Counter()
 
     def fanout_started(self, role: str, offered: int) -> None:
         self.fanouts[role] += 1
@@ -75,6 +76,9 @@ class RecordingMetrics:
 
     def inbound_handled(self, outcome: str) -> None:
         self.inbound[outcome] += 1
+
+    def webhook_delivery(self, event: str, status: str) -> None:
+        self.webhooks[(event, status)] += 1
 
     def shift_filled(self, round: str, seconds: float) -> None:
         self.fills.append((round, seconds))

@@ -14,12 +14,12 @@ from __future__ import annotations
 import threading
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TypeVar
 
 from shiftfill.adapters.memory_clients import MemoryClients, MemoryOrganizations
 from shiftfill.adapters.memory_inbound import MemoryInbound
+from shiftfill.adapters.memory_webhooks import MemoryWebhooks
 from shiftfill.domain import indexes
 from shiftfill.domain.contact import reachable
 from shiftfill.domain.indexes import (
@@ -60,10 +60,11 @@ class MemoryCaregivers:
     qualified caregivers of a shift costs the size of the answer, not of the store.
     """
 
-    def __init__(self, lock: threading.Lock | None = None) -> None:
+    def __init__(self, webhooks: MemoryWebhooks, lock: threading.Lock | None = None) -> None:
         # The store passes the shifts' lock: a claim reads a caregiver's credentials
         # in its step, so an edit of them is never interleaved with one.
         self._lock = lock or threading.Lock()
+        self._webhooks = webhooks
         self._by_id: dict[str, Caregiver] = {}
         self._by_phone: dict[str, str] = {}
         self._contactable_by_role: dict[str, dict[str, None]] = defaultdict(dict)
@@ -118,16 +119,6 @@ class MemoryCaregivers:
         with self._lock:
             return list(self._contactable_by_role.get(role, ()))
 
-    def opt_out(self, caregiver_id: str) -> tuple[Caregiver, bool]:
-        with self._lock:
-            caregiver = self._by_id[caregiver_id]
-            if caregiver.opted_out:
-                return caregiver, False
-            caregiver = replace(caregiver, opted_out=True)
-            self._by_id[caregiver_id] = caregiver
-            self._contactable_by_role[caregiver.role].pop(caregiver_id, None)
-            return caregiver, True
-
     def update(self, caregiver_id: str, change: ChangeCaregiver) -> CaregiverChange:
         with self._lock:
             current = self._by_id[caregiver_id]
@@ -149,6 +140,7 @@ class MemoryCaregivers:
             if now and (not was or updated.role != current.role):
                 self._contactable_by_role[updated.role][caregiver_id] = None
             self._events[caregiver_id].extend(decided.events)
+            self._webhooks.put(decided.messages)
             return decided
 
     def events(self, caregiver_id: str) -> list[Event]:
@@ -232,10 +224,17 @@ class MemoryNotifications:
     notification ever sent.
     """
 
-    def __init__(self, lock: threading.Lock, events: MemoryEvents, outbox: MemoryOutbox) -> None:
+    def __init__(
+        self,
+        lock: threading.Lock,
+        events: MemoryEvents,
+        outbox: MemoryOutbox,
+        webhooks: MemoryWebhooks,
+    ) -> None:
         self._lock = lock
         self._events = events
         self._outbox = outbox
+        self._webhooks = webhooks
         self._buckets: dict[tuple[str, str], dict[str, Notification]] = {}
         self._shift_channels: dict[str, list[str]] = defaultdict(list)
         self._by_provider_id: dict[str, str] = {}
@@ -286,6 +285,7 @@ class MemoryNotifications:
             if notification.provider_id and notification.provider_id != current.provider_id:
                 self._by_provider_id[notification.provider_id] = notification_id
             self._events._append(shift_id, decided.events)
+            self._webhooks.put(decided.messages)
         return decided
 
     def update_many(
@@ -317,10 +317,12 @@ class MemoryShifts:
         notifications: MemoryNotifications,
         caregivers: MemoryCaregivers,
         organizations: MemoryOrganizations,
+        webhooks: MemoryWebhooks,
         code_source: Callable[[int], str] = random_offer_code,
         clients: MemoryClients | None = None,
     ) -> None:
         self._lock = lock
+        self._webhooks = webhooks
         self._events = events
         self._notifications = notifications
         # Read beside the shifts (their own locks are taken inside this one, never
@@ -333,6 +335,7 @@ class MemoryShifts:
         self._codes_in_use: set[str] = set()
         self._due_rounds: dict[str, datetime] = {}
         self._due_waves: dict[str, datetime] = {}
+        self._due_unfilled: dict[str, datetime] = {}
         # The shifts assigned to each caregiver, for the overlap and hours checks.
         self._assigned: dict[str, dict[str, None]] = defaultdict(dict)
         # Fanned-out shifts by role: open ones, and the most recently closed ones.
@@ -397,6 +400,8 @@ class MemoryShifts:
         self._events._append(shift_id, change.events)
         if change.changed and change.outreach is not None:
             self._notifications._queue(shift_id, change.outreach)
+        if change.messages:
+            self._webhooks.put(change.messages)
 
     def offers_for(self, caregiver: Caregiver) -> list[Shift]:
         """Look through the fanouts of the caregiver's role, not a list per caregiver.
@@ -423,6 +428,11 @@ class MemoryShifts:
             due = [(at, sid) for sid, at in self._due_waves.items()]
         return indexes.due_first(due, now)
 
+    def due_unfilled(self, now: datetime) -> list[str]:
+        with self._lock:
+            due = [(at, sid) for sid, at in self._due_unfilled.items()]
+        return indexes.due_first(due, now)
+
     def __len__(self) -> int:
         return len(self._by_id)
 
@@ -441,6 +451,10 @@ class MemoryShifts:
             self._due_waves[delta.shift_id] = delta.next_wave
         else:
             self._due_waves.pop(delta.shift_id, None)
+        if delta.unfilled is not None:
+            self._due_unfilled[delta.shift_id] = delta.unfilled
+        else:
+            self._due_unfilled.pop(delta.shift_id, None)
         if delta.closed is not None:
             self._open_fanouts[delta.role].pop(delta.shift_id, None)
             self._closed_fanouts[delta.role].append(delta.shift_id)
@@ -488,18 +502,20 @@ class MemoryStore:
         code_source: Callable[[int], str] = random_offer_code,
     ) -> None:
         lock = threading.Lock()
-        self.caregivers = MemoryCaregivers(lock)
+        self.webhooks = MemoryWebhooks()
+        self.caregivers = MemoryCaregivers(self.webhooks, lock)
         self.organizations = MemoryOrganizations()
         self.clients = MemoryClients(lock)
         self.events = MemoryEvents(lock)
         self.outbox = MemoryOutbox(lock)
-        self.notifications = MemoryNotifications(lock, self.events, self.outbox)
+        self.notifications = MemoryNotifications(lock, self.events, self.outbox, self.webhooks)
         self.shifts = MemoryShifts(
             lock,
             self.events,
             self.notifications,
             self.caregivers,
             self.organizations,
+            self.webhooks,
             code_source,
             self.clients,
         )

@@ -123,6 +123,13 @@ class PrometheusMetrics:
             buckets=FILL_BUCKETS,
             registry=r,
         )
+        self._webhook_deliveries = Counter(
+            "shiftfill_webhook_deliveries",
+            "Attempts to deliver a webhook message, by event and what they came to "
+            "(delivered, retrying, failed, disabled).",
+            ["event", "status"],
+            registry=r,
+        )
         self._requests = Histogram(
             "shiftfill_http_request_duration_seconds",
             "Time to answer an HTTP request; endpoint is the route, not the path.",
@@ -149,6 +156,9 @@ class PrometheusMetrics:
     def shift_filled(self, round: str, seconds: float) -> None:
         self._record(lambda: self._filled.labels(round=round).inc())
         self._record(lambda: self._time_to_fill.labels(round=round).observe(seconds))
+
+    def webhook_delivery(self, event: str, status: str) -> None:
+        self._record(lambda: self._webhook_deliveries.labels(event=event, status=status).inc())
 
     # --- the web layer ---
 

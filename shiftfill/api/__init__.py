@@ -17,6 +17,7 @@ from shiftfill.api.openapi import OPENAPI_SETTINGS, SharedErrors, document_roles
 from shiftfill.api.organizations.views import blp as organizations_blp
 from shiftfill.api.shifts.views import blp as shifts_blp
 from shiftfill.api.voice.views import blp as voice_blp
+from shiftfill.api.webhooks.views import blp as webhooks_blp
 
 
 def init_app(app: Flask) -> Api:
@@ -29,6 +30,7 @@ def init_app(app: Flask) -> Api:
         health_blp,
         metrics_blp,
         organizations_blp,
+        webhooks_blp,
         caregivers_blp,
         clients_blp,
         shifts_blp,

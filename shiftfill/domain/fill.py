@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
-from shiftfill.domain import contact, rules
+from shiftfill.domain import contact, rules, webhooks
 from shiftfill.domain.contact import NotAsked
 from shiftfill.domain.model import Caregiver, Channel, Event, EventType, Organization, Shift
 from shiftfill.domain.rules import Outcome, Outreach, ShiftChange, StepReads
@@ -58,7 +58,8 @@ def fan_out(
         change = change.noting(
             Event(at=now, type=EventType.NO_ONE_QUALIFIED, detail={"role": shift.role_required})
         )
-    return change.reaching(Outreach(Channel.SMS, qualified, now))
+    announced = webhooks.about(change.shift, webhooks.SHIFT_FANOUT_STARTED, now)
+    return change.reaching(Outreach(Channel.SMS, qualified, now)).announcing(announced)
 
 
 def wave(
@@ -124,6 +125,7 @@ def phone_round(
     *,
     at: datetime,
     reasons: Mapping[str, NotAsked | None],
+    unfilled_after: timedelta | None = None,
 ) -> ShiftChange:
     """Start the phone round if it is due: call everyone ``contact.why_not_ask`` allows.
 
@@ -132,8 +134,9 @@ def phone_round(
     shift's own state is asked again (``contact.askable``), so a decline that
     landed a moment before is honoured. A caregiver kept from the shift by their
     assignments or quiet hours is noted with a ``call_skipped`` event saying why.
+    ``unfilled_after``: how long after the round the ``shift.unfilled`` alarm goes.
     """
-    change = rules.begin_phone_round(shift, now=at)
+    change = rules.begin_phone_round(shift, now=at, unfilled_after=unfilled_after)
     if not change.changed:
         return change
     still = set(contact.askable(change.shift, reasons, Channel.CALL))
@@ -144,7 +147,12 @@ def phone_round(
         if reason is not None and reason.noted and cid in still
     ]
     escalated = Event(at=at, type=EventType.ESCALATED, detail={"calls": len(callees)})
-    return change.noting(escalated, *skipped).reaching(Outreach(Channel.CALL, callees, at))
+    announced = webhooks.about(change.shift, webhooks.SHIFT_ESCALATED, at, called=len(callees))
+    return (
+        change.noting(escalated, *skipped)
+        .reaching(Outreach(Channel.CALL, callees, at))
+        .announcing(announced)
+    )
 
 
 def answer(
@@ -187,7 +195,7 @@ def answer(
     else:
         change = rules.decline(shift, caregiver_id)
     # One change built whole: every reply runs this, on the inbound path.
-    return ShiftChange(
+    change = ShiftChange(
         change.shift,
         change.changed,
         change.outcome,
@@ -196,6 +204,13 @@ def answer(
         change.indexes,
         organization,
     )
+    if change.changed and change.outcome is Outcome.ASSIGNED and shift.fanout is not None:
+        round = str(shift.fanout.round)
+        filled = webhooks.about(
+            change.shift, webhooks.SHIFT_FILLED, now, caregiver_id=caregiver_id, round=round
+        )
+        change = change.announcing(filled)
+    return change
 
 
 _OUTCOME_EVENTS = {
@@ -219,4 +234,16 @@ def _outcome_events(change: ShiftChange, caregiver_id: str, now: datetime) -> li
 def cancel(shift: Shift, reads: StepReads, *, now: datetime) -> ShiftChange:
     """Cancel an open shift, noting it; its phone round and offer code go with it."""
     change = rules.cancel(shift, now=now)
-    return change.noting(Event(at=now, type=EventType.CANCELLED)) if change.changed else change
+    if not change.changed:
+        return change
+    announced = webhooks.about(change.shift, webhooks.SHIFT_CANCELLED, now)
+    return change.noting(Event(at=now, type=EventType.CANCELLED)).announcing(announced)
+
+
+def unfilled(shift: Shift, reads: StepReads, *, now: datetime) -> ShiftChange:
+    """Raise the unfilled alarm of an open shift whose time for it has come, once."""
+    change = rules.mark_unfilled(shift, now=now)
+    if not change.changed:
+        return change
+    announced = webhooks.about(change.shift, webhooks.SHIFT_UNFILLED, now)
+    return change.noting(Event(at=now, type=EventType.UNFILLED)).announcing(announced)

@@ -5,8 +5,9 @@ Written once for both stores, so they cannot drift: a store computes
 The rules: a code is in use while its shift is open; a shift is among its role's
 open fanouts while open, then among the ``RECENTLY_CLOSED`` latest closed ones; a
 phone round is pending while its shift is open and not yet escalated, and so is
-its next wave while it has one; a shift enters its caregiver's assignments in the
-change that assigns it.
+its next wave while it has one; an unfilled alarm while the shift is open and the
+alarm has not gone off; a shift enters its caregiver's assignments in the change
+that assigns it.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ class IndexDelta:
     ``wave``: the number of a wave this change sent (from 2) and the ids it offered
     (a store keeps each wave's ids beside the first). ``next_wave``: when the
     shift's next wave is due, or ``None`` when none is pending.
+    ``unfilled``: when the shift's ``shift.unfilled`` alarm is due, or ``None``
+    when none is pending (the shift is closed, or the alarm went).
     """
 
     shift_id: str
@@ -63,6 +66,7 @@ class IndexDelta:
     phone_round: datetime | None = None
     wave: tuple[int, tuple[str, ...]] | None = None
     next_wave: datetime | None = None
+    unfilled: datetime | None = None
 
 
 def index_delta(before: Shift, after: Shift) -> IndexDelta:
@@ -93,6 +97,11 @@ def index_delta(before: Shift, after: Shift) -> IndexDelta:
         phone_round=fanout.escalation_due_at if pending else None,  # type: ignore[union-attr]
         wave=wave,
         next_wave=fanout.next_wave_at if pending else None,  # type: ignore[union-attr]
+        unfilled=(
+            fanout.unfilled_due_at
+            if after.is_open and fanout is not None and fanout.unfilled_at is None
+            else None
+        ),
     )
 
 

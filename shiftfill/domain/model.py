@@ -87,6 +87,8 @@ class EventType(enum.StrEnum):
     CALL_SKIPPED = "call_skipped"
     CLAIM_REFUSED = "claim_refused"
     WAVE_SENT = "wave_sent"
+    # Still open when the agency's systems were told (the ``shift.unfilled`` webhook).
+    UNFILLED = "unfilled"
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +188,10 @@ class Fanout:
     # Waves texted so far (everyone at once is one wave), and when the next is due.
     waves_sent: int = 1
     next_wave_at: datetime | None = None
+    # When the agency's systems hear that the shift is still open (``shift.unfilled``),
+    # and when they did: the alarm goes once.
+    unfilled_due_at: datetime | None = None
+    unfilled_at: datetime | None = None
     # Membership tests on ten thousand offers must not scan the tuple.
     _offered: frozenset[str] = field(init=False, repr=False, compare=False)
 

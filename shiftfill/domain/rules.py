@@ -26,6 +26,7 @@ from shiftfill.domain.model import (
     Shift,
     ShiftStatus,
 )
+from shiftfill.domain.webhooks import CAREGIVER_OPTED_OUT, WebhookMessage, about
 
 
 class Outcome(enum.StrEnum):
@@ -77,7 +78,8 @@ class ShiftChange:
     it changed (a lost claim is noted too); ``outreach`` is queued and
     ``indexes`` applied only when it changed. ``outcome`` is what a reply came to,
     and ``organization`` the shift's organization as the step read it, for the
-    caller's answer.
+    caller's answer. ``messages`` are the webhook messages that report the change,
+    written to the webhook outbox in the same step.
     """
 
     shift: Shift
@@ -87,6 +89,7 @@ class ShiftChange:
     outreach: Outreach | None = None
     indexes: IndexDelta | None = None
     organization: Organization | None = None
+    messages: tuple[WebhookMessage, ...] = ()
 
     def __post_init__(self) -> None:
         # A store writes the shift and moves its indexes together, or neither.
@@ -115,6 +118,7 @@ class ShiftChange:
             self.outreach,
             self.indexes,
             self.organization,
+            self.messages,
         )
 
     def reaching(self, outreach: Outreach) -> ShiftChange:
@@ -127,6 +131,20 @@ class ShiftChange:
             outreach,
             self.indexes,
             self.organization,
+            self.messages,
+        )
+
+    def announcing(self, *messages: WebhookMessage) -> ShiftChange:
+        """This change with ``messages`` for the agency's webhooks."""
+        return ShiftChange(
+            self.shift,
+            self.changed,
+            self.outcome,
+            self.events,
+            self.outreach,
+            self.indexes,
+            self.organization,
+            (*self.messages, *messages),
         )
 
     def reading(self, organization: Organization) -> ShiftChange:
@@ -139,6 +157,7 @@ class ShiftChange:
             self.outreach,
             self.indexes,
             organization,
+            self.messages,
         )
 
 
@@ -211,13 +230,15 @@ def edit_caregiver(caregiver: Caregiver, changes: Mapping[str, Any]) -> Caregive
 class CaregiverChange:
     """A caregiver after a decision, whether it changed, and the events for their own trail.
 
-    A store writes the caregiver, moves the phone and role indexes and appends
-    the events only when it changed.
+    A store writes the caregiver, moves the phone and role indexes, appends the
+    events and puts ``messages`` in the webhook outbox only when it changed, all
+    in one step.
     """
 
     caregiver: Caregiver
     changed: bool
     events: tuple[Event, ...] = ()
+    messages: tuple[WebhookMessage, ...] = ()
 
     @classmethod
     def of(cls, before: Caregiver, after: Caregiver | None, *events: Event) -> CaregiverChange:
@@ -246,6 +267,25 @@ def edit(caregiver: Caregiver, changes: Mapping[str, Any], *, now: datetime) -> 
             Event(at=now, type=EventType.OPTED_IN, caregiver_id=edited.id, detail={"via": "agency"})
         )
     return CaregiverChange.of(caregiver, edited, *events)
+
+
+def opt_out(
+    caregiver: Caregiver, *, now: datetime, offers: Sequence[Shift] = ()
+) -> CaregiverChange:
+    """The caregiver opting out (STOP, or the provider's opt-out), once.
+
+    ``offers`` are the shifts offered to them, read before the step: each open
+    one is announced as ``caregiver.opted_out``. Already opted out: nothing changes.
+    """
+    if caregiver.opted_out:
+        return CaregiverChange.of(caregiver, None)
+    change = CaregiverChange.of(caregiver, replace(caregiver, opted_out=True))
+    messages = tuple(
+        about(shift, CAREGIVER_OPTED_OUT, now, caregiver_id=caregiver.id)
+        for shift in offers
+        if shift.is_open
+    )
+    return replace(change, messages=messages)
 
 
 def start_fanout(
@@ -279,6 +319,9 @@ def start_fanout(
         escalation_due_at=now + escalation_delay,
         offered_caregiver_ids=tuple(qualified_ids),
         next_wave_at=next_wave_at,
+        # A shift that reaches its start time open has gone unfilled; one fanned out
+        # after its start waits for the phone round's own alarm.
+        unfilled_due_at=shift.start_time if shift.start_time > now else None,
     )
     return ShiftChange.moved(shift, replace(shift, fanout=fanout))
 
@@ -387,11 +430,15 @@ def decline(shift: Shift, caregiver_id: str) -> ShiftChange:
     return ShiftChange.moved(shift, replace(shift, fanout=fanout), Outcome.DECLINED)
 
 
-def begin_phone_round(shift: Shift, *, now: datetime) -> ShiftChange:
+def begin_phone_round(
+    shift: Shift, *, now: datetime, unfilled_after: timedelta | None = None
+) -> ShiftChange:
     """Move an open, unescalated shift whose delay has passed into the phone round.
 
     ``changed`` tells whether the phone round starts now. A shift that is filled,
-    cancelled, already escalated or not yet due is returned unchanged.
+    cancelled, already escalated or not yet due is returned unchanged. With
+    ``unfilled_after``, the unfilled alarm is due that long after the round, or
+    at the shift's start when that comes first.
     """
     fanout = shift.fanout
     if (
@@ -401,9 +448,30 @@ def begin_phone_round(shift: Shift, *, now: datetime) -> ShiftChange:
         or now < fanout.escalation_due_at
     ):
         return ShiftChange.kept(shift)
+    due = fanout.unfilled_due_at
+    if unfilled_after is not None:
+        after_round = now + unfilled_after
+        due = after_round if due is None else min(due, after_round)
     # The phone round is the last step: waves still due stop here.
-    escalated = replace(fanout, escalated_at=now, next_wave_at=None)
+    escalated = replace(fanout, escalated_at=now, next_wave_at=None, unfilled_due_at=due)
     return ShiftChange.moved(shift, replace(shift, fanout=escalated))
+
+
+def mark_unfilled(shift: Shift, *, now: datetime) -> ShiftChange:
+    """Note that the shift went unfilled, once: open, fanned out, and its alarm due.
+
+    A shift filled, cancelled, already reported or not yet due is left as it is.
+    """
+    fanout = shift.fanout
+    if (
+        not shift.is_open
+        or fanout is None
+        or fanout.unfilled_at is not None
+        or fanout.unfilled_due_at is None
+        or now < fanout.unfilled_due_at
+    ):
+        return ShiftChange.kept(shift)
+    return ShiftChange.moved(shift, replace(shift, fanout=replace(fanout, unfilled_at=now)))
 
 
 def cancel(shift: Shift, *, now: datetime) -> ShiftChange:

@@ -1,21 +1,25 @@
 """The decisions of one outbound message: claim an attempt, settle it, or drop it.
 
 Each returns a ``NotificationChange`` a store persists as it is, in one step:
-the notification after the decision and the events for its shift's trail.
+the notification after the decision, the events for its shift's trail, and the
+webhook messages that report it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
+from shiftfill.domain import webhooks
 from shiftfill.domain.model import (
     Channel,
     Event,
     EventType,
     Notification,
     NotificationStatus,
+    Shift,
 )
+from shiftfill.domain.webhooks import WebhookMessage
 
 # The trail entry of a message or call reaching each status.
 DELIVERY_EVENTS = {
@@ -34,13 +38,14 @@ DELIVERY_EVENTS = {
 class NotificationChange:
     """A notification after a decision, whether it changed, and the events for its shift.
 
-    A store writes the notification, indexes its provider id and appends the
-    events only when it changed.
+    A store writes the notification, indexes its provider id, appends the events
+    and puts ``messages`` in the webhook outbox only when it changed, all in one step.
     """
 
     notification: Notification
     changed: bool
     events: tuple[Event, ...] = ()
+    messages: tuple[WebhookMessage, ...] = ()
 
     @classmethod
     def of(
@@ -50,6 +55,10 @@ class NotificationChange:
         if after is None:
             return cls(before, changed=False)
         return cls(after, changed=True, events=events)
+
+    def announcing(self, *messages: WebhookMessage) -> NotificationChange:
+        """This change with ``messages`` for the agency's webhooks."""
+        return replace(self, messages=(*self.messages, *messages))
 
 
 def report_delivery(
@@ -90,10 +99,13 @@ def settle(
     now: datetime,
     error: str | None = None,
     provider_id: str | None = None,
+    shift: Shift | None = None,
 ) -> NotificationChange:
     """Move a notification forward to ``status``, with the event that says so.
 
     A report that would move it backwards changes nothing and notes nothing.
+    With ``shift`` (its shift, as read before the step: a notification's step
+    does not change it), a move to ``failed`` is announced as ``notification.failed``.
     """
     moved = report_delivery(notification, status, error=error)
     if moved is None:
@@ -103,7 +115,13 @@ def settle(
     detail = {"error": error} if error else {}
     kind = DELIVERY_EVENTS[(notification.channel, status)]
     event = Event(at=now, type=kind, caregiver_id=notification.caregiver_id, detail=detail)
-    return NotificationChange.of(notification, moved, event)
+    change = NotificationChange.of(notification, moved, event)
+    if status is NotificationStatus.FAILED and shift is not None:
+        fields = {"notification": webhooks.notification_fields(moved)}
+        change = change.announcing(
+            webhooks.about(shift, webhooks.NOTIFICATION_FAILED, now, **fields)
+        )
+    return change
 
 
 def drop(notification: Notification, reason: str) -> NotificationChange:

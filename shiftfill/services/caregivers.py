@@ -152,8 +152,15 @@ def opt_out_caregiver(deps: Dependencies, caregiver_id: str, *, via: str) -> Car
     opt-out itself is one step; the notes on the open offers follow it, and only
     from the call that made the change, so a repeated STOP notes nothing twice.
     """
-    caregiver, changed = deps.store.caregivers.opt_out(caregiver_id)
-    if changed:
+    before = deps.store.caregivers.get(caregiver_id)
+    # Read before the step: the caregiver's open offers name the shifts the
+    # agency's systems hear about (``caregiver.opted_out``) in the opt-out's own step.
+    offers = deps.store.shifts.offers_for(before) if before is not None else []
+    change = deps.store.caregivers.update(
+        caregiver_id, partial(rules.opt_out, now=deps.clock(), offers=offers)
+    )
+    caregiver = change.caregiver
+    if change.changed:
         log.info(
             "caregiver %s (%s) opted out via %s",
             caregiver_id,
@@ -165,7 +172,7 @@ def opt_out_caregiver(deps: Dependencies, caregiver_id: str, *, via: str) -> Car
         event = Event(
             at=now, type=EventType.OPTED_OUT, caregiver_id=caregiver_id, detail={"via": via}
         )
-        for shift in deps.store.shifts.offers_for(caregiver):
+        for shift in offers:
             if shift.is_open:
                 deps.store.events.append(shift.id, event)
     return caregiver

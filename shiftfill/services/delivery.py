@@ -236,11 +236,17 @@ def settle_many(deps: Dependencies, outcomes: Sequence[Outcome]) -> list[Notific
     workers); the notifications as stored after, unknown ids left out."""
     now = deps.clock()
     by_id = {outcome.id: outcome for outcome in outcomes}
+    shifts = _shifts_failing(deps, outcomes)
 
     def advance(n: Notification) -> NotificationChange:
         outcome = by_id[n.id]
         return sending.settle(
-            n, outcome.status, now=now, error=outcome.error, provider_id=outcome.provider_id
+            n,
+            outcome.status,
+            now=now,
+            error=outcome.error,
+            provider_id=outcome.provider_id,
+            shift=shifts.get(n.shift_id),
         )
 
     updated = deps.store.notifications.update_many(list(by_id), advance)
@@ -275,6 +281,17 @@ def _report(deps: Dependencies, notification: Notification, outcome: Outcome) ->
 
 
 _NOT_DELIVERED = frozenset({NotificationStatus.FAILED, NotificationStatus.UNDELIVERED})
+
+
+def _shifts_failing(deps: Dependencies, outcomes: Sequence[Outcome]) -> dict[str, Shift]:
+    """The shifts of the outcomes that are failures, for their ``notification.failed``.
+
+    Read before the step: a notification's step does not change its shift, so
+    that is the shift as it stands right after it.
+    """
+    # The id's first part; an id of no notification is left out by the step itself.
+    shift_ids = {o.id.split("~", 1)[0] for o in outcomes if o.status is NotificationStatus.FAILED}
+    return {sid: shift for sid in shift_ids if (shift := deps.store.shifts.get(sid)) is not None}
 
 
 def _skip(deps: Dependencies, reasons: dict[str, str]) -> None:

@@ -34,6 +34,11 @@ class Settings:
     retry_backoff_seconds: float = 0.5
     # How long a send may stay taken before the process that took it is presumed dead.
     send_visibility: timedelta = timedelta(seconds=60)
+    # The agency's webhooks: when an open shift's alarm fires after its phone round,
+    # the wait before each retry, and whether private addresses are allowed (tests).
+    unfilled_after: timedelta = timedelta(seconds=900)
+    webhook_retry_seconds: tuple[float, ...] = (5, 300, 1800, 7200, 18000, 36000, 36000)
+    webhook_allow_private: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -137,7 +137,10 @@ def run_phone_round(deps: Dependencies, shift_id: str, *, now: datetime | None =
     # Asked of the shift as read here, outside the step: a step asks again only what
     # may have changed since (a decline), so it stays short for ten thousand offered.
     reasons = fill.why_not_called(shift, offered, held, at=at, organization=org, wants=wants)
-    change = deps.store.shifts.apply(shift_id, partial(fill.phone_round, at=at, reasons=reasons))
+    decide = partial(
+        fill.phone_round, at=at, reasons=reasons, unfilled_after=deps.settings.unfilled_after
+    )
+    change = deps.store.shifts.apply(shift_id, decide)
     if not change.changed or change.outreach is None:
         return 0
     calls = len(change.outreach.caregiver_ids)

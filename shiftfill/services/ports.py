@@ -28,6 +28,7 @@ from shiftfill.domain.model import (
 )
 from shiftfill.domain.rules import CaregiverChange, ShiftChange, StepReads
 from shiftfill.domain.sending import NotificationChange
+from shiftfill.domain.webhooks import Delivery, Webhook, WebhookMessage
 
 R = TypeVar("R")
 
@@ -37,6 +38,8 @@ Decide = Callable[[Shift, StepReads], ShiftChange]
 ChangeCaregiver = Callable[[Caregiver], CaregiverChange]
 # A notification's decision, likewise.
 ChangeNotification = Callable[[Notification], NotificationChange]
+# A message and its organization's endpoints, to the deliveries it makes.
+Expand = Callable[[WebhookMessage, Sequence[Webhook]], Sequence[Delivery]]
 
 
 class DuplicateKey(Exception):
@@ -105,20 +108,16 @@ class CaregiverRepository(Protocol):
         In the order they joined, or last became contactable again.
         """
 
-    def opt_out(self, caregiver_id: str) -> tuple[Caregiver, bool]:
-        """Mark a caregiver opted out; return it and whether this call changed it.
-
-        ``KeyError`` for an unknown id.
-        """
-
     def update(self, caregiver_id: str, change: ChangeCaregiver) -> CaregiverChange:
         """Run ``change`` on the stored caregiver and persist what it returns, in one atomic step.
 
         When the change says the caregiver changed, the step stores it (same id),
-        moves the phone and role indexes to its new values and appends its events
-        to the caregiver's own trail; else it writes nothing. A new phone that
-        belongs to another caregiver is ``DuplicateKey("phone", ...)`` and changes
-        nothing. Returns the change; ``KeyError`` for an unknown id.
+        moves the phone and role indexes to its new values, appends its events
+        to the caregiver's own trail and puts its messages in the webhook outbox
+        (an opt-out, ``rules.opt_out``, is one such change); else it writes
+        nothing. A new phone that belongs to another caregiver is
+        ``DuplicateKey("phone", ...)`` and changes nothing. Returns the change;
+        ``KeyError`` for an unknown id.
         """
 
     def events(self, caregiver_id: str) -> list[Event]:
@@ -227,6 +226,9 @@ class ShiftRepository(Protocol):
     def due_waves(self, now: datetime) -> list[str]:
         """List the open shifts whose next wave is due at ``now``, earliest first."""
 
+    def due_unfilled(self, now: datetime) -> list[str]:
+        """List the open shifts whose unfilled alarm is due at ``now``, earliest first."""
+
 
 class NotificationRepository(Protocol):
     """Notifications, at most one per shift, caregiver and channel."""
@@ -243,8 +245,9 @@ class NotificationRepository(Protocol):
     def update(self, notification_id: str, change: ChangeNotification) -> NotificationChange:
         """Run ``change`` on the stored notification and persist what it returns, in one step.
 
-        When it changed, the step writes it, indexes its provider id and appends
-        its events to the shift's trail; else it writes nothing. Returns the
+        When it changed, the step writes it, indexes its provider id, appends
+        its events to the shift's trail and puts its messages in the webhook
+        outbox; else it writes nothing. Returns the
         change; ``KeyError`` for an unknown id.
         """
 
@@ -312,6 +315,59 @@ class Outbox(Protocol):
         """How many notifications wait to be sent."""
 
 
+class WebhookRepository(Protocol):
+    """The agency's endpoints, the outbox of webhook messages, and their deliveries.
+
+    Messages enter the outbox in the step of the change they report (shift,
+    caregiver and notification steps); ``dispatch`` turns each into one delivery
+    per endpoint that wants it; the delivery workers ``claim`` a due delivery,
+    send it, and ``settle`` it.
+    """
+
+    def add(self, webhook: Webhook) -> None:
+        """Store a new endpoint."""
+
+    def get(self, webhook_id: str) -> Webhook | None:
+        """Return the endpoint with this id, or ``None``."""
+
+    def for_organization(self, organization_id: str) -> list[Webhook]:
+        """List an organization's endpoints, oldest first."""
+
+    def remove(self, webhook_id: str) -> bool:
+        """Delete an endpoint (its pending deliveries are dropped); whether it existed."""
+
+    def deliveries(self, webhook_id: str) -> list[Delivery]:
+        """An endpoint's deliveries, newest first."""
+
+    def dispatch(self, expand: Expand, limit: int = 100) -> int:
+        """Turn up to ``limit`` messages of the outbox into deliveries, in one atomic step.
+
+        ``expand`` gets each message with its organization's endpoints as stored
+        in that step. Returns how many messages were taken.
+        """
+
+    def due(self, now: datetime, limit: int = 100) -> list[tuple[str, str]]:
+        """``(webhook id, delivery id)`` of pending deliveries due at ``now``, earliest first."""
+
+    def claim(
+        self, webhook_id: str, delivery_id: str, now: datetime, until: datetime
+    ) -> Delivery | None:
+        """Take a due delivery until ``until``, atomically; ``None`` when not due or taken.
+
+        Of any number of processes, one gets it; if its taker dies it is due
+        again at ``until``.
+        """
+
+    def settle(self, delivery: Delivery, *, disable: bool = False) -> None:
+        """Store a delivery after its attempt: due again at ``next_attempt_at`` while pending.
+
+        ``disable``: the endpoint answered ``410 Gone``; it is disabled in the same step.
+        """
+
+    def waiting(self) -> int:
+        """How many messages wait in the outbox to be dispatched."""
+
+
 class Store(Protocol):
     """Everything shiftfill keeps; the one port the use cases write through.
 
@@ -349,6 +405,9 @@ class Store(Protocol):
 
     @property
     def outbox(self) -> Outbox: ...
+
+    @property
+    def webhooks(self) -> WebhookRepository: ...
 
     def outgoing(self, notification_ids: Sequence[str]) -> list[Outgoing]:
         """Each notification with what sending it takes, read together; unknown ids left out."""
@@ -405,6 +464,9 @@ class Metrics(Protocol):
     def shift_filled(self, round: str, seconds: float) -> None:
         """A shift was filled in ``round``, ``seconds`` after its fanout started."""
 
+    def webhook_delivery(self, event: str, status: str) -> None:
+        """One attempt to deliver a webhook message of ``event`` came to ``status``."""
+
 
 class NoMetrics:
     """Counts nothing: the default for use cases run without a metrics adapter."""
@@ -419,4 +481,7 @@ class NoMetrics:
         pass
 
     def shift_filled(self, round: str, seconds: float) -> None:
+        pass
+
+    def webhook_delivery(self, event: str, status: str) -> None:
         pass

@@ -8,13 +8,14 @@ from shiftfill.services.delivery import recover_stalled_sends
 from shiftfill.services.dependencies import Dependencies
 from shiftfill.services.fanout import run_due_phone_rounds
 from shiftfill.services.waves import run_due_waves
+from shiftfill.services.webhooks import run_due_unfilled
 
 log = logging.getLogger(__name__)
 
 
 def upkeep(deps: Dependencies) -> None:
-    """Send the waves and run the phone rounds that are due; take over sends a dead process
-    left behind.
+    """Send the waves, run the phone rounds and unfilled alarms that are due; take over
+    sends a dead process left behind.
 
     Any number of processes may run this at once; each phone round and each
     stalled send is taken by one of them.
@@ -22,6 +23,7 @@ def upkeep(deps: Dependencies) -> None:
     # Waves first: a phone round due at the same tick then calls that wave too.
     run_due_waves(deps)
     run_due_phone_rounds(deps)
+    run_due_unfilled(deps)
     requeued, unknown = recover_stalled_sends(deps)
     if requeued or unknown:
         log.warning(

@@ -43,6 +43,12 @@ OPERATION_IDS = {
     ("post", "/organizations"): "createOrganization",
     ("get", "/organizations/{organization_id}"): "getOrganization",
     ("patch", "/organizations/{organization_id}"): "updateOrganization",
+    ("post", "/organizations/{organization_id}/webhooks"): "createWebhook",
+    ("get", "/organizations/{organization_id}/webhooks"): "listWebhooks",
+    ("delete", "/organizations/{organization_id}/webhooks/{webhook_id}"): "deleteWebhook",
+    ("get", "/organizations/{organization_id}/webhooks/{webhook_id}/deliveries"): (
+        "listWebhookDeliveries"
+    ),
     ("get", "/shifts"): "listShifts",
     ("post", "/shifts"): "createShift",
     ("get", "/shifts/{shift_id}"): "getShift",
@@ -77,6 +83,10 @@ VALID_REQUESTS: dict[str, dict[str, Any]] = {
     "createOrganization": {"json": {"name": "Sunrise", "time_zone": "America/Chicago"}},
     "getOrganization": {},
     "updateOrganization": {"json": {"name": "Sunset"}},
+    "createWebhook": {"json": {"url": "https://example.com/hook", "events": ["shift.filled"]}},
+    "listWebhooks": {},
+    "deleteWebhook": {},
+    "listWebhookDeliveries": {},
     "listShifts": {},
     "createShift": {"json": shift_body()},
     "getShift": {},

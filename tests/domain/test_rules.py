@@ -5,14 +5,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shiftfill.domain import rules
+from shiftfill.domain import rules, webhooks
 from shiftfill.domain.model import (
     Caregiver,
+    Channel,
     Organization,
     Shift,
     ShiftStatus,
 )
-from shiftfill.domain.rules import Outcome, ShiftConflict
+from shiftfill.domain.rules import Outcome, Outreach, ShiftConflict
 
 NOW = datetime(2026, 11, 28, 14, 0, tzinfo=UTC)
 DELAY = timedelta(minutes=10)
@@ -177,6 +178,26 @@ def test_the_agency_edits_a_caregiver_and_may_opt_them_back_in_but_not_out() -> 
         rules.edit_caregiver(replace(ana, opted_out=False), {"opted_out": True})
     with pytest.raises(rules.CaregiverEditRefused):
         rules.edit_caregiver(ana, {"id": "cg_2"})
+
+
+def test_an_opt_out_changes_the_caregiver_once_and_announces_each_open_offer() -> None:
+    ana = Caregiver("cg_1", "Ana", "RN", "+15555550101")
+    offered = fanned_out(("cg_1",))
+    cancelled = replace(rules.cancel(offered, now=NOW).shift, id="sh_2")
+    change = rules.opt_out(ana, now=NOW, offers=[offered, cancelled])
+    assert change.changed and change.caregiver == replace(ana, opted_out=True)
+    assert [(m.type, m.shift.id, m.fields) for m in change.messages] == [
+        ("caregiver.opted_out", "sh_1", {"caregiver_id": "cg_1"})
+    ]
+    again = rules.opt_out(change.caregiver, now=NOW, offers=[offered])
+    assert (again.changed, again.messages) == (False, ())
+
+
+def test_a_change_keeps_its_messages_whatever_is_added_after_them() -> None:
+    cancelled = rules.cancel(open_shift(), now=NOW)
+    message = webhooks.about(cancelled.shift, webhooks.SHIFT_CANCELLED, NOW)
+    later = cancelled.announcing(message).noting().reaching(Outreach(Channel.SMS, [], NOW))
+    assert later.reading(Organization("org_1", "Sunrise", "UTC", None)).messages == (message,)
 
 
 # --- eligibility: overlapping shifts and the weekly hours cap ---

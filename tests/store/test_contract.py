@@ -51,6 +51,11 @@ def eager_thread_switching() -> Iterator[None]:
     sys.setswitchinterval(interval)
 
 
+def opting_out(caregiver: Caregiver) -> CaregiverChange:
+    """The opt-out decision (STOP), with no open offers to announce."""
+    return rules.opt_out(caregiver, now=NOW)
+
+
 def race(n: int, work: Callable[[int], Any]) -> list[Any]:
     """Run ``work(i)`` on ``n`` threads released at the same instant; return the results."""
     barrier = threading.Barrier(n)
@@ -141,7 +146,7 @@ def test_a_roster_is_stored_whole_or_not_at_all(store: Store) -> None:
 
 def test_adding_absent_caregivers_keeps_the_stored_ones_as_they_are(store: Store) -> None:
     store.caregivers.add_many([caregiver(1)])
-    store.caregivers.opt_out("cg_1")
+    store.caregivers.update("cg_1", opting_out)
     added = store.caregivers.add_absent([caregiver(1), caregiver(2)])
     assert added == [caregiver(2)]
     assert store.caregivers.get("cg_1").opted_out  # type: ignore[union-attr]
@@ -160,16 +165,16 @@ def test_qualified_caregivers_are_those_of_the_role_not_opted_out_in_joining_ord
         caregiver(5),
     ]
     assert store.caregivers.get_many(["cg_5", "nobody", "cg_1"]) == [caregiver(5), caregiver(1)]
-    store.caregivers.opt_out("cg_5")
+    store.caregivers.update("cg_5", opting_out)
     assert store.caregivers.qualified_ids("RN") == ["cg_1"]
     assert store.caregivers.qualified_ids("CNA") == []
 
 
 def test_racing_opt_outs_change_the_caregiver_once(store: Store) -> None:
     store.caregivers.add_many([caregiver(1)])
-    results = race(THREADS, lambda i: store.caregivers.opt_out("cg_1"))
-    assert sum(changed for _, changed in results) == 1
-    assert all(c.opted_out for c, _ in results)
+    results = race(THREADS, lambda i: store.caregivers.update("cg_1", opting_out))
+    assert sum(r.changed for r in results) == 1
+    assert all(r.caregiver.opted_out for r in results)
 
 
 # --- shifts ---
@@ -662,7 +667,7 @@ def test_deactivated_or_opted_out_caregivers_leave_the_role_index_and_can_come_b
     assert store.caregivers.qualified_ids("RN") == ["cg_1", "cg_2"]
     store.caregivers.update("cg_1", changing(lambda c: replace(c, active=False)))
     assert store.caregivers.qualified_ids("RN") == ["cg_2"]
-    store.caregivers.opt_out("cg_2")
+    store.caregivers.update("cg_2", opting_out)
     assert store.caregivers.qualified_ids("RN") == []
     store.caregivers.update("cg_2", changing(lambda c: replace(c, opted_out=False)))
     store.caregivers.update("cg_3", changing(lambda c: replace(c, active=True)))

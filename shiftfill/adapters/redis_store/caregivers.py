@@ -4,7 +4,6 @@ contactable ids per role."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
 
 import redis
 from redis.client import Pipeline
@@ -14,6 +13,7 @@ from shiftfill.adapters.redis_store.base import translating_errors
 from shiftfill.adapters.redis_store.keys import Keys
 from shiftfill.adapters.redis_store.scripts import BY_PHONE
 from shiftfill.adapters.redis_store.steps import transact
+from shiftfill.adapters.redis_store.webhooks import message_writes
 from shiftfill.domain import indexes
 from shiftfill.domain.contact import reachable
 from shiftfill.domain.model import Caregiver, Event
@@ -115,24 +115,6 @@ class RedisCaregivers:
     def qualified_ids(self, role: str) -> list[str]:
         return [i.decode() for i in self._r.zrange(self._role(role), 0, -1)]
 
-    def opt_out(self, caregiver_id: str) -> tuple[Caregiver, bool]:
-        key = self.key(caregiver_id)
-
-        def step(pipe: Pipeline) -> tuple[Caregiver, bool]:
-            raw = pipe.get(key)
-            if raw is None:
-                raise KeyError(caregiver_id)
-            caregiver = codec.load_caregiver(raw)
-            pipe.multi()
-            if caregiver.opted_out:
-                return caregiver, False
-            caregiver = replace(caregiver, opted_out=True)
-            pipe.set(key, codec.dump_caregiver(caregiver))
-            pipe.zrem(self._role(caregiver.role), caregiver_id)
-            return caregiver, True
-
-        return transact(self._r, [key], step)
-
     def update(self, caregiver_id: str, change: ChangeCaregiver) -> CaregiverChange:
         key = self.key(caregiver_id)
 
@@ -166,6 +148,8 @@ class RedisCaregivers:
                 pipe.set(self._seq, seq + 1)
             if decided.events:
                 pipe.rpush(self._events(caregiver_id), *map(codec.dump_event, decided.events))
+            if decided.messages:
+                pipe.rpush(self._k.webhook_outbox, *message_writes(decided.messages))
             return decided
 
         return transact(self._r, [key, self.phones, self._seq], step)

@@ -174,6 +174,8 @@ def _dump_fanout(fanout: Fanout | None) -> dict[str, Any] | None:
         "escalated_at": _time(fanout.escalated_at),
         "waves_sent": fanout.waves_sent,
         "next_wave_at": _time(fanout.next_wave_at),
+        "unfilled_due_at": _time(fanout.unfilled_due_at),
+        "unfilled_at": _time(fanout.unfilled_at),
     }
 
 
@@ -190,6 +192,9 @@ def _load_fanout(data: dict[str, Any] | None, offered: tuple[str, ...]) -> Fanou
         # Fanouts stored before waves were one wave.
         waves_sent=data.get("waves_sent", 1),
         next_wave_at=_parse_time(data.get("next_wave_at")),
+        # Absent in fanouts stored before the unfilled alarm existed.
+        unfilled_due_at=_parse_time(data.get("unfilled_due_at")),
+        unfilled_at=_parse_time(data.get("unfilled_at")),
     )
 
 

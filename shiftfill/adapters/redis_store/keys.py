@@ -45,6 +45,12 @@ class Keys:
     outbox                 stream      notification ids to send (consumer group ``senders``)
     inbound:<message>      string      a provider message id's outcome, expiring
     seeded-at              string      when a seed was first applied
+    unfilled-checks        sorted set  shift ids by the due time of their unfilled alarm
+    webhooks               hash        webhook id to an endpoint as JSON
+    webhook-outbox         list        webhook messages not yet made into deliveries, JSON
+    webhook-due            sorted set  ``<webhook> <message>`` of pending deliveries, by due time
+    webhook-deliveries:<w> list        an endpoint's delivery ids, newest first
+    webhook-delivery:<w>:<m>  string   one delivery as JSON (its body included)
     =====================  ==========  ==============================================
     """
 
@@ -64,6 +70,10 @@ class Keys:
         self.provider_ids = self("provider-ids")
         self.outbox = self("outbox")
         self.seeded_at = self("seeded-at")
+        self.unfilled_checks = self("unfilled-checks")
+        self.webhooks = self("webhooks")
+        self.webhook_outbox = self("webhook-outbox")
+        self.webhook_due = self("webhook-due")
 
     def __call__(self, *parts: str) -> str:
         return self._base + ":".join(parts)
@@ -118,3 +128,9 @@ class Keys:
 
     def inbound(self, message_id: str) -> str:
         return self("inbound", message_id)
+
+    def webhook_deliveries(self, webhook_id: str) -> str:
+        return self("webhook-deliveries", webhook_id)
+
+    def webhook_delivery(self, webhook_id: str, delivery_id: str) -> str:
+        return self("webhook-delivery", webhook_id, delivery_id)

@@ -15,6 +15,7 @@ from shiftfill.adapters.redis_store.events import RedisEvents
 from shiftfill.adapters.redis_store.keys import Keys
 from shiftfill.adapters.redis_store.outbox import RedisOutbox
 from shiftfill.adapters.redis_store.steps import Command, Step, Steps
+from shiftfill.adapters.redis_store.webhooks import message_writes
 from shiftfill.domain.model import Channel, Notification, split_notification_id
 from shiftfill.domain.sending import NotificationChange
 from shiftfill.services.ports import ChangeNotification
@@ -170,6 +171,7 @@ class RedisNotifications:
                 step.write("HSET", self._providers, notification.provider_id, notification_id)
             events = [codec.dump_event(e) for e in decided.events]
             step.write_many("RPUSH", self._events.key(current.shift_id), events)
+            step.write_many("RPUSH", self._k.webhook_outbox, message_writes(decided.messages))
             return decided
 
         return key, attempt

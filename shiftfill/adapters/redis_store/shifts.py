@@ -20,6 +20,7 @@ from shiftfill.adapters.redis_store.notifications import RedisNotifications
 from shiftfill.adapters.redis_store.organizations import RedisOrganizations
 from shiftfill.adapters.redis_store.scripts import ASSIGNED_SINCE, OFFERS, REPLY_READ
 from shiftfill.adapters.redis_store.steps import Command, Recent, Step, Steps
+from shiftfill.adapters.redis_store.webhooks import message_writes
 from shiftfill.domain import indexes
 from shiftfill.domain.indexes import RECENTLY_CLOSED, IndexDelta, code_digits
 from shiftfill.domain.model import Caregiver, Client, Organization, Shift, ShiftStatus
@@ -253,6 +254,8 @@ class RedisShifts:
             self._related.notifications.queue(
                 step, before.id, outreach.channel, outreach.caregiver_ids, outreach.at
             )
+        if change.messages:
+            step.write_many("RPUSH", self._k.webhook_outbox, message_writes(change.messages))
 
     def _reindex(self, step: Step, delta: IndexDelta) -> None:
         """Queue on the step the index writes ``delta`` says."""
@@ -281,6 +284,10 @@ class RedisShifts:
             step.write("ZADD", self._waves, score_of(delta.next_wave), shift_id)
         else:
             step.write("ZREM", self._waves, shift_id)
+        if delta.unfilled is not None:
+            step.write("ZADD", self._k.unfilled_checks, score_of(delta.unfilled), shift_id)
+        else:
+            step.write("ZREM", self._k.unfilled_checks, shift_id)
         if delta.closed is not None:
             step.write("SREM", self._codes, delta.closed)
             step.write("SREM", self._open_fanouts(delta.role), shift_id)
@@ -310,6 +317,11 @@ class RedisShifts:
     def due_waves(self, now: datetime) -> list[str]:
         at = score_of(now)
         due = self._r.zrangebyscore(self._waves, "-inf", at, withscores=True)
+        return indexes.due_first(((float(score), sid.decode()) for sid, score in due), at)
+
+    def due_unfilled(self, now: datetime) -> list[str]:
+        at = score_of(now)
+        due = self._r.zrangebyscore(self._k.unfilled_checks, "-inf", at, withscores=True)
         return indexes.due_first(((float(score), sid.decode()) for sid, score in due), at)
 
 

@@ -27,6 +27,7 @@ from shiftfill.adapters.redis_store.outbox import RedisOutbox
 from shiftfill.adapters.redis_store.scripts import OUTGOING
 from shiftfill.adapters.redis_store.shifts import RedisShifts, Related
 from shiftfill.adapters.redis_store.steps import Steps, run_scripts
+from shiftfill.adapters.redis_store.webhooks import RedisWebhooks
 from shiftfill.domain.indexes import random_offer_code
 from shiftfill.domain.model import split_notification_id
 from shiftfill.services.ports import Outgoing, RecordCounts, StoreUnavailable
@@ -76,6 +77,7 @@ class RedisStore:
             self.caregivers, self.organizations, self.clients, self.notifications, self.events
         )
         self.shifts = RedisShifts(self.client, self.keys, steps, related, code_source)
+        self.webhooks = RedisWebhooks(self.client, self.keys, self.shifts.loaded)
         self._outgoing = self.client.register_script(OUTGOING)
         self.inbound = RedisInbound(self.client, self.keys, dedupe_window)
 

@@ -1,0 +1,267 @@
+"""The agency's webhook endpoints, the webhook outbox and the deliveries, in Redis.
+
+A message enters ``webhook-outbox`` as one more write of the step of the change
+it reports (``message_writes``), so it survives whatever happens to the process
+after that step. ``dispatch`` turns messages into deliveries in one
+WATCH/MULTI/EXEC step; each pending delivery has its due time in
+``webhook-due``, which ``claim`` moves forward atomically (a script) so that of
+any number of processes one sends each attempt, and one whose taker died is due
+again when its lease ends.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+import redis
+from redis.client import Pipeline
+
+from shiftfill.adapters.redis_store import codec
+from shiftfill.adapters.redis_store.base import score_of, translating_errors
+from shiftfill.adapters.redis_store.keys import Keys
+from shiftfill.adapters.redis_store.steps import transact
+from shiftfill.domain.model import Shift
+from shiftfill.domain.webhooks import Delivery, Webhook, WebhookMessage
+from shiftfill.services.ports import Expand
+
+# KEYS: webhook-due. ARGV: the member, now, the lease's end. 1 when taken.
+CLAIM = """
+local at = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not at or tonumber(at) > tonumber(ARGV[2]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+return 1
+"""
+
+
+def dump_message(message: WebhookMessage) -> str:
+    """A message as the outbox keeps it; its shift without the offered ids (kept apart)."""
+    return json.dumps(
+        {
+            "id": message.id,
+            "type": message.type,
+            "organization_id": message.organization_id,
+            "at": codec.dump_time(message.at),
+            "fields": dict(message.fields),
+            "shift": codec.dump_shift(message.shift),
+        }
+    )
+
+
+def message_writes(messages: Iterable[WebhookMessage]) -> list[str]:
+    """The encoded messages to ``RPUSH`` on the outbox, in a step's writes."""
+    return [dump_message(m) for m in messages]
+
+
+def dump_webhook(webhook: Webhook) -> str:
+    return json.dumps(
+        {
+            "id": webhook.id,
+            "organization_id": webhook.organization_id,
+            "url": webhook.url,
+            "events": list(webhook.events),
+            "secret": webhook.secret,
+            "created_at": codec.dump_time(webhook.created_at),
+            "enabled": webhook.enabled,
+        }
+    )
+
+
+def load_webhook(raw: str | bytes) -> Webhook:
+    data = json.loads(raw)
+    return Webhook(
+        id=data["id"],
+        organization_id=data["organization_id"],
+        url=data["url"],
+        events=tuple(data["events"]),
+        secret=data["secret"],
+        created_at=datetime.fromisoformat(data["created_at"]),
+        enabled=data["enabled"],
+    )
+
+
+def dump_delivery(delivery: Delivery) -> str:
+    return json.dumps(
+        {
+            "id": delivery.id,
+            "webhook_id": delivery.webhook_id,
+            "event": delivery.event,
+            "body": delivery.body,
+            "created_at": codec.dump_time(delivery.created_at),
+            "status": delivery.status,
+            "attempts": delivery.attempts,
+            "last_status_code": delivery.last_status_code,
+            "last_error": delivery.last_error,
+            "next_attempt_at": (
+                codec.dump_time(delivery.next_attempt_at) if delivery.next_attempt_at else None
+            ),
+        }
+    )
+
+
+def load_delivery(raw: str | bytes) -> Delivery:
+    data = json.loads(raw)
+    next_at = data["next_attempt_at"]
+    return Delivery(
+        id=data["id"],
+        webhook_id=data["webhook_id"],
+        event=data["event"],
+        body=data["body"],
+        created_at=datetime.fromisoformat(data["created_at"]),
+        status=data["status"],
+        attempts=data["attempts"],
+        last_status_code=data["last_status_code"],
+        last_error=data["last_error"],
+        next_attempt_at=datetime.fromisoformat(next_at) if next_at else None,
+    )
+
+
+def _member(webhook_id: str, delivery_id: str) -> str:
+    return f"{webhook_id} {delivery_id}"
+
+
+@translating_errors
+class RedisWebhooks:
+    """Endpoints in one hash, messages in a list, deliveries as JSON with a due-time index.
+
+    ``load_shifts`` turns stored shifts back into shifts with their offered ids
+    (the shift repository's ``loaded``).
+    """
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        keys: Keys,
+        load_shifts: Callable[[Iterable[bytes | str | None]], list[Shift]],
+    ) -> None:
+        self._r = client
+        self._k = keys
+        self._load_shifts = load_shifts
+        self.outbox = keys.webhook_outbox
+        self._claim = client.register_script(CLAIM)
+
+    def add(self, webhook: Webhook) -> None:
+        self._r.hset(self._k.webhooks, webhook.id, dump_webhook(webhook))
+
+    def get(self, webhook_id: str) -> Webhook | None:
+        raw = self._r.hget(self._k.webhooks, webhook_id)
+        return load_webhook(raw) if raw else None
+
+    def _all(self, reader: Any) -> list[Webhook]:
+        webhooks = [load_webhook(raw) for raw in reader.hvals(self._k.webhooks)]
+        return sorted(webhooks, key=lambda w: (w.created_at, w.id))
+
+    def for_organization(self, organization_id: str) -> list[Webhook]:
+        return [w for w in self._all(self._r) if w.organization_id == organization_id]
+
+    def remove(self, webhook_id: str) -> bool:
+        ids = [i.decode() for i in self._r.lrange(self._k.webhook_deliveries(webhook_id), 0, -1)]
+        with self._r.pipeline(transaction=True) as pipe:
+            pipe.hdel(self._k.webhooks, webhook_id)
+            pipe.delete(self._k.webhook_deliveries(webhook_id))
+            for delivery_id in ids:
+                pipe.delete(self._k.webhook_delivery(webhook_id, delivery_id))
+                pipe.zrem(self._k.webhook_due, _member(webhook_id, delivery_id))
+            removed = pipe.execute()[0]
+        return bool(removed)
+
+    def deliveries(self, webhook_id: str) -> list[Delivery]:
+        ids = [i.decode() for i in self._r.lrange(self._k.webhook_deliveries(webhook_id), 0, -1)]
+        if not ids:
+            return []
+        raws = self._r.mget([self._k.webhook_delivery(webhook_id, i) for i in ids])
+        return [load_delivery(raw) for raw in raws if raw]
+
+    def dispatch(self, expand: Expand, limit: int = 100) -> int:
+        def step(pipe: Pipeline) -> int:
+            raws = pipe.lrange(self.outbox, 0, limit - 1)
+            if not raws:
+                pipe.multi()
+                return 0
+            webhooks = self._all(pipe)
+            made: list[Delivery] = []
+            for raw in raws:
+                message = self._load_message(raw)
+                if message is None:
+                    continue
+                endpoints = [w for w in webhooks if w.organization_id == message.organization_id]
+                made += expand(message, endpoints)
+            pipe.multi()
+            for delivery in made:
+                pipe.set(
+                    self._k.webhook_delivery(delivery.webhook_id, delivery.id),
+                    dump_delivery(delivery),
+                )
+                pipe.lpush(self._k.webhook_deliveries(delivery.webhook_id), delivery.id)
+                if delivery.next_attempt_at is not None:
+                    member = _member(delivery.webhook_id, delivery.id)
+                    pipe.zadd(self._k.webhook_due, {member: score_of(delivery.next_attempt_at)})
+            pipe.ltrim(self.outbox, len(raws), -1)
+            return len(raws)
+
+        return transact(self._r, [self.outbox, self._k.webhooks], step)
+
+    def _load_message(self, raw: bytes) -> WebhookMessage | None:
+        data = json.loads(raw)
+        shifts = self._load_shifts([data["shift"].encode()])
+        if not shifts:
+            return None
+        return WebhookMessage(
+            type=data["type"],
+            organization_id=data["organization_id"],
+            at=datetime.fromisoformat(data["at"]),
+            shift=shifts[0],
+            fields=data["fields"],
+            id=data["id"],
+        )
+
+    def due(self, now: datetime, limit: int = 100) -> list[tuple[str, str]]:
+        members = self._r.zrangebyscore(
+            self._k.webhook_due, "-inf", score_of(now), start=0, num=limit
+        )
+        found = []
+        for member in members:
+            webhook_id, delivery_id = member.decode().split(" ", 1)
+            found.append((webhook_id, delivery_id))
+        return found
+
+    def claim(
+        self, webhook_id: str, delivery_id: str, now: datetime, until: datetime
+    ) -> Delivery | None:
+        member = _member(webhook_id, delivery_id)
+        taken = self._claim(
+            keys=[self._k.webhook_due], args=[member, score_of(now), score_of(until)]
+        )
+        if not taken:
+            return None
+        raw = self._r.get(self._k.webhook_delivery(webhook_id, delivery_id))
+        if raw is None:
+            self._r.zrem(self._k.webhook_due, member)
+            return None
+        return load_delivery(raw)
+
+    def settle(self, delivery: Delivery, *, disable: bool = False) -> None:
+        key = self._k.webhook_delivery(delivery.webhook_id, delivery.id)
+        member = _member(delivery.webhook_id, delivery.id)
+
+        def step(pipe: Pipeline) -> None:
+            raw = pipe.hget(self._k.webhooks, delivery.webhook_id)
+            pipe.multi()
+            if raw is None:
+                return  # the endpoint was deleted meanwhile
+            pipe.set(key, dump_delivery(delivery))
+            if delivery.pending and delivery.next_attempt_at is not None:
+                pipe.zadd(self._k.webhook_due, {member: score_of(delivery.next_attempt_at)})
+            else:
+                pipe.zrem(self._k.webhook_due, member)
+            if disable:
+                disabled = replace(load_webhook(raw), enabled=False)
+                pipe.hset(self._k.webhooks, delivery.webhook_id, dump_webhook(disabled))
+
+        transact(self._r, [self._k.webhooks], step)
+
+    def waiting(self) -> int:
+        return int(self._r.llen(self.outbox))

@@ -1,0 +1,113 @@
+"""Posts one signed webhook delivery over HTTP(S), to the address it checked.
+
+The name is resolved once; the address that will be connected to is checked
+(not private, loopback or link-local unless allowed) and the connection goes to
+that exact address, with the name in the ``Host`` header and in TLS (SNI and
+certificate check). A name that resolves to a public address for the check and
+to a private one for the connection (DNS rebinding) therefore cannot reach the
+private one. Redirects are not followed: ``http.client`` never follows them,
+and a 3xx is not 2xx, so it is retried like any other refusal.
+
+Signing follows the Standard Webhooks specification, with its reference
+library (``standardwebhooks``).
+"""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import ssl
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+from standardwebhooks.webhooks import Webhook as Signer
+
+from shiftfill.domain.webhooks import Attempt, Delivery, Webhook, refused_address
+
+USER_AGENT = "shiftfill-webhooks/1"
+
+
+def signed_headers(webhook: Webhook, delivery: Delivery, at: datetime) -> dict[str, str]:
+    """The Standard Webhooks headers of one attempt made at ``at``."""
+    signature = Signer(webhook.secret).sign(delivery.id, at, delivery.body)
+    return {
+        "webhook-id": delivery.id,
+        "webhook-timestamp": str(int(at.timestamp())),
+        "webhook-signature": signature,
+    }
+
+
+class _PinnedHTTPS(http.client.HTTPSConnection):
+    """An HTTPS connection to ``address`` that speaks TLS to ``host`` (SNI, certificate)."""
+
+    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self._address = address
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
+
+
+class _PinnedHTTP(http.client.HTTPConnection):
+    """A plain connection to ``address`` (allowed only with private addresses, for tests)."""
+
+    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self._address = address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+
+
+class HttpWebhookSender:
+    """Sends deliveries with ``http.client``: one connection per attempt, ``timeout`` seconds."""
+
+    def __init__(self, *, timeout: float = 10.0, allow_private: bool = False) -> None:
+        self._timeout = timeout
+        self._allow_private = allow_private
+
+    def send(self, webhook: Webhook, delivery: Delivery) -> Attempt:
+        try:
+            return self._send(webhook, delivery)
+        except (OSError, http.client.HTTPException) as exc:
+            # Timeouts, refused connections, TLS errors, a receiver that hung up.
+            return Attempt(error=f"{type(exc).__name__}: {exc}"[:500])
+
+    def _send(self, webhook: Webhook, delivery: Delivery) -> Attempt:
+        parts = urlsplit(webhook.url)
+        host = parts.hostname or ""
+        secure = parts.scheme == "https"
+        if not secure and not self._allow_private:
+            return Attempt(error="refused: only https:// URLs are allowed")
+        port = parts.port or (443 if secure else 80)
+        address = self._resolve(host, port)
+        if not self._allow_private:
+            why = refused_address(address)
+            if why:
+                return Attempt(error=f"refused: {why}")
+        kind = _PinnedHTTPS if secure else _PinnedHTTP
+        connection = kind(host, port, address, self._timeout)
+        path = parts.path or "/"
+        if parts.query:
+            path += "?" + parts.query
+        headers = {
+            **signed_headers(webhook, delivery, datetime.now(UTC)),
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+        }
+        try:
+            connection.request("POST", path, body=delivery.body.encode(), headers=headers)
+            response = connection.getresponse()
+            response.read(64 * 1024)  # enough to end the exchange; the body is not kept
+            return Attempt(status_code=response.status)
+        finally:
+            connection.close()
+
+    @staticmethod
+    def _resolve(host: str, port: int) -> str:
+        """The first address the name resolves to: the one checked and connected to."""
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        if not infos:
+            raise OSError(f"{host} does not resolve")
+        return str(infos[0][4][0])

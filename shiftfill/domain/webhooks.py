@@ -1,0 +1,194 @@
+"""Outbound webhooks, as the domain sees them: endpoints, messages and deliveries.
+
+A **message** is one event about one shift, written by the store in the same
+atomic step as the change it reports (the outbox). A **delivery** is one message
+on its way to one endpoint: it is tried, and tried again on the retry schedule,
+until the endpoint answers 2xx, the schedule runs out, or the endpoint is gone
+(410). None of this touches storage or the network.
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import secrets
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from shiftfill.domain.model import Notification, Shift
+
+SHIFT_FANOUT_STARTED = "shift.fanout_started"
+SHIFT_FILLED = "shift.filled"
+SHIFT_ESCALATED = "shift.escalated"
+SHIFT_UNFILLED = "shift.unfilled"
+SHIFT_CANCELLED = "shift.cancelled"
+NOTIFICATION_FAILED = "notification.failed"
+CAREGIVER_OPTED_OUT = "caregiver.opted_out"
+
+# Every event an endpoint may subscribe to, in the order the docs list them.
+EVENTS: tuple[str, ...] = (
+    SHIFT_FANOUT_STARTED,
+    SHIFT_FILLED,
+    SHIFT_ESCALATED,
+    SHIFT_UNFILLED,
+    SHIFT_CANCELLED,
+    NOTIFICATION_FAILED,
+    CAREGIVER_OPTED_OUT,
+)
+
+SECRET_PREFIX = "whsec_"
+# 24 random bytes: as Svix draws them, well past what HMAC-SHA256 needs.
+SECRET_BYTES = 24
+
+PENDING = "pending"
+DELIVERED = "delivered"
+FAILED = "failed"
+
+
+def new_secret() -> str:
+    """A signing secret in the Standard Webhooks form: ``whsec_`` and base64 of random bytes."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
+
+
+def new_message_id() -> str:
+    """A message id, the ``webhook-id`` of every attempt to deliver it."""
+    return "msg_" + uuid.uuid4().hex
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookMessage:
+    """One event about one shift, for the endpoints of its organization that subscribe to it.
+
+    ``shift`` is the shift right after the change (``data.shift``), ``fields``
+    the event's own fields beside it. The id is drawn when the message is made:
+    a step run twice (optimistic stores) writes only the message of the attempt
+    that applied.
+    """
+
+    type: str
+    organization_id: str
+    at: datetime
+    shift: Shift
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    id: str = field(default_factory=new_message_id)
+
+
+def about(shift: Shift, type: str, at: datetime, **fields: Any) -> WebhookMessage:
+    """A message of ``type`` about ``shift`` as it is now, with ``fields`` beside it."""
+    return WebhookMessage(type, shift.organization_id, at, shift, dict(fields))
+
+
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    """An endpoint of an organization: where to post, which events, and the signing secret."""
+
+    id: str
+    organization_id: str
+    url: str
+    events: tuple[str, ...]
+    secret: str
+    created_at: datetime
+    enabled: bool = True
+
+    def wants(self, event: str) -> bool:
+        return self.enabled and event in self.events
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One message on its way to one endpoint.
+
+    ``id`` is the message's id (unique among one endpoint's deliveries, and the
+    ``webhook-id`` header); ``body`` the JSON posted, fixed when the delivery
+    was made so that every attempt sends the same bytes.
+    """
+
+    id: str
+    webhook_id: str
+    event: str
+    body: str
+    created_at: datetime
+    status: str = PENDING
+    attempts: int = 0
+    last_status_code: int | None = None
+    last_error: str | None = None
+    next_attempt_at: datetime | None = None
+
+    @property
+    def pending(self) -> bool:
+        return self.status == PENDING
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """What one attempt got: the HTTP status, or the error that kept it from one."""
+
+    status_code: int | None = None
+    error: str | None = None
+
+    @property
+    def delivered(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+    @property
+    def gone(self) -> bool:
+        """``410 Gone``: the receiver says this endpoint no longer exists."""
+        return self.status_code == 410
+
+
+def after_attempt(
+    delivery: Delivery, attempt: Attempt, *, now: datetime, schedule: Sequence[float]
+) -> Delivery:
+    """The delivery after ``attempt``: delivered, due again on the schedule, or failed.
+
+    The schedule has one entry per retry, each the wait after the attempt before
+    it; when it runs out, or on ``410``, the delivery is ``failed``.
+    """
+    attempts = delivery.attempts + 1
+    settled = replace(
+        delivery,
+        attempts=attempts,
+        last_status_code=attempt.status_code,
+        last_error=attempt.error,
+        next_attempt_at=None,
+    )
+    if attempt.delivered:
+        return replace(settled, status=DELIVERED, last_error=None)
+    if attempt.gone or attempts > len(schedule):
+        return replace(settled, status=FAILED)
+    return replace(settled, next_attempt_at=now + timedelta(seconds=schedule[attempts - 1]))
+
+
+def refused_address(address: str) -> str | None:
+    """Why an IP address may not receive webhooks (SSRF), or ``None`` when it may.
+
+    Private, loopback, link-local (cloud metadata lives there), multicast,
+    reserved and unspecified addresses reach the agency's or shiftfill's own
+    network, not a receiver on the internet.
+    """
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    for kind in ("loopback", "link_local", "private", "multicast", "reserved", "unspecified"):
+        if getattr(ip, f"is_{kind}"):
+            return f"address {ip} is {kind.replace('_', '-')}"
+    return None
+
+
+def notification_fields(notification: Notification) -> dict[str, Any]:
+    """A notification as ``GET /shifts/<id>/notifications`` shows it."""
+    return {
+        "id": notification.id,
+        "shift_id": notification.shift_id,
+        "caregiver_id": notification.caregiver_id,
+        "channel": str(notification.channel),
+        "status": str(notification.status),
+        "attempts": notification.attempts,
+        "queued_at": notification.queued_at.isoformat(),
+        "sent_at": notification.sent_at.isoformat() if notification.sent_at else None,
+        "error": notification.error,
+        "provider_id": notification.provider_id,
+    }

@@ -1,0 +1,262 @@
+"""Use cases of the agency's webhooks: the endpoints, the unfilled alarm, and each delivery.
+
+The messages themselves are written by the steps that make the changes they
+report (see ``domain/fill.py``); here they become deliveries, one per endpoint
+that wants them, and each delivery is tried on the retry schedule.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from shiftfill.domain import fill, webhooks
+from shiftfill.domain.model import Shift
+from shiftfill.domain.webhooks import Attempt, Delivery, Webhook, WebhookMessage
+from shiftfill.services.dependencies import Dependencies
+from shiftfill.services.errors import Invalid, NotFound
+from shiftfill.services.organizations import find_organization
+
+log = logging.getLogger(__name__)
+
+# How long a taken delivery is presumed in progress: past the longest attempt
+# (60 s at most), after which a delivery whose taker died is due again.
+LEASE = timedelta(seconds=90)
+
+RenderShift = Callable[[Shift], dict[str, Any]]
+
+
+class WebhookSender(Protocol):
+    """Posts one signed delivery to one endpoint; never raises for the receiver's faults."""
+
+    def send(self, webhook: Webhook, delivery: Delivery) -> Attempt: ...
+
+
+# --- the endpoints ---
+
+
+def _organization(deps: Dependencies, organization_id: str) -> None:
+    if find_organization(deps, organization_id) is None:
+        raise NotFound(f"No organization with id {organization_id}.")
+
+
+def check_url(url: str, *, allow_private: bool) -> None:
+    """Refuse (``Invalid``) a URL that is not ``https://``, or names a private address.
+
+    Names are checked again on every attempt, on the address actually connected
+    to: a check here cannot know what the name will resolve to then.
+    """
+    parts = urlsplit(url)
+    schemes = ("https", "http") if allow_private else ("https",)
+    if parts.scheme not in schemes or not parts.hostname:
+        raise Invalid("The URL must be https://.", {"url": ["Must be an https:// URL."]})
+    if allow_private:
+        return
+    host = parts.hostname
+    why = "name is local" if host == "localhost" or host.endswith(".localhost") else None
+    with contextlib.suppress(ValueError):  # a name: checked when it is resolved, per attempt
+        why = why or webhooks.refused_address(host)
+    if why:
+        message = f"Private, loopback and link-local addresses are refused ({why})."
+        raise Invalid(message, {"url": [message]})
+
+
+def create_webhook(
+    deps: Dependencies, organization_id: str, url: str, events: Sequence[str]
+) -> Webhook:
+    """Add an endpoint; the caller shows its secret once."""
+    _organization(deps, organization_id)
+    unknown = sorted(set(events) - set(webhooks.EVENTS))
+    if unknown or not events:
+        message = f"Unknown event {', '.join(unknown)}." if unknown else "Name an event."
+        raise Invalid(message, {"events": [message]})
+    check_url(url, allow_private=deps.settings.webhook_allow_private)
+    webhook = Webhook(
+        id="wh_" + secrets.token_hex(12),
+        organization_id=organization_id,
+        url=url,
+        events=tuple(dict.fromkeys(events)),
+        secret=webhooks.new_secret(),
+        created_at=deps.clock(),
+    )
+    deps.store.webhooks.add(webhook)
+    log.info(
+        "webhook %s added for organization %s: %s",
+        webhook.id,
+        organization_id,
+        ", ".join(webhook.events),
+        extra={"event": "webhook_added", "webhook_id": webhook.id},
+    )
+    return webhook
+
+
+def list_webhooks(deps: Dependencies, organization_id: str) -> list[Webhook]:
+    _organization(deps, organization_id)
+    return deps.store.webhooks.for_organization(organization_id)
+
+
+def get_webhook(deps: Dependencies, organization_id: str, webhook_id: str) -> Webhook:
+    _organization(deps, organization_id)
+    webhook = deps.store.webhooks.get(webhook_id)
+    if webhook is None or webhook.organization_id != organization_id:
+        raise NotFound(f"No webhook with id {webhook_id}.")
+    return webhook
+
+
+def delete_webhook(deps: Dependencies, organization_id: str, webhook_id: str) -> None:
+    get_webhook(deps, organization_id, webhook_id)
+    deps.store.webhooks.remove(webhook_id)
+
+
+def list_deliveries(deps: Dependencies, organization_id: str, webhook_id: str) -> list[Delivery]:
+    get_webhook(deps, organization_id, webhook_id)
+    return deps.store.webhooks.deliveries(webhook_id)
+
+
+# --- the unfilled alarm ---
+
+
+def run_due_unfilled(deps: Dependencies) -> list[str]:
+    """Raise the unfilled alarm of every open shift whose time for it has come; once each."""
+    now = deps.clock()
+    raised = []
+    for shift_id in deps.store.shifts.due_unfilled(now):
+        try:
+            change = deps.store.shifts.apply(shift_id, partial(fill.unfilled, now=now))
+        except Exception:
+            log.exception("unfilled alarm of shift %s failed", shift_id)
+            continue
+        if change.changed:
+            raised.append(shift_id)
+            log.warning(
+                "shift %s (%s) is still unfilled",
+                shift_id,
+                change.shift.role_required,
+                extra={"event": "unfilled", "shift_id": shift_id},
+            )
+    return raised
+
+
+# --- deliveries ---
+
+
+def body_of(message: WebhookMessage, render_shift: RenderShift) -> str:
+    """The JSON posted for a message: type, timestamp, and the shift beside the event's fields."""
+    data = {"shift": render_shift(message.shift), **message.fields}
+    stamp = message.at.isoformat().replace("+00:00", "Z")
+    return json.dumps({"type": message.type, "timestamp": stamp, "data": data})
+
+
+def expander(
+    render_shift: RenderShift, now: datetime
+) -> Callable[[WebhookMessage, Sequence[Webhook]], list[Delivery]]:
+    """What ``WebhookRepository.dispatch`` runs: one delivery per endpoint that wants it.
+
+    Each is due at once (``now``, the dispatch's time).
+    """
+
+    def expand(message: WebhookMessage, endpoints: Sequence[Webhook]) -> list[Delivery]:
+        wanted = [w for w in endpoints if w.wants(message.type)]
+        if not wanted:
+            return []
+        body = body_of(message, render_shift)
+        return [
+            Delivery(
+                id=message.id,
+                webhook_id=w.id,
+                event=message.type,
+                body=body,
+                created_at=message.at,
+                next_attempt_at=now,
+            )
+            for w in wanted
+        ]
+
+    return expand
+
+
+def dispatch(deps: Dependencies, render_shift: RenderShift) -> int:
+    """Turn every waiting message into deliveries; return how many messages were taken."""
+    expand = expander(render_shift, deps.clock())
+    total = 0
+    while taken := deps.store.webhooks.dispatch(expand):
+        total += taken
+    return total
+
+
+def attempt_delivery(
+    deps: Dependencies, sender: WebhookSender, webhook_id: str, delivery_id: str
+) -> Delivery | None:
+    """Take one due delivery, post it, and store what came of it; ``None`` when not taken.
+
+    Of several processes one takes it; one that dies mid-attempt leaves it due
+    again after ``LEASE`` (at least once).
+    """
+    now = deps.clock()
+    store = deps.store.webhooks
+    delivery = store.claim(webhook_id, delivery_id, now, now + LEASE)
+    if delivery is None:
+        return None
+    webhook = store.get(webhook_id)
+    if webhook is None:
+        return None
+    if not webhook.enabled:
+        stopped = replace(
+            delivery,
+            status=webhooks.FAILED,
+            next_attempt_at=None,
+            last_error="not sent: the webhook is disabled",
+        )
+        store.settle(stopped)
+        deps.metrics.webhook_delivery(delivery.event, "failed")
+        return stopped
+    attempt = sender.send(webhook, delivery)
+    after = webhooks.after_attempt(
+        delivery, attempt, now=deps.clock(), schedule=deps.settings.webhook_retry_seconds
+    )
+    store.settle(after, disable=attempt.gone)
+    _report(deps, webhook, after, attempt)
+    return after
+
+
+def _report(deps: Dependencies, webhook: Webhook, delivery: Delivery, attempt: Attempt) -> None:
+    """Count the attempt; log a failed delivery or a disabled endpoint for the operator."""
+    if attempt.gone:
+        status = "disabled"
+    elif delivery.status == webhooks.DELIVERED:
+        status = "delivered"
+    elif delivery.status == webhooks.FAILED:
+        status = "failed"
+    else:
+        status = "retrying"
+    deps.metrics.webhook_delivery(delivery.event, status)
+    extra = {
+        "webhook_id": webhook.id,
+        "organization_id": webhook.organization_id,
+        "delivery_id": delivery.id,
+        "status_code": attempt.status_code,
+    }
+    if status == "disabled":
+        log.warning(
+            "webhook %s of organization %s disabled: its receiver answered 410 Gone",
+            webhook.id,
+            webhook.organization_id,
+            extra={"event": "webhook_disabled", **extra},
+        )
+    elif status == "failed":
+        log.warning(
+            "webhook delivery %s to %s failed after %d attempts: %s",
+            delivery.id,
+            webhook.id,
+            delivery.attempts,
+            attempt.error or f"HTTP {attempt.status_code}",
+            extra={"event": "webhook_failed", **extra},
+        )

@@ -1,0 +1,375 @@
+"""Outbound webhooks end to end: a real receiver on a loopback port checks every signature
+with the ``standardwebhooks`` library, as an agency's system would."""
+
+from __future__ import annotations
+
+import dataclasses
+import http.server
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from standardwebhooks.webhooks import Webhook as Verifier
+
+from shiftfill.adapters.webhook_sender import HttpWebhookSender
+from shiftfill.adapters.webhook_workers import WebhookWorkers
+from shiftfill.api.shifts.schemas import ShiftSchema
+from shiftfill.bootstrap import Runtime
+from shiftfill.domain.webhooks import Delivery, Webhook
+from shiftfill.services import fanout, webhooks
+from tests.conftest import RN_PHONES, add_roster, add_shift, build_app, reply
+
+PRIVATE = {
+    "SHIFTFILL_WEBHOOK_ALLOW_PRIVATE": "1",
+    "SHIFTFILL_WEBHOOK_RETRY_SECONDS": "0.1,0.1",
+    "SHIFTFILL_WEBHOOK_TIMEOUT_SECONDS": "0.5",
+}
+
+
+@pytest.fixture
+def settings_env() -> dict[str, str]:
+    return dict(PRIVATE)
+
+
+class Receiver:
+    """An HTTP server on a loopback port; ``answers`` lists the status of each request in turn
+    (the last one repeats); ``hang`` makes it wait before answering."""
+
+    def __init__(self, answers: list[int] | None = None, hang: float = 0.0) -> None:
+        self.answers = answers or [200]
+        self.hang = hang
+        self.requests: list[tuple[str, dict[str, str], bytes]] = []
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.requests.append((self.path, dict(self.headers), body))
+                if receiver.hang:
+                    time.sleep(receiver.hang)
+                index = min(len(receiver.requests), len(receiver.answers)) - 1
+                status = receiver.answers[index]
+                self.send_response(status)
+                if 300 <= status < 400:
+                    self.send_header("Location", "/elsewhere")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+
+    def verified(self, secret: str) -> list[dict[str, Any]]:
+        """Every request's body, each checked with the Standard Webhooks library."""
+        return [Verifier(secret).verify(body, headers) for _, headers, body in self.requests]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receivers() -> Iterator[Callable[..., Receiver]]:
+    made: list[Receiver] = []
+
+    def make(**kwargs: Any) -> Receiver:
+        made.append(Receiver(**kwargs))
+        return made[-1]
+
+    yield make
+    for receiver in made:
+        receiver.close()
+
+
+@pytest.fixture
+def workers(runtime: Runtime) -> Iterator[WebhookWorkers]:
+    workers = WebhookWorkers(
+        runtime.deps,
+        HttpWebhookSender(timeout=0.5, allow_private=True),
+        ShiftSchema().dump,
+        0.05,
+    )
+    workers.start()
+    yield workers
+    workers.shutdown()
+
+
+def until(check: Callable[[], Any], timeout: float = 5.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := check():
+            return value
+        time.sleep(0.02)
+    raise AssertionError("condition not met in time")
+
+
+def register(client: FlaskClient, url: str, events: list[str], org: str = "default") -> Any:
+    response = client.post(f"/organizations/{org}/webhooks", json={"url": url, "events": events})
+    assert response.status_code == 201, response.json
+    return response.json
+
+
+def deliveries(client: FlaskClient, hook: dict[str, Any]) -> list[dict[str, Any]]:
+    response = client.get(f"/organizations/default/webhooks/{hook['id']}/deliveries")
+    assert response.status_code == 200
+    return response.json  # type: ignore[no-any-return]
+
+
+def test_endpoints_are_created_listed_without_secret_and_deleted(client: FlaskClient) -> None:
+    created = register(client, "https://hooks.example.com/in", ["shift.filled"])
+    assert created["secret"].startswith("whsec_")
+    assert created["enabled"] is True
+    listed = client.get("/organizations/default/webhooks").json
+    assert listed == [{k: v for k, v in created.items() if k != "secret"}]
+    path = f"/organizations/default/webhooks/{created['id']}"
+    assert client.delete(path).status_code == 204
+    assert client.delete(path).status_code == 404
+    assert client.get("/organizations/default/webhooks").json == []
+    assert client.get("/organizations/nope/webhooks").status_code == 404
+    assert client.get(f"{path}/deliveries").status_code == 404
+
+
+def test_unknown_events_and_unsafe_urls_are_refused() -> None:
+    client = build_app({}).test_client()
+    for url, events in [
+        ("https://hooks.example.com/", ["shift.exploded"]),
+        ("http://hooks.example.com/", ["shift.filled"]),
+        ("https://127.0.0.1/", ["shift.filled"]),
+        ("https://localhost/", ["shift.filled"]),
+        ("https://[::1]/", ["shift.filled"]),
+        ("https://169.254.169.254/latest", ["shift.filled"]),
+        ("https://10.0.0.8/", ["shift.filled"]),
+    ]:
+        response = client.post(
+            "/organizations/default/webhooks", json={"url": url, "events": events}
+        )
+        assert response.status_code == 422, (url, response.json)
+
+
+def test_every_event_arrives_signed_with_the_shift_as_get_shows_it(
+    client: FlaskClient,
+    runtime: Runtime,
+    workers: WebhookWorkers,
+    receivers: Callable[..., Receiver],
+) -> None:
+    receiver = receivers()
+    hook = register(client, receiver.url, list(webhooks.webhooks.EVENTS))
+    add_roster(client)
+    runtime.deps.notifier.failing.add(RN_PHONES[2])  # type: ignore[attr-defined]
+    add_shift(client, id="sh_1")
+    assert client.post("/shifts/sh_1/fanout").status_code == 202
+    assert runtime.sender.wait_idle(5)
+    later = datetime.now(UTC) + timedelta(minutes=11)
+    fanout.run_phone_round(runtime.deps, "sh_1", now=later)
+    reply(client, RN_PHONES[1], "STOP")
+    reply(client, RN_PHONES[0], "YES")
+    filled_shift = client.get("/shifts/sh_1").json
+    add_shift(client, id="sh_2")
+    assert client.post("/shifts/sh_2/fanout").status_code == 202
+    assert client.post("/shifts/sh_2/cancel").status_code == 200
+    add_shift(client, id="sh_3", role_required="LPN")
+    assert client.post("/shifts/sh_3/fanout").status_code == 202
+    at_start = dataclasses.replace(
+        runtime.deps, clock=lambda: datetime.now(UTC) + timedelta(days=2)
+    )
+    assert webhooks.run_due_unfilled(at_start) == ["sh_3"]
+    assert webhooks.run_due_unfilled(at_start) == []  # once per shift
+
+    expected = {
+        ("shift.fanout_started", "sh_1"),
+        ("notification.failed", "sh_1"),
+        ("shift.escalated", "sh_1"),
+        ("caregiver.opted_out", "sh_1"),
+        ("shift.filled", "sh_1"),
+        ("shift.fanout_started", "sh_2"),
+        ("shift.cancelled", "sh_2"),
+        ("shift.fanout_started", "sh_3"),
+        ("shift.unfilled", "sh_3"),
+    }
+
+    def arrived() -> set[tuple[str, str]]:
+        return {(m["type"], m["data"]["shift"]["id"]) for m in receiver.verified(hook["secret"])}
+
+    try:
+        until(lambda: arrived() >= expected)
+    except AssertionError:
+        raise AssertionError(f"missing {expected - arrived()}") from None
+    got = {(m["type"], m["data"]["shift"]["id"]): m for m in receiver.verified(hook["secret"])}
+    filled = got[("shift.filled", "sh_1")]
+    assert filled["data"]["caregiver_id"] == "cg_1"
+    assert filled["data"]["round"] == "phone"
+    assert filled["data"]["shift"] == filled_shift
+    assert got[("shift.escalated", "sh_1")]["data"]["called"] == 3  # cg_5 too: a failed text
+    assert got[("caregiver.opted_out", "sh_1")]["data"]["caregiver_id"] == "cg_3"
+    failed = got[("notification.failed", "sh_1")]["data"]["notification"]
+    assert (failed["caregiver_id"], failed["status"]) == ("cg_5", "failed")
+    assert got[("shift.cancelled", "sh_2")]["data"]["shift"]["status"] == "cancelled"
+    assert filled["timestamp"].endswith("Z")
+    # The LPN shift's phone round was never run: its alarm came at its start time.
+    assert got[("shift.unfilled", "sh_3")]["data"]["shift"]["status"] == "open"
+    listed = deliveries(client, hook)
+    assert all(d["status"] == "delivered" and d["attempts"] == 1 for d in listed)
+    ids = [headers["webhook-id"] for _, headers, _ in receiver.requests]
+    assert {d["id"] for d in listed} == set(ids)
+    assert "unfilled" in [e.type for e in runtime.deps.store.events.for_shift("sh_3")]
+
+
+def test_only_the_subscribed_events_of_the_organization_are_sent(
+    client: FlaskClient, workers: WebhookWorkers, receivers: Callable[..., Receiver]
+) -> None:
+    receiver, other = receivers(), receivers()
+    register(client, receiver.url, ["shift.cancelled"])
+    client.post("/organizations", json={"id": "north", "name": "North", "time_zone": "UTC"})
+    register(client, other.url, ["shift.cancelled"], org="north")
+    add_shift(client, id="sh_1")
+    client.post("/shifts/sh_1/fanout")
+    client.post("/shifts/sh_1/cancel")
+    until(lambda: receiver.requests)
+    time.sleep(0.3)
+    assert [json.loads(body)["type"] for _, _, body in receiver.requests] == ["shift.cancelled"]
+    assert other.requests == []
+
+
+def test_a_refused_delivery_is_retried_with_the_same_id_until_it_is_delivered(
+    client: FlaskClient,
+    workers: WebhookWorkers,
+    receivers: Callable[..., Receiver],
+    runtime: Runtime,
+) -> None:
+    receiver = receivers(answers=[500, 503, 200])
+    hook = register(client, receiver.url, ["shift.fanout_started"])
+    add_shift(client, id="sh_1")
+    client.post("/shifts/sh_1/fanout")
+    (delivery,) = until(lambda: [d for d in deliveries(client, hook) if d["status"] == "delivered"])
+    assert delivery["attempts"] == 3
+    assert delivery["last_status_code"] == 200
+    assert len({headers["webhook-id"] for _, headers, _ in receiver.requests}) == 1
+    assert len(receiver.verified(hook["secret"])) == 3
+    assert runtime.metrics  # the Prometheus adapter counted them (checked in /metrics below)
+    text = client.get("/metrics").get_data(as_text=True)
+    assert (
+        'shiftfill_webhook_deliveries_total{event="shift.fanout_started",status="retrying"} 2.0'
+        in text
+    )
+    assert (
+        'shiftfill_webhook_deliveries_total{event="shift.fanout_started",status="delivered"} 1.0'
+        in text
+    )
+
+
+def test_a_delivery_fails_when_the_schedule_runs_out(
+    client: FlaskClient,
+    workers: WebhookWorkers,
+    receivers: Callable[..., Receiver],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    receiver = receivers(answers=[500])
+    hook = register(client, receiver.url, ["shift.fanout_started"])
+    add_shift(client, id="sh_1")
+    client.post("/shifts/sh_1/fanout")
+    (delivery,) = until(lambda: [d for d in deliveries(client, hook) if d["status"] == "failed"])
+    assert delivery["attempts"] == 3  # the first and one retry per schedule entry
+    time.sleep(0.3)
+    assert len(receiver.requests) == 3
+    assert any(getattr(r, "event", None) == "webhook_failed" for r in caplog.records)
+
+
+def test_410_disables_the_webhook_and_stops_its_retries(
+    client: FlaskClient,
+    workers: WebhookWorkers,
+    receivers: Callable[..., Receiver],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    receiver = receivers(answers=[410])
+    hook = register(client, receiver.url, ["shift.fanout_started", "shift.cancelled"])
+    add_shift(client, id="sh_1")
+    client.post("/shifts/sh_1/fanout")
+    until(lambda: [d for d in deliveries(client, hook) if d["status"] == "failed"])
+    client.post("/shifts/sh_1/cancel")
+    time.sleep(0.4)
+    assert len(receiver.requests) == 1
+    assert client.get("/organizations/default/webhooks").json[0]["enabled"] is False
+    statuses = {(d["event"], d["status"], d["last_status_code"]) for d in deliveries(client, hook)}
+    # A disabled endpoint gets no new deliveries: the cancel made none.
+    assert statuses == {("shift.fanout_started", "failed", 410)}
+    assert any(getattr(r, "event", None) == "webhook_disabled" for r in caplog.records)
+
+
+def test_a_redirect_is_not_followed(
+    client: FlaskClient, workers: WebhookWorkers, receivers: Callable[..., Receiver]
+) -> None:
+    receiver = receivers(answers=[302])
+    hook = register(client, receiver.url, ["shift.fanout_started"])
+    add_shift(client, id="sh_1")
+    client.post("/shifts/sh_1/fanout")
+    (delivery,) = until(lambda: [d for d in deliveries(client, hook) if d["status"] == "failed"])
+    assert delivery["last_status_code"] == 302
+    assert {path for path, _, _ in receiver.requests} == {"/hooks"}
+
+
+def test_a_hanging_receiver_times_out_and_holds_up_no_other_endpoint(
+    client: FlaskClient, workers: WebhookWorkers, receivers: Callable[..., Receiver]
+) -> None:
+    hanging = receivers(hang=3.0)
+    quick = receivers()
+    slow_hook = register(client, hanging.url, ["shift.fanout_started"])
+    register(client, quick.url, ["shift.fanout_started"])
+    for shift_id in ("sh_1", "sh_2", "sh_3"):
+        add_shift(client, id=shift_id)
+        client.post(f"/shifts/{shift_id}/fanout")
+    # The quick receiver has all three while the hanging one still holds its first.
+    until(lambda: len(quick.requests) == 3, timeout=1.5)
+    assert len(hanging.requests) <= 2
+    (first, *_) = until(
+        lambda: [d for d in deliveries(client, slow_hook) if d["attempts"] >= 1], timeout=3
+    )
+    assert "timed out" in (first["last_error"] or "")
+
+
+def test_a_name_that_resolves_to_loopback_is_refused_at_the_connected_address(
+    monkeypatch: pytest.MonkeyPatch, receivers: Callable[..., Receiver]
+) -> None:
+    receiver = receivers()
+    port = receiver.server.server_address[1]
+    real = socket.getaddrinfo
+
+    def resolve(host: str, *args: Any, **kwargs: Any) -> Any:
+        if host == "hooks.example.com":
+            return real("127.0.0.1", *args, **kwargs)
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    hook = Webhook(
+        "wh_1",
+        "default",
+        f"https://hooks.example.com:{port}/hooks",
+        ("shift.filled",),
+        "whsec_" + "A" * 32,
+        datetime.now(UTC),
+    )
+    delivery = Delivery("msg_1", "wh_1", "shift.filled", "{}", datetime.now(UTC))
+    attempt = HttpWebhookSender(timeout=0.5).send(hook, delivery)
+    assert attempt.error == "refused: address 127.0.0.1 is loopback"
+    localhost = dataclasses.replace(hook, url=f"https://localhost:{port}/hooks")
+    assert (HttpWebhookSender(timeout=0.5).send(localhost, delivery).error or "").startswith(
+        "refused: address"
+    )
+    plain = dataclasses.replace(hook, url=receiver.url)
+    assert HttpWebhookSender(timeout=0.5).send(plain, delivery).error == (
+        "refused: only https:// URLs are allowed"
+    )
+    assert receiver.requests == []

@@ -1,0 +1,159 @@
+"""A pending webhook delivery on Redis outlives kill -9 of every shiftfill process.
+
+The agency's receiver fails the first attempt, so the delivery waits in Redis for
+its retry; gunicorn's master and workers are killed (SIGKILL to the process
+group, as a crash would) before it is due. A new server then delivers it: the same
+message, with the same ``webhook-id``, signed as the Standard Webhooks library checks.
+"""
+
+from __future__ import annotations
+
+import http.server
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from standardwebhooks.webhooks import Webhook as Verifier
+
+from bench.harness import RedisServer, Server
+from tests.conftest import shift_body, unique_prefix
+
+pytestmark = pytest.mark.server
+
+# The first retry comes 3 s after the failed attempt: time to kill every process
+# while the delivery is pending and no attempt is under way. Later retries are quick.
+RETRIES = "3,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5"
+
+
+class Receiver:
+    """An agency's endpoint on a loopback port: 500 until ``healthy`` is set, then 200."""
+
+    def __init__(self) -> None:
+        self.healthy = threading.Event()
+        # Each request: its headers, its body, and the status it was answered.
+        self.requests: list[tuple[dict[str, str], bytes, int]] = []
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                status = 200 if receiver.healthy.is_set() else 500
+                receiver.requests.append((dict(self.headers), body, status))
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    made = Receiver()
+    yield made
+    made.close()
+
+
+def wait_for(condition: Callable[[], Any], seconds: float) -> Any:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if value := condition():
+            return value
+        time.sleep(0.05)
+    return condition()
+
+
+def processes_of(server: Server) -> list[int]:
+    """The gunicorn master and its workers, while they run."""
+    pid = server.process.pid
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [pid, *map(int, children)]
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie waiting to be reaped does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
+def test_kill_9_of_every_process_leaves_a_pending_delivery_that_a_new_server_sends(
+    redis_server: RedisServer, receiver: Receiver
+) -> None:
+    env = {
+        "SHIFTFILL_STORE_URL": redis_server.url,
+        "SHIFTFILL_REDIS_PREFIX": unique_prefix(),
+        "SHIFTFILL_WORKERS": "2",
+        "SHIFTFILL_WEBHOOK_ALLOW_PRIVATE": "1",
+        "SHIFTFILL_WEBHOOK_RETRY_SECONDS": RETRIES,
+        "SHIFTFILL_WEBHOOK_TIMEOUT_SECONDS": "2",
+        "SHIFTFILL_WEBHOOK_POLL_SECONDS": "0.1",
+    }
+    hooks = "/organizations/default/webhooks"
+    first = Server(**env)
+    try:
+        status, hook = first.request(
+            "POST", hooks, {"url": receiver.url, "events": ["shift.cancelled"]}
+        )
+        assert status == 201, hook
+        assert first.request("POST", "/shifts", shift_body(id="sh_1"))[0] == 201
+        assert first.request("POST", "/shifts/sh_1/cancel")[0] == 200
+
+        def failed_once() -> dict[str, Any] | None:
+            listed = first.request("GET", f"{hooks}/{hook['id']}/deliveries")[1]
+            return listed[0] if len(listed) == 1 and listed[0]["attempts"] == 1 else None
+
+        delivery = wait_for(failed_once, 10)
+        assert delivery is not None, "the first attempt was made and answered 500"
+        assert delivery["status"] == "pending" and delivery["last_status_code"] == 500
+        pids = processes_of(first)
+        assert len(pids) == 3, "a master and two workers"
+    finally:
+        first.kill()
+    assert not any(alive(pid) for pid in pids), "every shiftfill process is gone"
+    assert [status for _, _, status in receiver.requests] == [500]
+
+    receiver.healthy.set()
+    second = Server(**env)
+    try:
+        assert wait_for(lambda: any(s == 200 for _, _, s in receiver.requests), 20), (
+            "the new server delivered the pending message"
+        )
+        listed = wait_for(
+            lambda: [
+                d
+                for d in second.request("GET", f"{hooks}/{hook['id']}/deliveries")[1]
+                if d["status"] == "delivered"
+            ],
+            5,
+        )
+    finally:
+        second.stop()
+
+    assert [d["id"] for d in listed] == [delivery["id"]]
+    ids = {headers["webhook-id"] for headers, _, _ in receiver.requests}
+    assert ids == {delivery["id"]}, "every attempt carries the same webhook-id"
+    verifier = Verifier(hook["secret"])
+    payloads = [verifier.verify(body, headers) for headers, body, _ in receiver.requests]
+    assert all(p == payloads[0] for p in payloads), "every attempt sends the same message"
+    assert payloads[0]["type"] == "shift.cancelled"
+    assert payloads[0]["data"]["shift"]["id"] == "sh_1"
+    assert payloads[0]["data"]["shift"]["status"] == "cancelled"

@@ -1,0 +1,141 @@
+"""The webhook outbox on both stores: a message is written in its change's step, made into
+deliveries once, claimed by one taker, and (Redis) outlives the process that wrote it."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from functools import partial
+
+from bench.harness import RedisServer
+from shiftfill.adapters.redis_store.store import RedisStore
+from shiftfill.domain import fill, rules, sending
+from shiftfill.domain.model import Caregiver, Channel, NotificationStatus, Shift
+from shiftfill.domain.rules import Outreach, ShiftChange, StepReads
+from shiftfill.domain.webhooks import Attempt, Webhook, after_attempt
+from shiftfill.services.ports import Store
+from shiftfill.services.webhooks import expander
+
+NOW = datetime(2026, 11, 28, 14, 0, tzinfo=UTC)
+
+
+def render(shift: Shift) -> dict[str, str]:
+    return {"id": shift.id, "status": str(shift.status)}
+
+
+def hook(webhook_id: str = "wh_1", events: tuple[str, ...] = ("shift.cancelled",)) -> Webhook:
+    return Webhook(webhook_id, "default", "https://hooks.example.com/", events, "whsec_QUJD", NOW)
+
+
+def open_shift(store: Store, shift_id: str = "sh_1") -> None:
+    store.shifts.add(
+        Shift(shift_id, "default", "RN", NOW + timedelta(days=1), NOW + timedelta(days=1, hours=8))
+    )
+
+
+def test_a_change_writes_its_message_and_dispatch_makes_one_delivery_per_wanting_endpoint(
+    store: Store,
+) -> None:
+    store.webhooks.add(hook())
+    store.webhooks.add(hook("wh_2", ("shift.filled",)))
+    open_shift(store)
+    store.shifts.apply("sh_1", partial(fill.cancel, now=NOW))
+    store.shifts.apply("sh_1", partial(fill.cancel, now=NOW))  # a repeat writes no message
+    assert store.webhooks.waiting() == 1
+    assert store.webhooks.dispatch(expander(render, NOW)) == 1
+    assert store.webhooks.dispatch(expander(render, NOW)) == 0
+    (delivery,) = store.webhooks.deliveries("wh_1")
+    assert delivery.event == "shift.cancelled" and '"status": "cancelled"' in delivery.body
+    assert store.webhooks.deliveries("wh_2") == []
+    assert store.webhooks.due(NOW) == [("wh_1", delivery.id)]
+
+
+def test_of_many_takers_one_claims_a_due_delivery_and_a_retry_is_due_on_schedule(
+    store: Store,
+) -> None:
+    store.webhooks.add(hook())
+    open_shift(store)
+    store.shifts.apply("sh_1", partial(fill.cancel, now=NOW))
+    store.webhooks.dispatch(expander(render, NOW))
+    ((wid, did),) = store.webhooks.due(NOW)
+    taken: list[object] = []
+    threads = [
+        threading.Thread(
+            target=lambda: taken.append(
+                store.webhooks.claim(wid, did, NOW, NOW + timedelta(seconds=90))
+            )
+        )
+        for _ in range(20)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    claimed = [d for d in taken if d is not None]
+    assert len(claimed) == 1
+    assert store.webhooks.due(NOW + timedelta(seconds=89)) == []
+    retry = after_attempt(claimed[0], Attempt(status_code=500), now=NOW, schedule=[5])  # type: ignore[arg-type]
+    store.webhooks.settle(retry)
+    assert store.webhooks.due(NOW + timedelta(seconds=5)) == [(wid, did)]
+    gone = after_attempt(retry, Attempt(status_code=410), now=NOW, schedule=[5])
+    store.webhooks.settle(gone, disable=True)
+    assert store.webhooks.due(NOW + timedelta(days=1)) == []
+    assert store.webhooks.get(wid).enabled is False  # type: ignore[union-attr]
+    assert store.webhooks.deliveries(wid)[0].status == "failed"
+
+
+def test_redis_a_message_and_a_taken_delivery_outlive_the_process_that_held_them(
+    redis_server: RedisServer,
+) -> None:
+    prefix = f"test-outbox-{NOW.timestamp():.0f}-{id(object())}:"
+    first = RedisStore(redis_server.url, prefix=prefix)
+    first.webhooks.add(hook())
+    open_shift(first)
+    first.shifts.apply("sh_1", partial(fill.cancel, now=NOW))
+    first.client.close()  # the process dies with the message still in the outbox
+    second = RedisStore(redis_server.url, prefix=prefix)
+    assert second.webhooks.dispatch(expander(render, NOW)) == 1
+    ((wid, did),) = second.webhooks.due(NOW)
+    assert second.webhooks.claim(wid, did, NOW, NOW + timedelta(seconds=90)) is not None
+    second.client.close()  # dies mid-attempt
+    third = RedisStore(redis_server.url, prefix=prefix)
+    assert third.webhooks.due(NOW + timedelta(seconds=60)) == []
+    assert third.webhooks.due(NOW + timedelta(seconds=90)) == [(wid, did)]
+    assert third.webhooks.claim(wid, did, NOW + timedelta(seconds=90), NOW + timedelta(seconds=180))
+    third.close()
+
+
+def test_a_notification_and_an_opt_out_write_their_messages_in_their_own_step_once(
+    store: Store,
+) -> None:
+    store.webhooks.add(hook(events=("notification.failed", "caregiver.opted_out")))
+    open_shift(store)
+    store.caregivers.add_many([Caregiver("cg_1", "Ann", "RN", "+15555550001")])
+
+    def text_cg_1(shift: Shift, reads: StepReads) -> ShiftChange:
+        change = rules.start_fanout(
+            shift,
+            now=NOW,
+            offer_code=reads.free_code(),
+            qualified_ids=["cg_1"],
+            escalation_delay=timedelta(minutes=10),
+        )
+        return change.reaching(Outreach(Channel.SMS, ["cg_1"], NOW))
+
+    fanned = store.shifts.apply("sh_1", text_cg_1).shift
+    [text] = store.notifications.for_shift("sh_1")
+    failing = partial(
+        sending.settle, status=NotificationStatus.FAILED, now=NOW, error="30003", shift=fanned
+    )
+    assert store.notifications.update_many([text.id], failing)[text.id].changed
+    assert not store.notifications.update(text.id, failing).changed  # final: no second message
+    assert store.webhooks.waiting() == 1
+
+    opting_out = partial(rules.opt_out, now=NOW, offers=[fanned])
+    assert store.caregivers.update("cg_1", opting_out).changed
+    assert not store.caregivers.update("cg_1", opting_out).changed  # a repeated STOP
+    assert store.webhooks.waiting() == 2
+
+    assert store.webhooks.dispatch(expander(render, NOW)) == 2
+    events = sorted(d.event for d in store.webhooks.deliveries("wh_1"))
+    assert events == ["caregiver.opted_out", "notification.failed"]
