@@ -125,6 +125,28 @@ def test_junk_paths_and_queries_get_the_error_body_and_change_nothing(
     assert snapshot(client, runtime) == before
 
 
+LISTS = [
+    "/caregivers",
+    "/organizations",
+    "/shifts",
+    "/shifts/sh_1/notifications",
+    "/shifts/sh_1/events",
+    "/caregivers/cg_1/events",
+]
+
+
+@pytest.mark.parametrize("path", LISTS)
+def test_an_unknown_query_parameter_on_a_list_is_422_naming_it(
+    fanned_out_app: tuple[FlaskClient, Runtime], path: str
+) -> None:
+    client, _ = fanned_out_app
+    assert client.get(path).status_code == 200
+    # A filter misspelt or one a list does not have is refused, never ignored.
+    response = client.get(path + "?limit=1")
+    assert response.status_code == 422, (path, response.status_code)
+    assert response.json["error"]["fields"] == {"limit": ["Unknown field."]}
+
+
 A_CAREGIVER = {"name": "Ana", "role": "RN", "phone": "+15555550190"}
 # Tomorrow's day shift, whatever the day the suite runs.
 A_SHIFT = shift_body()

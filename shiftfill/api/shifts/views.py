@@ -82,6 +82,7 @@ def cancel_shift(shift_id: str) -> Shift:
 
 @blp.get("/<shift_id>/notifications")
 @blp.doc(operationId="listShiftNotifications")
+@blp.no_filters()
 @blp.response(200, NotificationSchema(many=True))
 @blp.errors(404)
 def list_notifications(shift_id: str) -> list[Notification]:
@@ -91,6 +92,7 @@ def list_notifications(shift_id: str) -> list[Notification]:
 
 @blp.get("/<shift_id>/events")
 @blp.doc(operationId="listShiftEvents")
+@blp.no_filters()
 @blp.response(200, EventSchema(many=True))
 @blp.errors(404)
 def list_events(shift_id: str) -> list[Event]:
