@@ -64,6 +64,15 @@ def test_an_organization_is_created_read_listed_and_changed(client: FlaskClient)
     assert client.patch("/organizations/nope", json={"name": "X"}).status_code == 404
 
 
+def test_a_patch_that_changes_nothing_is_422_as_for_a_caregiver(client: FlaskClient) -> None:
+    add_org(client)
+    for body in (b"{}", b""):
+        response = client.patch("/organizations/org_1", data=body, content_type="application/json")
+        assert response.status_code == 422, body
+        assert "name, time_zone, max_weekly_hours" in response.json["error"]["fields"]["_schema"][0]
+    assert client.get("/organizations/org_1").json == SUNRISE
+
+
 def test_a_taken_id_is_409_and_default_is_always_taken(client: FlaskClient) -> None:
     add_org(client)
     assert client.post("/organizations", json=SUNRISE).status_code == 409

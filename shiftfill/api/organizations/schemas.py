@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import marshmallow as ma
 
 from shiftfill.api.fields import Id, TimeZone, Trimmed
@@ -32,6 +34,13 @@ class OrganizationPatchSchema(ma.Schema):
     name = Trimmed(max_length=100)
     time_zone = TimeZone()
     max_weekly_hours = weekly_hours_field()
+
+    @ma.validates_schema
+    def changes_something(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if not data:
+            raise ma.ValidationError(
+                "Send at least one of name, time_zone, max_weekly_hours.", field_name="_schema"
+            )
 
 
 class OrganizationSchema(ma.Schema):
