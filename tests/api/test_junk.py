@@ -254,3 +254,41 @@ def test_every_field_at_its_length_limit_is_accepted_and_answered(
     twiml = client.post("/messages/inbound", data=webhook)
     assert twiml.status_code == 200
     assert twiml.mimetype == "text/xml"
+
+
+class InvalidChunkSize(Exception):
+    """What gunicorn raises, from the body's read, for ``Transfer-Encoding: chunked`` junk."""
+
+
+class BrokenBody:
+    """A chunked request body the server cannot read, as a malformed chunk size makes it."""
+
+    def read(self, *_: Any) -> bytes:
+        raise InvalidChunkSize("Invalid chunk size: b'zz'")
+
+    def readline(self, *_: Any) -> bytes:
+        raise InvalidChunkSize("Invalid chunk size: b'zz'")
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type"),
+    [(path, JSON) for path in BODY_ENDPOINTS[:4]]
+    + [(path, FORM) for path in ("/messages/inbound", "/messages/status", "/voice/gather")],
+)
+def test_a_body_that_cannot_be_read_is_400_not_500(
+    fanned_out_app: tuple[FlaskClient, Runtime], path: str, content_type: str
+) -> None:
+    """``Transfer-Encoding: chunked`` with a junk chunk size fails as the body is read."""
+    client, runtime = fanned_out_app
+    before = snapshot(client, runtime)
+    response = client.post(
+        path,
+        content_type=content_type,
+        headers={"Transfer-Encoding": "chunked"},
+        # As gunicorn hands a chunked body over: read directly, ended by the server.
+        environ_overrides={"wsgi.input": BrokenBody(), "wsgi.input_terminated": True},
+    )
+    assert response.status_code == 400, (path, response.status_code)
+    assert set(response.json["error"]) == {"code", "message", "fields"}
+    assert response.json["error"]["code"] == "bad_request"
+    assert snapshot(client, runtime) == before
