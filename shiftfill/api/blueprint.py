@@ -39,7 +39,21 @@ def request_json() -> Any:
 
 
 class Parser(FlaskParser):
-    """Reads JSON bodies only when they say they are JSON: anything else is a 400."""
+    """Reads JSON bodies only when they say they are JSON: anything else is a 400.
+
+    A query parameter is read once: ``?status=open&status=filled`` is a 422, where
+    webargs would read the first value and a client would take the answer for both.
+    """
+
+    def load_querystring(self, req: Request, schema: ma.Schema) -> Any:
+        repeated = sorted(name for name, values in req.args.lists() if len(values) > 1)
+        if repeated:
+            reject(
+                422,
+                f"Query parameter {repeated[0]!r} is sent more than once.",
+                errors={"query": {name: ["Sent more than once."] for name in repeated}},
+            )
+        return super().load_querystring(req, schema)
 
     def _raw_load_json(self, req: Request) -> Any:
         if not is_json_request(req):

@@ -147,6 +147,20 @@ def test_an_unknown_query_parameter_on_a_list_is_422_naming_it(
     assert response.json["error"]["fields"] == {"limit": ["Unknown field."]}
 
 
+@pytest.mark.parametrize(
+    "query", ["/shifts?status=cancelled&status=open", "/caregivers?role=RN&role=LPN"]
+)
+def test_a_filter_sent_twice_is_422_not_read_as_its_first_value(
+    fanned_out_app: tuple[FlaskClient, Runtime], query: str
+) -> None:
+    """A list filters by one value per parameter: the second must not be dropped silently."""
+    client, _ = fanned_out_app
+    response = client.get(query)
+    assert response.status_code == 422, response.json
+    name = query.split("?")[1].split("=")[0]
+    assert response.json["error"]["fields"] == {name: ["Sent more than once."]}
+
+
 A_CAREGIVER = {"name": "Ana", "role": "RN", "phone": "+15555550190"}
 # Tomorrow's day shift, whatever the day the suite runs.
 A_SHIFT = shift_body()
