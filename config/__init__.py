@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import available_timezones
@@ -82,8 +83,19 @@ def _retry_schedule(raw: str) -> tuple[float, ...]:
     return waits
 
 
+# Names the host's zoneinfo directory may hold that are not IANA zones: Debian links
+# "localtime" to /etc/localtime, so it would mean a different zone on each host.
+_HOST_ZONE_NAMES = frozenset({"localtime"})
+
+
+@lru_cache(maxsize=1)
+def time_zone_names() -> frozenset[str]:
+    """Every IANA time zone name the tz database knows, without the host's own aliases."""
+    return frozenset(available_timezones()) - _HOST_ZONE_NAMES
+
+
 def _time_zone(raw: str) -> str:
-    if raw not in available_timezones():
+    if raw not in time_zone_names():
         raise ValueError(raw)
     return raw
 

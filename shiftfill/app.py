@@ -6,8 +6,11 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from flask import Flask, Response, g, request
+from werkzeug.exceptions import BadRequest, HTTPException
 
 from config import Config, ConfigError, config_from_env
 from shiftfill import api, board, seed
@@ -37,6 +40,7 @@ def create_app(config: Config | None = None, runtime: Runtime | None = None) -> 
             raise SystemExit(f"shiftfill: {exc}") from None
     app = Flask(__name__, static_folder=None)
     app.config.from_object(config)
+    guard_request_bodies(app)
     configure_logging(app)
     runtime = runtime or bootstrap(config)
     app.extensions["shiftfill"] = runtime
@@ -48,6 +52,53 @@ def create_app(config: Config | None = None, runtime: Runtime | None = None) -> 
     start_before_requests(app, runtime)
     log_configuration(config, runtime)
     return app
+
+
+class ReadableInput:
+    """``wsgi.input`` whose read errors are the client's: a 400, never a 500 and a traceback.
+
+    gunicorn raises its own parse errors from a chunked body's read (a chunk size
+    that is not hex, a chunk without its CRLF), in the middle of whatever view
+    reads the body; werkzeug turns only ``OSError`` and ``ValueError`` into a 400.
+    """
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def read(self, *args: Any) -> bytes:
+        return self._guarded(self._stream.read, *args)
+
+    def readline(self, *args: Any) -> bytes:
+        return self._guarded(self._stream.readline, *args)
+
+    def readlines(self, *args: Any) -> list[bytes]:
+        return self._guarded(self._stream.readlines, *args)
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.readline, b"")
+
+    @staticmethod
+    def _guarded(read: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return read(*args)
+        except HTTPException:
+            raise
+        except Exception as exc:
+            raise BadRequest(
+                "The request body could not be read: a malformed chunk or a broken connection."
+            ) from exc
+
+
+def guard_request_bodies(app: Flask) -> None:
+    """Read every request body through ``ReadableInput``."""
+    wsgi_app = app.wsgi_app
+
+    def guarded(environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("wsgi.input") is not None:
+            environ["wsgi.input"] = ReadableInput(environ["wsgi.input"])
+        return wsgi_app(environ, start_response)
+
+    app.wsgi_app = guarded  # type: ignore[method-assign]
 
 
 def start_before_requests(app: Flask, runtime: Runtime) -> None:

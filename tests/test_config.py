@@ -54,6 +54,8 @@ BAD = [
     ("SHIFTFILL_DEFAULT_REGION", "USA", "a two-letter region code"),
     ("SHIFTFILL_PUBLIC_HOST", "0.0.0.0; include /etc/passwd", "a host name or an IP address"),
     ("SHIFTFILL_TIME_ZONE", "Mars/Olympus", "an IANA time zone name"),
+    # Debian's zoneinfo has a "localtime" link to the host's /etc/localtime: not an IANA name.
+    ("SHIFTFILL_TIME_ZONE", "localtime", "an IANA time zone name"),
     ("SHIFTFILL_REDIS_PREFIX", "has space", "1 to 64 letters"),
     ("SHIFTFILL_STORE_URL", "postgres://db", "memory:// or redis://"),
     ("SHIFTFILL_ENV", "staging", "one of production, development, testing"),

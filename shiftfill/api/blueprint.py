@@ -8,6 +8,7 @@ from http import HTTPStatus
 from typing import Any, NoReturn, TypeVar
 
 import flask_smorest
+import marshmallow as ma
 from flask import Request, request
 from flask_smorest import abort
 from webargs.flaskparser import FlaskParser, is_json_request
@@ -38,7 +39,21 @@ def request_json() -> Any:
 
 
 class Parser(FlaskParser):
-    """Reads JSON bodies only when they say they are JSON: anything else is a 400."""
+    """Reads JSON bodies only when they say they are JSON: anything else is a 400.
+
+    A query parameter is read once: ``?status=open&status=filled`` is a 422, where
+    webargs would read the first value and a client would take the answer for both.
+    """
+
+    def load_querystring(self, req: Request, schema: ma.Schema) -> Any:
+        repeated = sorted(name for name, values in req.args.lists() if len(values) > 1)
+        if repeated:
+            reject(
+                422,
+                f"Query parameter {repeated[0]!r} is sent more than once.",
+                errors={"query": {name: ["Sent more than once."] for name in repeated}},
+            )
+        return super().load_querystring(req, schema)
 
     def _raw_load_json(self, req: Request) -> Any:
         if not is_json_request(req):
@@ -51,8 +66,23 @@ class Parser(FlaskParser):
             reject(400, INVALID_JSON)
 
 
+class NoQuery(ma.Schema):
+    """The query string of a list without filters: every parameter in it is unknown."""
+
+
 class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = Parser()
+
+    def no_filters(self) -> Callable[[F], F]:
+        """Refuse any query parameter on a list without filters (422 naming it).
+
+        A client that sends ``?status=open`` or ``?limit=10`` where they mean nothing
+        would otherwise take the whole list for the filtered one.
+        """
+        decorator: Callable[[F], F] = self.arguments(
+            NoQuery, location="query", as_kwargs=True, unknown=ma.RAISE
+        )
+        return decorator
 
     def errors(self, *statuses: int) -> Callable[[F], F]:
         """Document the error responses a view's own use case can give (404, 409...).

@@ -9,14 +9,12 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import UTC, datetime, time
-from functools import lru_cache
 from typing import Any
-from zoneinfo import available_timezones
 
 import marshmallow as ma
 from flask import current_app, has_app_context
 
-from config import DEFAULT_ROLES
+from config import DEFAULT_ROLES, time_zone_names
 from shiftfill import phones
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
@@ -236,12 +234,6 @@ class Ids(ma.fields.List):
         return None if value is None else list(value)
 
 
-@lru_cache(maxsize=1)
-def iana_zones() -> frozenset[str]:
-    """Every IANA time zone name the installed tz database (``tzdata``) knows."""
-    return frozenset(available_timezones())
-
-
 class TimeZone(ma.fields.String):
     """An IANA time zone name such as ``America/Chicago``."""
 
@@ -251,7 +243,7 @@ class TimeZone(ma.fields.String):
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         name = super()._deserialize(value, attr, data, **kwargs)
-        if name not in iana_zones():
+        if name not in time_zone_names():
             raise ma.ValidationError("Not an IANA time zone name (like America/Chicago).")
         return name
 

@@ -307,7 +307,8 @@ def problem(status: int, message: str, code: str | None = None, **extra: str) ->
     """An error: the API's error body for the script, a short page for a person."""
     if wants_json():
         code = code or ERROR_CODES.get(status, OTHER_ERROR)
-        response = jsonify(error={"code": code, "message": message, **extra})
+        # The API's error body (no field is to blame here), plus what the script acts on.
+        response = jsonify(error={"code": code, "message": message, "fields": {}, **extra})
     else:
         response = Response(render_template("board/problem.html", message=message, **extra))
     response.status_code = status

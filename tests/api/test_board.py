@@ -462,3 +462,19 @@ def test_a_store_that_cannot_be_reached_is_a_503_the_script_keeps_asking_through
     board = guarded.get("/board")
     assert board.status_code == 503
     assert "cannot be reached" in Page(board.get_data(as_text=True)).text
+
+
+def test_the_scripts_errors_have_the_apis_error_body(guarded: FlaskClient) -> None:
+    """Every JSON error carries ``code``, ``message`` and ``fields``, as the API's do."""
+    answers = {401: guarded.get("/board/state", headers=AS_SCRIPT)}
+    board = log_in(guarded)
+    answers[403] = guarded.post("/board/shifts/sh_1/cancel", headers=AS_SCRIPT)
+    answers[404] = guarded.get("/board/shifts/nope/state", headers=AS_SCRIPT)
+    with_csrf = {**AS_SCRIPT, "X-CSRF-Token": str(board.csrf)}
+    assert guarded.post("/board/shifts/sh_2/cancel", headers=with_csrf).status_code == 200
+    answers[409] = guarded.post("/board/shifts/sh_2/fanout", headers=with_csrf)
+    for status, response in answers.items():
+        assert response.status_code == status, response.json
+        error = response.json["error"]
+        assert {"code", "message", "fields"} <= set(error), (status, error)
+        assert error["fields"] == {}

@@ -84,6 +84,26 @@ def test_a_local_number_without_its_area_code_is_422_and_says_so(
     assert client.get("/caregivers").json[0]["phone"] == "+15555550101"
 
 
+@pytest.mark.parametrize(
+    "with_extension",
+    [
+        "(312) 555-0177 ext. 12",
+        "312-555-0177 x9",
+        "+1 312 555 0177;ext=4",
+        "+44 20 7946 0958 ext 5",
+    ],
+)
+def test_a_number_with_an_extension_is_422_not_cut_to_the_main_line(
+    client: FlaskClient, with_extension: str
+) -> None:
+    """A text or call to the main line would never reach the caregiver behind the extension."""
+    response = client.post("/caregivers", json={"name": "A", "role": "RN", "phone": with_extension})
+    assert response.status_code == 422
+    [message] = response.json["error"]["fields"]["phone"]
+    assert "extension" in message
+    assert client.get("/caregivers").json == []
+
+
 def test_blank_role_and_missing_name_are_422(client: FlaskClient) -> None:
     response = client.post("/caregivers", json={"role": "  ", "phone": "+15555550101"})
     assert response.status_code == 422

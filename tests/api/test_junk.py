@@ -125,6 +125,45 @@ def test_junk_paths_and_queries_get_the_error_body_and_change_nothing(
     assert snapshot(client, runtime) == before
 
 
+LISTS = [
+    "/caregivers",
+    "/organizations",
+    "/shifts",
+    "/shifts/sh_1/notifications",
+    "/shifts/sh_1/events",
+    "/caregivers/cg_1/events",
+    "/clients",
+    "/shifts/sh_1/candidates",
+    "/organizations/default/webhooks",
+]
+
+
+@pytest.mark.parametrize("path", LISTS)
+def test_an_unknown_query_parameter_on_a_list_is_422_naming_it(
+    fanned_out_app: tuple[FlaskClient, Runtime], path: str
+) -> None:
+    client, _ = fanned_out_app
+    assert client.get(path).status_code == 200
+    # A filter misspelt or one a list does not have is refused, never ignored.
+    response = client.get(path + "?limit=1")
+    assert response.status_code == 422, (path, response.status_code)
+    assert response.json["error"]["fields"] == {"limit": ["Unknown field."]}
+
+
+@pytest.mark.parametrize(
+    "query", ["/shifts?status=cancelled&status=open", "/caregivers?role=RN&role=LPN"]
+)
+def test_a_filter_sent_twice_is_422_not_read_as_its_first_value(
+    fanned_out_app: tuple[FlaskClient, Runtime], query: str
+) -> None:
+    """A list filters by one value per parameter: the second must not be dropped silently."""
+    client, _ = fanned_out_app
+    response = client.get(query)
+    assert response.status_code == 422, response.json
+    name = query.split("?")[1].split("=")[0]
+    assert response.json["error"]["fields"] == {name: ["Sent more than once."]}
+
+
 A_CAREGIVER = {"name": "Ana", "role": "RN", "phone": "+15555550190"}
 # Tomorrow's day shift, whatever the day the suite runs.
 A_SHIFT = shift_body()
@@ -232,3 +271,41 @@ def test_every_field_at_its_length_limit_is_accepted_and_answered(
     twiml = client.post("/messages/inbound", data=webhook)
     assert twiml.status_code == 200
     assert twiml.mimetype == "text/xml"
+
+
+class InvalidChunkSize(Exception):
+    """What gunicorn raises, from the body's read, for ``Transfer-Encoding: chunked`` junk."""
+
+
+class BrokenBody:
+    """A chunked request body the server cannot read, as a malformed chunk size makes it."""
+
+    def read(self, *_: Any) -> bytes:
+        raise InvalidChunkSize("Invalid chunk size: b'zz'")
+
+    def readline(self, *_: Any) -> bytes:
+        raise InvalidChunkSize("Invalid chunk size: b'zz'")
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type"),
+    [(path, JSON) for path in BODY_ENDPOINTS[:4]]
+    + [(path, FORM) for path in ("/messages/inbound", "/messages/status", "/voice/gather")],
+)
+def test_a_body_that_cannot_be_read_is_400_not_500(
+    fanned_out_app: tuple[FlaskClient, Runtime], path: str, content_type: str
+) -> None:
+    """``Transfer-Encoding: chunked`` with a junk chunk size fails as the body is read."""
+    client, runtime = fanned_out_app
+    before = snapshot(client, runtime)
+    response = client.post(
+        path,
+        content_type=content_type,
+        headers={"Transfer-Encoding": "chunked"},
+        # As gunicorn hands a chunked body over: read directly, ended by the server.
+        environ_overrides={"wsgi.input": BrokenBody(), "wsgi.input_terminated": True},
+    )
+    assert response.status_code == 400, (path, response.status_code)
+    assert set(response.json["error"]) == {"code", "message", "fields"}
+    assert response.json["error"]["code"] == "bad_request"
+    assert snapshot(client, runtime) == before

@@ -97,6 +97,13 @@ def test_errors_nginx_answers_itself_carry_the_error_body(stack: Stack) -> None:
         (too_long_header, 431, b"request_header_fields_too_large"),
         (too_large_body, 413, b"payload_too_large"),
         (b"NOT HTTP AT ALL\r\n\r\n", 400, b"bad_request"),
+        # nginx's own 505 and 501: a client's junk, so a 400, never a 5xx page in HTML.
+        (b"GET /health HTTP/2.0\r\nHost: s\r\n\r\n", 400, b"bad_request"),
+        (
+            b"POST /shifts HTTP/1.1\r\nHost: s\r\nTransfer-Encoding: gzip\r\n\r\n",
+            400,
+            b"bad_request",
+        ),
     ]:
         answered, head, body = raw(stack, request)
         assert answered == status, head

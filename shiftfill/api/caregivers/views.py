@@ -80,6 +80,7 @@ def update_caregiver(changes: dict[str, Any], caregiver_id: str) -> Caregiver:
 
 @blp.get("/<caregiver_id>/events")
 @blp.doc(operationId="listCaregiverEvents")
+@blp.no_filters()
 @blp.response(200, EventSchema(many=True))
 @blp.errors(404)
 def list_caregiver_events(caregiver_id: str) -> list[Event]:

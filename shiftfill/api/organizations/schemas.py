@@ -65,6 +65,13 @@ class OrganizationPatchSchema(ma.Schema):
     max_weekly_hours = weekly_hours_field()
     waves = waves_field()
 
+    @ma.validates_schema
+    def changes_something(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if not data:
+            raise ma.ValidationError(
+                "Send at least one of name, time_zone, max_weekly_hours.", field_name="_schema"
+            )
+
 
 class OrganizationSchema(ma.Schema):
     id = ma.fields.String(required=True)

@@ -24,6 +24,7 @@ blp = Blueprint(
 
 @blp.get("")
 @blp.doc(operationId="listOrganizations")
+@blp.no_filters()
 @blp.response(200, OrganizationSchema(many=True))
 def list_organizations() -> list[Organization]:
     """List organizations; `default` is always there."""

@@ -74,6 +74,7 @@ def start_fanout(shift_id: str) -> tuple[Shift, int]:
 
 @blp.get("/<shift_id>/candidates")
 @blp.doc(operationId="listShiftCandidates")
+@blp.no_filters()
 @blp.response(200, CandidatesSchema)
 @blp.errors(404)
 def list_candidates(shift_id: str) -> dict[str, object]:
@@ -92,6 +93,7 @@ def cancel_shift(shift_id: str) -> Shift:
 
 @blp.get("/<shift_id>/notifications")
 @blp.doc(operationId="listShiftNotifications")
+@blp.no_filters()
 @blp.response(200, NotificationSchema(many=True))
 @blp.errors(404)
 def list_notifications(shift_id: str) -> list[Notification]:
@@ -101,6 +103,7 @@ def list_notifications(shift_id: str) -> list[Notification]:
 
 @blp.get("/<shift_id>/events")
 @blp.doc(operationId="listShiftEvents")
+@blp.no_filters()
 @blp.response(200, EventSchema(many=True))
 @blp.errors(404)
 def list_events(shift_id: str) -> list[Event]:

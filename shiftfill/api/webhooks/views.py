@@ -35,6 +35,7 @@ def create_webhook(data: dict[str, Any], organization_id: str) -> Webhook:
 
 @blp.get("/<organization_id>/webhooks")
 @blp.doc(operationId="listWebhooks")
+@blp.no_filters()
 @blp.response(200, WebhookSchema(many=True))
 @blp.errors(404)
 def list_webhooks(organization_id: str) -> list[Webhook]:
@@ -53,6 +54,7 @@ def delete_webhook(organization_id: str, webhook_id: str) -> None:
 
 @blp.get("/<organization_id>/webhooks/<webhook_id>/deliveries")
 @blp.doc(operationId="listWebhookDeliveries")
+@blp.no_filters()
 @blp.response(200, DeliverySchema(many=True))
 @blp.errors(404)
 def list_deliveries(organization_id: str, webhook_id: str) -> list[Delivery]:
