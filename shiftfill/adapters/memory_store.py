@@ -21,7 +21,7 @@ from typing import TypeVar
 from shiftfill.adapters.memory_clients import MemoryClients, MemoryOrganizations
 from shiftfill.adapters.memory_inbound import MemoryInbound
 from shiftfill.domain import indexes
-from shiftfill.domain.contact import reachable
+from shiftfill.domain.contact import Reach, reach_of, reachable
 from shiftfill.domain.indexes import (
     RECENTLY_CLOSED,
     IndexDelta,
@@ -66,7 +66,8 @@ class MemoryCaregivers:
         self._lock = lock or threading.Lock()
         self._by_id: dict[str, Caregiver] = {}
         self._by_phone: dict[str, str] = {}
-        self._contactable_by_role: dict[str, dict[str, None]] = defaultdict(dict)
+        # The reachable caregivers of each role, with what matching asks of them.
+        self._contactable_by_role: dict[str, dict[str, Reach]] = defaultdict(dict)
         self._events: dict[str, list[Event]] = defaultdict(list)
 
     def add_many(self, caregivers: Sequence[Caregiver]) -> None:
@@ -96,7 +97,7 @@ class MemoryCaregivers:
         self._by_id[caregiver.id] = caregiver
         self._by_phone[caregiver.phone] = caregiver.id
         if reachable(caregiver):
-            self._contactable_by_role[caregiver.role][caregiver.id] = None
+            self._contactable_by_role[caregiver.role][caregiver.id] = reach_of(caregiver)
 
     def get(self, caregiver_id: str) -> Caregiver | None:
         return self._by_id.get(caregiver_id)
@@ -117,6 +118,10 @@ class MemoryCaregivers:
     def qualified_ids(self, role: str) -> list[str]:
         with self._lock:
             return list(self._contactable_by_role.get(role, ()))
+
+    def reach_of_role(self, role: str) -> dict[str, Reach]:
+        with self._lock:
+            return dict(self._contactable_by_role.get(role, {}))
 
     def opt_out(self, caregiver_id: str) -> tuple[Caregiver, bool]:
         with self._lock:
@@ -146,8 +151,9 @@ class MemoryCaregivers:
             was, now = reachable(current), reachable(updated)
             if was and (not now or updated.role != current.role):
                 self._contactable_by_role[current.role].pop(caregiver_id, None)
-            if now and (not was or updated.role != current.role):
-                self._contactable_by_role[updated.role][caregiver_id] = None
+            if now:
+                # One who stays keeps their place in the index (its order), with new facts.
+                self._contactable_by_role[updated.role][caregiver_id] = reach_of(updated)
             self._events[caregiver_id].extend(decided.events)
             return decided
 

@@ -11,11 +11,20 @@ from __future__ import annotations
 import enum
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from shiftfill.domain.model import Caregiver, Channel, Client, Location, Organization, Shift
+from shiftfill.domain.model import (
+    Caregiver,
+    Channel,
+    Client,
+    Credential,
+    Location,
+    Organization,
+    Shift,
+)
 
 
 class NotAsked(enum.StrEnum):
@@ -78,6 +87,67 @@ def last_day(shift: Shift, time_zone: str) -> date:
     return end.astimezone(ZoneInfo(time_zone)).date()
 
 
+# Credentials that never expire count as valid through this day.
+NEVER = date.max
+
+
+class Reach(NamedTuple):
+    """What matching asks of one caregiver, compact: their place (radians, with the cosine of
+    the latitude), the range they travel and their latest expiry per credential code.
+
+    The stores keep one per reachable caregiver beside the role index, so a fanout
+    checks ten thousand caregivers without reading or parsing their records.
+    """
+
+    lat: float | None
+    lon: float
+    cos_lat: float
+    max_miles: float | None
+    # A haversine value a little under that of ``max_miles``: below it, surely in range.
+    max_h: float | None
+    expiries: dict[str, date]
+
+
+def reach(
+    location: Location | None,
+    max_travel_miles: float | None,
+    credentials: Iterable[Credential],
+) -> Reach:
+    """The ``Reach`` of a caregiver with these facts."""
+    expiries: dict[str, date] = {}
+    for credential in credentials:
+        expires = credential.expires_on or NEVER
+        if expires > expiries.get(credential.code, date.min):
+            expiries[credential.code] = expires
+    lat, lon = (location.lat, location.lon) if location is not None else (None, 0.0)
+    return reach_from(lat, lon, max_travel_miles, expiries)
+
+
+def reach_from(
+    lat: float | None, lon: float, max_travel_miles: float | None, expiries: dict[str, date]
+) -> Reach:
+    """The ``Reach`` of a place in degrees (``lat`` ``None``: unknown), a range and the
+    latest expiry per credential code (``NEVER``: one that never expires)."""
+    max_h = None
+    if max_travel_miles is not None:
+        angle = max_travel_miles / (2 * EARTH_RADIUS_MILES)
+        max_h = math.sin(angle) ** 2 * (1 - 1e-9) if angle < math.pi / 2 else 2.0
+    if lat is None:
+        return Reach(None, 0.0, 0.0, max_travel_miles, max_h, expiries)
+    rad = math.radians(lat)
+    return Reach(rad, math.radians(lon), math.cos(rad), max_travel_miles, max_h, expiries)
+
+
+def reach_of(caregiver: Caregiver) -> Reach:
+    """The ``Reach`` of ``caregiver``."""
+    return reach(caregiver.location, caregiver.max_travel_miles, caregiver.credentials)
+
+
+def miles_of(h: float) -> float:
+    """The distance, in miles, of a haversine value ``h`` (see ``Needs.judge``)."""
+    return 2 * EARTH_RADIUS_MILES * math.asin(min(1.0, math.sqrt(h)))
+
+
 @dataclass(frozen=True, slots=True)
 class Needs:
     """What a shift asks of a caregiver beyond role and time: its client's lists and place,
@@ -89,22 +159,47 @@ class Needs:
     place: Location | None
     codes: tuple[str, ...]
     through: date
+    # The place in radians and the cosine of its latitude, for ``judge``.
+    _lat: float = field(init=False, repr=False, compare=False)
+    _lon: float = field(init=False, repr=False, compare=False)
+    _cos_lat: float = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        lat = math.radians(self.place.lat) if self.place else 0.0
+        object.__setattr__(self, "_lat", lat)
+        object.__setattr__(self, "_lon", math.radians(self.place.lon) if self.place else 0.0)
+        object.__setattr__(self, "_cos_lat", math.cos(lat))
 
     def why_not(self, caregiver: Caregiver) -> NotAsked | None:
         """Why the shift's client or credentials keep ``caregiver`` from it, or ``None``."""
-        if caregiver.id in self.excluded:
-            return NotAsked.EXCLUDED
-        if caregiver.max_travel_miles is not None:
-            miles = self.distance(caregiver)
-            if miles is not None and miles > caregiver.max_travel_miles:
-                return NotAsked.OUT_OF_RANGE
+        return self.judge(caregiver.id, reach_of(caregiver))[0]
+
+    def judge(self, caregiver_id: str, facts: Reach) -> tuple[NotAsked | None, float | None]:
+        """Why the client or credentials keep the caregiver from the shift (or ``None``), and
+        the haversine value of their distance to the client (``None``: a place is unknown).
+
+        The value orders as the distance does and ``miles_of`` turns it into miles; the
+        square root and arc sine are left for the few it is shown for or compared near
+        the caregiver's range.
+        """
+        if caregiver_id in self.excluded:
+            return NotAsked.EXCLUDED, None
+        h = None
+        if self.place is not None and facts.lat is not None:
+            half_dlat = (facts.lat - self._lat) * 0.5
+            half_dlon = (facts.lon - self._lon) * 0.5
+            h = math.sin(half_dlat) ** 2 + facts.cos_lat * self._cos_lat * math.sin(half_dlon) ** 2
+            if (
+                facts.max_h is not None and h > facts.max_h and miles_of(h) > facts.max_miles  # type: ignore[operator]
+            ):
+                return NotAsked.OUT_OF_RANGE, h
         for code in self.codes:
-            held = [c for c in caregiver.credentials if c.code == code]
-            if not held:
-                return NotAsked.CREDENTIAL_MISSING
-            if not any(c.expires_on is None or c.expires_on >= self.through for c in held):
-                return NotAsked.CREDENTIAL_EXPIRED
-        return None
+            expires = facts.expiries.get(code)
+            if expires is None:
+                return NotAsked.CREDENTIAL_MISSING, h
+            if expires < self.through:
+                return NotAsked.CREDENTIAL_EXPIRED, h
+        return None, h
 
     def distance(self, caregiver: Caregiver) -> float | None:
         """Miles from the caregiver to the client, ``None`` when either place is unknown."""

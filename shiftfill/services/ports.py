@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, TypeVar
 
+from shiftfill.domain.contact import Reach
 from shiftfill.domain.model import (
     Caregiver,
     Client,
@@ -103,6 +104,12 @@ class CaregiverRepository(Protocol):
         """List the caregivers of ``role`` who may be contacted (not opted out, active).
 
         In the order they joined, or last became contactable again.
+        """
+
+    def reach_of_role(self, role: str) -> dict[str, Reach]:
+        """The ``Reach`` (place, range, credentials) of each caregiver ``qualified_ids`` lists.
+
+        Kept beside the role index, so matching reads no caregiver record.
         """
 
     def opt_out(self, caregiver_id: str) -> tuple[Caregiver, bool]:

@@ -15,7 +15,7 @@ from shiftfill.adapters.redis_store.keys import Keys
 from shiftfill.adapters.redis_store.scripts import BY_PHONE
 from shiftfill.adapters.redis_store.steps import transact
 from shiftfill.domain import indexes
-from shiftfill.domain.contact import reachable
+from shiftfill.domain.contact import Reach, reach_of, reachable
 from shiftfill.domain.model import Caregiver, Event
 from shiftfill.domain.rules import CaregiverChange
 from shiftfill.services.ports import ChangeCaregiver, DuplicateKey
@@ -33,12 +33,22 @@ class RedisCaregivers:
         # The role index orders caregivers as they joined or last became contactable.
         self._seq = keys.contactable_seq
         self._by_phone = client.register_script(BY_PHONE)
+        # Each role's ``Reach`` as last read, with the role's version then: read again
+        # only when a change has bumped it (every write below does, in its own step).
+        self._reach_read: dict[str, tuple[bytes, dict[str, Reach]]] = {}
 
     def key(self, caregiver_id: str) -> str:
         return self._k.caregiver(caregiver_id)
 
     def _role(self, role: str) -> str:
         return self._k.contactable(role)
+
+    def _reach(self, role: str) -> str:
+        return self._k.reach(role)
+
+    def _changed(self, pipe: Pipeline, role: str) -> None:
+        """Note in ``pipe`` that the role's index or ``Reach`` changed."""
+        pipe.incr(self._k.reach_version(role))
 
     def add_many(self, caregivers: Sequence[Caregiver]) -> None:
         def step(pipe: Pipeline) -> None:
@@ -88,9 +98,14 @@ class RedisCaregivers:
         pipe.mset({self.key(c.id): codec.dump_caregiver(c) for c in caregivers})
         pipe.rpush(self._order, *(c.id for c in caregivers))
         pipe.hset(self.phones, mapping={c.phone: c.id for c in caregivers})
+        roles = set()
         for n, caregiver in enumerate(caregivers, start=seq + 1):
             if reachable(caregiver):
                 pipe.zadd(self._role(caregiver.role), {caregiver.id: n})
+                pipe.hset(self._reach(caregiver.role), caregiver.id, codec.dump_reach(caregiver))
+                roles.add(caregiver.role)
+        for role in roles:
+            self._changed(pipe, role)
         pipe.set(self._seq, seq + len(caregivers))
 
     def get(self, caregiver_id: str) -> Caregiver | None:
@@ -115,6 +130,36 @@ class RedisCaregivers:
     def qualified_ids(self, role: str) -> list[str]:
         return [i.decode() for i in self._r.zrange(self._role(role), 0, -1)]
 
+    def reach_of_role(self, role: str) -> dict[str, Reach]:
+        version_key = self._k.reach_version(role)
+        version = self._r.get(version_key)
+        known_read = self._reach_read.get(role)
+        if version is not None and known_read is not None and known_read[0] == version:
+            return dict(known_read[1])
+        pipe = self._r.pipeline(transaction=True)
+        pipe.get(version_key)
+        pipe.zrange(self._role(role), 0, -1)
+        pipe.hvals(self._reach(role))
+        version, raw_ids, rows = pipe.execute()
+        ids = [i.decode() for i in raw_ids]
+        known = codec.load_reach_many(rows)
+        # The role index decides who is listed; the hash only what is known of them. One
+        # it lacks (written before the hash existed) is read from its record, once.
+        missing = [cid for cid in ids if cid not in known]
+        if missing:
+            found = self.get_many(missing)
+            known.update((c.id, reach_of(c)) for c in found)
+            if found:
+                # HSETNX: a change stored meanwhile wrote newer facts, which stay.
+                fill = self._r.pipeline(transaction=False)
+                for caregiver in found:
+                    fill.hsetnx(self._reach(role), caregiver.id, codec.dump_reach(caregiver))
+                fill.execute()
+        found_now = {cid: known[cid] for cid in ids if cid in known}
+        if version is not None:
+            self._reach_read[role] = (version, found_now)
+        return dict(found_now)
+
     def opt_out(self, caregiver_id: str) -> tuple[Caregiver, bool]:
         key = self.key(caregiver_id)
 
@@ -129,6 +174,8 @@ class RedisCaregivers:
             caregiver = replace(caregiver, opted_out=True)
             pipe.set(key, codec.dump_caregiver(caregiver))
             pipe.zrem(self._role(caregiver.role), caregiver_id)
+            pipe.hdel(self._reach(caregiver.role), caregiver_id)
+            self._changed(pipe, caregiver.role)
             return caregiver, True
 
         return transact(self._r, [key], step)
@@ -161,9 +208,14 @@ class RedisCaregivers:
             was, now = reachable(current), reachable(updated)
             if was and (not now or updated.role != current.role):
                 pipe.zrem(self._role(current.role), caregiver_id)
+                pipe.hdel(self._reach(current.role), caregiver_id)
+                self._changed(pipe, current.role)
             if now and (not was or updated.role != current.role):
                 pipe.zadd(self._role(updated.role), {caregiver_id: seq + 1})
                 pipe.set(self._seq, seq + 1)
+            if now:
+                pipe.hset(self._reach(updated.role), caregiver_id, codec.dump_reach(updated))
+                self._changed(pipe, updated.role)
             if decided.events:
                 pipe.rpush(self._events(caregiver_id), *map(codec.dump_event, decided.events))
             return decided
