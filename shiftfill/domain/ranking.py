@@ -110,8 +110,8 @@ def match(
     (ending after ``history_since``) of those who hold any. ``skip`` are left out
     without a reason (those offered already).
 
-    One pass, cheapest checks first, and a Python call per caregiver only where a
-    check needs one: this runs over every caregiver of the role on each fanout.
+    Cheapest checks first, with no Python call per caregiver but where a check needs
+    one: this runs over every caregiver of the role on each fanout.
     """
     skipped = set(skip)
     if not shift.is_open:
@@ -126,27 +126,23 @@ def match(
     preferred = frozenset(client.preferred_caregiver_ids) if client else frozenset()
     week = contact.weeks_of(shift, organization.time_zone)[0]
     continuity_from = shift.start_time - timedelta(days=CONTINUITY_DAYS)
-    judge = wants.judge if wants is not None else None
     keys: list[Key] = []
     left_out: dict[str, NotAsked] = {}
-    for cid in caregiver_ids:
-        if cid in skipped:
-            continue
-        reason = records_left_out.get(cid) if records_left_out else None
-        if reason is not None:
-            left_out[cid] = reason
-            continue
-        h = None
-        if reach is not None:
-            facts = reach.get(cid)
-            if facts is None:
+    ids = [cid for cid in caregiver_ids if cid not in skipped] if skipped else caregiver_ids
+    if records_left_out:
+        left_out.update((cid, records_left_out[cid]) for cid in ids if cid in records_left_out)
+        ids = [cid for cid in ids if cid not in records_left_out]
+    passed: Iterable[tuple[str, float | None]]
+    if reach is None:
+        passed = ((cid, None) for cid in ids)
+    elif wants is None:
+        for cid in ids:
+            if cid not in reach:
                 left_out[cid] = NotAsked.INACTIVE
-                continue
-            if judge is not None:
-                reason, h = judge(cid, facts)
-                if reason is not None:
-                    left_out[cid] = reason
-                    continue
+        passed = ((cid, None) for cid in ids if cid in reach)
+    else:
+        passed = wants.sift(ids, reach, left_out)
+    for cid, h in passed:
         assigned = held.get(cid)
         if assigned:
             reason = contact.why_ineligible(shift, assigned, organization)
@@ -166,6 +162,9 @@ def match(
         else:
             keys.append((cid not in preferred, 0, h is None, h or 0.0, 0.0, cid))
     keys.sort()
+    if left_out:
+        # In the order the caregivers were listed, whichever check left each out.
+        left_out = {cid: left_out[cid] for cid in caregiver_ids if cid in left_out}
     return Match(keys, left_out)
 
 
