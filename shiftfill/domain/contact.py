@@ -13,6 +13,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from types import MappingProxyType
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -105,7 +106,11 @@ class Reach(NamedTuple):
     max_miles: float | None
     # A haversine value a little under that of ``max_miles``: below it, surely in range.
     max_h: float | None
-    expiries: dict[str, date]
+    expiries: Mapping[str, date]
+
+
+# The ``Reach`` of a caregiver with no place, no range and no credentials.
+NOWHERE = Reach(None, 0.0, 0.0, None, None, MappingProxyType({}))
 
 
 def reach(
@@ -124,10 +129,13 @@ def reach(
 
 
 def reach_from(
-    lat: float | None, lon: float, max_travel_miles: float | None, expiries: dict[str, date]
+    lat: float | None, lon: float, max_travel_miles: float | None, expiries: Mapping[str, date]
 ) -> Reach:
     """The ``Reach`` of a place in degrees (``lat`` ``None``: unknown), a range and the
     latest expiry per credential code (``NEVER``: one that never expires)."""
+    if lat is None and max_travel_miles is None and not expiries:
+        # Most rosters: one shared value, so the role index costs them nothing more.
+        return NOWHERE
     max_h = None
     if max_travel_miles is not None:
         angle = max_travel_miles / (2 * EARTH_RADIUS_MILES)
