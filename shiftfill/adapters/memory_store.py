@@ -522,7 +522,8 @@ class MemoryStore:
             shift = self.shifts.get(notification.shift_id)
             caregiver = self.caregivers.get(notification.caregiver_id)
             organization = self.organizations.get(shift.organization_id) if shift else None
-            found.append(Outgoing(notification, shift, caregiver, organization))
+            client = self.clients.get(shift.client_id) if shift and shift.client_id else None
+            found.append(Outgoing(notification, shift, caregiver, organization, client))
         return found
 
     def ping(self) -> None:

@@ -57,14 +57,16 @@ class StoreUnavailable(Exception):
 class Outgoing:
     """A notification with what sending it takes, read together.
 
-    Its shift and caregiver (``None`` when gone), and the shift's organization
-    as stored (``None`` when it is not).
+    Its shift and caregiver (``None`` when gone), the shift's organization as
+    stored (``None`` when it is not) and the shift's client (``None``: it has
+    none, or it is gone).
     """
 
     notification: Notification
     shift: Shift | None
     caregiver: Caregiver | None
     organization: Organization | None
+    client: Client | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -76,12 +76,17 @@ return offers
 # the organization key prefix.
 OUTGOING = """
 local shift = redis.call('GET', KEYS[3])
-local organization = false
+local organization, client = false, false
 if shift then
-  organization = redis.call('GET', ARGV[2] .. cjson.decode(shift)['organization_id'])
+  local decoded = cjson.decode(shift)
+  organization = redis.call('GET', ARGV[2] .. decoded['organization_id'])
+  local client_id = decoded['client_id']
+  if client_id and client_id ~= cjson.null then
+    client = redis.call('GET', ARGV[3] .. client_id)
+  end
 end
 return {
   redis.call('GET', KEYS[1]) or '', redis.call('HGET', KEYS[2], ARGV[1]) or '',
-  shift or '', redis.call('GET', KEYS[4]) or '', organization or ''
+  shift or '', redis.call('GET', KEYS[4]) or '', organization or '', client or ''
 }
 """

@@ -95,11 +95,11 @@ class RedisStore:
                 self.shifts.key(shift_id),
                 self.caregivers.key(caregiver_id),
             ]
-            calls.append((keys, [caregiver_id, self.organizations.key("")]))
+            calls.append((keys, [caregiver_id, self.organizations.key(""), self.keys.client("")]))
         answers = run_scripts(self.client, self._outgoing, calls)
         found = []
         for (notification_id, reads), answer in zip(wanted, answers, strict=True):
-            raw, queued_at, shift, caregiver, org = answer
+            raw, queued_at, shift, caregiver, org, client = answer
             notification = self.notifications.remembered(notification_id, reads, [raw, queued_at])
             if notification is None:
                 continue
@@ -110,6 +110,7 @@ class RedisStore:
                     shifts[0] if shifts else None,
                     codec.load_caregiver(caregiver) if caregiver else None,
                     codec.load_organization(org) if org else None,
+                    codec.load_client(client) if client else None,
                 )
             )
         return found
