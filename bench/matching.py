@@ -9,7 +9,9 @@ out one after another; the time of each ``POST /shifts/<id>/fanout`` through
 Flask's test client is measured: the whole request (reading the roster, matching
 and ranking, the one shift step that queues the texts, the answer's JSON) without
 a network hop, and with the send workers not started, so nothing competes for the
-CPU. Run on the memory store and on a Redis of its own (Debian's redis-server), with
+CPU. A second series does the same with one nurse's travel range changed (a ``PATCH``,
+not timed) before each fanout, as an agency editing its roster meanwhile. Run on
+the memory store and on a Redis of its own (Debian's redis-server), with
 ``python bench/matching.py`` (``--profile`` prints where the time goes).
 """
 
@@ -26,6 +28,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from flask.testing import FlaskClient
 
 from bench.harness import RedisServer
 from config import TestingConfig
@@ -98,7 +102,8 @@ def load(runtime: Runtime, seed: int) -> list[str]:
         with bulk_insert(5_000):
             store.caregivers.add_many(people[i : i + 5_000])
     shift_ids = []
-    for client in clients(rng, FANOUTS + WARM_UP):
+    # Two series: as they are, then with a caregiver of the role edited before each.
+    for client in clients(rng, 2 * (FANOUTS + WARM_UP)):
         store.clients.add(client)
         shift = Shift(
             id=f"shift_{client.id}",
@@ -115,16 +120,21 @@ def load(runtime: Runtime, seed: int) -> list[str]:
 
 
 def measure(
-    runtime: Runtime, config: TestingConfig, shift_ids: list[str], profile: bool = False
+    client: FlaskClient, shift_ids: list[str], *, edit: bool = False, profile: bool = False
 ) -> dict[str, float]:
-    """Fan out each shift; the first ``WARM_UP`` are not counted."""
-    client = create_app(config, runtime).test_client()
-    # The app starts its runtime on the first request; marked started here, its send
-    # workers never run, and the texts queued wait in the outbox.
-    runtime._started.set()
+    """Fan out each shift; the first ``WARM_UP`` are not counted.
+
+    ``edit``: before each, untimed, a ``PATCH`` of one nurse's travel range, as an
+    agency editing its roster between fanouts (on Redis, each process then reads
+    what changed in the role again).
+    """
     times, offered = [], []
     profiler = cProfile.Profile() if profile else None
     for i, shift_id in enumerate(shift_ids):
+        if edit:
+            nurse = f"cg_{100 * i + 1}"
+            patched = client.patch(f"/caregivers/{nurse}", json={"max_travel_miles": 40 + i})
+            assert patched.status_code == 200, patched.json
         if profiler is not None and i >= WARM_UP:
             profiler.enable()
         began = time.perf_counter()
@@ -149,13 +159,22 @@ def measure(
     }
 
 
-def run(store_url: str, seed: int, profile: bool = False) -> dict[str, float]:
+def run(store_url: str, seed: int, profile: bool = False) -> list[dict[str, float]]:
+    """The two series on one store: fanouts back to back, then each after an edit."""
     env = {"SHIFTFILL_STORE_URL": store_url, "SHIFTFILL_LOG_LEVEL": "WARNING"}
     config = TestingConfig(env)
     runtime = bootstrap(config, escalation=False)
     try:
         shift_ids = load(runtime, seed)
-        return measure(runtime, config, shift_ids, profile)
+        client = create_app(config, runtime).test_client()
+        # The app starts its runtime on the first request; marked started here, its send
+        # workers never run, and the texts queued wait in the outbox.
+        runtime._started.set()
+        half = len(shift_ids) // 2
+        return [
+            measure(client, shift_ids[:half], profile=profile),
+            measure(client, shift_ids[half:], edit=True, profile=profile),
+        ]
     finally:
         runtime.deps.store.close()
 
@@ -170,10 +189,11 @@ def main() -> None:
         f"POST /shifts/<id>/fanout (Flask test client, send workers not started): {FANOUTS} shifts "
         f"needing CPR, one after another, after {WARM_UP} not counted;\n"
         f"{CAREGIVERS:,} caregivers with a place, a travel range and credentials, "
-        f"11,000 nurses of whom about 10,000 qualify."
+        f"11,000 nurses of whom about 10,000 qualify;\n"
+        f"'edits': one nurse's travel range changed (PATCH, not timed) before each fanout."
     )
-    print(f"{'store':<8}{'offered':>9}{'min ms':>9}{'p50 ms':>9}{'p99 ms':>9}{'stdev':>8}")
-    results = {}
+    print(f"{'store':<16}{'offered':>9}{'min ms':>9}{'p50 ms':>9}{'p99 ms':>9}{'stdev':>8}")
+    results: dict[str, list[dict[str, float]]] = {}
     if args.store in ("memory", "both"):
         results["memory"] = run("memory://", args.seed, args.profile)
     if args.store in ("redis", "both"):
@@ -182,11 +202,12 @@ def main() -> None:
             results["redis"] = run(server.url, args.seed, args.profile)
         finally:
             server.close()
-    for name, r in results.items():
-        print(
-            f"{name:<8}{r['offered']:>9.0f}{r['min']:>9.1f}{r['p50']:>9.1f}"
-            f"{r['p99']:>9.1f}{r['stdev']:>8.1f}"
-        )
+    for name, series in results.items():
+        for label, r in zip([name, f"{name}, edits"], series, strict=True):
+            print(
+                f"{label:<16}{r['offered']:>9.0f}{r['min']:>9.1f}{r['p50']:>9.1f}"
+                f"{r['p99']:>9.1f}{r['stdev']:>8.1f}"
+            )
 
 
 if __name__ == "__main__":

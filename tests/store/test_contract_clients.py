@@ -294,6 +294,17 @@ def test_another_process_sees_a_change_of_what_matching_asks(redis_server: Any) 
         assert other.caregivers.reach_of_role("RN")["cg_1"].expiries == {}
         one.caregivers.opt_out("cg_1")
         assert other.caregivers.reach_of_role("RN") == {}
+        one.caregivers.add_many([caregiver(2), caregiver(3, role="LPN")])
+        assert other.caregivers.reach_of_role("LPN").keys() == {"cg_3"}
+        _set(one, "cg_3", role="RN")
+        assert other.caregivers.reach_of_role("LPN") == {}
+        assert list(other.caregivers.reach_of_role("RN")) == ["cg_2", "cg_3"]
+        # Past the limit of changes read one by one, the role is read whole.
+        other.caregivers.CATCH_UP_LIMIT = 2  # type: ignore[attr-defined]
+        one.caregivers.add_many([caregiver(i) for i in range(4, 8)])
+        _set(one, "cg_2", location=Location(1.0, 2.0))
+        assert other.caregivers.reach_of_role("RN") == _expected_reach(one, "RN")
+        assert list(other.caregivers.reach_of_role("RN")) == [f"cg_{i}" for i in range(2, 8)]
     finally:
         one.close()
         other.close()

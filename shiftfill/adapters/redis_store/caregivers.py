@@ -12,7 +12,7 @@ from redis.client import Pipeline
 from shiftfill.adapters.redis_store import codec
 from shiftfill.adapters.redis_store.base import translating_errors
 from shiftfill.adapters.redis_store.keys import Keys
-from shiftfill.adapters.redis_store.scripts import BY_PHONE
+from shiftfill.adapters.redis_store.scripts import BY_PHONE, REACH_CHANGED, REACH_SINCE
 from shiftfill.adapters.redis_store.steps import transact
 from shiftfill.domain import indexes
 from shiftfill.domain.contact import Reach, reach_of, reachable
@@ -33,9 +33,11 @@ class RedisCaregivers:
         # The role index orders caregivers as they joined or last became contactable.
         self._seq = keys.contactable_seq
         self._by_phone = client.register_script(BY_PHONE)
-        # Each role's ``Reach`` as last read, with the role's version then: read again
-        # only when a change has bumped it (every write below does, in its own step).
-        self._reach_read: dict[str, tuple[bytes, dict[str, Reach]]] = {}
+        self._reach_since = client.register_script(REACH_SINCE)
+        # Each role's ``Reach`` as last read, with the role's version then. Every write
+        # below bumps the version and notes the ids it changed, in its own step, so a
+        # read catches up on those alone.
+        self._reach_read: dict[str, tuple[int, dict[str, Reach]]] = {}
 
     def key(self, caregiver_id: str) -> str:
         return self._k.caregiver(caregiver_id)
@@ -46,9 +48,10 @@ class RedisCaregivers:
     def _reach(self, role: str) -> str:
         return self._k.reach(role)
 
-    def _changed(self, pipe: Pipeline, role: str) -> None:
-        """Note in ``pipe`` that the role's index or ``Reach`` changed."""
-        pipe.incr(self._k.reach_version(role))
+    def _changed(self, pipe: Pipeline, role: str, caregiver_ids: Iterable[str]) -> None:
+        """Note in ``pipe`` that these caregivers' entries in the role's index changed."""
+        keys = [self._k.reach_version(role), self._k.reach_changes(role)]
+        pipe.eval(REACH_CHANGED, 2, *keys, *caregiver_ids)
 
     def add_many(self, caregivers: Sequence[Caregiver]) -> None:
         def step(pipe: Pipeline) -> None:
@@ -98,14 +101,14 @@ class RedisCaregivers:
         pipe.mset({self.key(c.id): codec.dump_caregiver(c) for c in caregivers})
         pipe.rpush(self._order, *(c.id for c in caregivers))
         pipe.hset(self.phones, mapping={c.phone: c.id for c in caregivers})
-        roles = set()
+        changed: dict[str, list[str]] = {}
         for n, caregiver in enumerate(caregivers, start=seq + 1):
             if reachable(caregiver):
                 pipe.zadd(self._role(caregiver.role), {caregiver.id: n})
                 pipe.hset(self._reach(caregiver.role), caregiver.id, codec.dump_reach(caregiver))
-                roles.add(caregiver.role)
-        for role in roles:
-            self._changed(pipe, role)
+                changed.setdefault(caregiver.role, []).append(caregiver.id)
+        for role, ids in changed.items():
+            self._changed(pipe, role, ids)
         pipe.set(self._seq, seq + len(caregivers))
 
     def get(self, caregiver_id: str) -> Caregiver | None:
@@ -132,10 +135,11 @@ class RedisCaregivers:
 
     def reach_of_role(self, role: str) -> dict[str, Reach]:
         version_key = self._k.reach_version(role)
-        version = self._r.get(version_key)
         known_read = self._reach_read.get(role)
-        if version is not None and known_read is not None and known_read[0] == version:
-            return dict(known_read[1])
+        if known_read is not None:
+            caught_up = self._catch_up(role, *known_read)
+            if caught_up is not None:
+                return caught_up
         pipe = self._r.pipeline(transaction=True)
         pipe.get(version_key)
         pipe.zrange(self._role(role), 0, -1)
@@ -157,8 +161,35 @@ class RedisCaregivers:
                 fill.execute()
         found_now = {cid: known[cid] for cid in ids if cid in known}
         if version is not None:
-            self._reach_read[role] = (version, found_now)
+            self._reach_read[role] = (int(version), found_now)
         return dict(found_now)
+
+    # Past this many changes since the last read, the whole hash is read again.
+    CATCH_UP_LIMIT = 1_000
+
+    def _catch_up(
+        self, role: str, version: int, reach: dict[str, Reach]
+    ) -> dict[str, Reach] | None:
+        """``reach`` as last read, with what changed since ``version`` read again; ``None``
+        when the role must be read whole (too many changes, or no version)."""
+        keys = [self._k.reach_version(role), self._k.reach_changes(role), self._reach(role)]
+        answer = self._reach_since(keys=keys, args=[version, self.CATCH_UP_LIMIT])
+        if answer[0] is None or len(answer) < 3 or int(answer[0]) < version:
+            # No version, a version behind ours (the data was replaced), or many changes.
+            return None
+        now = int(answer[0])
+        if now != version:
+            ids, rows = answer[1], answer[2]
+            found = codec.load_reach_many([row for row in rows if row])
+            reach = dict(reach)
+            for raw_id in ids:
+                cid = raw_id.decode()
+                if cid in found:
+                    reach[cid] = found[cid]
+                else:
+                    reach.pop(cid, None)
+            self._reach_read[role] = (now, reach)
+        return dict(reach)
 
     def opt_out(self, caregiver_id: str) -> tuple[Caregiver, bool]:
         key = self.key(caregiver_id)
@@ -175,7 +206,7 @@ class RedisCaregivers:
             pipe.set(key, codec.dump_caregiver(caregiver))
             pipe.zrem(self._role(caregiver.role), caregiver_id)
             pipe.hdel(self._reach(caregiver.role), caregiver_id)
-            self._changed(pipe, caregiver.role)
+            self._changed(pipe, caregiver.role, [caregiver_id])
             return caregiver, True
 
         return transact(self._r, [key], step)
@@ -209,13 +240,13 @@ class RedisCaregivers:
             if was and (not now or updated.role != current.role):
                 pipe.zrem(self._role(current.role), caregiver_id)
                 pipe.hdel(self._reach(current.role), caregiver_id)
-                self._changed(pipe, current.role)
+                self._changed(pipe, current.role, [caregiver_id])
             if now and (not was or updated.role != current.role):
                 pipe.zadd(self._role(updated.role), {caregiver_id: seq + 1})
                 pipe.set(self._seq, seq + 1)
             if now:
                 pipe.hset(self._reach(updated.role), caregiver_id, codec.dump_reach(updated))
-                self._changed(pipe, updated.role)
+                self._changed(pipe, updated.role, [caregiver_id])
             if decided.events:
                 pipe.rpush(self._events(caregiver_id), *map(codec.dump_event, decided.events))
             return decided

@@ -24,8 +24,9 @@ class Keys:
     reach:<role>           hash        caregiver id to what matching asks of them (JSON:
                                        place, range, credentials), for those of
                                        ``contactable:<role>``
-    reach-version:<role>   string      bumped by every change of the two above, so a
-                                       process re-reads the hash only when it changed
+    reach-version:<role>   string      bumped by every change of the two above
+    reach-changes:<role>   sorted set  caregiver ids by the version of their last change
+                                       there, so a process reads only what changed since
     organizations          list        organization ids in the order they were added
     organization:<id>      string      an organization as JSON
     shifts                 list        shift ids in the order they were created
@@ -87,6 +88,9 @@ class Keys:
 
     def reach_version(self, role: str) -> str:
         return self("reach-version", role)
+
+    def reach_changes(self, role: str) -> str:
+        return self("reach-changes", role)
 
     def organization(self, organization_id: str) -> str:
         return self("organization", organization_id)
