@@ -75,7 +75,10 @@ EARTH_RADIUS_MILES = 3958.7613
 
 
 def distance_miles(a: Location, b: Location) -> float:
-    """The great-circle distance between two places, in miles (haversine)."""
+    """The great-circle distance between two places, in miles (haversine).
+
+    The formula ``Needs.sift`` computes in parts, from the ``Reach`` kept ready.
+    """
     lat1, lat2 = math.radians(a.lat), math.radians(b.lat)
     dlat, dlon = lat2 - lat1, math.radians(b.lon - a.lon)
     h = math.sin(dlat / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin(dlon / 2) ** 2
@@ -152,7 +155,7 @@ def reach_of(caregiver: Caregiver) -> Reach:
 
 
 def miles_of(h: float) -> float:
-    """The distance, in miles, of a haversine value ``h`` (see ``Needs.judge``)."""
+    """The distance, in miles, of a haversine value ``h`` (see ``Needs.sift``)."""
     return 2 * EARTH_RADIUS_MILES * math.asin(min(1.0, math.sqrt(h)))
 
 
@@ -167,7 +170,7 @@ class Needs:
     place: Location | None
     codes: tuple[str, ...]
     through: date
-    # The place in radians and the cosine of its latitude, for ``judge``.
+    # The place in radians and the cosine of its latitude, for ``sift``.
     _lat: float = field(init=False, repr=False, compare=False)
     _lon: float = field(init=False, repr=False, compare=False)
     _cos_lat: float = field(init=False, repr=False, compare=False)
@@ -234,12 +237,6 @@ class Needs:
                 continue
             passed.append((cid, h))
         return passed
-
-    def distance(self, caregiver: Caregiver) -> float | None:
-        """Miles from the caregiver to the client, ``None`` when either place is unknown."""
-        if self.place is None or caregiver.location is None:
-            return None
-        return distance_miles(caregiver.location, self.place)
 
 
 def needs(shift: Shift, client: Client | None, organization: Organization | None) -> Needs | None:

@@ -1,7 +1,7 @@
 """Who is asked first: the qualified caregivers of a shift, best first, and why others are not.
 
 ``match`` sorts every caregiver of the shift's role into the qualified (ranked) and
-the left out (with the reason the rules of ``contact`` give: ``Needs.judge`` for the
+the left out (with the reason the rules of ``contact`` give: ``Needs.sift`` for the
 client and credentials, ``why_ineligible`` for the caregiver's other shifts, as
 ``contact.why_not_ask`` asks them). The fanout texts the
 ranked list (in waves when the organization has them) and ``GET
