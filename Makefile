@@ -6,7 +6,7 @@ STAMP := $(VENV)/.requirements-installed
 # Playwright drives Debian's chromium (make chromium): it never downloads a browser of its own.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: run run-redis serve hostile nginx redis-server chromium test test-ahead soak lint format bench screenshot clean
+.PHONY: run run-redis serve hostile nginx redis-server chromium test test-ahead soak lint format bench bench-matching screenshot clean
 
 # Rebuilt whenever requirements.txt is newer than the last install.
 $(STAMP): requirements.txt
@@ -78,6 +78,10 @@ soak: $(STAMP) redis-server
 
 bench: $(STAMP) redis-server
 	$(BIN)/python bench/run.py
+
+# The fanout of a client's shift needing a credential, 10,000 qualified of 100,000 (about 1 minute).
+bench-matching: $(STAMP) redis-server
+	$(BIN)/python bench/matching.py
 
 # docs/board.png: the board on the sample data, photographed in chromium.
 screenshot: $(STAMP) chromium

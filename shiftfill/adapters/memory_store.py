@@ -21,7 +21,7 @@ from shiftfill.adapters.memory_clients import MemoryClients, MemoryOrganizations
 from shiftfill.adapters.memory_inbound import MemoryInbound
 from shiftfill.adapters.memory_webhooks import MemoryWebhooks
 from shiftfill.domain import indexes
-from shiftfill.domain.contact import reachable
+from shiftfill.domain.contact import Reach, reach_of, reachable
 from shiftfill.domain.indexes import (
     RECENTLY_CLOSED,
     IndexDelta,
@@ -67,7 +67,8 @@ class MemoryCaregivers:
         self._webhooks = webhooks
         self._by_id: dict[str, Caregiver] = {}
         self._by_phone: dict[str, str] = {}
-        self._contactable_by_role: dict[str, dict[str, None]] = defaultdict(dict)
+        # The reachable caregivers of each role, with what matching asks of them.
+        self._contactable_by_role: dict[str, dict[str, Reach]] = defaultdict(dict)
         self._events: dict[str, list[Event]] = defaultdict(list)
 
     def add_many(self, caregivers: Sequence[Caregiver]) -> None:
@@ -97,7 +98,7 @@ class MemoryCaregivers:
         self._by_id[caregiver.id] = caregiver
         self._by_phone[caregiver.phone] = caregiver.id
         if reachable(caregiver):
-            self._contactable_by_role[caregiver.role][caregiver.id] = None
+            self._contactable_by_role[caregiver.role][caregiver.id] = reach_of(caregiver)
 
     def get(self, caregiver_id: str) -> Caregiver | None:
         return self._by_id.get(caregiver_id)
@@ -119,6 +120,10 @@ class MemoryCaregivers:
         with self._lock:
             return list(self._contactable_by_role.get(role, ()))
 
+    def reach_of_role(self, role: str) -> dict[str, Reach]:
+        with self._lock:
+            return dict(self._contactable_by_role.get(role, {}))
+
     def update(self, caregiver_id: str, change: ChangeCaregiver) -> CaregiverChange:
         with self._lock:
             current = self._by_id[caregiver_id]
@@ -137,8 +142,9 @@ class MemoryCaregivers:
             was, now = reachable(current), reachable(updated)
             if was and (not now or updated.role != current.role):
                 self._contactable_by_role[current.role].pop(caregiver_id, None)
-            if now and (not was or updated.role != current.role):
-                self._contactable_by_role[updated.role][caregiver_id] = None
+            if now:
+                # One who stays keeps their place in the index (its order), with new facts.
+                self._contactable_by_role[updated.role][caregiver_id] = reach_of(updated)
             self._events[caregiver_id].extend(decided.events)
             self._webhooks.put(decided.messages)
             return decided
@@ -532,7 +538,8 @@ class MemoryStore:
             shift = self.shifts.get(notification.shift_id)
             caregiver = self.caregivers.get(notification.caregiver_id)
             organization = self.organizations.get(shift.organization_id) if shift else None
-            found.append(Outgoing(notification, shift, caregiver, organization))
+            client = self.clients.get(shift.client_id) if shift and shift.client_id else None
+            found.append(Outgoing(notification, shift, caregiver, organization, client))
         return found
 
     def ping(self) -> None:

@@ -82,9 +82,8 @@ def prepare_sends(deps: Dependencies, notification_ids: Sequence[str]) -> list[R
             moot[notification.id] = "shift or caregiver is gone"
             continue
         org = as_stored(deps, shift, found.organization)
-        # A credential that lapsed since the offer is caught here too (the client's lists
-        # are checked at the offer, the phone round and the claim).
-        wants = contact.needs(shift, None, org) if shift.required_credentials else None
+        # An exclusion or a lapse since the offer is caught here too.
+        wants = contact.needs(shift, found.client, org)
         reason = contact.why_not_ask(
             shift, caregiver.id, caregiver=caregiver, channel=notification.channel, wants=wants
         )

@@ -40,21 +40,27 @@ def read_match(
 
     ``skip`` (those offered already) are left out without a reason.
     """
-    everyone = caregiver_ids is not None
-    ids = (
-        caregiver_ids
-        if caregiver_ids is not None
-        else deps.store.caregivers.qualified_ids(shift.role_required)
-    )
+    client = deps.store.clients.get(shift.client_id) if shift.client_id else None
     skipped = set(skip)
+    since = ranking.history_since(shift)
+    if caregiver_ids is not None:
+        ids = [cid for cid in caregiver_ids if cid not in skipped] if skipped else caregiver_ids
+        records = {c.id: c for c in deps.store.caregivers.get_many(ids)}
+        held = deps.store.shifts.assignments(ids, since)
+        return ranking.match(
+            shift, ids, organization=org, client=client, caregivers=records, held=held
+        )
+    reach = None
+    if contact.needs(shift, client, org) is not None:
+        # The role index's own facts: no caregiver record is read or parsed.
+        reach = deps.store.caregivers.reach_of_role(shift.role_required)
+        ids = list(reach)
+    else:
+        ids = deps.store.caregivers.qualified_ids(shift.role_required)
     if skipped:
         ids = [cid for cid in ids if cid not in skipped]
-    client = deps.store.clients.get(shift.client_id) if shift.client_id else None
-    records = None
-    if everyone or contact.needs(shift, client, org) is not None:
-        records = {c.id: c for c in deps.store.caregivers.get_many(ids)}
-    held = deps.store.shifts.assignments(ids, ranking.history_since(shift))
-    return ranking.match(shift, ids, organization=org, client=client, caregivers=records, held=held)
+    held = deps.store.shifts.assignments(ids, since)
+    return ranking.match(shift, ids, organization=org, client=client, reach=reach, held=held)
 
 
 # How a left-out caregiver's reason reads in the candidates list.

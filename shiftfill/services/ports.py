@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, TypeVar
 
+from shiftfill.domain.contact import Reach
 from shiftfill.domain.model import (
     Caregiver,
     Client,
@@ -59,14 +60,16 @@ class StoreUnavailable(Exception):
 class Outgoing:
     """A notification with what sending it takes, read together.
 
-    Its shift and caregiver (``None`` when gone), and the shift's organization
-    as stored (``None`` when it is not).
+    Its shift and caregiver (``None`` when gone), the shift's organization as
+    stored (``None`` when it is not) and the shift's client (``None``: it has
+    none, or it is gone).
     """
 
     notification: Notification
     shift: Shift | None
     caregiver: Caregiver | None
     organization: Organization | None
+    client: Client | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +109,12 @@ class CaregiverRepository(Protocol):
         """List the caregivers of ``role`` who may be contacted (not opted out, active).
 
         In the order they joined, or last became contactable again.
+        """
+
+    def reach_of_role(self, role: str) -> dict[str, Reach]:
+        """The ``Reach`` (place, range, credentials) of each caregiver ``qualified_ids`` lists.
+
+        Kept beside the role index, so matching reads no caregiver record.
         """
 
     def update(self, caregiver_id: str, change: ChangeCaregiver) -> CaregiverChange:

@@ -1,11 +1,11 @@
 """Who may be asked about a shift, and why not: the one rule every contact path asks."""
 
 from dataclasses import replace
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
 
 from shiftfill.domain import contact, rules
 from shiftfill.domain.contact import NotAsked
-from shiftfill.domain.model import Caregiver, Channel, QuietHours, Shift
+from shiftfill.domain.model import Caregiver, Channel, Credential, Location, QuietHours, Shift
 from tests.domain.test_rules import CHICAGO, NOW, at, fanned_out
 
 ANA = Caregiver("cg_1", "Ana", "RN", "+15555550101")
@@ -136,3 +136,72 @@ def test_quiet_hours_are_read_in_the_organizations_zone() -> None:
     assert not contact.in_quiet_hours(
         replace(quiet, quiet_hours=None), datetime(2026, 11, 30, 4, tzinfo=UTC), CHICAGO
     )
+
+
+# --- a shift's client and credentials (Needs) ---
+
+HOME = Location(41.8781, -87.6298)
+
+
+def needs(**fields: object) -> contact.Needs:
+    values: dict[str, object] = {
+        "excluded": frozenset(),
+        "place": HOME,
+        "codes": ("CPR",),
+        "through": date(2026, 11, 29),
+    }
+    values.update(fields)
+    return contact.Needs(**values)  # type: ignore[arg-type]
+
+
+def test_range_is_the_great_circle_distance_and_its_edge_is_in_range() -> None:
+    there = Location(42.4600, -87.6298)
+    miles = contact.distance_miles(there, HOME)
+    assert 40 < miles < 41
+    cpr = (Credential("CPR"),)
+    at_edge = replace(ANA, location=there, max_travel_miles=miles, credentials=cpr)
+    assert needs().why_not(at_edge) is None
+    short = replace(at_edge, max_travel_miles=miles - 1e-6)
+    assert needs().why_not(short) is NotAsked.OUT_OF_RANGE
+    # The haversine value a fanout ranks by turns into the same miles.
+    [(_, h)] = needs().sift(["cg_1"], {"cg_1": contact.reach_of(at_edge)}, {})
+    assert h is not None and abs(contact.miles_of(h) - miles) < 1e-6
+    # No place on either side, or no range: any distance.
+    assert needs().why_not(replace(short, max_travel_miles=None)) is None
+    assert needs(place=None).why_not(short) is None
+    assert needs().why_not(replace(short, location=None)) is None
+
+
+def test_the_latest_credential_of_a_code_counts_through_the_shifts_last_day() -> None:
+    def holding(*expiries: date | None) -> Caregiver:
+        return replace(ANA, credentials=tuple(Credential("CPR", e) for e in expiries))
+
+    assert needs().why_not(ANA) is NotAsked.CREDENTIAL_MISSING
+    assert needs().why_not(holding(date(2026, 11, 28))) is NotAsked.CREDENTIAL_EXPIRED
+    assert needs().why_not(holding(date(2026, 11, 28), date(2026, 11, 29))) is None
+    assert needs().why_not(holding(date(2026, 1, 1), None)) is None
+    assert needs(excluded=frozenset({"cg_1"})).why_not(holding(None)) is NotAsked.EXCLUDED
+
+
+def test_sifting_many_says_what_asking_one_by_one_says() -> None:
+    places = [None, HOME, Location(41.92, -87.63), Location(43.0, -87.6)]
+    expiries = [None, date(2026, 11, 28), date(2027, 1, 1)]
+    people = [
+        replace(
+            ANA,
+            id=f"cg_{n}",
+            location=places[n % 4],
+            max_travel_miles=(None, 5.0, 30.0)[n % 3],
+            credentials=() if n % 5 == 0 else (Credential("CPR", expiries[n % 3]),),
+        )
+        for n in range(60)
+    ]
+    wants = needs(excluded=frozenset({"cg_7", "cg_8"}))
+    left_out: dict[str, NotAsked] = {}
+    passed = wants.sift(
+        [c.id for c in people], {c.id: contact.reach_of(c) for c in people}, left_out
+    )
+    for caregiver in people:
+        assert left_out.get(caregiver.id) == wants.why_not(caregiver)
+    assert [cid for cid, _ in passed] == [c.id for c in people if wants.why_not(c) is None]
+    assert passed and len(left_out) + len(passed) == len(people)

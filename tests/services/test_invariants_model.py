@@ -3,7 +3,14 @@ checked after every step against a simple reference model.
 
 Shifts start at one of ten times four hours apart and last eight, so some overlap, some
 are back to back, and some cross the start of a week (Monday 00:00 in Chicago); the
-organization ``org`` caps a caregiver's week at 12 hours, ``default`` has no cap.
+organization ``org`` caps a caregiver's week at 12 hours, ``default`` has no cap, and
+``wav`` texts its fanouts in waves of two, two minutes apart.
+
+Shifts of ``org`` and ``wav`` may be for a client (who excludes caregivers as the run
+goes on) and may need CPR. Caregivers live near the client, far beyond their 20-mile
+range, or nowhere known; they hold a CPR credential that is valid, lapsed (the
+``credential`` rule switches it either way) or none. Whoever is excluded, out of range
+or without valid CPR is never texted, called or assigned (I3, I7).
 """
 
 from __future__ import annotations
@@ -11,7 +18,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -29,13 +36,14 @@ from hypothesis.stateful import (
 from bench.harness import RedisServer
 from shiftfill.adapters.memory_store import MemoryStore
 from shiftfill.adapters.redis_store.store import RedisStore
-from shiftfill.domain.model import ShiftStatus
-from shiftfill.services import caregivers, organizations, shifts
+from shiftfill.domain.model import Channel, Credential, Location, ShiftStatus, Waves
+from shiftfill.services import caregivers, clients, organizations, shifts
 from shiftfill.services.dependencies import Dependencies, Settings
 from shiftfill.services.errors import Conflict
 from shiftfill.services.fanout import run_due_phone_rounds, run_phone_round, start_fanout
 from shiftfill.services.inbound import InboundMessage, InboundResult, handle_inbound
 from shiftfill.services.ports import Store
+from shiftfill.services.waves import run_due_waves
 from tests.conftest import unique_prefix
 from tests.fakes import FakeNotifier, send_queued
 
@@ -53,6 +61,17 @@ CAP = 12
 WEEK_TWO = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)
 EARLIEST, LATEST = datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)
 WEEKS = [(EARLIEST, WEEK_TWO), (WEEK_TWO, LATEST)]
+ORGS = ["org", "default", "wav"]
+# Each organization's client (``default`` has none).
+CLIENT_OF = {"org": "cl_org", "wav": "cl_wav"}
+WAVE_SIZE, WAVE_SECONDS = 2, 120
+HOME = Location(41.8781, -87.6298)
+# A mile or so from the client, and about 140 miles away; both travel 20 miles at most.
+PLACES = {"near": Location(41.89, -87.62), "far": Location(43.9, -87.6), "none": None}
+RANGE_MILES = 20.0
+VALID_CPR = Credential("CPR", date(2027, 1, 1))
+# Lapsed the day before the first shift's start: before every shift's last day.
+LAPSED_CPR = Credential("CPR", date(2026, 11, 28))
 
 
 @dataclass
@@ -68,6 +87,9 @@ class ModelShift:
     escalated: bool = False
     winner: str | None = None
     cancelled: bool = False
+    client: str | None = None
+    cpr: bool = False
+    next_wave: datetime | None = None
 
     @property
     def open(self) -> bool:
@@ -102,13 +124,29 @@ class ShiftFillMachine(RuleBasedStateMachine):
         organizations.create_organization(
             self.deps, id="org", name="Org", time_zone="America/Chicago", max_weekly_hours=CAP
         )
+        organizations.create_organization(
+            self.deps,
+            id="wav",
+            name="Waves",
+            time_zone="America/Chicago",
+            waves=Waves(WAVE_SIZE, WAVE_SECONDS),
+        )
+        for org, client_id in CLIENT_OF.items():
+            clients.create_client(
+                self.deps, id=client_id, organization_id=org, name=client_id, location=HOME
+            )
+        self.excluded: dict[str, set[str]] = {c: set() for c in CLIENT_OF.values()}
+        self.places: dict[str, str] = {}
+        self.cpr: dict[str, bool] = {}
         self.roles: dict[str, str] = {}
         self.phones: dict[str, str] = {}
         self.opted_out: set[str] = set()
         self.shifts: dict[str, ModelShift] = {}
         self.messages: dict[str, tuple[InboundMessage, InboundResult]] = {}
         self.counter = 0
-        self.seeded = [self.create_caregiver(role, False) for role in ["RN", "RN", "RN", "LPN"]]
+        self.seeded = [
+            self.create_caregiver(role, False, "near", True) for role in ["RN", "RN", "RN", "LPN"]
+        ]
 
     @initialize(target=caregiver_ids)
     def seed_caregivers(self) -> MultipleResults[str]:
@@ -122,10 +160,10 @@ class ShiftFillMachine(RuleBasedStateMachine):
     @initialize(target=shift_ids)
     def seed_shifts(self) -> MultipleResults[str]:
         """RN shifts of ``org``, fanned out: 00-08, 04-12 (overlapping), 08-16 and 16-24 UTC."""
-        seeded = [self.create_shift("RN", slot, "org") for slot in (0, 1, 2, 4)]
+        seeded = [self.create_shift("RN", slot, "org", False, False) for slot in (0, 1, 2, 4)]
         for sid in seeded:
             self.fanout(sid)
-        return multiple(*seeded, self.create_shift("RN", 3, "default"))
+        return multiple(*seeded, self.create_shift("RN", 3, "default", False, False))
 
     def _next(self, prefix: str) -> str:
         self.counter += 1
@@ -135,16 +173,37 @@ class ShiftFillMachine(RuleBasedStateMachine):
         send_queued(self.deps)
         return [s.to for s in self.notifier.by_channel(channel)]
 
+    def _texted(self, sid: str) -> set[str]:
+        """The caregivers the store has queued a text for about ``sid``."""
+        notes = self.deps.store.notifications.for_shift(sid)
+        return {n.caregiver_id for n in notes if n.channel is Channel.SMS}
+
     # --- operations -------------------------------------------------------
 
-    @rule(target=caregiver_ids, role=st.sampled_from(ROLES), opted_out=st.booleans())
-    def create_caregiver(self, role: str, opted_out: bool) -> str:
+    @rule(
+        target=caregiver_ids,
+        role=st.sampled_from(ROLES),
+        opted_out=st.booleans(),
+        place=st.sampled_from(list(PLACES)),
+        cpr=st.booleans(),
+    )
+    def create_caregiver(self, role: str, opted_out: bool, place: str, cpr: bool) -> str:
         cid = self._next("cg")
         phone = f"+1555555{self.counter:04d}"
+        location = PLACES[place]
         caregivers.register_caregiver(
-            self.deps, id=cid, name=cid, role=role, phone=phone, opted_out=opted_out
+            self.deps,
+            id=cid,
+            name=cid,
+            role=role,
+            phone=phone,
+            opted_out=opted_out,
+            location=location,
+            max_travel_miles=RANGE_MILES if location is not None else None,
+            credentials=(VALID_CPR,) if cpr else (),
         )
         self.roles[cid], self.phones[cid] = role, phone
+        self.places[cid], self.cpr[cid] = place, cpr
         if opted_out:
             self.opted_out.add(cid)
         return cid
@@ -153,12 +212,15 @@ class ShiftFillMachine(RuleBasedStateMachine):
         target=shift_ids,
         role=st.sampled_from(ROLES),
         slot=st.integers(min_value=0, max_value=SLOTS - 1),
-        org=st.sampled_from(["org", "default"]),
+        org=st.sampled_from(ORGS),
+        for_client=st.booleans(),
+        cpr=st.booleans(),
     )
-    def create_shift(self, role: str, slot: int, org: str) -> str:
+    def create_shift(self, role: str, slot: int, org: str, for_client: bool, cpr: bool) -> str:
         sid = self._next("sh")
         start = FIRST_SLOT + timedelta(hours=4 * slot)
         end = start + timedelta(hours=SHIFT_HOURS)
+        client_id = CLIENT_OF.get(org) if for_client else None
         shifts.create_shift(
             self.deps,
             id=sid,
@@ -166,13 +228,54 @@ class ShiftFillMachine(RuleBasedStateMachine):
             role_required=role,
             start_time=start,
             end_time=end,
+            client_id=client_id,
+            required_credentials=("CPR",) if cpr else (),
         )
-        self.shifts[sid] = ModelShift(role, org, start, end)
+        self.shifts[sid] = ModelShift(role, org, start, end, client=client_id, cpr=cpr)
         return sid
+
+    @rule(cid=caregiver_ids, org=st.sampled_from(list(CLIENT_OF)))
+    def exclude(self, cid: str, org: str) -> None:
+        """The organization's client asks not to have ``cid`` any more."""
+        client_id = CLIENT_OF[org]
+        listed = sorted(self.excluded[client_id] | {cid})
+        clients.update_client(self.deps, client_id, {"excluded_caregiver_ids": listed})
+        self.excluded[client_id].add(cid)
+
+    @rule(cid=caregiver_ids, valid=st.booleans())
+    def credential(self, cid: str, valid: bool) -> None:
+        """``cid``'s CPR lapses, or is renewed."""
+        cpr = VALID_CPR if valid else LAPSED_CPR
+        caregivers.update_caregiver(self.deps, cid, {"credentials": [cpr]})
+        self.cpr[cid] = valid
+
+    def _qualified(self, sid: str) -> set[str]:
+        """Who may be texted about ``sid`` now: of its role, not opted out, free to take it."""
+        role = self.shifts[sid].role
+        return {
+            c
+            for c, r in self.roles.items()
+            if r == role and c not in self.opted_out and self._why_not(c, sid) is None
+        }
+
+    def _unmatched(self, cid: str, sid: str) -> str | None:
+        """Why the shift's client or credentials keep ``cid`` from ``sid``, or ``None``."""
+        shift = self.shifts[sid]
+        if shift.client is not None:
+            if cid in self.excluded[shift.client]:
+                return "excluded"
+            if self.places[cid] == "far":
+                return "out_of_range"
+        if shift.cpr and not self.cpr[cid]:
+            return "credential"
+        return None
 
     def _why_not(self, cid: str, sid: str) -> str | None:
         """Why ``cid`` may not take ``sid`` now, by the model's own arithmetic."""
         shift = self.shifts[sid]
+        unmatched = self._unmatched(cid, sid)
+        if unmatched is not None:
+            return unmatched
         held = [m for s, m in self.shifts.items() if m.winner == cid and s != sid]
         if any(m.start < shift.end and shift.start < m.end for m in held):
             return "conflict"
@@ -198,11 +301,14 @@ class ShiftFillMachine(RuleBasedStateMachine):
         if started:
             model.fanned_out = True
             model.due = self.now + DELAY
-            model.offered = {
-                c
-                for c, r in self.roles.items()
-                if r == model.role and c not in self.opted_out and self._why_not(c, sid) is None
-            }
+            qualified = self._qualified(sid)
+            if model.org == "wav" and len(qualified) > WAVE_SIZE:
+                # The best two first: who they are is the ranking's to say, but only of these.
+                model.offered = self._texted(sid)
+                assert len(model.offered) == WAVE_SIZE and model.offered <= qualified  # I3
+                model.next_wave = self.now + timedelta(seconds=WAVE_SECONDS)
+            else:
+                model.offered = qualified
             assert sorted(new) == sorted(self.phones[c] for c in model.offered)  # I3
         else:
             assert new == []  # I2: a repeat sends nothing
@@ -240,6 +346,8 @@ class ShiftFillMachine(RuleBasedStateMachine):
                 assert result.outcome == "unavailable"
             elif model.winner is None:
                 refused = self._why_not(cid, target)
+                if self._unmatched(cid, target) is not None:
+                    refused = "not_eligible"
                 assert result.outcome == (refused or "assigned")  # I7
                 if refused is None:
                     model.winner = cid
@@ -276,9 +384,34 @@ class ShiftFillMachine(RuleBasedStateMachine):
         assert model.winner is None
         model.cancelled = True
 
+    def _waves_fall_due(self) -> None:
+        """Run the waves due now, as each tick does before the phone rounds; check each."""
+        due = [
+            sid
+            for sid, m in self.shifts.items()
+            if m.open and not m.escalated and m.next_wave and m.next_wave <= self.now
+        ]
+        left = {sid: self._qualified(sid) - self.shifts[sid].offered for sid in due}
+        before = self._sends("sms")
+        run_due_waves(self.deps)
+        for sid in due:
+            model = self.shifts[sid]
+            offered = self._texted(sid)
+            new = offered - model.offered
+            # The next best of those qualified now and not texted yet, two at most (I3).
+            assert new <= left[sid] and len(new) == min(WAVE_SIZE, len(left[sid]))
+            model.offered = offered
+            more = len(left[sid]) > WAVE_SIZE
+            assert model.next_wave is not None
+            model.next_wave = model.next_wave + timedelta(seconds=WAVE_SECONDS) if more else None
+        assert len(self._sends("sms")) - len(before) == sum(
+            min(WAVE_SIZE, len(ids)) for ids in left.values()
+        )  # I2: nobody twice
+
     @rule(minutes=st.integers(min_value=1, max_value=12))
     def time_passes(self, minutes: int) -> None:
         self.now += timedelta(minutes=minutes)
+        self._waves_fall_due()
         before = len(self._sends("call"))
         due = [
             sid

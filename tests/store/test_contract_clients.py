@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from shiftfill.domain import fill
+from shiftfill.adapters.redis_store.store import RedisStore
+from shiftfill.domain import contact, fill
 from shiftfill.domain.model import (
     Caregiver,
     Client,
@@ -31,8 +32,9 @@ from shiftfill.domain.model import (
 )
 from shiftfill.domain.rules import CaregiverChange, Outcome, ShiftChange, StepReads
 from shiftfill.services.ports import DuplicateKey, Store
+from tests.conftest import unique_prefix
 from tests.store.conftest import NOW
-from tests.store.test_contract import THREADS, caregiver, race, start_fanout_with
+from tests.store.test_contract import THREADS, caregiver, opting_out, race, start_fanout_with
 
 ORG = Organization("org_1", "Sunrise", "America/Chicago", waves=Waves(2, 120))
 
@@ -237,3 +239,89 @@ def test_a_wave_is_pending_until_sent_and_goes_out_once_when_raced(store: Store)
     assert store.shifts.due_waves(due + timedelta(seconds=120)) == ["sh_1"]
     store.shifts.apply("sh_1", partial(fill.cancel, now=due))
     assert store.shifts.due_waves(due + timedelta(days=1)) == []
+
+
+def _set(store: Store, caregiver_id: str, **fields: Any) -> None:
+    store.caregivers.update(
+        caregiver_id, lambda c: CaregiverChange(replace(c, **fields), changed=True)
+    )
+
+
+def _expected_reach(store: Store, role: str) -> dict[str, contact.Reach]:
+    ids = store.caregivers.qualified_ids(role)
+    return {c.id: contact.reach_of(c) for c in store.caregivers.get_many(ids)}
+
+
+def test_the_role_index_keeps_what_matching_asks_through_every_change(store: Store) -> None:
+    cpr = (Credential("CPR", date(2027, 3, 31)), Credential("CPR", date(2026, 1, 1)))
+    store.caregivers.add_many(
+        [
+            caregiver(1, location=Location(41.9, -87.6), max_travel_miles=10.0, credentials=cpr),
+            caregiver(2),
+            caregiver(3, role="CNA", credentials=(Credential("BLS"),)),
+        ]
+    )
+    first = store.caregivers.reach_of_role("RN")
+    assert list(first) == ["cg_1", "cg_2"]
+    # The latest expiry of a code counts; an unknown place is no place.
+    assert first["cg_1"].expiries == {"CPR": date(2027, 3, 31)}
+    assert first["cg_2"].lat is None and first["cg_2"].expiries == {}
+    assert first == _expected_reach(store, "RN")
+
+    _set(store, "cg_2", location=Location(40.0, -88.0), credentials=(Credential("CPR"),))
+    assert store.caregivers.reach_of_role("RN")["cg_2"].expiries == {"CPR": contact.NEVER}
+    _set(store, "cg_1", credentials=(Credential("CPR", date(2026, 2, 1)),))
+    assert store.caregivers.reach_of_role("RN")["cg_1"].expiries == {"CPR": date(2026, 2, 1)}
+    _set(store, "cg_1", active=False)
+    assert list(store.caregivers.reach_of_role("RN")) == ["cg_2"]
+    store.caregivers.update("cg_2", opting_out)
+    assert store.caregivers.reach_of_role("RN") == {}
+    _set(store, "cg_3", role="RN")
+    _set(store, "cg_1", active=True, max_travel_miles=None)
+    assert list(store.caregivers.reach_of_role("RN")) == ["cg_3", "cg_1"]
+    assert store.caregivers.reach_of_role("CNA") == {}
+    assert store.caregivers.reach_of_role("RN") == _expected_reach(store, "RN")
+
+
+def test_another_process_sees_a_change_of_what_matching_asks(redis_server: Any) -> None:
+    prefix = unique_prefix()
+    one = RedisStore(redis_server.url, prefix=prefix)
+    other = RedisStore(redis_server.url, prefix=prefix)
+    try:
+        one.caregivers.add_many([caregiver(1, credentials=(Credential("CPR"),))])
+        assert other.caregivers.reach_of_role("RN")["cg_1"].expiries == {"CPR": contact.NEVER}
+        _set(one, "cg_1", credentials=())
+        assert other.caregivers.reach_of_role("RN")["cg_1"].expiries == {}
+        one.caregivers.update("cg_1", opting_out)
+        assert other.caregivers.reach_of_role("RN") == {}
+        one.caregivers.add_many([caregiver(2), caregiver(3, role="LPN")])
+        assert other.caregivers.reach_of_role("LPN").keys() == {"cg_3"}
+        _set(one, "cg_3", role="RN")
+        assert other.caregivers.reach_of_role("LPN") == {}
+        assert list(other.caregivers.reach_of_role("RN")) == ["cg_2", "cg_3"]
+        # Past the limit of changes read one by one, the role is read whole.
+        other.caregivers.CATCH_UP_LIMIT = 2  # type: ignore[attr-defined]
+        one.caregivers.add_many([caregiver(i) for i in range(4, 8)])
+        _set(one, "cg_2", location=Location(1.0, 2.0))
+        assert other.caregivers.reach_of_role("RN") == _expected_reach(one, "RN")
+        assert list(other.caregivers.reach_of_role("RN")) == [f"cg_{i}" for i in range(2, 8)]
+    finally:
+        one.close()
+        other.close()
+
+
+def test_a_role_index_written_before_its_reach_hash_is_read_from_the_records(
+    redis_server: Any,
+) -> None:
+    prefix = unique_prefix()
+    store = RedisStore(redis_server.url, prefix=prefix)
+    try:
+        store.caregivers.add_many([caregiver(1, location=Location(1.0, 2.0)), caregiver(2)])
+        # As an earlier version left it: the role index, but no hash beside it.
+        keys = store.keys
+        store.client.delete(keys.reach("RN"), keys.reach_version("RN"))
+        found = store.caregivers.reach_of_role("RN")
+        assert found == _expected_reach(store, "RN") and list(found) == ["cg_1", "cg_2"]
+        assert store.client.hlen(keys.reach("RN")) == 2
+    finally:
+        store.close()

@@ -11,11 +11,11 @@ from redis.client import Pipeline
 from shiftfill.adapters.redis_store import codec
 from shiftfill.adapters.redis_store.base import translating_errors
 from shiftfill.adapters.redis_store.keys import Keys
-from shiftfill.adapters.redis_store.scripts import BY_PHONE
+from shiftfill.adapters.redis_store.scripts import BY_PHONE, REACH_CHANGED, REACH_SINCE
 from shiftfill.adapters.redis_store.steps import transact
 from shiftfill.adapters.redis_store.webhooks import message_writes
 from shiftfill.domain import indexes
-from shiftfill.domain.contact import reachable
+from shiftfill.domain.contact import Reach, reach_of, reachable
 from shiftfill.domain.model import Caregiver, Event
 from shiftfill.domain.rules import CaregiverChange
 from shiftfill.services.ports import ChangeCaregiver, DuplicateKey
@@ -33,12 +33,25 @@ class RedisCaregivers:
         # The role index orders caregivers as they joined or last became contactable.
         self._seq = keys.contactable_seq
         self._by_phone = client.register_script(BY_PHONE)
+        self._reach_since = client.register_script(REACH_SINCE)
+        # Each role's ``Reach`` as last read, with the role's version then. Every write
+        # below bumps the version and notes the ids it changed, in its own step, so a
+        # read catches up on those alone.
+        self._reach_read: dict[str, tuple[int, dict[str, Reach]]] = {}
 
     def key(self, caregiver_id: str) -> str:
         return self._k.caregiver(caregiver_id)
 
     def _role(self, role: str) -> str:
         return self._k.contactable(role)
+
+    def _reach(self, role: str) -> str:
+        return self._k.reach(role)
+
+    def _changed(self, pipe: Pipeline, role: str, caregiver_ids: Iterable[str]) -> None:
+        """Note in ``pipe`` that these caregivers' entries in the role's index changed."""
+        keys = [self._k.reach_version(role), self._k.reach_changes(role)]
+        pipe.eval(REACH_CHANGED, 2, *keys, *caregiver_ids)
 
     def add_many(self, caregivers: Sequence[Caregiver]) -> None:
         def step(pipe: Pipeline) -> None:
@@ -88,9 +101,14 @@ class RedisCaregivers:
         pipe.mset({self.key(c.id): codec.dump_caregiver(c) for c in caregivers})
         pipe.rpush(self._order, *(c.id for c in caregivers))
         pipe.hset(self.phones, mapping={c.phone: c.id for c in caregivers})
+        changed: dict[str, list[str]] = {}
         for n, caregiver in enumerate(caregivers, start=seq + 1):
             if reachable(caregiver):
                 pipe.zadd(self._role(caregiver.role), {caregiver.id: n})
+                pipe.hset(self._reach(caregiver.role), caregiver.id, codec.dump_reach(caregiver))
+                changed.setdefault(caregiver.role, []).append(caregiver.id)
+        for role, ids in changed.items():
+            self._changed(pipe, role, ids)
         pipe.set(self._seq, seq + len(caregivers))
 
     def get(self, caregiver_id: str) -> Caregiver | None:
@@ -114,6 +132,64 @@ class RedisCaregivers:
 
     def qualified_ids(self, role: str) -> list[str]:
         return [i.decode() for i in self._r.zrange(self._role(role), 0, -1)]
+
+    def reach_of_role(self, role: str) -> dict[str, Reach]:
+        version_key = self._k.reach_version(role)
+        known_read = self._reach_read.get(role)
+        if known_read is not None:
+            caught_up = self._catch_up(role, *known_read)
+            if caught_up is not None:
+                return caught_up
+        pipe = self._r.pipeline(transaction=True)
+        pipe.get(version_key)
+        pipe.zrange(self._role(role), 0, -1)
+        pipe.hvals(self._reach(role))
+        version, raw_ids, rows = pipe.execute()
+        ids = [i.decode() for i in raw_ids]
+        known = codec.load_reach_many(rows)
+        # The role index decides who is listed; the hash only what is known of them. One
+        # it lacks (written before the hash existed) is read from its record, once.
+        missing = [cid for cid in ids if cid not in known]
+        if missing:
+            found = self.get_many(missing)
+            known.update((c.id, reach_of(c)) for c in found)
+            if found:
+                # HSETNX: a change stored meanwhile wrote newer facts, which stay.
+                fill = self._r.pipeline(transaction=False)
+                for caregiver in found:
+                    fill.hsetnx(self._reach(role), caregiver.id, codec.dump_reach(caregiver))
+                fill.execute()
+        found_now = {cid: known[cid] for cid in ids if cid in known}
+        if version is not None:
+            self._reach_read[role] = (int(version), found_now)
+        return dict(found_now)
+
+    # Past this many changes since the last read, the whole hash is read again.
+    CATCH_UP_LIMIT = 1_000
+
+    def _catch_up(
+        self, role: str, version: int, reach: dict[str, Reach]
+    ) -> dict[str, Reach] | None:
+        """``reach`` as last read, with what changed since ``version`` read again; ``None``
+        when the role must be read whole (too many changes, or no version)."""
+        keys = [self._k.reach_version(role), self._k.reach_changes(role), self._reach(role)]
+        answer = self._reach_since(keys=keys, args=[version, self.CATCH_UP_LIMIT])
+        if answer[0] is None or len(answer) < 3 or int(answer[0]) < version:
+            # No version, a version behind ours (the data was replaced), or many changes.
+            return None
+        now = int(answer[0])
+        if now != version:
+            ids, rows = answer[1], answer[2]
+            found = codec.load_reach_many([row for row in rows if row])
+            reach = dict(reach)
+            for raw_id in ids:
+                cid = raw_id.decode()
+                if cid in found:
+                    reach[cid] = found[cid]
+                else:
+                    reach.pop(cid, None)
+            self._reach_read[role] = (now, reach)
+        return dict(reach)
 
     def update(self, caregiver_id: str, change: ChangeCaregiver) -> CaregiverChange:
         key = self.key(caregiver_id)
@@ -143,9 +219,14 @@ class RedisCaregivers:
             was, now = reachable(current), reachable(updated)
             if was and (not now or updated.role != current.role):
                 pipe.zrem(self._role(current.role), caregiver_id)
+                pipe.hdel(self._reach(current.role), caregiver_id)
+                self._changed(pipe, current.role, [caregiver_id])
             if now and (not was or updated.role != current.role):
                 pipe.zadd(self._role(updated.role), {caregiver_id: seq + 1})
                 pipe.set(self._seq, seq + 1)
+            if now:
+                pipe.hset(self._reach(updated.role), caregiver_id, codec.dump_reach(updated))
+                self._changed(pipe, updated.role, [caregiver_id])
             if decided.events:
                 pipe.rpush(self._events(caregiver_id), *map(codec.dump_event, decided.events))
             if decided.messages:

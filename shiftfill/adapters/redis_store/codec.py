@@ -10,6 +10,7 @@ import json
 from datetime import date, datetime, time
 from typing import Any
 
+from shiftfill.domain.contact import NEVER, Reach, reach_from, reach_of
 from shiftfill.domain.model import (
     Caregiver,
     Channel,
@@ -329,3 +330,38 @@ def load_event(raw: str | bytes) -> Event:
         caregiver_id=data["caregiver_id"],
         detail=data["detail"],
     )
+
+
+def dump_reach(caregiver: Caregiver) -> str:
+    """What matching asks of a caregiver, for the role's ``reach`` hash: a JSON list of the id,
+    latitude and longitude (null, 0 when unknown), travel range and, per credential, its code
+    and its expiry as a day number (null: never)."""
+    location = caregiver.location
+    row: list[Any] = [
+        caregiver.id,
+        location.lat if location else None,
+        location.lon if location else 0.0,
+        caregiver.max_travel_miles,
+    ]
+    for code, expires in reach_of(caregiver).expiries.items():
+        row += [code, None if expires == NEVER else expires.toordinal()]
+    return json.dumps(row, separators=(",", ":"))
+
+
+def load_reach_many(rows: list[bytes]) -> dict[str, Reach]:
+    """The ``Reach`` of each row ``dump_reach`` wrote, by caregiver id.
+
+    The rows are parsed as one JSON document: one call of the parser for ten
+    thousand caregivers, not ten thousand.
+    """
+    if not rows:
+        return {}
+    found = {}
+    for row in json.loads(b"[" + b",".join(rows) + b"]"):
+        cid, lat, lon, miles = row[0], row[1], row[2], row[3]
+        expiries = {
+            row[i]: NEVER if row[i + 1] is None else date.fromordinal(row[i + 1])
+            for i in range(4, len(row), 2)
+        }
+        found[cid] = reach_from(lat, lon, miles, expiries)
+    return found

@@ -21,6 +21,12 @@ class Keys:
     caregiver-events:<id>  list        a caregiver's own trail, JSON events
     contactable:<role>     sorted set  reachable caregivers of a role, by ``contactable-seq``
     contactable-seq        string      the last number given in the role index
+    reach:<role>           hash        caregiver id to what matching asks of them (JSON:
+                                       place, range, credentials), for those of
+                                       ``contactable:<role>``
+    reach-version:<role>   string      bumped by every change of the two above
+    reach-changes:<role>   sorted set  caregiver ids by the version of their last change
+                                       there, so a process reads only what changed since
     organizations          list        organization ids in the order they were added
     organization:<id>      string      an organization as JSON
     shifts                 list        shift ids in the order they were created
@@ -86,6 +92,15 @@ class Keys:
 
     def contactable(self, role: str) -> str:
         return self("contactable", role)
+
+    def reach(self, role: str) -> str:
+        return self("reach", role)
+
+    def reach_version(self, role: str) -> str:
+        return self("reach-version", role)
+
+    def reach_changes(self, role: str) -> str:
+        return self("reach-changes", role)
 
     def organization(self, organization_id: str) -> str:
         return self("organization", organization_id)

@@ -76,12 +76,42 @@ return offers
 # the organization key prefix.
 OUTGOING = """
 local shift = redis.call('GET', KEYS[3])
-local organization = false
+local organization, client = false, false
 if shift then
-  organization = redis.call('GET', ARGV[2] .. cjson.decode(shift)['organization_id'])
+  local decoded = cjson.decode(shift)
+  organization = redis.call('GET', ARGV[2] .. decoded['organization_id'])
+  local client_id = decoded['client_id']
+  if client_id and client_id ~= cjson.null then
+    client = redis.call('GET', ARGV[3] .. client_id)
+  end
 end
 return {
   redis.call('GET', KEYS[1]) or '', redis.call('HGET', KEYS[2], ARGV[1]) or '',
-  shift or '', redis.call('GET', KEYS[4]) or '', organization or ''
+  shift or '', redis.call('GET', KEYS[4]) or '', organization or '', client or ''
 }
+"""
+# Note caregivers whose ``Reach`` or role-index entry changed: bump the role's version and
+# score each id with it. KEYS: the version, the changes; ARGV: the caregiver ids. Run
+# inside the writer's MULTI, so the bump and the scores are one with the change.
+REACH_CHANGED = """
+local version = redis.call('INCR', KEYS[1])
+for i = 1, #ARGV do
+  redis.call('ZADD', KEYS[2], version, ARGV[i])
+end
+return version
+"""
+# What changed in a role's ``Reach`` since a version, in one round trip. KEYS: the
+# version, the changes, the reach hash; ARGV: the version read before, the most ids
+# worth reading one by one. Returns the version now, and the ids changed since with
+# each one's row (false: no longer in the role) or, past the limit, no ids.
+REACH_SINCE = """
+local version = redis.call('GET', KEYS[1])
+local limit = tonumber(ARGV[2])
+local ids = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ARGV[1], '+inf', 'LIMIT', 0, limit + 1)
+if #ids > limit then return {version} end
+local rows = {}
+for i, id in ipairs(ids) do
+  rows[i] = redis.call('HGET', KEYS[3], id)
+end
+return {version, ids, rows}
 """

@@ -29,7 +29,7 @@ from shiftfill.adapters.redis_store.shifts import RedisShifts, Related
 from shiftfill.adapters.redis_store.steps import Steps, run_scripts
 from shiftfill.adapters.redis_store.webhooks import RedisWebhooks
 from shiftfill.domain.indexes import random_offer_code
-from shiftfill.domain.model import split_notification_id
+from shiftfill.domain.model import Client, split_notification_id
 from shiftfill.services.ports import Outgoing, RecordCounts, StoreUnavailable
 
 
@@ -97,11 +97,13 @@ class RedisStore:
                 self.shifts.key(shift_id),
                 self.caregivers.key(caregiver_id),
             ]
-            calls.append((keys, [caregiver_id, self.organizations.key("")]))
+            calls.append((keys, [caregiver_id, self.organizations.key(""), self.keys.client("")]))
         answers = run_scripts(self.client, self._outgoing, calls)
         found = []
+        # Many notifications of a batch share a shift and its client: each client parsed once.
+        clients: dict[bytes, Client] = {}
         for (notification_id, reads), answer in zip(wanted, answers, strict=True):
-            raw, queued_at, shift, caregiver, org = answer
+            raw, queued_at, shift, caregiver, org, client = answer
             notification = self.notifications.remembered(notification_id, reads, [raw, queued_at])
             if notification is None:
                 continue
@@ -112,6 +114,7 @@ class RedisStore:
                     shifts[0] if shifts else None,
                     codec.load_caregiver(caregiver) if caregiver else None,
                     codec.load_organization(org) if org else None,
+                    _client_of(client, clients),
                 )
             )
         return found
@@ -146,3 +149,13 @@ class RedisStore:
         with contextlib.suppress(StoreUnavailable):
             self.outbox.flush()
         self.client.close()
+
+
+def _client_of(raw: bytes, parsed: dict[bytes, Client]) -> Client | None:
+    """The client stored as ``raw`` (empty: none), parsed once per batch."""
+    if not raw:
+        return None
+    client = parsed.get(raw)
+    if client is None:
+        client = parsed[raw] = codec.load_client(raw)
+    return client
