@@ -7,7 +7,7 @@ tests/server/test_board_browser.py.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from typing import Any
 
@@ -19,7 +19,8 @@ from freezegun.api import FrozenDateTimeFactory
 from config import ConfigError, config_from_env
 from shiftfill.app import create_app
 from shiftfill.bootstrap import Runtime
-from shiftfill.services import fanout
+from shiftfill.domain.webhooks import Attempt, after_attempt
+from shiftfill.services import fanout, webhooks
 from shiftfill.services.ports import StoreUnavailable
 from tests.conftest import RN_PHONES, build_app, shift_body, tomorrow_at
 
@@ -420,13 +421,87 @@ def test_a_shifts_page_shows_who_was_asked_and_what_happened_in_local_time(
     assert "Asked 2" in shift.text
     assert "Ana Lima sent — declined" in shift.text
     assert "Eli Haddad sent — —" in shift.text
-    assert "1 caregiver of the role: booked on an overlapping shift" in shift.text
+    assert "Left out 1 Chen Wei: booked on an overlapping shift" in shift.text
     assert "Sat Nov 28, 8:00:00 AM CST Fanout started" in shift.text
     assert "Sat Nov 28, 8:00:42 AM CST Declined · Ana Lima" in shift.text
     assert "Offer code" in shift.text
     missing = client.get("/board/shifts/nope")
     assert missing.status_code == 404
     assert "No shift with id nope" in Page(missing.get_data(as_text=True)).text
+
+
+def test_a_shifts_page_ranks_the_candidates_and_names_who_is_left_out_and_why(
+    chicago: tuple[Flask, FlaskClient],
+) -> None:
+    _, client = chicago
+    api(client, "POST", "/clients", {"id": "cl_1", "organization_id": "org_1",
+        "name": "R. Alvarez", "preferred_caregiver_ids": ["cg_5"],
+        "excluded_caregiver_ids": ["cg_3"]})  # fmt: skip
+    api(client, "POST", "/caregivers", {"id": "cg_7", "name": "Dee Park", "role": "LPN",
+                                        "phone": "+15555550107"})  # fmt: skip
+    api(client, "POST", "/shifts", shift_body(id="sh_c", organization_id="org_1", client_id="cl_1"))
+    shift = page(client, "/board/shifts/sh_c")
+    assert "Candidates 2" in shift.text
+    # The client's preferred caregiver first, then the rest; nobody texted yet.
+    assert "1 Eli Haddad preferred — 0 h not texted" in shift.text
+    assert "2 Ana Lima — — 0 h not texted" in shift.text
+    assert "Left out 1 Chen Wei: excluded by the client" in shift.text
+    assert "1 caregiver of other roles not listed" in shift.text
+    assert "Dee Park" not in shift.text
+    api(client, "POST", "/shifts/sh_c/fanout")
+    assert "1 Eli Haddad preferred — 0 h queued" in page(client, "/board/shifts/sh_c").text
+
+
+def test_a_waves_organization_shows_the_wave_sent_and_when_the_next_goes(
+    frozen: FrozenDateTimeFactory,
+) -> None:
+    client = build_app(GUARDED).test_client()
+    api(client, "POST", "/organizations", {"id": "org_w", "name": "Wave Care",
+        "time_zone": "America/Chicago", "waves": {"size": 1, "interval_seconds": 300}})  # fmt: skip
+    for n, phone in enumerate(RN_PHONES):
+        api(client, "POST", "/caregivers", {"id": f"cg_{n}", "name": f"RN {n}", "role": "RN",
+                                            "phone": phone})  # fmt: skip
+    api(client, "POST", "/shifts", shift_body(id="sh_w", organization_id="org_w"))
+    api(client, "POST", "/shifts/sh_w/fanout")
+    log_in(client)
+    # Frozen now: 8:00 AM in Chicago; the next wave goes five minutes later.
+    expected = "wave 1 sent, next wave at 8:05 AM CST (in 5 min)"
+    assert expected in page(client, "/board").text
+    assert expected in page(client, "/board/shifts/sh_w").text
+
+
+def test_a_webhook_whose_delivery_failed_shows_on_the_board_for_a_day(
+    chicago: tuple[Flask, FlaskClient], frozen: FrozenDateTimeFactory
+) -> None:
+    app, client = chicago
+    deps = runtime_of(app).deps
+    now = datetime.now(UTC)
+    hook = {"url": "https://hooks.example.com/shiftfill", "events": ["shift.cancelled"]}
+    created = api(client, "POST", "/organizations/org_1/webhooks", hook)
+    assert "Webhooks failing" not in page(client, "/board").text
+    api(client, "POST", "/shifts/sh_1/cancel")
+    webhooks.dispatch(deps, lambda shift: {"id": shift.id})
+    ((wid, did),) = deps.store.webhooks.due(now)
+    claimed = deps.store.webhooks.claim(wid, did, now, now + timedelta(seconds=90))
+    assert claimed is not None and wid == created["id"]
+    failed = after_attempt(claimed, Attempt(status_code=503), now=now, schedule=[])
+    deps.store.webhooks.settle(failed)
+    board = page(client, "/board")
+    assert "Webhooks failing 1" in board.text
+    assert "hooks.example.com Sunrise Home Health shift.cancelled enabled" in board.text
+    assert "1 delivery failing in the last 24 hours" in board.text
+    assert "shift.cancelled: HTTP 503 message of 8:00 AM CST, 1 try, given up" in board.text
+    api(
+        client,
+        "POST",
+        "/organizations",
+        {"id": "org_2", "name": "Harbor Home Care", "time_zone": "UTC"},
+    )
+    assert "Webhooks failing" not in page(client, "/board?organization=org_2").text
+    frozen.tick(timedelta(hours=11))
+    assert "Webhooks failing 1" in page(client, "/board?organization=org_1").text
+    frozen.tick(timedelta(hours=13, seconds=1))
+    assert "Webhooks failing" not in log_in(client).text
 
 
 def test_every_file_of_the_board_comes_from_this_server(
