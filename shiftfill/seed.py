@@ -17,7 +17,6 @@ from typing import Any
 import marshmallow as ma
 from flask import Flask
 
-from shiftfill.adapters.bulk_load import bulk_insert
 from shiftfill.api.caregivers.schemas import CaregiverCreateSchema
 from shiftfill.api.organizations.schemas import OrganizationCreateSchema
 from shiftfill.api.shifts.schemas import ShiftCreateSchema
@@ -85,8 +84,7 @@ def load_seed(deps: Dependencies, path: Path) -> None:
     except ma.ValidationError as exc:
         raise SeedError(f"Seed file {path} is invalid: {exc.messages}") from exc
     try:
-        with bulk_insert(len(people)):
-            added = seed(deps, people, open_shifts, agencies)
+        added = seed(deps, people, open_shifts, agencies)
     except ServiceError as exc:
         raise SeedError(f"Seed file {path} is invalid: {exc.message}") from exc
     log.info("seed %s: added %d caregivers and %d shifts", path.name, *added)
