@@ -33,7 +33,7 @@ from shiftfill.services.delivery import (
     abandon,
     attempt_send,
     prepare_sends,
-    settle_many,
+    record_sends,
 )
 from shiftfill.services.dependencies import Clock, Dependencies, Settings, Sleep, system_clock
 from shiftfill.services.ports import Notifier, Store
@@ -121,7 +121,7 @@ def bootstrap(
         deps.store.outbox,
         partial(prepare_sends, deps),
         partial(attempt_send, deps),
-        partial(settle_many, deps),
+        partial(record_sends, deps),
         workers=config.SHIFTFILL_SEND_CONCURRENCY,
         rate_per_second=config.SHIFTFILL_SEND_RATE_PER_SECOND,
     )
