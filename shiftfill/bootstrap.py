@@ -24,6 +24,7 @@ from shiftfill.adapters.memory_store import MemoryStore
 from shiftfill.adapters.notifier import LogNotifier
 from shiftfill.adapters.prometheus_metrics import PrometheusMetrics
 from shiftfill.adapters.redis_store import RedisStore
+from shiftfill.adapters.request_gate import RequestGate
 from shiftfill.adapters.send_workers import SendWorkers
 from shiftfill.adapters.twilio_notifier import TwilioNotifier
 from shiftfill.services.delivery import (
@@ -52,6 +53,8 @@ class Runtime:
     shutdown_drain_seconds: float
     metrics: PrometheusMetrics
     started_at: datetime
+    # Counts the requests being served; the send path waits its turn on it.
+    requests: RequestGate = field(default_factory=RequestGate)
     # Tells one process from another, and from itself before a restart.
     boot_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     _started: threading.Event = field(default_factory=threading.Event, repr=False)
@@ -102,6 +105,7 @@ def bootstrap(
     """
     store = store or build_store(config, clock)
     metrics = PrometheusMetrics(store)
+    requests = RequestGate()
     deps = Dependencies(
         store=store,
         notifier=notifier or build_notifier(config),
@@ -124,6 +128,7 @@ def bootstrap(
         partial(record_sends, deps),
         workers=config.SHIFTFILL_SEND_CONCURRENCY,
         rate_per_second=config.SHIFTFILL_SEND_RATE_PER_SECOND,
+        turns=requests,
     )
     poller = (
         EscalationPoller(partial(upkeep, deps), config.SHIFTFILL_ESCALATION_POLL_SECONDS)
@@ -137,6 +142,7 @@ def bootstrap(
         config.SHIFTFILL_SHUTDOWN_DRAIN_SECONDS,
         metrics=metrics,
         started_at=clock(),
+        requests=requests,
     )
 
 

@@ -1,0 +1,90 @@
+"""Requests first: the send path waits its turn while the process serves a request."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from config import TestingConfig
+from shiftfill.adapters.request_gate import RequestGate
+from shiftfill.app import create_app
+from shiftfill.bootstrap import Runtime
+
+
+def waited(gate: RequestGate) -> float:
+    began = time.monotonic()
+    gate.wait_turn()
+    return time.monotonic() - began
+
+
+def test_with_no_request_being_served_background_work_goes_at_once() -> None:
+    assert waited(RequestGate(max_wait=5)) < 0.5
+
+
+def test_background_work_waits_until_the_request_being_served_ends() -> None:
+    gate = RequestGate(max_wait=5, grace=0)
+    gate.enter()
+    threading.Timer(0.3, gate.leave).start()
+    assert 0.25 < waited(gate) < 4
+
+
+def test_after_a_request_background_work_gives_the_next_one_a_moment_to_arrive() -> None:
+    gate = RequestGate(max_wait=5, grace=0.3)
+    gate.enter()
+    gate.leave()
+    assert 0.2 < waited(gate) < 4
+    assert waited(gate) < 0.1, "once the moment has passed, nothing waits"
+
+
+def test_a_process_never_without_a_request_still_gives_background_work_its_turn() -> None:
+    gate = RequestGate(max_wait=0.2)
+    gate.enter()
+    try:
+        assert 0.15 < waited(gate) < 2
+    finally:
+        gate.leave()
+
+
+def test_a_request_counts_while_the_app_runs() -> None:
+    gate = RequestGate()
+    seen: list[int] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        seen.append(gate.serving)
+        start_response("200 OK", [])
+        return [b"ok"]
+
+    assert gate.wrap(app)({}, lambda *args: None) == [b"ok"]
+    assert seen == [1]
+    assert gate.serving == 0
+
+
+def test_a_request_whose_app_raises_stops_counting() -> None:
+    gate = RequestGate()
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        gate.wrap(app)({}, lambda *args: None)
+    assert gate.serving == 0
+
+
+def test_the_app_counts_the_request_it_serves_on_the_gate_its_send_workers_wait_on(
+    runtime: Runtime,
+) -> None:
+    app = create_app(TestingConfig({}), runtime)
+    seen: list[int] = []
+
+    def probe() -> str:
+        seen.append(runtime.requests.serving)
+        return ""
+
+    app.add_url_rule("/probe", "probe", probe)
+    assert app.test_client().get("/probe").status_code == 200
+    assert seen == [1]
+    assert runtime.requests.serving == 0
+    assert runtime.sender._turns is runtime.requests
