@@ -198,7 +198,6 @@ class SendWorkers(Generic[Claimed, Result]):
         while not self._stopping.is_set():
             if not self._idle.acquire(timeout=POLL_SECONDS):
                 continue
-            self._turns.wait_turn()
             wanted = 1
             # Under a rate cap, one at a time, and only once its turn has come: an id
             # taken is claimed at once, so none waits taken but unclaimed, and none
@@ -231,7 +230,8 @@ class SendWorkers(Generic[Claimed, Result]):
             return 0
         if not taken:
             return 0
-        # The take may have waited for work that a request is still being served for.
+        # After the take, which may have waited for work that a request being served
+        # just queued: the ids wait taken, unclaimed, until the request is answered.
         self._turns.wait_turn()
         if self._stopping.is_set():
             self._requeue(taken)

@@ -287,7 +287,7 @@ def test_rate_limiter_spaces_sends_at_the_configured_rate() -> None:
     assert slept == [0.25]
 
 
-def test_nothing_is_taken_while_a_request_is_served_and_all_is_sent_after() -> None:
+def test_nothing_is_sent_while_a_request_is_served_and_all_is_sent_after() -> None:
     gate = RequestGate(max_wait=10)
     sent: list[str] = []
     outbox = outbox_with(["a", "b", "c"])
