@@ -143,6 +143,23 @@ def tune_collector():
     gc.set_threshold(*GC_THRESHOLDS)
 
 
+def pre_request(worker, req):
+    """Count the request as served: the send path waits its turn meanwhile (see
+    shiftfill/adapters/request_gate.py). From here, once the request is parsed, until
+    post_request, once its response is written."""
+    worker.log.debug("%s %s", req.method, req.path)  # what gunicorn's own hook does
+    runtime = _runtime(worker)
+    if runtime is not None:
+        runtime.requests.enter()
+
+
+def post_request(worker, req, environ, resp):
+    """The request's response is written (or it failed): it no longer counts."""
+    runtime = _runtime(worker)
+    if runtime is not None:
+        runtime.requests.leave()
+
+
 def worker_exit(server, worker):
     """Stop the phone-round poller and drain the send queue of the exiting worker."""
     runtime = _runtime(worker)

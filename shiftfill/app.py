@@ -43,7 +43,6 @@ def create_app(config: Config | None = None, runtime: Runtime | None = None) -> 
     app.extensions["shiftfill"] = runtime
     register_request_ids(app)
     register_request_timing(app, runtime)
-    count_requests(app, runtime)
     api.init_app(app)
     seed.init_app(app, runtime.deps)
     start_on_first_request(app, runtime)
@@ -72,15 +71,6 @@ def start_on_first_request(app: Flask, runtime: Runtime) -> None:
     @app.before_request
     def start_runtime() -> None:
         runtime.start()
-
-
-def count_requests(app: Flask, runtime: Runtime) -> None:
-    """Count each request as served until its response is written: sending waits meanwhile.
-
-    See adapters/request_gate.py: the send path of the same process yields the
-    interpreter to requests instead of competing with them for it.
-    """
-    app.wsgi_app = runtime.requests.wrap(app.wsgi_app)  # type: ignore[method-assign, assignment]
 
 
 def register_request_ids(app: Flask) -> None:

@@ -6,11 +6,14 @@ how they went. With a backlog of texts that work never runs out, and a request
 then waits for the lock after every system call it makes: a fanout to a
 thousand caregivers, 2 ms on its own, took 85 ms at the median behind a backlog.
 So the send path asks for its turn before each step of its work, and waits while
-a request is being served and for ``GRACE_SECONDS`` after one ends. The moment
-after matters as much: requests come in bursts (a dashboard posting fanouts one
-after another, a provider delivering replies), and waiting only while a request
-is inside the app still left the next one to be accepted and parsed behind the
-send path (20 ms at the median, measured). The wait is bounded by
+a request is being served and for ``GRACE_SECONDS`` after one ends. gunicorn's
+``pre_request`` and ``post_request`` hooks (config/gunicorn.conf.py) count a
+request from the moment it is parsed until its response is written: a
+10,000-caregiver fanout answers 150 KB, and sending while it is written slowed
+it as much as sending while it is built. The moment after matters too: requests
+come in bursts (a dashboard posting fanouts one after another, a provider
+delivering replies), and the next one is then accepted and parsed behind the
+send path unless it arrives within that moment. The wait is bounded by
 ``MAX_WAIT_SECONDS``, so sending never stops: a process that is never without a
 request still takes a step of sending twenty times a second.
 """
@@ -19,16 +22,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable
 
 # After a request, how long the send path waits for the next one before its own step.
 GRACE_SECONDS = 0.005
 # The longest the send path waits for its turn: longer than a fanout to 10,000
 # caregivers (about 20 ms), so that sending does not cut into one.
 MAX_WAIT_SECONDS = 0.05
-
-WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 class RequestGate:
@@ -82,20 +82,3 @@ class RequestGate:
                 if quiet_for >= self._grace:
                     return
                 self._quiet.wait(min(self._grace - quiet_for, deadline - now))
-
-    def wrap(self, app: WSGIApp) -> WSGIApp:
-        """``app`` counted as serving while it runs.
-
-        Until it returns, not until the server has written the body: the body
-        is already built (JSON or TwiML), and writing it waits on the socket,
-        which leaves the interpreter to others anyway.
-        """
-
-        def counted(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-            self.enter()
-            try:
-                return app(environ, start_response)
-            finally:
-                self.leave()
-
-        return counted

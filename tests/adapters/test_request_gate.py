@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
 
-import pytest
-
-from config import TestingConfig
 from shiftfill.adapters.request_gate import RequestGate
-from shiftfill.app import create_app
 from shiftfill.bootstrap import Runtime
 
 
@@ -48,43 +43,6 @@ def test_a_process_never_without_a_request_still_gives_background_work_its_turn(
         gate.leave()
 
 
-def test_a_request_counts_while_the_app_runs() -> None:
-    gate = RequestGate()
-    seen: list[int] = []
-
-    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        seen.append(gate.serving)
-        start_response("200 OK", [])
-        return [b"ok"]
-
-    assert gate.wrap(app)({}, lambda *args: None) == [b"ok"]
-    assert seen == [1]
-    assert gate.serving == 0
-
-
-def test_a_request_whose_app_raises_stops_counting() -> None:
-    gate = RequestGate()
-
-    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        raise RuntimeError("boom")
-
-    with pytest.raises(RuntimeError):
-        gate.wrap(app)({}, lambda *args: None)
-    assert gate.serving == 0
-
-
-def test_the_app_counts_the_request_it_serves_on_the_gate_its_send_workers_wait_on(
-    runtime: Runtime,
-) -> None:
-    app = create_app(TestingConfig({}), runtime)
-    seen: list[int] = []
-
-    def probe() -> str:
-        seen.append(runtime.requests.serving)
-        return ""
-
-    app.add_url_rule("/probe", "probe", probe)
-    assert app.test_client().get("/probe").status_code == 200
-    assert seen == [1]
-    assert runtime.requests.serving == 0
+def test_the_send_workers_of_a_runtime_wait_on_its_gate(runtime: Runtime) -> None:
+    """gunicorn's request hooks count requests on ``runtime.requests``."""
     assert runtime.sender._turns is runtime.requests
