@@ -39,6 +39,7 @@ class Server:
         port: int | None = None,
         app: str = "wsgi:app",
         args: list[str] | None = None,
+        ready_seconds: float = 10,
         **env: str,
     ) -> None:
         self.port = port or free_port()
@@ -66,10 +67,11 @@ class Server:
             stderr=self._log_file,
             start_new_session=True,
         )
-        self._wait_ready()
+        self._wait_ready(ready_seconds)
 
-    def _wait_ready(self) -> None:
-        for _ in range(200):
+    def _wait_ready(self, seconds: float = 10) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gunicorn exited: {self.read_log()}")
             try:
@@ -77,7 +79,7 @@ class Server:
                     return
             except OSError:
                 time.sleep(0.05)
-        raise RuntimeError("gunicorn did not become ready in 10 s")
+        raise RuntimeError(f"gunicorn did not become ready in {seconds:g} s")
 
     def request(
         self,

@@ -33,7 +33,6 @@ from flask.testing import FlaskClient
 
 from bench.harness import RedisServer
 from config import TestingConfig
-from shiftfill.adapters.bulk_load import bulk_insert
 from shiftfill.app import create_app
 from shiftfill.bootstrap import Runtime, bootstrap
 from shiftfill.domain.model import Caregiver, Client, Credential, Location, Shift
@@ -98,9 +97,7 @@ def load(runtime: Runtime, seed: int) -> list[str]:
     store = runtime.deps.store
     people = caregivers(rng)
     for i in range(0, len(people), 5_000):
-        # As the roster import does: the collector kept off records stored for good.
-        with bulk_insert(5_000):
-            store.caregivers.add_many(people[i : i + 5_000])
+        store.caregivers.add_many(people[i : i + 5_000])
     shift_ids = []
     # Two series: as they are, then with a caregiver of the role edited before each.
     for client in clients(rng, 2 * (FANOUTS + WARM_UP)):

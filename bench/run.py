@@ -2,30 +2,38 @@
 
 Prints five measurements, each on the memory store and on Redis (fanout latency,
 fanout completion, inbound throughput next to a bare Flask endpoint, memory, and
-Redis round trips per accepted reply) as tables. Run with ``make bench``.
+Redis round trips per accepted reply) as tables, then a sixth at scale (a 100,000-
+caregiver seed file, texts sent as fast as the process can; bench/scale.py). Run
+with ``make bench``.
 """
 
 from __future__ import annotations
 
 import math
-import multiprocessing
 import os
-import random
-import socket
 import statistics
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench import scale
 from bench.harness import RedisServer, Server
+from bench.load import (
+    INBOUND_CLIENTS,
+    INBOUND_REPLIERS,
+    INBOUND_REQUESTS,
+    collector_paused,
+    drive,
+    inbound_requests,
+    percentile,
+    phone,
+)
 
 CAREGIVERS = 100_000
 QUALIFIED = {"Q10": 10, "Q1K": 1_000, "Q10K": 10_000}
@@ -36,11 +44,7 @@ REDIS_MEMORY_SHIFTS = 2_000
 LATENCY_MS = 50
 CONCURRENCY = 8
 SENDERS = 500  # the default SHIFTFILL_SEND_CONCURRENCY
-INBOUND_CLIENTS = 32
-CLIENT_PROCESSES = 4
-INBOUND_REQUESTS = 6_000
 INBOUND_FANOUT = 10_000
-INBOUND_REPLIERS = 500
 RATE_PER_SECOND = 100
 
 # Tomorrow, whenever the benchmark runs: a shift that has ended cannot be fanned out.
@@ -51,10 +55,6 @@ SHIFT_TIMES = {
 }
 # The benchmark's own roles (named after how many qualify), besides the usual ones.
 ROLES = ",".join(["RN", "LPN", "CNA", *QUALIFIED])
-
-
-def phone(n: int) -> str:
-    return f"+1202{n:07d}"
 
 
 def roster(start: int, count: int, role: str) -> Iterator[dict[str, str]]:
@@ -83,11 +83,6 @@ def timed(call: Callable[[], Any]) -> tuple[float, Any]:
     start = time.perf_counter()
     result = call()
     return time.perf_counter() - start, result
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
 @contextmanager
@@ -157,17 +152,18 @@ def measure_fanout_latency_and_memory(store: Store) -> dict[str, Any]:
         out["bytes_per_caregiver"] = (rss_loaded - rss_empty) / CAREGIVERS
 
         latency: dict[str, list[float]] = {}
-        for role in QUALIFIED:
-            samples = []
-            for n in range(per_size):
-                shift_id = f"lat_{role}_{n}"
-                create_shift(server, shift_id, role)
-                seconds, (status, _) = timed(
-                    lambda sid=shift_id: server.request("POST", f"/shifts/{sid}/fanout")
-                )
-                assert status == 202, status
-                samples.append(seconds)
-            latency[role] = samples
+        with collector_paused():
+            for role in QUALIFIED:
+                samples = []
+                for n in range(per_size):
+                    shift_id = f"lat_{role}_{n}"
+                    create_shift(server, shift_id, role)
+                    seconds, (status, _) = timed(
+                        lambda sid=shift_id: server.request("POST", f"/shifts/{sid}/fanout")
+                    )
+                    assert status == 202, status
+                    samples.append(seconds)
+                latency[role] = samples
         out["latency"] = latency
 
         rss_before = store.used_bytes(server)
@@ -229,100 +225,6 @@ def measure_completion(
         "latency_ms": latency_ms,
         "workers": concurrency,
     }
-
-
-def inbound_requests(code: str) -> list[bytes]:
-    """Realistic replies: accepts, declines, offer codes, and a quarter of replays."""
-    rng = random.Random(7)
-    bodies = ["yes", "Yes!", f"YES {code}", "no", "No thanks", "can't", "y", "nope"]
-    requests: list[bytes] = []
-    for n in range(INBOUND_REQUESTS):
-        if requests and rng.random() < 0.25:
-            requests.append(rng.choice(requests))
-            continue
-        params = {
-            "From": phone(rng.randrange(INBOUND_REPLIERS)),
-            "Body": rng.choice(bodies),
-            "MessageSid": f"SM{n:032d}",
-            "AccountSid": "AC" + "0" * 32,
-            "To": "+12025550100",
-            "NumMedia": "0",
-        }
-        requests.append(urlencode(params).encode())
-    return requests
-
-
-def drive(port: int, bodies: list[bytes]) -> dict[str, float]:
-    """Send ``bodies`` from ``INBOUND_CLIENTS`` keep-alive clients; throughput and latency.
-
-    The clients run in ``CLIENT_PROCESSES`` processes, so that the load generator's
-    own interpreter lock does not show up as server latency.
-    """
-    per_process = INBOUND_CLIENTS // CLIENT_PROCESSES
-    shares = [bodies[i::CLIENT_PROCESSES] for i in range(CLIENT_PROCESSES)]
-    with multiprocessing.get_context("fork").Pool(CLIENT_PROCESSES) as pool:
-        start = time.perf_counter()
-        results = pool.starmap(_client_process, [(port, share, per_process) for share in shares])
-        wall = time.perf_counter() - start
-    latencies = [latency for process in results for latency in process[0]]
-    errors = [status for process in results for status in process[1]]
-    if errors:
-        raise RuntimeError(f"{len(errors)} inbound requests failed, e.g. {errors[0]}")
-    return {
-        "rps": len(latencies) / wall,
-        "p50": statistics.median(latencies),
-        "p99": percentile(latencies, 99),
-    }
-
-
-def _client_process(port: int, bodies: list[bytes], clients: int) -> tuple[list[float], list[int]]:
-    """One load-generating process: ``clients`` threads on keep-alive raw sockets.
-
-    Requests are encoded up front and responses read by their Content-Length, so
-    the client spends as little of the machine's two cores as it can.
-    """
-    requests = [
-        b"POST /messages/inbound HTTP/1.1\r\nHost: bench\r\n"
-        b"Content-Type: application/x-www-form-urlencoded\r\n"
-        b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
-        for body in bodies
-    ]
-    queue = iter(requests)
-    lock = threading.Lock()
-    latencies: list[float] = []
-    errors: list[int] = []
-
-    def client() -> None:
-        sock = socket.create_connection(("127.0.0.1", port), timeout=30)
-        buffer = b""
-        while True:
-            with lock:
-                request = next(queue, None)
-            if request is None:
-                break
-            start = time.perf_counter()
-            sock.sendall(request)
-            while b"\r\n\r\n" not in buffer:
-                buffer += sock.recv(65536)
-            head, _, buffer = buffer.partition(b"\r\n\r\n")
-            length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
-            while len(buffer) < length:
-                buffer += sock.recv(65536)
-            buffer = buffer[length:]
-            elapsed = time.perf_counter() - start
-            status = int(head.split(b" ", 2)[1])
-            with lock:
-                latencies.append(elapsed)
-                if status != 200:
-                    errors.append(status)
-        sock.close()
-
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return latencies, errors
 
 
 def measure_inbound(store: Store, workers: int = 1) -> dict[str, Any]:
@@ -514,9 +416,11 @@ def main() -> None:
         }
         bare = measure_bare()
         trips = count_round_trips(redis_server)
+        at_scale = scale.measure()
     finally:
         redis_server.close()
     report(fans, completion, inbound, bare, trips)
+    scale.report(at_scale)
     print(f"\nbenchmark took {time.perf_counter() - started:.0f} s")
 
 

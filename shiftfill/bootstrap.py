@@ -24,6 +24,7 @@ from shiftfill.adapters.memory_store import MemoryStore
 from shiftfill.adapters.notifier import LogNotifier
 from shiftfill.adapters.prometheus_metrics import PrometheusMetrics
 from shiftfill.adapters.redis_store.store import RedisStore
+from shiftfill.adapters.request_gate import RequestGate
 from shiftfill.adapters.send_workers import SendWorkers
 from shiftfill.adapters.store_outage import OutageLog, StartupWork
 from shiftfill.adapters.twilio_notifier import TwilioNotifier
@@ -37,7 +38,7 @@ from shiftfill.services.delivery import (
     abandon,
     attempt_send,
     prepare_sends,
-    settle_many,
+    record_sends,
 )
 from shiftfill.services.dependencies import Clock, Dependencies, Settings, Sleep, system_clock
 from shiftfill.services.ports import Notifier, Store
@@ -59,6 +60,8 @@ class Runtime:
     started_at: datetime
     # Start-up work the store did not answer for yet (the seed file), done once it does.
     startup: StartupWork = field(default_factory=StartupWork)
+    # Counts the requests being served; the send path waits its turn on it.
+    requests: RequestGate = field(default_factory=RequestGate)
     # Tells one process from another, and from itself before a restart.
     boot_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     _started: threading.Event = field(default_factory=threading.Event, repr=False)
@@ -117,6 +120,7 @@ def bootstrap(
     # One log line when the store stops answering, whichever thread notices first.
     outage = OutageLog()
     metrics = PrometheusMetrics(store, config.PROMETHEUS_MULTIPROC_DIR)
+    requests = RequestGate()
     deps = Dependencies(
         store=store,
         notifier=notifier or build_notifier(config),
@@ -139,10 +143,11 @@ def bootstrap(
         deps.store.outbox,
         partial(prepare_sends, deps),
         partial(attempt_send, deps),
-        partial(settle_many, deps),
+        partial(record_sends, deps),
         workers=config.SHIFTFILL_SEND_CONCURRENCY,
         rate_per_second=config.SHIFTFILL_SEND_RATE_PER_SECOND,
         outage=outage,
+        turns=requests,
     )
     poller = (
         EscalationPoller(
@@ -170,6 +175,7 @@ def bootstrap(
         metrics=metrics,
         started_at=clock(),
         startup=StartupWork(outage),
+        requests=requests,
     )
 
 

@@ -19,7 +19,6 @@ from typing import Any
 import marshmallow as ma
 from flask import Flask
 
-from shiftfill.adapters.bulk_load import bulk_insert
 from shiftfill.adapters.store_outage import StartupWork
 from shiftfill.api.caregivers.schemas import CaregiverCreateSchema
 from shiftfill.api.clients.schemas import ClientCreateSchema
@@ -119,10 +118,9 @@ def read_seed(deps: Dependencies, path: Path) -> SeedRecords:
 def add_seed(deps: Dependencies, records: SeedRecords) -> None:
     """Add the records the store does not hold; ``StoreUnavailable`` if it does not answer."""
     try:
-        with bulk_insert(len(records.caregivers)):
-            added = seed(
-                deps, records.caregivers, records.shifts, records.organizations, records.clients
-            )
+        added = seed(
+            deps, records.caregivers, records.shifts, records.organizations, records.clients
+        )
     except ServiceError as exc:
         raise SeedError(f"Seed file {records.path} is invalid: {exc.message}") from exc
     log.info("seed %s: added %d caregivers and %d shifts", records.path.name, *added)

@@ -18,8 +18,10 @@ log = logging.getLogger(__name__)
 POLL_SECONDS = 0.5
 # How long a worker waits before trying an unreachable store again.
 STORE_RETRY_SECONDS = 1.0
-# The most outcomes recorded in one step.
-SETTLE_BATCH = 1000
+# The most ids taken, and outcomes recorded, in one step: about 2 ms of work on
+# the memory store, so a request that arrives during a step waits little for it.
+TAKE_BATCH = 64
+SETTLE_BATCH = 256
 
 
 class RateLimiter:
@@ -53,6 +55,17 @@ class RateLimiter:
             self._sleep(start - now)
 
 
+class Turns(Protocol):
+    """What the send path yields to: ``wait_turn()`` returns when it may do a step."""
+
+    def wait_turn(self) -> None: ...
+
+
+class _Always:
+    def wait_turn(self) -> None:
+        return
+
+
 class Sendable(Protocol):
     """What the send workers hand from their reader to a sender: a claimed notification."""
 
@@ -75,9 +88,12 @@ class SendWorkers(Generic[Claimed, Result]):
     are idle senders, and one settler thread records whatever outcomes have
     come in since its last round trip. So a thousand sends cost a handful of
     round trips to a shared store, not four thousand, and an idle process asks
-    its store twice a second. The threads start with ``start()``, in the
-    process that serves requests: nothing runs at import, in a pre-forking
-    master, or in the watcher of a reloader.
+    its store twice a second. Each step of the reader and the settler first
+    waits for its turn (``turns``; see adapters/request_gate.py), and takes at
+    most ``TAKE_BATCH`` ids or ``SETTLE_BATCH`` outcomes, so that sending goes
+    on between requests rather than during them. The threads start with
+    ``start()``, in the process that serves requests: nothing runs at import, in
+    a pre-forking master, or in the watcher of a reloader.
     """
 
     def __init__(
@@ -90,6 +106,7 @@ class SendWorkers(Generic[Claimed, Result]):
         workers: int,
         rate_per_second: float | None = None,
         outage: OutageLog | None = None,
+        turns: Turns | None = None,
     ) -> None:
         if workers < 1:
             raise ValueError("sending needs at least one worker")
@@ -100,6 +117,7 @@ class SendWorkers(Generic[Claimed, Result]):
         self._workers = workers
         self._limiter = RateLimiter(rate_per_second) if rate_per_second else None
         self._outage = outage or OutageLog()
+        self._turns = turns or _Always()
         self._senders: list[threading.Thread] = []
         self._reader: threading.Thread | None = None
         self._settler: threading.Thread | None = None
@@ -187,7 +205,9 @@ class SendWorkers(Generic[Claimed, Result]):
             # Under a rate cap, one at a time, and only once its turn has come: an id
             # taken is claimed at once, so none waits taken but unclaimed, and none
             # is claimed that then waits for its turn.
-            while self._limiter is None and self._idle.acquire(blocking=False):
+            while (
+                self._limiter is None and wanted < TAKE_BATCH and self._idle.acquire(blocking=False)
+            ):
                 wanted += 1
             if self._limiter is not None:
                 self._limiter.acquire()
@@ -215,6 +235,9 @@ class SendWorkers(Generic[Claimed, Result]):
         self._outage.reachable()
         if not taken:
             return 0
+        # After the take, which may have waited for work that a request being served
+        # just queued: the ids wait taken, unclaimed, until the request is answered.
+        self._turns.wait_turn()
         if self._stopping.is_set():
             self._requeue(taken)
             return 0
@@ -292,6 +315,8 @@ class SendWorkers(Generic[Claimed, Result]):
             first = self._outcomes.get()
             batch = [] if first is None else [first]
             stop = first is None
+            if not stop:
+                self._turns.wait_turn()
             while len(batch) < SETTLE_BATCH:
                 try:
                     more = self._outcomes.get_nowait()

@@ -79,6 +79,8 @@ def refuse_control_characters(text: str, allowed: frozenset[str] = frozenset()) 
     Control characters (NUL, escape, line and paragraph separators, direction
     overrides, lone surrogates) would be written raw into logs and TwiML.
     """
+    if text.isascii() and text.isprintable():
+        return  # the common case, checked at C speed: printable ASCII holds no control
     for char in text:
         if char in allowed:
             continue

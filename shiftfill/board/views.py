@@ -26,7 +26,6 @@ from flask import (
 from markupsafe import Markup
 from werkzeug import Response as BaseResponse
 
-from shiftfill.adapters.bulk_load import bulk_insert_counted
 from shiftfill.api.context import services
 from shiftfill.api.errors import ERROR_CODES, OTHER_ERROR, STORE_UNAVAILABLE
 from shiftfill.board import access
@@ -179,19 +178,15 @@ def shift_state(shift_id: str) -> BaseResponse:
 @blp.post("/shifts/<shift_id>/fanout")
 def start_fanout(shift_id: str) -> BaseResponse:
     """Start the shift's fanout, as ``POST /shifts/<id>/fanout`` does."""
-    offered: list[int] = [0]
     try:
-        # As in the API: a fanout may store ten thousand notifications at once.
-        with bulk_insert_counted(lambda: offered[0]):
-            started_shift, started = fanout.start_fanout(services(), shift_id)
-            if started and started_shift.fanout is not None:
-                offered[0] = len(started_shift.fanout.offered_caregiver_ids)
+        started_shift, started = fanout.start_fanout(services(), shift_id)
     except ServiceError as exc:
         return problem(SERVICE_STATUS.get(type(exc), 409), str(exc))
+    offered = len(started_shift.fanout.offered_caregiver_ids) if started_shift.fanout else 0
     if not started:
         message = f"The fanout of shift {shift_id} had already started: nothing was sent again."
-    elif offered[0]:
-        message = f"Fanout started: texting {offered[0]} caregivers about shift {shift_id}."
+    elif offered:
+        message = f"Fanout started: texting {offered} caregivers about shift {shift_id}."
     else:
         message = f"Fanout started, but nobody qualifies for shift {shift_id}."
     return done(202 if started else 200, message, shift_id)

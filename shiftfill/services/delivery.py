@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -250,17 +251,38 @@ def settle_many(deps: Dependencies, outcomes: Sequence[Outcome]) -> list[Notific
 
     updated = deps.store.notifications.update_many(list(by_id), advance)
     settled = []
+    counts: Counter[tuple[str, str]] = Counter()
     for notification_id, change in updated.items():
         settled.append(change.notification)
         if change.changed:
-            _report(deps, change.notification, by_id[notification_id])
+            outcome = by_id[notification_id]
+            counts[str(change.notification.channel), str(outcome.status)] += 1
+            _warn_if_not_delivered(change.notification, outcome)
+    # Counted once per batch and series, not once per text: a fanout settles thousands.
+    for (channel, status), count in counts.items():
+        deps.metrics.notifications(channel, status, count)
     return settled
 
 
-def _report(deps: Dependencies, notification: Notification, outcome: Outcome) -> None:
-    """Count a settled notification, and warn of one that did not reach its caregiver."""
+def record_sends(deps: Dependencies, outcomes: Sequence[Outcome]) -> list[Notification]:
+    """``settle_many`` for the send workers, with one INFO line per batch saying how it went.
+
+    One line a batch, not one a text: the log notifier writes each text at DEBUG.
+    """
+    settled = settle_many(deps, outcomes)
+    if settled and log.isEnabledFor(logging.INFO):
+        counts = Counter(f"{n.channel} {n.status}" for n in settled)
+        log.info(
+            "sends recorded: %s",
+            ", ".join(f"{count} {kind}" for kind, count in sorted(counts.items())),
+            extra={"event": "sends_recorded", "sends": len(settled)},
+        )
+    return settled
+
+
+def _warn_if_not_delivered(notification: Notification, outcome: Outcome) -> None:
+    """Warn of a settled notification that did not reach its caregiver."""
     status = outcome.status
-    deps.metrics.notifications(str(notification.channel), str(status))
     if status in _NOT_DELIVERED:
         log.warning(
             "%s %s to caregiver %s for shift %s: %s",

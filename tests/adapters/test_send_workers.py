@@ -8,7 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from shiftfill.adapters.memory_store import MemoryOutbox
-from shiftfill.adapters.send_workers import RateLimiter, SendWorkers
+from shiftfill.adapters.request_gate import RequestGate
+from shiftfill.adapters.send_workers import TAKE_BATCH, RateLimiter, SendWorkers
 
 
 def outbox_with(ids: list[str]) -> MemoryOutbox:
@@ -284,3 +285,47 @@ def test_rate_limiter_spaces_sends_at_the_configured_rate() -> None:
     limiter.acquire()
     limiter.acquire()
     assert slept == [0.25]
+
+
+def test_nothing_is_sent_while_a_request_is_served_and_all_is_sent_after() -> None:
+    gate = RequestGate(max_wait=10)
+    sent: list[str] = []
+    outbox = outbox_with(["a", "b", "c"])
+    sender = SendWorkers(
+        outbox, claim_all, lambda item: sent.append(item.id), lambda outcomes: None,
+        workers=4, turns=gate,
+    )  # fmt: skip
+    gate.enter()
+    sender.start()
+    try:
+        time.sleep(0.3)
+        assert sent == []
+        assert outbox.depth() == 3
+        gate.leave()
+        assert sender.wait_idle(5)
+    finally:
+        sender.shutdown(timeout=5)
+    assert sorted(sent) == ["a", "b", "c"]
+
+
+def test_a_process_that_always_serves_a_request_still_sends_in_small_steps() -> None:
+    gate = RequestGate(max_wait=0.05)
+    batches: list[int] = []
+
+    def prepare(ids: list[str]) -> list[Item]:
+        batches.append(len(ids))
+        return claim_all(ids)
+
+    outbox = outbox_with([f"n{i}" for i in range(300)])
+    sender = SendWorkers(
+        outbox, prepare, lambda item: None, lambda outcomes: None, workers=500, turns=gate
+    )
+    gate.enter()
+    sender.start()
+    try:
+        assert sender.wait_idle(10)
+    finally:
+        gate.leave()
+        sender.shutdown(timeout=5)
+    assert sum(batches) == 300
+    assert max(batches) <= TAKE_BATCH

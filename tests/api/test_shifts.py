@@ -1,5 +1,6 @@
 """``/shifts``: create, list, fanout, cancel, notifications and events."""
 
+import gc
 import logging
 from typing import Any
 
@@ -274,3 +275,14 @@ def test_a_fanout_that_offers_someone_is_not_marked(
     client: FlaskClient, fanned_out: dict[str, Any]
 ) -> None:
     assert fanned_out["fanout"]["no_one_qualified"] is False
+
+
+def test_no_request_switches_the_garbage_collector(client: FlaskClient) -> None:
+    """Bulk imports and fanouts leave the collector as the process set it: on, nothing frozen."""
+    frozen = gc.get_freeze_count()
+    people = [{"name": f"RN {n}", "role": "RN", "phone": f"+1555557{n:04d}"} for n in range(1_000)]
+    assert client.post("/caregivers/batch", json={"caregivers": people}).status_code == 201
+    assert client.post("/shifts", json=shift_body(id="sh_big")).status_code == 201
+    assert client.post("/shifts/sh_big/fanout").status_code == 202
+    assert gc.isenabled()
+    assert gc.get_freeze_count() == frozen

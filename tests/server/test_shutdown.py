@@ -17,7 +17,7 @@ def test_sigterm_sends_or_records_every_queued_notification() -> None:
         SHIFTFILL_NOTIFIER_LATENCY_MS="300",
         SHIFTFILL_SEND_CONCURRENCY="2",
         SHIFTFILL_SHUTDOWN_DRAIN_SECONDS="0.5",
-        SHIFTFILL_LOG_LEVEL="INFO",
+        SHIFTFILL_LOG_LEVEL="DEBUG",  # the log notifier writes each text at DEBUG
     )
     people = [
         {"id": f"cg_{i}", "name": f"RN {i}", "role": "RN", "phone": f"+1555555{i + 600:04d}"}

@@ -6,7 +6,6 @@ from typing import Any
 
 import marshmallow as ma
 
-from shiftfill.adapters.bulk_load import bulk_insert
 from shiftfill.api.blueprint import Blueprint
 from shiftfill.api.caregivers.schemas import (
     CaregiverBatchSchema,
@@ -51,9 +50,7 @@ def create_caregiver(data: dict[str, Any]) -> Caregiver:
 @blp.errors(409)
 def create_caregivers(data: dict[str, Any]) -> list[Caregiver]:
     """Import up to 1,000 caregivers at once: all are added, or none (a 409 names the clash)."""
-    # A roster import stores thousands of records for good: keep the collector off them.
-    with bulk_insert(len(data["caregivers"])):
-        return caregivers.register_caregivers(services(), data["caregivers"])
+    return caregivers.register_caregivers(services(), data["caregivers"])
 
 
 @blp.get("/<caregiver_id>")

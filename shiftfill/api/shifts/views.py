@@ -6,7 +6,6 @@ from typing import Any
 
 import marshmallow as ma
 
-from shiftfill.adapters.bulk_load import bulk_insert_counted
 from shiftfill.api.blueprint import Blueprint
 from shiftfill.api.context import services
 from shiftfill.api.shifts.schemas import (
@@ -62,13 +61,7 @@ def get_shift(shift_id: str) -> Shift:
 @blp.errors(404, 409)
 def start_fanout(shift_id: str) -> tuple[Shift, int]:
     """Text every qualified caregiver and schedule the phone round; repeating it sends nothing."""
-    # A fanout may store ten thousand notifications for good: a bulk load, like the
-    # roster import, so the collector is kept off them (see adapters/bulk_load.py).
-    offered: list[int] = [0]
-    with bulk_insert_counted(lambda: offered[0]):
-        shift, started = fanout.start_fanout(services(), shift_id)
-        if started and shift.fanout is not None:
-            offered[0] = len(shift.fanout.offered_caregiver_ids)
+    shift, started = fanout.start_fanout(services(), shift_id)
     return shift, 202 if started else 200
 
 
