@@ -76,8 +76,10 @@ soak: $(STAMP) redis-server
 	SHIFTFILL_RACE_ROUNDS=600 HYPOTHESIS_PROFILE=soak $(BIN)/python -m pytest \
 		tests/server/test_races.py tests/services/test_invariants_model.py
 
+# Every figure of docs/performance.md: the service's own benchmark, then matching at scale.
 bench: $(STAMP) redis-server
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/matching.py
 
 # The fanout of a client's shift needing a credential, 10,000 qualified of 100,000 (about 1 minute).
 bench-matching: $(STAMP) redis-server
