@@ -51,7 +51,7 @@ def test_kill_9_of_every_process_midway_loses_nothing_and_sends_nothing_twice(
         "SHIFTFILL_ESCALATION_DELAY_SECONDS": str(DELAY),
         "SHIFTFILL_ESCALATION_POLL_SECONDS": "0.2",
         "SHIFTFILL_SEND_VISIBILITY_SECONDS": "5",
-        "SHIFTFILL_LOG_LEVEL": "INFO",
+        "SHIFTFILL_LOG_LEVEL": "DEBUG",  # the log notifier writes each text at DEBUG
     }
     first = Server(SHIFTFILL_WORKERS="2", SHIFTFILL_SEND_CONCURRENCY="8", **env)
     try:
