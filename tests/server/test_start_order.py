@@ -32,8 +32,8 @@ pytestmark = pytest.mark.server
 class StartingServer(Server):
     """gunicorn, counted as started once it answers at all: a 503 is an answer."""
 
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + 10
+    def _wait_ready(self, seconds: float = 10) -> None:
+        deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gunicorn exited: {self.read_log()}")
@@ -42,7 +42,7 @@ class StartingServer(Server):
                 return
             except OSError:
                 time.sleep(0.05)
-        raise RuntimeError("gunicorn did not answer in 10 s")
+        raise RuntimeError(f"gunicorn did not answer in {seconds} s")
 
 
 def wait_for(condition: Callable[[], bool], seconds: float) -> bool:

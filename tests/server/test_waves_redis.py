@@ -48,7 +48,8 @@ def test_a_wave_due_while_its_starter_is_killed_goes_out_once_from_two_later_pro
         "SHIFTFILL_REDIS_PREFIX": unique_prefix(),
         "SHIFTFILL_ESCALATION_DELAY_SECONDS": "600",
         "SHIFTFILL_ESCALATION_POLL_SECONDS": "0.2",
-        "SHIFTFILL_LOG_LEVEL": "INFO",
+        # The log notifier writes each text at DEBUG.
+        "SHIFTFILL_LOG_LEVEL": "DEBUG",
     }
     first = Server(**env)
     try:
