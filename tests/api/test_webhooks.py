@@ -221,6 +221,7 @@ def test_every_event_arrives_signed_with_the_shift_as_get_shows_it(
     assert filled["timestamp"].endswith("Z")
     # The LPN shift's phone round was never run: its alarm came at its start time.
     assert got[("shift.unfilled", "sh_3")]["data"]["shift"]["status"] == "open"
+
     # The receiver answers before its answer is recorded: wait for the last record.
     def all_delivered() -> list[dict[str, Any]] | None:
         listed = deliveries(client, hook)
