@@ -33,6 +33,7 @@ from flask.testing import FlaskClient
 
 from bench.harness import RedisServer
 from config import TestingConfig
+from shiftfill.adapters.collector import tune_collector
 from shiftfill.app import create_app
 from shiftfill.bootstrap import Runtime, bootstrap
 from shiftfill.domain.model import Caregiver, Client, Credential, Location, Shift
@@ -163,6 +164,8 @@ def run(store_url: str, seed: int, profile: bool = False) -> list[dict[str, floa
     runtime = bootstrap(config, escalation=False)
     try:
         shift_ids = load(runtime, seed)
+        # As each gunicorn worker does once it has loaded the app and the seed.
+        tune_collector()
         client = create_app(config, runtime).test_client()
         # The app starts its runtime on the first request; marked started here, its send
         # workers never run, and the texts queued wait in the outbox.

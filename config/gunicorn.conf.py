@@ -4,7 +4,6 @@ Every value comes from the config object (``config/__init__.py`` declares and
 checks each variable); a command-line option such as ``--bind`` wins over it.
 """
 
-import gc
 import math
 import os
 import shutil
@@ -14,6 +13,7 @@ from pathlib import Path
 
 from config import ConfigError, config_from_env
 from shiftfill.adapters import metrics_files
+from shiftfill.adapters.collector import tune_collector
 
 # A setting shiftfill cannot use stops gunicorn here, in the master, with one line
 # naming the variable, instead of a traceback per worker and "Worker failed to boot".
@@ -130,29 +130,12 @@ def _runtime(worker):
     return getattr(app, "extensions", {}).get("shiftfill") if app else None
 
 
-# The cyclic garbage collector's thresholds in each worker (CPython's: 700, 10, 10).
-# The memory store keeps every record for the life of the process, and a full
-# collection walks all of them: 0.5 s once a million texts are stored. So a full
-# collection waits for 1,000 middle ones (about 20 million objects allocated and kept
-# alive for a while) instead of 10, while the young and middle collections stay short
-# (2,000 and 20,000 objects at most, about 0.3 and 2 ms).
-GC_THRESHOLDS = (2_000, 10, 1_000)
-
-
 def post_worker_init(worker):
     """Tune the collector, then start sending and polling for phone rounds, in the worker."""
     tune_collector()
     runtime = _runtime(worker)
     if runtime is not None:
         runtime.start()
-
-
-def tune_collector():
-    """Once, when the worker has loaded the app and the seed: those are never garbage, so
-    the collector stops walking them (``gc.freeze``), and its thresholds are raised."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def pre_request(worker, req):
