@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
 from bench.harness import RedisServer, Server
 from tests.conftest import shift_body, unique_prefix
+from tests.server.conftest import sent_to
 
 pytestmark = pytest.mark.server
 
@@ -27,18 +27,6 @@ def wait_for(condition: Callable[[], bool], seconds: float) -> bool:
             return True
         time.sleep(0.1)
     return condition()
-
-
-def sent_to(log: str, channel: str) -> Counter[str]:
-    """Count the messages the log notifier wrote, per last four digits of the number."""
-    return Counter(re.findall(rf"{channel} to \+1555•••(\d{{4}})", log))
-
-
-@pytest.fixture
-def redis() -> Iterator[RedisServer]:
-    server = RedisServer(persistent=True)
-    yield server
-    server.close()
 
 
 def test_kill_9_of_every_process_midway_loses_nothing_and_sends_nothing_twice(

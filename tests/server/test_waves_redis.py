@@ -3,15 +3,15 @@ fanout is killed goes out once, from the processes that run afterwards."""
 
 from __future__ import annotations
 
-import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
 from bench.harness import RedisServer, Server
 from tests.conftest import shift_body, unique_prefix
+from tests.server.conftest import sent_to
 
 pytestmark = pytest.mark.server
 
@@ -30,14 +30,7 @@ def wait_for(condition: Callable[[], bool], seconds: float) -> bool:
 
 def texts_in(log: str) -> Counter[str]:
     """The texts the log notifier wrote, by last four digits of the number."""
-    return Counter(re.findall(r"sms to \+1555•••(\d{4})", log))
-
-
-@pytest.fixture
-def redis() -> Iterator[RedisServer]:
-    server = RedisServer(persistent=True)
-    yield server
-    server.close()
+    return sent_to(log, "sms")
 
 
 def test_a_wave_due_while_its_starter_is_killed_goes_out_once_from_two_later_processes(
