@@ -10,6 +10,7 @@ from shiftfill.domain import contact, fill, rules
 from shiftfill.domain.contact import NotAsked
 from shiftfill.domain.model import Channel, Organization, Shift
 from shiftfill.services.dependencies import Dependencies
+from shiftfill.services.due import run_each_due
 from shiftfill.services.errors import Conflict, NotFound
 from shiftfill.services.matching import needs_ranking, read_match
 from shiftfill.services.organizations import organization_of
@@ -106,14 +107,10 @@ def run_due_phone_rounds(deps: Dependencies) -> dict[str, int]:
     shift operation, which only one of them wins.
     """
     now = deps.clock()
-    queued = {}
-    for shift_id in deps.store.shifts.due_phone_rounds(now):
-        try:
-            queued[shift_id] = run_phone_round(deps, shift_id, now=now)
-        except Exception:
-            # One shift's failure must not keep the other rounds from running.
-            log.exception("phone round of shift %s failed", shift_id)
-    return queued
+    due = deps.store.shifts.due_phone_rounds(now)
+    return run_each_due(
+        due, lambda shift_id: run_phone_round(deps, shift_id, now=now), "phone round"
+    )
 
 
 def run_phone_round(deps: Dependencies, shift_id: str, *, now: datetime | None = None) -> int:

@@ -14,6 +14,7 @@ from functools import partial
 from shiftfill.domain import fill, rules
 from shiftfill.domain.model import Channel
 from shiftfill.services.dependencies import Dependencies
+from shiftfill.services.due import run_each_due
 from shiftfill.services.matching import read_match
 from shiftfill.services.organizations import organization_of
 
@@ -23,14 +24,8 @@ log = logging.getLogger(__name__)
 def run_due_waves(deps: Dependencies) -> dict[str, int]:
     """Send every wave that is due now; return the texts queued per shift."""
     now = deps.clock()
-    queued = {}
-    for shift_id in deps.store.shifts.due_waves(now):
-        try:
-            queued[shift_id] = run_wave(deps, shift_id, now=now)
-        except Exception:
-            # One shift's failure must not keep the other waves from going out.
-            log.exception("wave of shift %s failed", shift_id)
-    return queued
+    due = deps.store.shifts.due_waves(now)
+    return run_each_due(due, lambda shift_id: run_wave(deps, shift_id, now=now), "wave")
 
 
 def run_wave(deps: Dependencies, shift_id: str, *, now: datetime | None = None) -> int:

@@ -22,6 +22,7 @@ from shiftfill.domain import fill, webhooks
 from shiftfill.domain.model import Shift
 from shiftfill.domain.webhooks import Attempt, Delivery, Webhook, WebhookMessage
 from shiftfill.services.dependencies import Dependencies
+from shiftfill.services.due import run_each_due
 from shiftfill.services.errors import Invalid, NotFound
 from shiftfill.services.organizations import find_organization
 
@@ -127,13 +128,14 @@ def list_deliveries(deps: Dependencies, organization_id: str, webhook_id: str) -
 def run_due_unfilled(deps: Dependencies) -> list[str]:
     """Raise the unfilled alarm of every open shift whose time for it has come; once each."""
     now = deps.clock()
+    alarm = partial(fill.unfilled, now=now)
+    changes = run_each_due(
+        deps.store.shifts.due_unfilled(now),
+        lambda shift_id: deps.store.shifts.apply(shift_id, alarm),
+        "unfilled alarm",
+    )
     raised = []
-    for shift_id in deps.store.shifts.due_unfilled(now):
-        try:
-            change = deps.store.shifts.apply(shift_id, partial(fill.unfilled, now=now))
-        except Exception:
-            log.exception("unfilled alarm of shift %s failed", shift_id)
-            continue
+    for shift_id, change in changes.items():
         if change.changed:
             raised.append(shift_id)
             log.warning(
