@@ -433,7 +433,7 @@ def test_a_shifts_page_shows_who_was_asked_and_what_happened_in_local_time(
 def test_a_shifts_page_ranks_the_candidates_and_names_who_is_left_out_and_why(
     chicago: tuple[Flask, FlaskClient],
 ) -> None:
-    _, client = chicago
+    app, client = chicago
     api(client, "POST", "/clients", {"id": "cl_1", "organization_id": "org_1",
         "name": "R. Alvarez", "preferred_caregiver_ids": ["cg_5"],
         "excluded_caregiver_ids": ["cg_3"]})  # fmt: skip
@@ -449,7 +449,9 @@ def test_a_shifts_page_ranks_the_candidates_and_names_who_is_left_out_and_why(
     assert "1 caregiver of other roles not listed" in shift.text
     assert "Dee Park" not in shift.text
     api(client, "POST", "/shifts/sh_c/fanout")
-    assert "1 Eli Haddad preferred — 0 h queued" in page(client, "/board/shifts/sh_c").text
+    # The send workers run: once they are idle, the text shows as sent.
+    assert app.extensions["shiftfill"].sender.wait_idle(5)
+    assert "1 Eli Haddad preferred — 0 h sent at" in page(client, "/board/shifts/sh_c").text
 
 
 def test_a_waves_organization_shows_the_wave_sent_and_when_the_next_goes(
