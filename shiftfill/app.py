@@ -3,27 +3,16 @@
 from __future__ import annotations
 
 import logging
-import re
-import time
-import uuid
-from collections.abc import Callable, Iterator
-from typing import Any
 
-from flask import Flask, Response, g, request
-from werkzeug.exceptions import BadRequest, HTTPException
+from flask import Flask
 
 from config import Config, ConfigError, config_from_env
-from shiftfill import api, board, seed
+from shiftfill import api, board, request_scope, seed
 from shiftfill.adapters import logs
 from shiftfill.bootstrap import Runtime, bootstrap, describe_config
 from shiftfill.seed import SeedError
 
 log = logging.getLogger(__name__)
-
-REQUEST_ID_HEADER = "X-Request-ID"
-# A client's request id is used as given only when it is short and plain.
-REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
-HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 def create_app(config: Config | None = None, runtime: Runtime | None = None) -> Flask:
@@ -40,65 +29,16 @@ def create_app(config: Config | None = None, runtime: Runtime | None = None) -> 
             raise SystemExit(f"shiftfill: {exc}") from None
     app = Flask(__name__, static_folder=None)
     app.config.from_object(config)
-    guard_request_bodies(app)
     configure_logging(app)
     runtime = runtime or bootstrap(config)
     app.extensions["shiftfill"] = runtime
-    register_request_ids(app)
-    register_request_timing(app, runtime)
+    request_scope.init_app(app, runtime.metrics.observe_request)
     api.init_app(app)
     board.init_app(app)
     seed.init_app(app, runtime.deps, runtime.startup)
     start_before_requests(app, runtime)
     log_configuration(config, runtime)
     return app
-
-
-class ReadableInput:
-    """``wsgi.input`` whose read errors are the client's: a 400, never a 500 and a traceback.
-
-    gunicorn raises its own parse errors from a chunked body's read (a chunk size
-    that is not hex, a chunk without its CRLF), in the middle of whatever view
-    reads the body; werkzeug turns only ``OSError`` and ``ValueError`` into a 400.
-    """
-
-    def __init__(self, stream: Any) -> None:
-        self._stream = stream
-
-    def read(self, *args: Any) -> bytes:
-        return self._guarded(self._stream.read, *args)
-
-    def readline(self, *args: Any) -> bytes:
-        return self._guarded(self._stream.readline, *args)
-
-    def readlines(self, *args: Any) -> list[bytes]:
-        return self._guarded(self._stream.readlines, *args)
-
-    def __iter__(self) -> Iterator[bytes]:
-        return iter(self.readline, b"")
-
-    @staticmethod
-    def _guarded(read: Callable[..., Any], *args: Any) -> Any:
-        try:
-            return read(*args)
-        except HTTPException:
-            raise
-        except Exception as exc:
-            raise BadRequest(
-                "The request body could not be read: a malformed chunk or a broken connection."
-            ) from exc
-
-
-def guard_request_bodies(app: Flask) -> None:
-    """Read every request body through ``ReadableInput``."""
-    wsgi_app = app.wsgi_app
-
-    def guarded(environ: dict[str, Any], start_response: Any) -> Any:
-        if environ.get("wsgi.input") is not None:
-            environ["wsgi.input"] = ReadableInput(environ["wsgi.input"])
-        return wsgi_app(environ, start_response)
-
-    app.wsgi_app = guarded  # type: ignore[method-assign]
 
 
 def start_before_requests(app: Flask, runtime: Runtime) -> None:
@@ -114,56 +54,6 @@ def start_before_requests(app: Flask, runtime: Runtime) -> None:
     def start_runtime() -> None:
         runtime.start()
         runtime.startup.run()
-
-
-def register_request_ids(app: Flask) -> None:
-    """Give every request an id: the client's ``X-Request-ID`` if plain, else a new one.
-
-    The id is echoed on the response and stamped on every log line of the request.
-    Registered before authentication, so a refused token is logged with it too.
-    """
-
-    @app.before_request
-    def assign_request_id() -> None:
-        given = request.headers.get(REQUEST_ID_HEADER, "")
-        rid = given if REQUEST_ID_PATTERN.match(given) else uuid.uuid4().hex
-        g.request_id = rid
-        g.request_id_token = logs.request_id.set(rid)
-
-    @app.after_request
-    def echo_request_id(response: Response) -> Response:
-        rid = g.get("request_id")
-        if rid:
-            response.headers[REQUEST_ID_HEADER] = rid
-        return response
-
-    @app.teardown_request
-    def forget_request_id(_: BaseException | None) -> None:
-        token = g.pop("request_id_token", None)
-        if token is not None:
-            logs.request_id.reset(token)
-
-
-def register_request_timing(app: Flask, runtime: Runtime) -> None:
-    """Time every answered request by method, route (never the raw path) and status."""
-
-    @app.before_request
-    def start_timer() -> None:
-        g.request_started = time.perf_counter()
-
-    @app.after_request
-    def observe(response: Response) -> Response:
-        started = g.get("request_started")
-        if started is not None:
-            rule = request.url_rule
-            method = request.method if request.method in HTTP_METHODS else "OTHER"
-            runtime.metrics.observe_request(
-                method,
-                rule.rule if rule is not None else "unmatched",
-                response.status_code,
-                time.perf_counter() - started,
-            )
-        return response
 
 
 def configure_logging(app: Flask) -> None:

@@ -22,10 +22,13 @@ class MemoryInbound:
 
     def __init__(self, window: timedelta, clock: Clock = system_clock) -> None:
         self._lock = threading.Lock()
+        # A copy of a message that is still being handled waits here for its outcome.
+        self._finished = threading.Condition(self._lock)
         self._window = window
         self._clock = clock
         self._results: OrderedDict[str, tuple[datetime, object]] = OrderedDict()
-        self._in_flight: dict[str, threading.Event] = {}
+        self._in_flight: set[str] = set()
+        self._waiting = 0
 
     def once(
         self,
@@ -35,16 +38,15 @@ class MemoryInbound:
         decode: Callable[[str], R],
     ) -> tuple[R, bool]:
         """Keep outcomes as they are: in this process there is nothing to encode."""
-        while True:
-            with self._lock:
-                self._forget_expired()
-                if message_id in self._results:
-                    return self._results[message_id][1], False  # type: ignore[return-value]
-                running = self._in_flight.get(message_id)
-                if running is None:
-                    done = self._in_flight[message_id] = threading.Event()
-                    break
-            running.wait()
+        with self._lock:
+            self._forget_expired()
+            while message_id in self._in_flight:
+                self._waiting += 1
+                self._finished.wait()
+                self._waiting -= 1
+            if message_id in self._results:
+                return self._results[message_id][1], False  # type: ignore[return-value]
+            self._in_flight.add(message_id)
         try:
             result = compute()
             with self._lock:
@@ -52,8 +54,9 @@ class MemoryInbound:
         finally:
             # On failure nothing is remembered: the provider may retry the message.
             with self._lock:
-                del self._in_flight[message_id]
-            done.set()
+                self._in_flight.discard(message_id)
+                if self._waiting:
+                    self._finished.notify_all()
         return result, True
 
     def _forget_expired(self) -> None:

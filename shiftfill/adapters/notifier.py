@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
+import random
 import time
-import uuid
 
 from shiftfill.phones import mask
 
@@ -38,4 +38,6 @@ class LogNotifier:
             time.sleep(self._latency)
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%s to %s: %s", channel, mask(to), text)
-        return f"log-{uuid.uuid4().hex}"
+        # Not uuid4: its system call per text let a request's thread lose its turn on
+        # the interpreter lock to the send threads (docs/performance.md).
+        return f"log-{random.getrandbits(128):032x}"

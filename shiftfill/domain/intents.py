@@ -17,6 +17,7 @@ import enum
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 
 class Intent(enum.StrEnum):
@@ -84,6 +85,8 @@ _TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)*'?|[^\w\s]", re.UNICODE)
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": "'"})
 
 
+# Replies repeat ("yes", "no", "YES 4821"): each text is read once, not on every reply.
+@lru_cache(maxsize=4096)
 def parse_reply(text: str) -> ParsedReply:
     """Read the intent and any offer code from a caregiver's reply."""
     cleaned = _normalise(text)

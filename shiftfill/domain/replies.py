@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
+from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
 from shiftfill.domain.model import Organization, Shift
@@ -200,13 +202,13 @@ def describe(shift: Shift, org: Organization, language: str = DEFAULT_LANGUAGE) 
     return (
         phrasebook(language)
         .texts["shift"]
-        .format(role=shift.role_required, **_period(shift, org, phrasebook(language)))
+        .format(role=shift.role_required, **_period(shift, org, language))
     )
 
 
 def period(shift: Shift, org: Organization) -> str:
     """A shift's local day and hours: ``Sun Nov 29, 1:00 AM - 1:00 PM CST``."""
-    return "{date}, {start} - {end} {zone}".format(**_period(shift, org, ENGLISH))
+    return "{date}, {start} - {end} {zone}".format(**_period(shift, org, "en"))
 
 
 def local_time(at: datetime, time_zone: str, *, seconds: bool = False) -> str:
@@ -216,9 +218,19 @@ def local_time(at: datetime, time_zone: str, *, seconds: bool = False) -> str:
     return f"{_date(local, ENGLISH)}, {clock} {local.tzname()}"
 
 
-def _period(shift: Shift, org: Organization, book: Phrasebook) -> dict[str, str | None]:
-    zone = ZoneInfo(org.time_zone)
-    start, end = shift.start_time.astimezone(zone), shift.end_time.astimezone(zone)
+def _period(shift: Shift, org: Organization, language: str) -> Mapping[str, str | None]:
+    return _local_period(shift.start_time, shift.end_time, org.time_zone, language)
+
+
+@lru_cache(maxsize=4096)
+def _local_period(
+    start_time: datetime, end_time: datetime, time_zone: str, language: str
+) -> Mapping[str, str | None]:
+    """The parts of a shift's local day and hours, kept for the next text of the same shift:
+    a fanout writes the same words to every caregiver who reads that language."""
+    book = phrasebook(language)
+    zone = ZoneInfo(time_zone)
+    start, end = start_time.astimezone(zone), end_time.astimezone(zone)
     start_text = _clock(start, book)
     if start.tzname() != end.tzname():
         start_text += f" {start.tzname()}"
@@ -228,7 +240,8 @@ def _period(shift: Shift, org: Organization, book: Phrasebook) -> dict[str, str 
         end_text = f"{_date(end, book)} {end_text}"
     elif days_apart:
         end_text = f"{book.weekdays[end.weekday()]} {end_text}"
-    return {"date": _date(start, book), "start": start_text, "end": end_text, "zone": end.tzname()}
+    parts = {"date": _date(start, book), "start": start_text, "end": end_text, "zone": end.tzname()}
+    return MappingProxyType(parts)
 
 
 def _code(shift: Shift) -> str:

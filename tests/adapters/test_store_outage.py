@@ -74,7 +74,7 @@ def test_start_up_work_is_retried_on_a_thread_from_start_until_the_store_answers
 
     startup = StartupWork()
     startup.add("loading the seed file sample.json", seed, DOWN)
-    before = threading.active_count()
+    before = set(threading.enumerate())
     try:
         startup.start()
         assert done.wait(5)
@@ -83,10 +83,11 @@ def test_start_up_work_is_retried_on_a_thread_from_start_until_the_store_answers
     assert len(tries) == 5
     assert startup.pending == []
     assert len(warnings(caplog)) == 1
+    # Only the threads started here: other tests' threads may end meanwhile.
     deadline = time.monotonic() + 5
-    while threading.active_count() > before and time.monotonic() < deadline:
+    while set(threading.enumerate()) - before and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert threading.active_count() == before
+    assert set(threading.enumerate()) - before == set()
 
 
 def test_start_up_work_that_fails_for_another_reason_is_logged_and_no_longer_holds_requests(

@@ -1,0 +1,129 @@
+"""What every request gets before any view runs: an id, its log context, a timer, a safe body.
+
+One WSGI middleware around the Flask app, and one ``after_request`` hook for the
+timing (the route is known only inside Flask). A reply from the provider is the
+busiest request shiftfill answers, so this work is done once, on the WSGI
+environ, and not in several Flask hooks (docs/performance.md, "The reply path").
+"""
+
+from __future__ import annotations
+
+import contextvars
+import random
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import BadRequest, HTTPException
+
+from shiftfill.adapters import logs
+
+REQUEST_ID_HEADER = "X-Request-ID"
+# A client's request id is used as given only when it is short and plain.
+REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+# When the request being served started, for the timing hook.
+_started: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "shiftfill_request_started", default=None
+)
+
+Observe = Callable[[str, str, int, float], None]
+StartResponse = Callable[..., Any]
+WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+def new_request_id() -> str:
+    """32 hex digits, like a UUID4's, without a system call per request.
+
+    An id only tells requests apart in logs; it guards nothing. ``random`` is
+    seeded again in each forked worker, so workers do not repeat each other.
+    """
+    return f"{random.getrandbits(128):032x}"
+
+
+def request_id_for(given: str) -> str:
+    """The client's ``X-Request-ID`` if it is short and plain, else a new id."""
+    return given if given and REQUEST_ID_PATTERN.match(given) else new_request_id()
+
+
+class ReadableInput:
+    """``wsgi.input`` whose read errors are the client's: a 400, never a 500 and a traceback.
+
+    gunicorn raises its own parse errors from a chunked body's read (a chunk size
+    that is not hex, a chunk without its CRLF), in the middle of whatever view
+    reads the body; werkzeug turns only ``OSError`` and ``ValueError`` into a 400.
+    """
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def read(self, *args: Any) -> bytes:
+        return self._guarded(self._stream.read, *args)
+
+    def readline(self, *args: Any) -> bytes:
+        return self._guarded(self._stream.readline, *args)
+
+    def readlines(self, *args: Any) -> list[bytes]:
+        return self._guarded(self._stream.readlines, *args)
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.readline, b"")
+
+    @staticmethod
+    def _guarded(read: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return read(*args)
+        except HTTPException:
+            raise
+        except Exception as exc:
+            raise BadRequest(
+                "The request body could not be read: a malformed chunk or a broken connection."
+            ) from exc
+
+
+class RequestScope:
+    """The WSGI side: the id (echoed on the response, stamped on every log line of the
+    request), the start of its timer, and the body read through ``ReadableInput``."""
+
+    def __init__(self, app: WsgiApp) -> None:
+        self._app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        started = _started.set(time.perf_counter())
+        rid = request_id_for(environ.get("HTTP_X_REQUEST_ID", ""))
+        body = environ.get("wsgi.input")
+        if body is not None:
+            environ["wsgi.input"] = ReadableInput(body)
+
+        def start_with_id(status: str, headers: list[tuple[str, str]], *exc_info: Any) -> Any:
+            headers.append((REQUEST_ID_HEADER, rid))
+            return start_response(status, headers, *exc_info)
+
+        token = logs.request_id.set(rid)
+        try:
+            return self._app(environ, start_with_id)
+        finally:
+            logs.request_id.reset(token)
+            _started.reset(started)
+
+
+def init_app(app: Flask, observe: Observe) -> None:
+    """Wrap ``app`` in ``RequestScope``, and time every answered request with ``observe``
+    by method, route (never the raw path) and status."""
+    app.wsgi_app = RequestScope(app.wsgi_app)  # type: ignore[method-assign]
+
+    @app.after_request
+    def time_request(response: Response) -> Response:
+        started = _started.get()
+        if started is not None:
+            rule = request.url_rule
+            method = request.method
+            observe(
+                method if method in HTTP_METHODS else "OTHER",
+                rule.rule if rule is not None else "unmatched",
+                response.status_code,
+                time.perf_counter() - started,
+            )
+        return response
