@@ -86,6 +86,20 @@ def test_a_missing_or_unsafe_request_id_is_replaced_by_a_new_one(client: FlaskCl
         assert echoed != unsafe and re.fullmatch(r"[0-9a-f]{32}", echoed)
 
 
+def test_every_answer_carries_its_request_id_and_the_id_ends_with_the_request(
+    client: FlaskClient, json_lines: io.StringIO
+) -> None:
+    for path in ("/no-such-route", "/shifts/unknown"):
+        response = client.get(path, headers={"X-Request-ID": "dash-7"})
+        assert response.status_code == 404
+        assert response.headers["X-Request-ID"] == "dash-7"
+    unknown = client.get("/no-such-route")
+    assert re.fullmatch(r"[0-9a-f]{32}", unknown.headers["X-Request-ID"])
+    logging.getLogger("shiftfill.test").warning("between requests")
+    [line] = [line for line in parsed(json_lines) if line["message"] == "between requests"]
+    assert "request_id" not in line
+
+
 def test_every_business_event_of_a_fill_is_one_json_line(
     client: FlaskClient, runtime: Runtime, roster: Any, json_lines: io.StringIO
 ) -> None:

@@ -593,6 +593,39 @@ def test_a_failed_message_is_not_remembered(store: Store) -> None:
     assert once(store, "SM1", lambda: 7) == (7, True)
 
 
+def test_a_copy_waiting_on_a_delivery_that_fails_then_handles_the_message_itself(
+    store: Store,
+) -> None:
+    started, release = threading.Event(), threading.Event()
+    outcomes: dict[str, object] = {}
+
+    def failing() -> int:
+        started.set()
+        release.wait(5)
+        raise RuntimeError("provider glitch")
+
+    def first() -> None:
+        try:
+            once(store, "SM9", failing)
+        except RuntimeError as exc:
+            outcomes["first"] = exc
+
+    def copy() -> None:
+        outcomes["copy"] = once(store, "SM9", lambda: 9)
+
+    threads = [threading.Thread(target=first), threading.Thread(target=copy)]
+    threads[0].start()
+    assert started.wait(5)
+    threads[1].start()
+    time.sleep(0.05)
+    assert "copy" not in outcomes, "the copy waited for the first delivery"
+    release.set()
+    for thread in threads:
+        thread.join(5)
+    assert isinstance(outcomes["first"], RuntimeError)
+    assert outcomes["copy"] == (9, True)
+
+
 def test_a_message_id_is_forgotten_after_the_dedupe_window(make_store: MakeStore) -> None:
     store = make_store(clock=system_clock, dedupe_window=timedelta(milliseconds=300))
     assert once(store, "SM1", lambda: 1) == (1, True)
