@@ -22,7 +22,7 @@ from shiftfill.adapters import logs
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # A client's request id is used as given only when it is short and plain.
-REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # When the request being served started, for the timing hook.
 _started: contextvars.ContextVar[float | None] = contextvars.ContextVar(
@@ -45,7 +45,7 @@ def new_request_id() -> str:
 
 def request_id_for(given: str) -> str:
     """The client's ``X-Request-ID`` if it is short and plain, else a new id."""
-    return given if given and REQUEST_ID_PATTERN.match(given) else new_request_id()
+    return given if given and REQUEST_ID_PATTERN.fullmatch(given) else new_request_id()
 
 
 class ReadableInput:

@@ -166,14 +166,18 @@ class PrometheusMetrics:
 
     def observe_request(self, method: str, endpoint: str, status: int, seconds: float) -> None:
         """Time one answered request."""
-        # The series of each route is looked up once: a few microseconds off every request.
+        self._record(lambda: self._request_series_of(method, endpoint, status).observe(seconds))
+
+    def _request_series_of(self, method: str, endpoint: str, status: int) -> Any:
+        """The series of one method, route and status, looked up once: a few microseconds off
+        every request. Called inside ``_record``: a new series opens a file, which may fail."""
         key = (method, endpoint, status)
         series = self._request_series.get(key)
         if series is None:
             series = self._request_series.setdefault(
                 key, self._requests.labels(method=method, endpoint=endpoint, status=str(status))
             )
-        self._record(lambda: series.observe(seconds))
+        return series
 
     def exposition(self) -> tuple[bytes, str]:
         """The text a scrape answers, and its content type.

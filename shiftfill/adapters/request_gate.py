@@ -16,8 +16,9 @@ delivering replies), and the next one is then accepted and parsed behind the
 send path unless it arrives within that moment. The wait is bounded by
 ``MAX_WAIT_SECONDS``, so sending never stops: a process that is never without a
 request still takes a step of sending five times a second (up to 320 texts a
-second, more than a provider's sender takes). At twenty steps a second, replies
-under a flood were answered about 5% slower (docs/performance.md).
+second). At twenty steps a second, replies under a flood were answered about 5%
+slower (docs/performance.md). Under a rate cap a step is one text, and waits no
+longer than the cap's interval: a capped process sends at its rate either way.
 """
 
 from __future__ import annotations
@@ -67,12 +68,14 @@ class RequestGate:
             if not self._serving:
                 self._quiet.notify_all()
 
-    def wait_turn(self) -> None:
-        """Return once no request has been served for ``grace``, or after the longest wait."""
+    def wait_turn(self, longest: float | None = None) -> None:
+        """Return once no request has been served for ``grace``, or after the longest wait
+        (``max_wait``, or ``longest`` if shorter)."""
         if not self._serving and self._clock() - self._last_left >= self._grace:
             return  # the common case when idle, without taking the lock
+        max_wait = self._max_wait if longest is None else min(self._max_wait, longest)
         with self._quiet:
-            deadline = self._clock() + self._max_wait
+            deadline = self._clock() + max_wait
             while True:
                 now = self._clock()
                 if now >= deadline:

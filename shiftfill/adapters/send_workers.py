@@ -45,6 +45,11 @@ class RateLimiter:
         self._next = clock()
         self._lock = threading.Lock()
 
+    @property
+    def interval(self) -> float:
+        """Seconds between two sends."""
+        return self._interval
+
     def acquire(self) -> None:
         """Block until this caller may send."""
         with self._lock:
@@ -56,13 +61,14 @@ class RateLimiter:
 
 
 class Turns(Protocol):
-    """What the send path yields to: ``wait_turn()`` returns when it may do a step."""
+    """What the send path yields to: ``wait_turn()`` returns when it may do a step, after
+    ``longest`` seconds at most when given."""
 
-    def wait_turn(self) -> None: ...
+    def wait_turn(self, longest: float | None = None) -> None: ...
 
 
 class _Always:
-    def wait_turn(self) -> None:
+    def wait_turn(self, longest: float | None = None) -> None:
         return
 
 
@@ -236,8 +242,10 @@ class SendWorkers(Generic[Claimed, Result]):
         if not taken:
             return 0
         # After the take, which may have waited for work that a request being served
-        # just queued: the ids wait taken, unclaimed, until the request is answered.
-        self._turns.wait_turn()
+        # just queued: the ids wait taken, unclaimed, until the request is answered. Under
+        # a rate cap a step is one send, so it waits no longer than the cap's interval: a
+        # process that always serves a request still sends at its rate.
+        self._turns.wait_turn(self._limiter.interval if self._limiter else None)
         if self._stopping.is_set():
             self._requeue(taken)
             return 0

@@ -85,10 +85,22 @@ _TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)*'?|[^\w\s]", re.UNICODE)
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": "'"})
 
 
-# Replies repeat ("yes", "no", "YES 4821"): each text is read once, not on every reply.
-@lru_cache(maxsize=4096)
+# Replies repeat ("yes", "no", "YES 4821"): a short text is read once, not on every reply.
+# Only short ones are kept, so the cache holds at most 4,096 x 64 characters.
+CACHED_REPLY_CHARS = 64
+
+
 def parse_reply(text: str) -> ParsedReply:
     """Read the intent and any offer code from a caregiver's reply."""
+    return _parse_short(text) if len(text) <= CACHED_REPLY_CHARS else _parse(text)
+
+
+@lru_cache(maxsize=4096)
+def _parse_short(text: str) -> ParsedReply:
+    return _parse(text)
+
+
+def _parse(text: str) -> ParsedReply:
     cleaned = _normalise(text)
     bare = cleaned.strip(" .!?,;:-¡¿")
     if bare in OPT_OUT_WORDS:

@@ -106,6 +106,19 @@ def test_a_directory_that_cannot_be_made_again_skips_metrics_with_one_warning(
     assert "metrics are recorded again" in caplog.text
 
 
+def test_a_route_first_answered_after_the_directory_is_lost_fails_no_request(
+    directory: Path,
+) -> None:
+    client = multiprocess_client(directory)
+    assert client.get("/health").status_code == 200
+    shutil.rmtree(directory)
+    directory.write_text("a file where the directory was")
+    # Routes and statuses not timed before: their series are new, and opening one fails.
+    assert client.get("/shifts/none").status_code == 404
+    assert client.post("/shifts", json={}).status_code == 422
+    assert client.get("/organizations").status_code == 200
+
+
 def test_a_file_removed_while_a_scrape_reads_it_answers_the_gauges(
     directory: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

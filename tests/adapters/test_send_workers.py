@@ -329,3 +329,20 @@ def test_a_process_that_always_serves_a_request_still_sends_in_small_steps() -> 
         sender.shutdown(timeout=5)
     assert sum(batches) == 300
     assert max(batches) <= TAKE_BATCH
+
+
+def test_under_a_rate_cap_a_process_that_always_serves_a_request_sends_at_its_rate() -> None:
+    gate = RequestGate(max_wait=10)
+    outbox = outbox_with([f"n{i}" for i in range(10)])
+    sender = SendWorkers(
+        outbox, claim_all, lambda item: None, lambda outcomes: None,
+        workers=4, rate_per_second=20, turns=gate,
+    )  # fmt: skip
+    gate.enter()
+    sender.start()
+    try:
+        # 10 texts at 20 a second take about half a second; a step per longest wait, 100 s.
+        assert sender.wait_idle(5)
+    finally:
+        gate.leave()
+        sender.shutdown(timeout=5)

@@ -14,6 +14,7 @@ import pytest
 import redis
 from flask.testing import FlaskClient
 from freezegun.api import FrozenDateTimeFactory
+from werkzeug.test import EnvironBuilder
 
 from bench.harness import RedisServer
 from config import SAMPLE_SEED
@@ -98,6 +99,19 @@ def test_every_answer_carries_its_request_id_and_the_id_ends_with_the_request(
     logging.getLogger("shiftfill.test").warning("between requests")
     [line] = [line for line in parsed(json_lines) if line["message"] == "between requests"]
     assert "request_id" not in line
+
+
+def test_a_request_id_with_a_line_break_is_replaced_where_a_server_lets_it_through(
+    client: FlaskClient,
+) -> None:
+    # Flask's test client refuses such a header; a WSGI server may not.
+    environ = EnvironBuilder(path="/health").get_environ()
+    environ["HTTP_X_REQUEST_ID"] = "dash-7\n"
+    answered: list[list[tuple[str, str]]] = []
+    body = client.application(environ, lambda status, headers, *_: answered.append(headers))
+    b"".join(body)
+    [echoed] = [value for name, value in answered[0] if name == "X-Request-ID"]
+    assert re.fullmatch(r"[0-9a-f]{32}", echoed)
 
 
 def test_every_business_event_of_a_fill_is_one_json_line(
