@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from shiftfill.adapters.memory_store import MemoryOutbox
@@ -308,6 +309,18 @@ def test_nothing_is_sent_while_a_request_is_served_and_all_is_sent_after() -> No
     assert sorted(sent) == ["a", "b", "c"]
 
 
+@contextmanager
+def always_serving(gate: RequestGate, sender: SendWorkers[Item, Item]) -> Iterator[None]:
+    """``sender`` running in a process that serves a request all along."""
+    gate.enter()
+    sender.start()
+    try:
+        yield
+    finally:
+        gate.leave()
+        sender.shutdown(timeout=5)
+
+
 def test_a_process_that_always_serves_a_request_still_sends_in_small_steps() -> None:
     gate = RequestGate(max_wait=0.05)
     batches: list[int] = []
@@ -320,13 +333,8 @@ def test_a_process_that_always_serves_a_request_still_sends_in_small_steps() -> 
     sender = SendWorkers(
         outbox, prepare, lambda item: None, lambda outcomes: None, workers=500, turns=gate
     )
-    gate.enter()
-    sender.start()
-    try:
+    with always_serving(gate, sender):
         assert sender.wait_idle(10)
-    finally:
-        gate.leave()
-        sender.shutdown(timeout=5)
     assert sum(batches) == 300
     assert max(batches) <= TAKE_BATCH
 
@@ -338,11 +346,6 @@ def test_under_a_rate_cap_a_process_that_always_serves_a_request_sends_at_its_ra
         outbox, claim_all, lambda item: None, lambda outcomes: None,
         workers=4, rate_per_second=20, turns=gate,
     )  # fmt: skip
-    gate.enter()
-    sender.start()
-    try:
+    with always_serving(gate, sender):
         # 10 texts at 20 a second take about half a second; a step per longest wait, 100 s.
         assert sender.wait_idle(5)
-    finally:
-        gate.leave()
-        sender.shutdown(timeout=5)
