@@ -4,7 +4,7 @@ Counters and histograms are written by whichever process saw the event. Under
 gunicorn, ``PROMETHEUS_MULTIPROC_DIR`` (chosen by ``config/gunicorn.conf.py``
 before the workers fork, and handed here from the config) makes prometheus_client
 keep them in files that every worker writes its own of, and a scrape, whichever
-worker answers it, adds them all up. The two gauges are not kept at all: they
+worker answers it, adds them all up. The store's gauges are not kept at all: they
 are read from the store at scrape time, so they are right whichever process
 answers and whatever process changed them (so no gauge lives in the files, and a
 worker that exits leaves nothing to mark dead).
@@ -34,7 +34,7 @@ from prometheus_client.registry import Collector
 from shiftfill.adapters import metrics_files
 from shiftfill.adapters.metrics_files import MetricsFiles
 from shiftfill.domain.model import ShiftStatus
-from shiftfill.services.ports import Store
+from shiftfill.services.ports import Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,9 @@ def _write_directly(write: Callable[[], None]) -> None:
 
 
 class StoreGauges(Collector):
-    """``shiftfill_send_queue_depth`` and ``shiftfill_open_shifts``, read from the store."""
+    """``shiftfill_send_queue_depth`` and ``shiftfill_open_shifts``, read from the store, and
+    ``shiftfill_store_up``: 0 when the store did not answer the scrape, which then still
+    answers with every count (an outage is when an operator reads them most)."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
@@ -61,20 +63,30 @@ class StoreGauges(Collector):
         yield from self._families()
 
     def collect(self) -> Iterator[Metric]:
-        depth, open_shifts = self._families()
-        depth.add_metric([], self._store.outbox.depth())
-        yield depth
-        open_shifts.add_metric([], len(self._store.shifts.all(status=ShiftStatus.OPEN)))
-        yield open_shifts
+        depth, open_shifts, up = self._families()
+        try:
+            queued = self._store.outbox.depth()
+            still_open = len(self._store.shifts.all(status=ShiftStatus.OPEN))
+        except StoreUnavailable:
+            up.add_metric([], 0)
+            yield up
+            return
+        depth.add_metric([], queued)
+        open_shifts.add_metric([], still_open)
+        up.add_metric([], 1)
+        yield from (depth, open_shifts, up)
 
     @staticmethod
-    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
+    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily]:
         return (
             GaugeMetricFamily(
                 "shiftfill_send_queue_depth", "Notifications waiting to be sent or being sent."
             ),
             GaugeMetricFamily(
                 "shiftfill_open_shifts", "Shifts that are open (not filled, not cancelled)."
+            ),
+            GaugeMetricFamily(
+                "shiftfill_store_up", "1 if the store answered this scrape, 0 if it did not."
             ),
         )
 

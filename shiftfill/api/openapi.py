@@ -59,6 +59,10 @@ OPENAPI_SETTINGS = {
 }
 
 
+# Operations that answer while the store is down: a scrape then says so (``shiftfill_store_up``).
+ANSWERS_WITHOUT_STORE = frozenset({"getMetrics"})
+
+
 class SharedErrors(BasePlugin):
     """Document, on each operation, the errors of the layers in front of its view.
 
@@ -66,7 +70,8 @@ class SharedErrors(BasePlugin):
     - 403 where it accepts the provider's signature (``auth.check_signature``);
     - 400 and 413 where it takes a body: unreadable JSON, a wrong content type, a
       repeated webhook parameter; a body over the cap (``limits``, ``MAX_CONTENT_LENGTH``);
-    - 503 everywhere: every view reads or writes the store (``StoreUnavailable``).
+    - 503 wherever the view reads or writes the store (``StoreUnavailable``): everywhere
+      but ``ANSWERS_WITHOUT_STORE``.
     """
 
     def operation_helper(
@@ -92,7 +97,8 @@ def shared_errors(operation: dict[str, Any]) -> list[int]:
         statuses.append(403)
     if "requestBody" in operation:
         statuses += [400, 413]
-    statuses.append(503)
+    if operation.get("operationId") not in ANSWERS_WITHOUT_STORE:
+        statuses.append(503)
     return statuses
 
 

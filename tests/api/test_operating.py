@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 from freezegun.api import FrozenDateTimeFactory
 from werkzeug.test import EnvironBuilder
 
-from bench.harness import RedisServer
+from bench.harness import RedisServer, free_port
 from config import SAMPLE_SEED
 from shiftfill.adapters import logs
 from shiftfill.adapters.memory_store import MemoryStore
@@ -308,6 +308,36 @@ def test_health_is_503_with_the_error_body_when_the_store_is_unreachable() -> No
     assert response.status_code == 503
     assert response.json["error"]["code"] == "store_unavailable"
     assert "connection refused" in response.json["error"]["message"]
+
+
+def test_metrics_answer_with_the_counts_while_redis_is_down() -> None:
+    """An outage is when an operator reads the metrics most: no 503, the store marked down."""
+    env = {
+        "SHIFTFILL_STORE_URL": f"redis://127.0.0.1:{free_port()}/0",  # nothing listens
+        "SHIFTFILL_SEED_FILE": SAMPLE_SEED,  # waits for the store
+    }
+    client = build_app(env).test_client()
+    assert client.get("/health").status_code == 503
+    assert client.get("/caregivers").status_code == 503
+    scrape = client.get("/metrics")
+    assert scrape.status_code == 200
+    assert metric(scrape.text, "shiftfill_store_up") == 0
+    assert "shiftfill_open_shifts " not in scrape.text
+    timed = metric(
+        scrape.text,
+        "shiftfill_http_request_duration_seconds_count",
+        method="GET",
+        endpoint="/health",
+        status="503",
+    )
+    assert timed == 1
+
+
+def test_metrics_mark_a_store_that_answers_as_up(client: FlaskClient) -> None:
+    add_shift(client, id="sh_1")
+    scrape = client.get("/metrics").text
+    assert metric(scrape, "shiftfill_store_up") == 1
+    assert metric(scrape, "shiftfill_open_shifts") == 1
 
 
 def test_a_redis_out_of_memory_answers_503_and_changes_nothing(redis_server: RedisServer) -> None:
