@@ -4,10 +4,8 @@ with the ``standardwebhooks`` library, as an agency's system would."""
 from __future__ import annotations
 
 import dataclasses
-import http.server
 import json
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -15,7 +13,6 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from standardwebhooks.webhooks import Webhook as Verifier
 
 from shiftfill.adapters.webhook_sender import HttpWebhookSender
 from shiftfill.adapters.webhook_workers import WebhookWorkers
@@ -24,6 +21,7 @@ from shiftfill.bootstrap import Runtime
 from shiftfill.domain.webhooks import Delivery, Webhook
 from shiftfill.services import fanout, webhooks
 from tests.conftest import RN_PHONES, add_roster, add_shift, build_app, reply
+from tests.webhook_receiver import Receiver
 
 PRIVATE = {
     "SHIFTFILL_WEBHOOK_ALLOW_PRIVATE": "1",
@@ -35,51 +33,6 @@ PRIVATE = {
 @pytest.fixture
 def settings_env() -> dict[str, str]:
     return dict(PRIVATE)
-
-
-class Receiver:
-    """An HTTP server on a loopback port; ``answers`` lists the status of each request in turn
-    (the last one repeats); ``hang`` makes it wait before answering."""
-
-    def __init__(self, answers: list[int] | None = None, hang: float = 0.0) -> None:
-        self.answers = answers or [200]
-        self.hang = hang
-        self.requests: list[tuple[str, dict[str, str], bytes]] = []
-        receiver = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.requests.append((self.path, dict(self.headers), body))
-                if receiver.hang:
-                    time.sleep(receiver.hang)
-                index = min(len(receiver.requests), len(receiver.answers)) - 1
-                status = receiver.answers[index]
-                self.send_response(status)
-                if 300 <= status < 400:
-                    self.send_header("Location", "/elsewhere")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
-
-    def verified(self, secret: str) -> list[dict[str, Any]]:
-        """Every request's body, each checked with the Standard Webhooks library."""
-        return [Verifier(secret).verify(body, headers) for _, headers, body in self.requests]
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
@@ -229,7 +182,7 @@ def test_every_event_arrives_signed_with_the_shift_as_get_shows_it(
 
     listed = until(all_delivered)
     assert all(d["attempts"] == 1 for d in listed)
-    ids = [headers["webhook-id"] for _, headers, _ in receiver.requests]
+    ids = [r.headers["webhook-id"] for r in receiver.requests]
     assert {d["id"] for d in listed} == set(ids)
     assert "unfilled" in [e.type for e in runtime.deps.store.events.for_shift("sh_3")]
 
@@ -246,7 +199,7 @@ def test_only_the_subscribed_events_of_the_organization_are_sent(
     client.post("/shifts/sh_1/cancel")
     until(lambda: receiver.requests)
     time.sleep(0.3)
-    assert [json.loads(body)["type"] for _, _, body in receiver.requests] == ["shift.cancelled"]
+    assert [json.loads(r.body)["type"] for r in receiver.requests] == ["shift.cancelled"]
     assert other.requests == []
 
 
@@ -263,7 +216,7 @@ def test_a_refused_delivery_is_retried_with_the_same_id_until_it_is_delivered(
     (delivery,) = until(lambda: [d for d in deliveries(client, hook) if d["status"] == "delivered"])
     assert delivery["attempts"] == 3
     assert delivery["last_status_code"] == 200
-    assert len({headers["webhook-id"] for _, headers, _ in receiver.requests}) == 1
+    assert len({r.headers["webhook-id"] for r in receiver.requests}) == 1
     assert len(receiver.verified(hook["secret"])) == 3
     assert runtime.metrics  # the Prometheus adapter counted them (checked in /metrics below)
     text = client.get("/metrics").get_data(as_text=True)
@@ -324,7 +277,7 @@ def test_a_redirect_is_not_followed(
     client.post("/shifts/sh_1/fanout")
     (delivery,) = until(lambda: [d for d in deliveries(client, hook) if d["status"] == "failed"])
     assert delivery["last_status_code"] == 302
-    assert {path for path, _, _ in receiver.requests} == {"/hooks"}
+    assert {r.path for r in receiver.requests} == {"/hooks"}
 
 
 def test_a_hanging_receiver_times_out_and_holds_up_no_other_endpoint(

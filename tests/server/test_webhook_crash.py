@@ -8,7 +8,6 @@ message, with the same ``webhook-id``, signed as the Standard Webhooks library c
 
 from __future__ import annotations
 
-import http.server
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,6 +19,7 @@ from standardwebhooks.webhooks import Webhook as Verifier
 
 from bench.harness import RedisServer, Server
 from tests.conftest import shift_body, unique_prefix
+from tests.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.server
 
@@ -28,44 +28,15 @@ pytestmark = pytest.mark.server
 RETRIES = "3,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5"
 
 
-class Receiver:
-    """An agency's endpoint on a loopback port: 500 until ``healthy`` is set, then 200."""
-
-    def __init__(self) -> None:
-        self.healthy = threading.Event()
-        # Each request: its headers, its body, and the status it was answered.
-        self.requests: list[tuple[dict[str, str], bytes, int]] = []
-        receiver = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                status = 200 if receiver.healthy.is_set() else 500
-                receiver.requests.append((dict(self.headers), body, status))
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+@pytest.fixture
+def healthy() -> threading.Event:
+    """The agency's endpoint answers 500 until this is set, then 200."""
+    return threading.Event()
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    made = Receiver()
+def receiver(healthy: threading.Event) -> Iterator[Receiver]:
+    made = Receiver(lambda: 200 if healthy.is_set() else 500)
     yield made
     made.close()
 
@@ -96,7 +67,7 @@ def alive(pid: int) -> bool:
 
 
 def test_kill_9_of_every_process_leaves_a_pending_delivery_that_a_new_server_sends(
-    redis_server: RedisServer, receiver: Receiver
+    redis_server: RedisServer, receiver: Receiver, healthy: threading.Event
 ) -> None:
     env = {
         "SHIFTFILL_STORE_URL": redis_server.url,
@@ -131,12 +102,12 @@ def test_kill_9_of_every_process_leaves_a_pending_delivery_that_a_new_server_sen
     # SIGKILL is delivered at once, but a worker takes a moment to finish dying.
     gone = wait_for(lambda: not any(alive(pid) for pid in pids) or None, 5)
     assert gone, "every shiftfill process is gone"
-    assert [status for _, _, status in receiver.requests] == [500]
+    assert [r.status for r in receiver.requests] == [500]
 
-    receiver.healthy.set()
+    healthy.set()
     second = Server(**env)
     try:
-        assert wait_for(lambda: any(s == 200 for _, _, s in receiver.requests), 20), (
+        assert wait_for(lambda: any(r.status == 200 for r in receiver.requests), 20), (
             "the new server delivered the pending message"
         )
         listed = wait_for(
@@ -151,10 +122,10 @@ def test_kill_9_of_every_process_leaves_a_pending_delivery_that_a_new_server_sen
         second.stop()
 
     assert [d["id"] for d in listed] == [delivery["id"]]
-    ids = {headers["webhook-id"] for headers, _, _ in receiver.requests}
+    ids = {r.headers["webhook-id"] for r in receiver.requests}
     assert ids == {delivery["id"]}, "every attempt carries the same webhook-id"
     verifier = Verifier(hook["secret"])
-    payloads = [verifier.verify(body, headers) for headers, body, _ in receiver.requests]
+    payloads = [verifier.verify(r.body, r.headers) for r in receiver.requests]
     assert all(p == payloads[0] for p in payloads), "every attempt sends the same message"
     assert payloads[0]["type"] == "shift.cancelled"
     assert payloads[0]["data"]["shift"]["id"] == "sh_1"
