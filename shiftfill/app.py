@@ -9,12 +9,11 @@ from flask import Flask, request
 from config import Config, ConfigError, config_from_env
 from shiftfill import api, board, request_scope, seed
 from shiftfill.adapters import logs
+from shiftfill.api.blueprint import answers_without_store
 from shiftfill.bootstrap import Runtime, bootstrap, describe_config
 from shiftfill.seed import SeedError
 
 log = logging.getLogger(__name__)
-
-METRICS_ENDPOINT = "metrics.metrics"
 
 
 def create_app(config: Config | None = None, runtime: Runtime | None = None) -> Flask:
@@ -50,14 +49,13 @@ def start_before_requests(app: Flask, runtime: Runtime) -> None:
     server, and keeps app creation itself free of threads. Start-up work the
     store did not answer for (the seed file) runs first, so no request sees a
     store without it; while the store is down, that is a 503 like any other.
-    A scrape of ``/metrics`` reads no record and answers anyway.
+    A view marked ``without_store`` (``/metrics``) reads no record and answers anyway.
     """
 
     @app.before_request
     def start_runtime() -> None:
         runtime.start()
-        # A scrape answers while the store is down, seed or not (docs/operating.md, Metrics).
-        if request.endpoint != METRICS_ENDPOINT:
+        if not answers_without_store(app.view_functions.get(request.endpoint or "")):
             runtime.startup.run()
 
 

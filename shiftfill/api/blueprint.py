@@ -72,8 +72,28 @@ class NoQuery(ma.Schema):
     """The query string of a list without filters: every parameter in it is unknown."""
 
 
+# The mark of an operation that answers while the store is down, because it reads no
+# record: the store's start-up work does not hold it, and its document lists no 503.
+WITHOUT_STORE = "x-answers-without-store"
+
+
+def answers_without_store(view: Callable[..., Any] | None) -> bool:
+    """Whether ``view`` was marked with ``Blueprint.without_store``."""
+    return bool(getattr(view, "answers_without_store", False))
+
+
 class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = Parser()
+
+    def without_store(self) -> Callable[[F], F]:
+        """Mark a view that answers while the store is down (see ``WITHOUT_STORE``)."""
+        document = self.doc(**{WITHOUT_STORE: True})
+
+        def decorator(func: F) -> F:
+            func.answers_without_store = True  # type: ignore[attr-defined]
+            return document(func)
+
+        return decorator
 
     @staticmethod
     def doc(**kwargs: Any) -> Callable[[F], F]:

@@ -14,7 +14,7 @@ from typing import Any
 import marshmallow as ma
 from apispec import BasePlugin
 
-from shiftfill.api.blueprint import Api
+from shiftfill.api.blueprint import WITHOUT_STORE, Api
 from shiftfill.api.fields import Role
 
 BEARER = "bearerAuth"
@@ -59,10 +59,6 @@ OPENAPI_SETTINGS = {
 }
 
 
-# Operations that answer while the store is down: a scrape then says so (``shiftfill_store_up``).
-ANSWERS_WITHOUT_STORE = frozenset({"getMetrics"})
-
-
 class SharedErrors(BasePlugin):
     """Document, on each operation, the errors of the layers in front of its view.
 
@@ -71,7 +67,7 @@ class SharedErrors(BasePlugin):
     - 400 and 413 where it takes a body: unreadable JSON, a wrong content type, a
       repeated webhook parameter; a body over the cap (``limits``, ``MAX_CONTENT_LENGTH``);
     - 503 wherever the view reads or writes the store (``StoreUnavailable``): everywhere
-      but ``ANSWERS_WITHOUT_STORE``.
+      but on an operation marked ``WITHOUT_STORE``.
     """
 
     def operation_helper(
@@ -97,7 +93,7 @@ def shared_errors(operation: dict[str, Any]) -> list[int]:
         statuses.append(403)
     if "requestBody" in operation:
         statuses += [400, 413]
-    if operation.get("operationId") not in ANSWERS_WITHOUT_STORE:
+    if not operation.get(WITHOUT_STORE):
         statuses.append(503)
     return statuses
 

@@ -10,6 +10,7 @@ blp = Blueprint("metrics", __name__, description="Prometheus metrics")
 
 
 @blp.get("/metrics")
+@blp.without_store()
 @blp.doc(
     operationId="getMetrics",
     responses={
@@ -20,6 +21,9 @@ blp = Blueprint("metrics", __name__, description="Prometheus metrics")
     },
 )
 def metrics() -> Response:
-    """Expose fanouts, notifications, replies, fills, request timings and the store's gauges."""
+    """Expose fanouts, notifications, replies, fills, request timings and the store's gauges.
+
+    While the store is down it still answers, with every count and ``shiftfill_store_up 0``.
+    """
     body, content_type = current_app.extensions["shiftfill"].metrics.exposition()
     return Response(body, content_type=content_type)
