@@ -118,8 +118,9 @@ def init_app(app: Flask, observe: Observe) -> None:
     def time_request(response: Response) -> Response:
         started = _started.get()
         if started is not None:
-            rule = request.url_rule
-            method = request.method
+            req = request._get_current_object()  # type: ignore[attr-defined]
+            rule = req.url_rule
+            method = req.method
             observe(
                 method if method in HTTP_METHODS else "OTHER",
                 rule.rule if rule is not None else "unmatched",

@@ -44,6 +44,18 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # (and counting resumes) within this many seconds, at the cost of a few stats.
 CHECK_SECONDS = 5.0
 
+# This process's id, read once and again in a forked child: prometheus_client asks
+# for the identifier on every write, and ``os.getpid`` is a system call each time.
+_pid = os.getpid()
+
+
+def _forked() -> None:
+    global _pid
+    _pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=_forked)
+
 
 class MetricsFiles:
     """This process's multiprocess files in ``directory``: written safely, renewed when lost.
@@ -67,7 +79,7 @@ class MetricsFiles:
 
     def identifier(self) -> str:
         """Names this process's files; prometheus_client calls it on every write."""
-        return f"{os.getpid()}-{self._generation}"
+        return f"{_pid}-{self._generation}"
 
     def record(self, write: Callable[[], None]) -> None:
         """Run one metric update; a failure is logged once and skipped, never raised."""

@@ -49,6 +49,8 @@ class RequestGate:
         self._serving = 0
         self._last_left = -grace
         self._quiet = threading.Condition(threading.Lock())
+        # Threads in ``wait_turn``: a request that ends wakes them only when there are some.
+        self._waiting = 0
 
     @property
     def serving(self) -> int:
@@ -65,7 +67,7 @@ class RequestGate:
         with self._quiet:
             self._serving -= 1
             self._last_left = self._clock()
-            if not self._serving:
+            if not self._serving and self._waiting:
                 self._quiet.notify_all()
 
     def wait_turn(self, longest: float | None = None) -> None:
@@ -76,14 +78,18 @@ class RequestGate:
         max_wait = self._max_wait if longest is None else min(self._max_wait, longest)
         with self._quiet:
             deadline = self._clock() + max_wait
-            while True:
-                now = self._clock()
-                if now >= deadline:
-                    return
-                if self._serving:
-                    self._quiet.wait(deadline - now)
-                    continue
-                quiet_for = now - self._last_left
-                if quiet_for >= self._grace:
-                    return
-                self._quiet.wait(min(self._grace - quiet_for, deadline - now))
+            self._waiting += 1
+            try:
+                while True:
+                    now = self._clock()
+                    if now >= deadline:
+                        return
+                    if self._serving:
+                        self._quiet.wait(deadline - now)
+                        continue
+                    quiet_for = now - self._last_left
+                    if quiet_for >= self._grace:
+                        return
+                    self._quiet.wait(min(self._grace - quiet_for, deadline - now))
+            finally:
+                self._waiting -= 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from shiftfill.api import auth, limits
+from shiftfill.api import auth
 from shiftfill.api.blueprint import Api
 from shiftfill.api.caregivers.views import blp as caregivers_blp
 from shiftfill.api.clients.views import blp as clients_blp
@@ -41,6 +41,5 @@ def init_app(app: Flask) -> Api:
     # A plain Flask blueprint: the page is not an operation of the API it shows.
     app.register_blueprint(docs_blp)
     register_error_handlers(app)
-    limits.init_app(app)
     auth.init_app(app)
     return api

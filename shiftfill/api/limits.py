@@ -2,43 +2,42 @@
 
 The ops API keeps the app-wide cap (``SHIFTFILL_MAX_BODY_BYTES``, 1 MiB by default:
 a batch of 1,000 caregivers); the provider's callbacks are a few hundred bytes, so
-they get ``SHIFTFILL_MAX_WEBHOOK_BODY_BYTES`` (16 KiB by default) instead.
+they get ``SHIFTFILL_MAX_WEBHOOK_BODY_BYTES`` (16 KiB by default) instead. The
+checks run in ``auth``'s hook, before the signature check reads the body.
 """
 
 from __future__ import annotations
 
-from flask import Flask, request
+from collections.abc import Mapping
+from typing import Any
 
-from shiftfill.api.auth import is_provider_request
+from flask import Request
+
 from shiftfill.api.blueprint import reject
 
 WEBHOOK_MAX_BODY_BYTES = 16 * 1024
 
 
-def init_app(app: Flask) -> None:
-    """Cap provider webhooks' bodies and refuse repeated parameters, before any check reads them.
+def webhook_body_limit(config: Mapping[str, Any]) -> int:
+    """The most bytes a provider webhook's body may have under ``config``."""
+    limit = int(config.get("SHIFTFILL_MAX_WEBHOOK_BODY_BYTES", WEBHOOK_MAX_BODY_BYTES))
+    if config.get("MAX_CONTENT_LENGTH"):
+        limit = min(limit, int(config["MAX_CONTENT_LENGTH"]))
+    return limit
 
-    Registered before the signature check, which is the first to read the form.
-    """
-    limit = int(app.config.get("SHIFTFILL_MAX_WEBHOOK_BODY_BYTES", WEBHOOK_MAX_BODY_BYTES))
-    if app.config.get("MAX_CONTENT_LENGTH"):
-        limit = min(limit, int(app.config["MAX_CONTENT_LENGTH"]))
 
-    @app.before_request
-    def limit_provider_requests() -> None:
-        endpoint = request.endpoint
-        if endpoint is None or not is_provider_request(endpoint):
-            return
-        # Also bounds a chunked body, which has no Content-Length to check.
-        request.max_content_length = limit
-        if request.content_length is not None and request.content_length > limit:
-            reject(413, f"A provider webhook's body is limited to {limit} bytes.")
-        # The signature covers every value, but a view reads one value per name:
-        # "Body=HELP&Body=YES" must not be read as HELP where it was signed as both.
-        repeated = sorted(name for name, values in request.form.lists() if len(values) > 1)
-        if repeated:
-            reject(
-                400,
-                f"Parameter {repeated[0]!r} is sent more than once.",
-                errors={"form": {name: ["Sent more than once."] for name in repeated}},
-            )
+def check_webhook_body(req: Request, limit: int) -> None:
+    """Stop a provider webhook whose body is over ``limit`` (413) or repeats a parameter (400)."""
+    # Also bounds a chunked body, which has no Content-Length to check.
+    req.max_content_length = limit
+    if req.content_length is not None and req.content_length > limit:
+        reject(413, f"A provider webhook's body is limited to {limit} bytes.")
+    # The signature covers every value, but a view reads one value per name:
+    # "Body=HELP&Body=YES" must not be read as HELP where it was signed as both.
+    repeated = sorted(name for name, values in req.form.lists() if len(values) > 1)
+    if repeated:
+        reject(
+            400,
+            f"Parameter {repeated[0]!r} is sent more than once.",
+            errors={"form": {name: ["Sent more than once."] for name in repeated}},
+        )

@@ -179,3 +179,20 @@ def test_a_previous_run_s_files_are_removed_from_a_given_directory(tmp_path: Pat
     (tmp_path / "notes.txt").write_text("kept")
     metrics_files.empty(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_a_forked_process_writes_to_files_of_its_own(tmp_path: Path) -> None:
+    files = metrics_files.MetricsFiles(str(tmp_path))
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child: say which files it would write, and nothing else
+        try:
+            os.write(write, files.identifier().encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    said = os.read(read, 100).decode()
+    os.close(read)
+    os.waitpid(child, 0)
+    assert said == f"{child}-0"
+    assert files.identifier() == f"{os.getpid()}-0"
