@@ -287,3 +287,37 @@ def _decode(payload: bytes, headers: Any) -> Any:
     if "json" in (headers.get("Content-Type") or ""):
         return json.loads(payload)
     return payload.decode("utf-8", "replace")
+
+
+class RoundTrips:
+    """Counts the round trips redis-py makes while entered: a command, or a whole pipeline.
+
+    ``of(call)`` is how many ``call`` made. Only for a process that counts nothing
+    else meanwhile: the count is of every connection in the process.
+    """
+
+    def __init__(self) -> None:
+        self._sent = 0
+
+    def __enter__(self) -> RoundTrips:
+        from redis.connection import Connection
+
+        self._original = Connection.send_packed_command
+        original = self._original
+
+        def counting(connection: Any, command: Any, check_health: bool = True) -> None:
+            self._sent += 1
+            original(connection, command, check_health)
+
+        Connection.send_packed_command = counting  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        from redis.connection import Connection
+
+        Connection.send_packed_command = self._original  # type: ignore[method-assign]
+
+    def of(self, call: Any) -> int:
+        self._sent = 0
+        call()
+        return self._sent

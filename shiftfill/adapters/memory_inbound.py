@@ -8,9 +8,12 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TypeVar
 
+from shiftfill.domain.model import Caregiver, Shift
 from shiftfill.services.dependencies import Clock, system_clock
 
 R = TypeVar("R")
+# The caregiver who sent a message, and the shifts offered to them.
+Sender = tuple[Caregiver, list[Shift]]
 
 
 class MemoryInbound:
@@ -20,11 +23,17 @@ class MemoryInbound:
     only the ones that expired.
     """
 
-    def __init__(self, window: timedelta, clock: Clock = system_clock) -> None:
+    def __init__(
+        self,
+        window: timedelta,
+        senders: Callable[[str], Sender | None],
+        clock: Clock = system_clock,
+    ) -> None:
         self._lock = threading.Lock()
         # A copy of a message that is still being handled waits here for its outcome.
         self._finished = threading.Condition(self._lock)
         self._window = window
+        self._senders = senders
         self._clock = clock
         self._results: OrderedDict[str, tuple[datetime, object]] = OrderedDict()
         self._in_flight: set[str] = set()
@@ -33,10 +42,11 @@ class MemoryInbound:
     def once(
         self,
         message_id: str,
-        compute: Callable[[], R],
+        sender: str,
+        compute: Callable[[Caregiver, list[Shift]], R],
         encode: Callable[[R], str],
         decode: Callable[[str], R],
-    ) -> tuple[R, bool]:
+    ) -> tuple[R, bool] | None:
         """Keep outcomes as they are: in this process there is nothing to encode."""
         with self._lock:
             self._forget_expired()
@@ -48,11 +58,14 @@ class MemoryInbound:
                 return self._results[message_id][1], False  # type: ignore[return-value]
             self._in_flight.add(message_id)
         try:
-            result = compute()
+            found = self._senders(sender)
+            if found is None:
+                return None
+            result = compute(*found)
             with self._lock:
                 self._results[message_id] = (self._clock(), result)
         finally:
-            # On failure nothing is remembered: the provider may retry the message.
+            # On failure, or from a number no caregiver has, nothing is remembered.
             with self._lock:
                 self._in_flight.discard(message_id)
                 if self._waiting:

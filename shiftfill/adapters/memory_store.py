@@ -525,7 +525,7 @@ class MemoryStore:
             code_source,
             self.clients,
         )
-        self.inbound = MemoryInbound(dedupe_window, clock)
+        self.inbound = MemoryInbound(dedupe_window, self.shifts.offers_by_phone, clock)
         self._seeded_lock = threading.Lock()
         self._seeded_at: datetime | None = None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -57,19 +57,23 @@ def handle_inbound(deps: Dependencies, message: InboundMessage) -> InboundResult
 
     Nothing is remembered of a sender who is no caregiver.
     """
-    found = _sender(deps, message.sender)
-    if found is None:
-        return _unknown_sender(deps, message.sender, message.channel)
-    caregiver, offers = found
-    if message.message_id:
-        result, _ = deps.store.inbound.once(
+    if not message.message_id:
+        found = _sender(deps, message.sender)
+        if found is None:
+            return _unknown_sender(deps, message.sender, message.channel)
+        return _handle(deps, *found, message)
+    for phone in _phones(deps, message.sender):
+        # The lease on the message id and the sender's offers are read together.
+        answered = deps.store.inbound.once(
             message.message_id,
-            lambda: _handle(deps, caregiver, offers, message),
+            phone,
+            lambda caregiver, offers: _handle(deps, caregiver, offers, message),
             encode=_encode,
             decode=_decode,
         )
-        return result
-    return _handle(deps, caregiver, offers, message)
+        if answered is not None:
+            return answered[0]
+    return _unknown_sender(deps, message.sender, message.channel)
 
 
 def _encode(result: InboundResult) -> str:
@@ -196,15 +200,27 @@ def _unknown_sender(deps: Dependencies, sender: str, channel: Channel) -> Inboun
 
 def _sender(deps: Dependencies, raw: str) -> tuple[Caregiver, list[Shift]] | None:
     """The caregiver who sent a message and their recent offers, or ``None``."""
-    # Providers send E.164 already: a direct hit skips the (slow) full parse.
-    found = deps.store.shifts.offers_by_phone(raw.strip())
-    if found is not None:
-        return found
+    for phone in _phones(deps, raw):
+        found = deps.store.shifts.offers_by_phone(phone)
+        if found is not None:
+            return found
+    return None
+
+
+def _phones(deps: Dependencies, raw: str) -> Iterator[str]:
+    """The numbers a sender may be stored under: as sent, then in E.164 if that differs.
+
+    Providers send E.164 already: the first try is a direct hit, without the (slow)
+    full parse, which runs only when it missed.
+    """
+    sent = raw.strip()
+    yield sent
     try:
         phone = phones.normalise(raw, deps.settings.phone_region)
     except phones.InvalidPhoneNumber:
-        return None
-    return deps.store.shifts.offers_by_phone(phone)
+        return
+    if phone != sent:
+        yield phone
 
 
 def _find_target(

@@ -286,16 +286,20 @@ class InboundLog(Protocol):
     def once(
         self,
         message_id: str,
-        compute: Callable[[], R],
+        sender: str,
+        compute: Callable[[Caregiver, list[Shift]], R],
         encode: Callable[[R], str],
         decode: Callable[[str], R],
-    ) -> tuple[R, bool]:
+    ) -> tuple[R, bool] | None:
         """Return the outcome for ``message_id`` and whether this call computed it.
 
-        The first delivery computes it; a concurrent duplicate, in any process,
-        waits for it instead of computing again. When ``compute`` raises, nothing
-        is kept. ``encode`` and ``decode`` turn the outcome into text and back,
-        for a store that keeps it outside the process.
+        The first delivery takes a lease on the id and reads the caregiver with
+        the number ``sender`` and their offers (as ``ShiftRepository.offers_by_phone``),
+        in one round trip where a store has them, then computes the outcome from
+        them. A concurrent duplicate, in any process, waits for it instead of
+        computing again. ``None`` when no caregiver has that number: nothing is
+        kept, as when ``compute`` raises. ``encode`` and ``decode`` turn the
+        outcome into text and back, for a store that keeps it outside the process.
         """
 
 

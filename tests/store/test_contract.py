@@ -562,11 +562,50 @@ def test_every_queued_notification_is_taken_exactly_once(store: Store) -> None:
 # --- inbound message ids ---
 
 
-def once(store: Store, message_id: str, compute: Callable[[], int]) -> tuple[int, bool]:
-    return store.inbound.once(message_id, compute, encode=str, decode=int)
+SENDER = caregiver(1)
 
 
-def test_concurrent_deliveries_of_one_message_id_are_handled_once(store: Store) -> None:
+def once(
+    store: Store, message_id: str, compute: Callable[[], int], sender: str = SENDER.phone
+) -> tuple[int, bool] | None:
+    """Handle a message from ``sender``, whose outcome is what ``compute`` answers."""
+    return store.inbound.once(message_id, sender, lambda *_: compute(), encode=str, decode=int)
+
+
+@pytest.fixture
+def sender(store: Store) -> Caregiver:
+    """The caregiver the messages of these tests come from."""
+    store.caregivers.add_many([SENDER])
+    return SENDER
+
+
+def test_a_message_is_handled_with_its_sender_and_their_offers(store: Store) -> None:
+    store.caregivers.add_many([caregiver(1), caregiver(2)])
+    fanned_out(store, "sh_1", ["cg_1"])
+    fanned_out(store, "sh_2", ["cg_2"])
+    seen: list[tuple[str, list[str]]] = []
+
+    def compute(caregiver: Caregiver, offers: list[Shift]) -> int:
+        seen.append((caregiver.id, [s.id for s in offers]))
+        return 1
+
+    assert store.inbound.once("SM1", SENDER.phone, compute, encode=str, decode=int) == (1, True)
+    assert seen == [("cg_1", ["sh_1"])]
+
+
+def test_a_message_from_a_number_no_caregiver_has_is_not_remembered(store: Store) -> None:
+    computed: list[int] = []
+    assert once(store, "SM1", lambda: computed.append(1) or 1) is None
+    assert computed == []
+    # Had the id been kept, the caregiver's own message with it would get that outcome.
+    store.caregivers.add_many([SENDER])
+    assert once(store, "SM1", lambda: 2) == (2, True)
+    assert once(store, "SM1", lambda: 3) == (2, False)
+
+
+def test_concurrent_deliveries_of_one_message_id_are_handled_once(
+    store: Store, sender: Caregiver
+) -> None:
     computed: list[int] = []
     lock = threading.Lock()
 
@@ -584,7 +623,7 @@ def test_concurrent_deliveries_of_one_message_id_are_handled_once(store: Store) 
     assert sum(1 for r in results if r[1]) == 1
 
 
-def test_a_failed_message_is_not_remembered(store: Store) -> None:
+def test_a_failed_message_is_not_remembered(store: Store, sender: Caregiver) -> None:
     def boom() -> int:
         raise RuntimeError("provider glitch")
 
@@ -594,7 +633,7 @@ def test_a_failed_message_is_not_remembered(store: Store) -> None:
 
 
 def test_a_copy_waiting_on_a_delivery_that_fails_then_handles_the_message_itself(
-    store: Store,
+    store: Store, sender: Caregiver
 ) -> None:
     started, release = threading.Event(), threading.Event()
     outcomes: dict[str, object] = {}
@@ -628,6 +667,7 @@ def test_a_copy_waiting_on_a_delivery_that_fails_then_handles_the_message_itself
 
 def test_a_message_id_is_forgotten_after_the_dedupe_window(make_store: MakeStore) -> None:
     store = make_store(clock=system_clock, dedupe_window=timedelta(milliseconds=300))
+    store.caregivers.add_many([SENDER])
     assert once(store, "SM1", lambda: 1) == (1, True)
     assert once(store, "SM1", lambda: 2) == (1, False)
     time.sleep(0.4)

@@ -11,6 +11,8 @@ import redis
 
 from shiftfill.adapters.redis_store.base import translating_errors
 from shiftfill.adapters.redis_store.keys import Keys
+from shiftfill.adapters.redis_store.shifts import RedisShifts
+from shiftfill.domain.model import Caregiver, Shift
 from shiftfill.services.ports import StoreUnavailable
 
 T = TypeVar("T")
@@ -26,31 +28,37 @@ PENDING = b"\x00pending"
 class RedisInbound:
     """Each provider message id's outcome, kept for the dedupe window by Redis's own expiry."""
 
-    def __init__(self, client: redis.Redis, keys: Keys, window: timedelta) -> None:
+    def __init__(
+        self, client: redis.Redis, keys: Keys, window: timedelta, shifts: RedisShifts
+    ) -> None:
         self._r = client
         self._k = keys
         self._window_ms = max(1, int(window.total_seconds() * 1000))
+        self._shifts = shifts
 
     def once(
         self,
         message_id: str,
-        compute: Callable[[], R],
+        sender: str,
+        compute: Callable[[Caregiver, list[Shift]], R],
         encode: Callable[[R], str],
         decode: Callable[[str], R],
-    ) -> tuple[R, bool]:
-        key = self._k.inbound(message_id)
+    ) -> tuple[R, bool] | None:
+        lease = (self._k.inbound(message_id), INBOUND_LEASE_SECONDS, PENDING)
         deadline = time.monotonic() + INBOUND_LEASE_SECONDS
         while True:
-            # The lease and, for a duplicate, the first delivery's outcome: one round trip.
-            held = self._r.set(key, PENDING, nx=True, ex=INBOUND_LEASE_SECONDS, get=True)
+            # The lease, a duplicate's first outcome, the sender and their offers: one round trip.
+            held, found = self._shifts.reply_read(sender, lease)
             if held is None:
+                if found is None:
+                    return None  # no caregiver has the number: the lease is let go already
                 try:
-                    result = compute()
+                    result = compute(*found)
                 except BaseException:
                     # Nothing is remembered: the provider may retry the message.
-                    self._r.delete(key)
+                    self._r.delete(lease[0])
                     raise
-                self._r.set(key, encode(result), px=self._window_ms)
+                self._r.set(lease[0], encode(result), px=self._window_ms)
                 return result, True
             if held != PENDING:
                 return decode(held.decode()), False

@@ -55,18 +55,29 @@ return offers_of(ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6])
 """
 )
 # A reply's reads, in one round trip: the caregiver with this phone and their
-# offers. KEYS: the phone index. ARGV: the phone, the caregiver key prefix, then the
-# prefixes of ``_OFFERS_OF``. Returns nothing for an unknown phone, else the
-# caregiver and then the shifts.
+# offers, and, for a provider message, the lease on its id first. KEYS: the phone
+# index, then the message id's key when the lease is taken. ARGV: the phone, the
+# caregiver key prefix, the prefixes of ``_OFFERS_OF``, then the lease's seconds and
+# its mark. Returns {0, what the key holds} when the id is leased or answered
+# already (nothing else is read); nothing for a phone no caregiver has (a lease
+# just taken is let go: nothing is kept of such a message); else {1, the
+# caregiver, then the shifts}.
 REPLY_READ = (
     _OFFERS_OF
     + """
+if KEYS[2] then
+  local held = redis.call('SET', KEYS[2], ARGV[8], 'NX', 'EX', ARGV[7], 'GET')
+  if held then return {0, held} end
+end
 local id = redis.call('HGET', KEYS[1], ARGV[1])
-if not id then return false end
-local caregiver = redis.call('GET', ARGV[2] .. id)
-if not caregiver then return false end
+local caregiver = id and redis.call('GET', ARGV[2] .. id)
+if not caregiver then
+  if KEYS[2] then redis.call('DEL', KEYS[2]) end
+  return {}
+end
 local offers = offers_of(id, cjson.decode(caregiver)['role'], ARGV[3], ARGV[4], ARGV[5], ARGV[6])
 table.insert(offers, 1, caregiver)
+table.insert(offers, 1, 1)
 return offers
 """
 )

@@ -300,14 +300,30 @@ class RedisShifts:
         return indexes.offered_to(caregiver.id, self.loaded(raws))
 
     def offers_by_phone(self, phone: str) -> tuple[Caregiver, list[Shift]] | None:
+        return self.reply_read(phone)[1]
+
+    def reply_read(
+        self, phone: str, lease: tuple[str, int, bytes] | None = None
+    ) -> tuple[bytes | None, tuple[Caregiver, list[Shift]] | None]:
+        """The caregiver with ``phone`` and their offers; with ``lease`` (a key, its seconds,
+        its mark), the lease on that key is taken first, in the same round trip.
+
+        Returns what the key held when it was taken already (and nothing else is
+        read), else ``None`` and the caregiver with their offers, or ``None`` for a
+        phone no caregiver has (the lease let go again). See ``REPLY_READ``.
+        """
         caregivers = self._related.caregivers
-        answer = self._reply_read(
-            keys=[caregivers.phones], args=[phone, caregivers.key(""), *self._offer_prefixes()]
-        )
+        keys, args = [caregivers.phones], [phone, caregivers.key(""), *self._offer_prefixes()]
+        if lease is not None:
+            keys.append(lease[0])
+            args += lease[1:]
+        answer = self._reply_read(keys=keys, args=args)
         if not answer:
-            return None
-        caregiver = codec.load_caregiver(answer[0])
-        return caregiver, indexes.offered_to(caregiver.id, self.loaded(answer[1:]))
+            return None, None
+        if answer[0] == 0:
+            return answer[1], None
+        caregiver = codec.load_caregiver(answer[1])
+        return None, (caregiver, indexes.offered_to(caregiver.id, self.loaded(answer[2:])))
 
     def due_phone_rounds(self, now: datetime) -> list[str]:
         at = score_of(now)

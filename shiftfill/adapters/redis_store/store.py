@@ -79,7 +79,7 @@ class RedisStore:
         self.shifts = RedisShifts(self.client, self.keys, steps, related, code_source)
         self.webhooks = RedisWebhooks(self.client, self.keys, self.shifts.loaded)
         self._outgoing = self.client.register_script(OUTGOING)
-        self.inbound = RedisInbound(self.client, self.keys, dedupe_window)
+        self.inbound = RedisInbound(self.client, self.keys, dedupe_window, self.shifts)
 
     @_translating
     def outgoing(self, notification_ids: Sequence[str]) -> list[Outgoing]:
