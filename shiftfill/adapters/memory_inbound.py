@@ -48,9 +48,14 @@ class MemoryInbound:
         decode: Callable[[str], R],
     ) -> tuple[R, bool] | None:
         """Keep outcomes as they are: in this process there is nothing to encode."""
+        found = self._senders(sender)
+        if found is None:
+            return None
+        waited = False
         with self._lock:
             self._forget_expired()
             while message_id in self._in_flight:
+                waited = True
                 self._waiting += 1
                 self._finished.wait()
                 self._waiting -= 1
@@ -58,14 +63,16 @@ class MemoryInbound:
                 return self._results[message_id][1], False  # type: ignore[return-value]
             self._in_flight.add(message_id)
         try:
-            found = self._senders(sender)
-            if found is None:
-                return None
+            if waited:
+                # The delivery waited on failed, perhaps after changing the offers: read again.
+                found = self._senders(sender)
+                if found is None:
+                    return None
             result = compute(*found)
             with self._lock:
                 self._results[message_id] = (self._clock(), result)
         finally:
-            # On failure, or from a number no caregiver has, nothing is remembered.
+            # On failure nothing is remembered: the provider may retry the message.
             with self._lock:
                 self._in_flight.discard(message_id)
                 if self._waiting:

@@ -293,13 +293,14 @@ class InboundLog(Protocol):
     ) -> tuple[R, bool] | None:
         """Return the outcome for ``message_id`` and whether this call computed it.
 
-        The first delivery takes a lease on the id and reads the caregiver with
-        the number ``sender`` and their offers (as ``ShiftRepository.offers_by_phone``),
-        in one round trip where a store has them, then computes the outcome from
-        them. A concurrent duplicate, in any process, waits for it instead of
-        computing again. ``None`` when no caregiver has that number: nothing is
-        kept, as when ``compute`` raises. ``encode`` and ``decode`` turn the
-        outcome into text and back, for a store that keeps it outside the process.
+        Reads the caregiver with the number ``sender`` and their offers (as
+        ``ShiftRepository.offers_by_phone``) and, when the id is new, takes a lease
+        on it, in one round trip where a store has them; then computes the outcome
+        from them. A concurrent duplicate, in any process, waits for it instead of
+        computing again. ``None`` when no caregiver has that number, whatever is
+        remembered of the id: nothing is read or kept of it, as nothing is kept when
+        ``compute`` raises. ``encode`` and ``decode`` turn the outcome into text and
+        back, for a store that keeps it outside the process.
         """
 
 

@@ -603,6 +603,15 @@ def test_a_message_from_a_number_no_caregiver_has_is_not_remembered(store: Store
     assert once(store, "SM1", lambda: 3) == (2, False)
 
 
+def test_a_remembered_id_does_not_answer_a_number_no_caregiver_has(
+    store: Store, sender: Caregiver
+) -> None:
+    assert once(store, "SM1", lambda: 1) == (1, True)
+    # The caregiver's outcome is theirs: another number re-using the id does not read it.
+    assert once(store, "SM1", lambda: 2, sender="+15550000000") is None
+    assert once(store, "SM1", lambda: 3) == (1, False)
+
+
 def test_concurrent_deliveries_of_one_message_id_are_handled_once(
     store: Store, sender: Caregiver
 ) -> None:

@@ -47,19 +47,21 @@ class RedisInbound:
         lease = (self._k.inbound(message_id), INBOUND_LEASE_SECONDS, PENDING)
         deadline = time.monotonic() + INBOUND_LEASE_SECONDS
         while True:
-            # The lease, a duplicate's first outcome, the sender and their offers: one round trip.
-            held, found = self._shifts.reply_read(sender, lease)
-            if held is None:
-                if found is None:
-                    return None  # no caregiver has the number: the lease is let go already
+            # The sender and their offers, and the lease or a duplicate's first outcome:
+            # one round trip.
+            answer = self._shifts.reply_read(sender, lease)
+            if not answer:
+                return None  # no caregiver has the number: no lease was taken
+            if answer[0] == 1:
                 try:
-                    result = compute(*found)
+                    result = compute(*self._shifts.sender_in(answer))
                 except BaseException:
                     # Nothing is remembered: the provider may retry the message.
                     self._r.delete(lease[0])
                     raise
                 self._r.set(lease[0], encode(result), px=self._window_ms)
                 return result, True
+            held = answer[1]
             if held != PENDING:
                 return decode(held.decode()), False
             if time.monotonic() > deadline:

@@ -55,27 +55,26 @@ return offers_of(ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6])
 """
 )
 # A reply's reads, in one round trip: the caregiver with this phone and their
-# offers, and, for a provider message, the lease on its id first. KEYS: the phone
-# index, then the message id's key when the lease is taken. ARGV: the phone, the
-# caregiver key prefix, the prefixes of ``_OFFERS_OF``, then the lease's seconds and
-# its mark. Returns {0, what the key holds} when the id is leased or answered
-# already (nothing else is read); nothing for a phone no caregiver has (a lease
-# just taken is let go: nothing is kept of such a message); else {1, the
-# caregiver, then the shifts}.
+# offers, and, for a provider message, the lease on its id. KEYS: the phone index,
+# then the message id's key when the lease is taken. ARGV: the phone, the caregiver
+# key prefix, the prefixes of ``_OFFERS_OF``, then the lease's seconds and its mark.
+# Returns nothing for a phone no caregiver has (nothing is kept of such a message,
+# and a remembered id does not answer it); {0, what the key holds} when the id is
+# leased or answered already; else {1, the caregiver, then the shifts}. The lease
+# is the script's last command, so a script that fails takes none.
 REPLY_READ = (
     _OFFERS_OF
     + """
-if KEYS[2] then
-  local held = redis.call('SET', KEYS[2], ARGV[8], 'NX', 'EX', ARGV[7], 'GET')
-  if held then return {0, held} end
-end
 local id = redis.call('HGET', KEYS[1], ARGV[1])
 local caregiver = id and redis.call('GET', ARGV[2] .. id)
-if not caregiver then
-  if KEYS[2] then redis.call('DEL', KEYS[2]) end
-  return {}
+if not caregiver then return {} end
+local role = cjson.decode(caregiver)['role']
+if KEYS[2] then
+  local held = redis.call('GET', KEYS[2])
+  if held then return {0, held} end
 end
-local offers = offers_of(id, cjson.decode(caregiver)['role'], ARGV[3], ARGV[4], ARGV[5], ARGV[6])
+local offers = offers_of(id, role, ARGV[3], ARGV[4], ARGV[5], ARGV[6])
+if KEYS[2] then redis.call('SET', KEYS[2], ARGV[8], 'EX', ARGV[7]) end
 table.insert(offers, 1, caregiver)
 table.insert(offers, 1, 1)
 return offers

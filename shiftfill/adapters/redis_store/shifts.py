@@ -300,30 +300,26 @@ class RedisShifts:
         return indexes.offered_to(caregiver.id, self.loaded(raws))
 
     def offers_by_phone(self, phone: str) -> tuple[Caregiver, list[Shift]] | None:
-        return self.reply_read(phone)[1]
+        answer = self.reply_read(phone)
+        return self.sender_in(answer) if answer else None
 
-    def reply_read(
-        self, phone: str, lease: tuple[str, int, bytes] | None = None
-    ) -> tuple[bytes | None, tuple[Caregiver, list[Shift]] | None]:
-        """The caregiver with ``phone`` and their offers; with ``lease`` (a key, its seconds,
-        its mark), the lease on that key is taken first, in the same round trip.
-
-        Returns what the key held when it was taken already (and nothing else is
-        read), else ``None`` and the caregiver with their offers, or ``None`` for a
-        phone no caregiver has (the lease let go again). See ``REPLY_READ``.
-        """
+    def reply_read(self, phone: str, lease: tuple[str, int, bytes] | None = None) -> list[Any]:
+        """``REPLY_READ``'s answer for ``phone``; with ``lease`` (a key, its seconds, its mark),
+        the lease on that key is taken in the same round trip. Empty for a phone no
+        caregiver has; ``[0, what the key held]`` when it was taken already; else
+        what ``sender_in`` reads the caregiver and their offers from."""
         caregivers = self._related.caregivers
         keys, args = [caregivers.phones], [phone, caregivers.key(""), *self._offer_prefixes()]
         if lease is not None:
             keys.append(lease[0])
             args += lease[1:]
-        answer = self._reply_read(keys=keys, args=args)
-        if not answer:
-            return None, None
-        if answer[0] == 0:
-            return answer[1], None
+        answer: list[Any] = self._reply_read(keys=keys, args=args)
+        return answer
+
+    def sender_in(self, answer: list[Any]) -> tuple[Caregiver, list[Shift]]:
+        """The caregiver and their offers in a ``reply_read`` answer that found them."""
         caregiver = codec.load_caregiver(answer[1])
-        return None, (caregiver, indexes.offered_to(caregiver.id, self.loaded(answer[2:])))
+        return caregiver, indexes.offered_to(caregiver.id, self.loaded(answer[2:]))
 
     def due_phone_rounds(self, now: datetime) -> list[str]:
         at = score_of(now)
