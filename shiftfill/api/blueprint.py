@@ -14,6 +14,7 @@ from flask import Request, request
 from flask_smorest import abort
 from flask_smorest.utils import deepupdate
 from webargs.flaskparser import FlaskParser, is_json_request
+from werkzeug.datastructures import MultiDict
 
 from shiftfill.api.errors import ErrorSchema, http_error_response
 
@@ -40,6 +41,17 @@ def request_json() -> Any:
         return None
 
 
+def refuse_repeated(params: MultiDict[str, str], status: int, kind: str, location: str) -> None:
+    """Stop the request with ``status`` when it sends a parameter more than once, naming each."""
+    repeated = sorted(name for name, values in params.lists() if len(values) > 1)
+    if repeated:
+        reject(
+            status,
+            f"{kind} {repeated[0]!r} is sent more than once.",
+            errors={location: {name: ["Sent more than once."] for name in repeated}},
+        )
+
+
 class Parser(FlaskParser):
     """Reads JSON bodies only when they say they are JSON: anything else is a 400.
 
@@ -48,13 +60,7 @@ class Parser(FlaskParser):
     """
 
     def load_querystring(self, req: Request, schema: ma.Schema) -> Any:
-        repeated = sorted(name for name, values in req.args.lists() if len(values) > 1)
-        if repeated:
-            reject(
-                422,
-                f"Query parameter {repeated[0]!r} is sent more than once.",
-                errors={"query": {name: ["Sent more than once."] for name in repeated}},
-            )
+        refuse_repeated(req.args, 422, "Query parameter", "query")
         return super().load_querystring(req, schema)
 
     def _raw_load_json(self, req: Request) -> Any:

@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Request
 
-from shiftfill.api.blueprint import reject
+from shiftfill.api.blueprint import refuse_repeated, reject
 
 WEBHOOK_MAX_BODY_BYTES = 16 * 1024
 
@@ -34,10 +34,4 @@ def check_webhook_body(req: Request, limit: int) -> None:
         reject(413, f"A provider webhook's body is limited to {limit} bytes.")
     # The signature covers every value, but a view reads one value per name:
     # "Body=HELP&Body=YES" must not be read as HELP where it was signed as both.
-    repeated = sorted(name for name, values in req.form.lists() if len(values) > 1)
-    if repeated:
-        reject(
-            400,
-            f"Parameter {repeated[0]!r} is sent more than once.",
-            errors={"form": {name: ["Sent more than once."] for name in repeated}},
-        )
+    refuse_repeated(req.form, 400, "Parameter", "form")
