@@ -10,10 +10,9 @@ from typing import TypeVar
 
 from shiftfill.domain.model import Caregiver, Shift
 from shiftfill.services.dependencies import Clock, system_clock
+from shiftfill.services.ports import Sender
 
 R = TypeVar("R")
-# The caregiver who sent a message, and the shifts offered to them.
-Sender = tuple[Caregiver, list[Shift]]
 
 
 class MemoryInbound:

@@ -48,6 +48,7 @@ from shiftfill.services.ports import (
     DuplicateKey,
     Outgoing,
     RecordCounts,
+    Sender,
 )
 
 R = TypeVar("R")
@@ -420,7 +421,7 @@ class MemoryShifts:
             shifts = list(map(self._by_id.__getitem__, shift_ids))
         return indexes.offered_to(caregiver.id, shifts)
 
-    def offers_by_phone(self, phone: str) -> tuple[Caregiver, list[Shift]] | None:
+    def offers_by_phone(self, phone: str) -> Sender | None:
         caregiver = self._caregivers.by_phone(phone)
         return (caregiver, self.offers_for(caregiver)) if caregiver is not None else None
 

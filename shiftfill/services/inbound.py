@@ -16,6 +16,7 @@ from shiftfill.domain.rules import Outcome, ShiftChange
 from shiftfill.services.caregivers import opt_out_caregiver
 from shiftfill.services.dependencies import Dependencies
 from shiftfill.services.organizations import as_stored, organization_of, organizations_of
+from shiftfill.services.ports import Sender
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +199,7 @@ def _unknown_sender(deps: Dependencies, sender: str, channel: Channel) -> Inboun
     return InboundResult(Outcome.UNKNOWN_SENDER, replies.reply_for(Outcome.UNKNOWN_SENDER))
 
 
-def _sender(deps: Dependencies, raw: str) -> tuple[Caregiver, list[Shift]] | None:
+def _sender(deps: Dependencies, raw: str) -> Sender | None:
     """The caregiver who sent a message and their recent offers, or ``None``."""
     for phone in _phones(deps, raw):
         found = deps.store.shifts.offers_by_phone(phone)

@@ -32,6 +32,8 @@ from shiftfill.domain.sending import NotificationChange
 from shiftfill.domain.webhooks import Delivery, Webhook, WebhookMessage
 
 R = TypeVar("R")
+# The caregiver who sent a message, and the shifts recently offered to them.
+Sender = tuple[Caregiver, list[Shift]]
 
 # A shift's decision: the shift as the step read it, and what else the step may read.
 Decide = Callable[[Shift, StepReads], ShiftChange]
@@ -222,7 +224,7 @@ class ShiftRepository(Protocol):
     def offers_for(self, caregiver: Caregiver) -> list[Shift]:
         """List the shifts recently offered to a caregiver, most recent fanout first."""
 
-    def offers_by_phone(self, phone: str) -> tuple[Caregiver, list[Shift]] | None:
+    def offers_by_phone(self, phone: str) -> Sender | None:
         """The caregiver with this E.164 number and ``offers_for`` them, read together.
 
         ``None`` for a number no caregiver has. What a reply reads first, in one

@@ -87,6 +87,20 @@ def test_a_webhook_without_a_signature_is_403(
     assert {n["status"] for n in client.get("/shifts/sh_1/notifications").json} == {"sent"}
 
 
+def test_a_webhook_is_bounded_before_its_signature_is_read(
+    client: FlaskClient, fanned_out: dict[str, Any]
+) -> None:
+    # The signature check reads the whole form: it must meet the webhook's own limits first.
+    oversized = {"From": RN_PHONES[0], "Body": "yes", "Pad": "x" * 17_000}
+    assert client.post("/messages/inbound", data=oversized).status_code == 413
+    repeated = "From=%2B15555550101&Body=HELP&Body=YES"
+    response = client.post(
+        "/messages/inbound", data=repeated, content_type="application/x-www-form-urlencoded"
+    )
+    assert response.status_code == 400
+    assert client.get("/shifts/sh_1").json["status"] == "open"
+
+
 def test_signature_over_the_public_url_passes_behind_a_proxy(
     client: FlaskClient, fanned_out: dict[str, Any]
 ) -> None:

@@ -15,7 +15,6 @@ from shiftfill.adapters.redis_store.shifts import RedisShifts
 from shiftfill.domain.model import Caregiver, Shift
 from shiftfill.services.ports import StoreUnavailable
 
-T = TypeVar("T")
 R = TypeVar("R")
 
 

@@ -25,7 +25,7 @@ from shiftfill.domain import indexes
 from shiftfill.domain.indexes import RECENTLY_CLOSED, IndexDelta, code_digits
 from shiftfill.domain.model import Caregiver, Client, Organization, Shift, ShiftStatus
 from shiftfill.domain.rules import ShiftChange
-from shiftfill.services.ports import Decide, DuplicateKey
+from shiftfill.services.ports import Decide, DuplicateKey, Sender
 
 # Shifts each process keeps parsed, by their stored value; and offered-id lists of
 # fanouts it keeps, which never change.
@@ -299,7 +299,7 @@ class RedisShifts:
         raws = self._offers_of(args=[caregiver.id, caregiver.role, *self._offer_prefixes()])
         return indexes.offered_to(caregiver.id, self.loaded(raws))
 
-    def offers_by_phone(self, phone: str) -> tuple[Caregiver, list[Shift]] | None:
+    def offers_by_phone(self, phone: str) -> Sender | None:
         answer = self.reply_read(phone)
         return self.sender_in(answer) if answer else None
 
@@ -316,7 +316,7 @@ class RedisShifts:
         answer: list[Any] = self._reply_read(keys=keys, args=args)
         return answer
 
-    def sender_in(self, answer: list[Any]) -> tuple[Caregiver, list[Shift]]:
+    def sender_in(self, answer: list[Any]) -> Sender:
         """The caregiver and their offers in a ``reply_read`` answer that found them."""
         caregiver = codec.load_caregiver(answer[1])
         return caregiver, indexes.offered_to(caregiver.id, self.loaded(answer[2:]))
