@@ -211,6 +211,9 @@ class Config:
     SHIFTFILL_WEBHOOK_POLL_SECONDS = Number(
         1, low=0.05, high=60, doc="how often each process looks for webhook deliveries due"
     )
+    SHIFTFILL_WEBHOOK_DELIVERIES_KEPT = Whole(
+        1000, low=1, high=100_000, doc="how many of an endpoint's newest deliveries are kept"
+    )
 
     # --- the provider ---
     TWILIO_ACCOUNT_SID = Text("", doc="Twilio account (AC...)")

@@ -134,6 +134,7 @@ def bootstrap(
             unfilled_after=timedelta(seconds=config.SHIFTFILL_UNFILLED_AFTER_SECONDS),
             webhook_retry_seconds=config.SHIFTFILL_WEBHOOK_RETRY_SECONDS,
             webhook_allow_private=config.SHIFTFILL_WEBHOOK_ALLOW_PRIVATE,
+            webhook_deliveries_kept=config.SHIFTFILL_WEBHOOK_DELIVERIES_KEPT,
         ),
         clock=clock,
         sleep=sleep,

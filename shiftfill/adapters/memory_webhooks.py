@@ -13,6 +13,7 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
+from itertools import islice
 
 from shiftfill.domain.webhooks import Delivery, Webhook, WebhookMessage
 from shiftfill.services.ports import Expand
@@ -105,6 +106,15 @@ class MemoryWebhooks:
             webhook = self._webhooks.get(delivery.webhook_id)
             if disable and webhook is not None:
                 self._webhooks[webhook.id] = replace(webhook, enabled=False)
+
+    def forget_settled(self, webhook_id: str, keep: int) -> int:
+        with self._lock:
+            held = self._deliveries.get(webhook_id, {})
+            older = list(islice(held.values(), max(0, len(held) - keep)))
+            settled = [delivery.id for delivery in older if not delivery.pending]
+            for delivery_id in settled:
+                del held[delivery_id]
+            return len(settled)
 
     def waiting(self) -> int:
         return len(self._outbox)

@@ -39,6 +39,8 @@ class Settings:
     unfilled_after: timedelta = timedelta(seconds=900)
     webhook_retry_seconds: tuple[float, ...] = (5, 300, 1800, 7200, 18000, 36000, 36000)
     webhook_allow_private: bool = False
+    # How many of an endpoint's newest deliveries are kept (docs/webhooks.md, "Delivery").
+    webhook_deliveries_kept: int = 1000
 
 
 @dataclass(frozen=True, slots=True)

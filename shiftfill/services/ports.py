@@ -380,6 +380,13 @@ class WebhookRepository(Protocol):
         ``disable``: the endpoint answered ``410 Gone``; it is disabled in the same step.
         """
 
+    def forget_settled(self, webhook_id: str, keep: int) -> int:
+        """Forget the endpoint's settled deliveries older than its newest ``keep``.
+
+        A pending one older than those stays until it is settled. Returns how many
+        were forgotten.
+        """
+
     def waiting(self) -> int:
         """How many messages wait in the outbox to be dispatched."""
 

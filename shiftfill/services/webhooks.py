@@ -200,7 +200,8 @@ def attempt_delivery(
     """Take one due delivery, post it, and store what came of it; ``None`` when not taken.
 
     Of several processes one takes it; one that dies mid-attempt leaves it due
-    again after ``LEASE`` (at least once).
+    again after ``LEASE`` (at least once). Once it is stored, the endpoint's settled
+    deliveries beyond the newest ``webhook_deliveries_kept`` are forgotten.
     """
     now = deps.clock()
     store = deps.store.webhooks
@@ -219,6 +220,7 @@ def attempt_delivery(
         )
         store.settle(stopped)
         deps.metrics.webhook_delivery(delivery.event, "failed")
+        store.forget_settled(webhook_id, deps.settings.webhook_deliveries_kept)
         return stopped
     attempt = sender.send(webhook, delivery)
     after = webhooks.after_attempt(
@@ -226,6 +228,7 @@ def attempt_delivery(
     )
     store.settle(after, disable=attempt.gone)
     _report(deps, webhook, after, attempt)
+    store.forget_settled(webhook_id, deps.settings.webhook_deliveries_kept)
     return after
 
 

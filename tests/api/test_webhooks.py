@@ -230,6 +230,25 @@ def test_a_refused_delivery_is_retried_with_the_same_id_until_it_is_delivered(
     )
 
 
+@pytest.mark.parametrize("settings_env", [{**PRIVATE, "SHIFTFILL_WEBHOOK_DELIVERIES_KEPT": "2"}])
+def test_an_endpoint_lists_only_its_newest_deliveries_once_the_older_are_settled(
+    client: FlaskClient, workers: WebhookWorkers, receivers: Callable[..., Receiver]
+) -> None:
+    receiver = receivers()
+    hook = register(client, receiver.url, ["shift.fanout_started"])
+    for n in range(1, 5):
+        add_shift(client, id=f"sh_{n}")
+        client.post(f"/shifts/sh_{n}/fanout")
+    until(lambda: len(receiver.requests) == 4)
+    shift_of = {
+        r.headers["webhook-id"]: json.loads(r.body)["data"]["shift"]["id"]
+        for r in receiver.requests
+    }
+    listed = until(lambda: (found := deliveries(client, hook)) and len(found) == 2 and found)
+    assert [shift_of[d["id"]] for d in listed] == ["sh_4", "sh_3"]
+    assert all(d["status"] == "delivered" for d in listed)
+
+
 def test_a_delivery_fails_when_the_schedule_runs_out(
     client: FlaskClient,
     workers: WebhookWorkers,

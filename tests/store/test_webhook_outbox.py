@@ -139,3 +139,31 @@ def test_a_notification_and_an_opt_out_write_their_messages_in_their_own_step_on
     assert store.webhooks.dispatch(expander(render, NOW)) == 2
     events = sorted(d.event for d in store.webhooks.deliveries("wh_1"))
     assert events == ["caregiver.opted_out", "notification.failed"]
+
+
+def test_an_endpoint_keeps_its_newest_deliveries_and_every_pending_one(store: Store) -> None:
+    store.webhooks.add(hook())
+    for n in range(1, 5):
+        open_shift(store, f"sh_{n}")
+        store.shifts.apply(f"sh_{n}", partial(fill.cancel, now=NOW + timedelta(minutes=n)))
+        store.webhooks.dispatch(expander(render, NOW))
+    oldest_first = list(reversed(store.webhooks.deliveries("wh_1")))
+    assert len(oldest_first) == 4
+    delivered = {
+        d.id: after_attempt(d, Attempt(status_code=200), now=NOW, schedule=[5])
+        for d in oldest_first
+    }
+    first, second, third, fourth = (d.id for d in oldest_first)
+    for delivery_id in (first, third, fourth):  # the second is still being tried
+        store.webhooks.settle(delivered[delivery_id])
+
+    assert store.webhooks.forget_settled("wh_1", keep=2) == 1  # the first; the second pends
+    assert [d.id for d in store.webhooks.deliveries("wh_1")] == [fourth, third, second]
+    assert store.webhooks.due(NOW) == [("wh_1", second)]
+
+    store.webhooks.settle(delivered[second])
+    assert store.webhooks.forget_settled("wh_1", keep=2) == 1
+    assert [d.id for d in store.webhooks.deliveries("wh_1")] == [fourth, third]
+    assert store.webhooks.forget_settled("wh_1", keep=2) == 0
+    assert store.webhooks.forget_settled("wh_1", keep=100) == 0
+    assert store.webhooks.forget_settled("wh_unknown", keep=2) == 0

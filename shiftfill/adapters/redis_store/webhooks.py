@@ -263,5 +263,26 @@ class RedisWebhooks:
 
         transact(self._r, [self._k.webhooks], step)
 
+    def forget_settled(self, webhook_id: str, keep: int) -> int:
+        """The list is newest first: what lies past ``keep`` is older. Not one atomic step,
+        and need not be: a delivery is only ever settled once, and removing an id or a
+        key twice does nothing."""
+        listed = self._k.webhook_deliveries(webhook_id)
+        older = [i.decode() for i in self._r.lrange(listed, keep, -1)]
+        if not older:
+            return 0
+        raws = self._r.mget([self._k.webhook_delivery(webhook_id, i) for i in older])
+        settled = [
+            i
+            for i, raw in zip(older, raws, strict=True)
+            if not raw or not load_delivery(raw).pending
+        ]
+        with self._r.pipeline(transaction=True) as pipe:
+            for delivery_id in settled:
+                pipe.lrem(listed, -1, delivery_id)  # from the tail, where the oldest are
+                pipe.delete(self._k.webhook_delivery(webhook_id, delivery_id))
+            pipe.execute()
+        return len(settled)
+
     def waiting(self) -> int:
         return int(self._r.llen(self.outbox))
