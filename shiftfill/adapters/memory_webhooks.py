@@ -15,7 +15,7 @@ from dataclasses import replace
 from datetime import datetime
 from itertools import islice
 
-from shiftfill.domain.webhooks import Delivery, Webhook, WebhookMessage
+from shiftfill.domain.webhooks import FORGET_WINDOW, Delivery, Webhook, WebhookMessage
 from shiftfill.services.ports import Expand
 
 
@@ -95,8 +95,8 @@ class MemoryWebhooks:
     def settle(self, delivery: Delivery, *, disable: bool = False) -> None:
         with self._lock:
             held = self._deliveries.get(delivery.webhook_id)
-            if held is None:
-                return  # the endpoint was deleted meanwhile
+            if held is None or delivery.id not in held:
+                return  # the endpoint was deleted meanwhile, or the delivery forgotten
             held[delivery.id] = delivery
             key = (delivery.webhook_id, delivery.id)
             if delivery.pending and delivery.next_attempt_at is not None:
@@ -110,7 +110,7 @@ class MemoryWebhooks:
     def forget_settled(self, webhook_id: str, keep: int) -> int:
         with self._lock:
             held = self._deliveries.get(webhook_id, {})
-            older = list(islice(held.values(), max(0, len(held) - keep)))
+            older = list(islice(held.values(), min(FORGET_WINDOW, max(0, len(held) - keep))))
             settled = [delivery.id for delivery in older if not delivery.pending]
             for delivery_id in settled:
                 del held[delivery_id]

@@ -46,6 +46,11 @@ SECRET_BYTES = 24
 PENDING = "pending"
 DELIVERED = "delivered"
 FAILED = "failed"
+# An endpoint keeps its newest deliveries (``SHIFTFILL_WEBHOOK_DELIVERIES_KEPT``); after
+# each attempt, the settled ones among the oldest ``FORGET_WINDOW`` beyond those are
+# forgotten. Pending ones stay until they settle. The window keeps the cost of an
+# attempt fixed when a receiver that was down has a backlog of thousands.
+FORGET_WINDOW = 100
 
 
 def new_secret() -> str:

@@ -381,10 +381,11 @@ class WebhookRepository(Protocol):
         """
 
     def forget_settled(self, webhook_id: str, keep: int) -> int:
-        """Forget the endpoint's settled deliveries older than its newest ``keep``.
+        """Forget the settled deliveries among the endpoint's oldest ``FORGET_WINDOW``
+        beyond its newest ``keep``, atomically with ``settle``; how many were forgotten.
 
-        A pending one older than those stays until it is settled. Returns how many
-        were forgotten.
+        A pending one stays until it is settled; ``settle`` never brings back a
+        forgotten one (an attempt that outlived its lease settles it late).
         """
 
     def waiting(self) -> int:

@@ -12,7 +12,7 @@ from shiftfill.adapters.redis_store.store import RedisStore
 from shiftfill.domain import fill, rules, sending
 from shiftfill.domain.model import Caregiver, Channel, NotificationStatus, Shift
 from shiftfill.domain.rules import Outreach, ShiftChange, StepReads
-from shiftfill.domain.webhooks import Attempt, Webhook, after_attempt
+from shiftfill.domain.webhooks import FORGET_WINDOW, Attempt, Webhook, after_attempt
 from shiftfill.services.ports import Store
 from shiftfill.services.webhooks import expander
 
@@ -167,3 +167,45 @@ def test_an_endpoint_keeps_its_newest_deliveries_and_every_pending_one(store: St
     assert store.webhooks.forget_settled("wh_1", keep=2) == 0
     assert store.webhooks.forget_settled("wh_1", keep=100) == 0
     assert store.webhooks.forget_settled("wh_unknown", keep=2) == 0
+
+
+def cancelled_shifts(store: Store, count: int) -> list[str]:
+    """``count`` shifts cancelled one after another, each made into a delivery to wh_1;
+    their ids, oldest first."""
+    for n in range(1, count + 1):
+        open_shift(store, f"sh_{n}")
+        store.shifts.apply(f"sh_{n}", partial(fill.cancel, now=NOW + timedelta(seconds=n)))
+    while store.webhooks.dispatch(expander(render, NOW)):
+        pass
+    return [d.id for d in reversed(store.webhooks.deliveries("wh_1"))]
+
+
+def test_an_attempt_that_outlived_its_lease_does_not_bring_back_a_forgotten_delivery(
+    store: Store,
+) -> None:
+    store.webhooks.add(hook())
+    oldest, *_ = ids = cancelled_shifts(store, 3)
+    slow = store.webhooks.claim("wh_1", oldest, NOW, NOW + timedelta(seconds=90))
+    later = NOW + timedelta(seconds=90)
+    retaken = store.webhooks.claim("wh_1", oldest, later, later + timedelta(seconds=90))
+    assert slow is not None and retaken is not None  # the first taker's lease ran out
+    store.webhooks.settle(after_attempt(retaken, Attempt(status_code=200), now=later, schedule=[5]))
+    assert store.webhooks.forget_settled("wh_1", keep=2) == 1
+
+    # The first taker's answer comes in at last: a 500, which would be retried.
+    store.webhooks.settle(after_attempt(slow, Attempt(status_code=500), now=later, schedule=[5]))
+    assert [d.id for d in store.webhooks.deliveries("wh_1")] == ids[:0:-1]
+    assert oldest not in {did for _, did in store.webhooks.due(later + timedelta(days=1))}
+
+
+def test_an_attempt_forgets_at_most_a_window_of_the_oldest(store: Store) -> None:
+    store.webhooks.add(hook())
+    count = FORGET_WINDOW + 20
+    ids = cancelled_shifts(store, count)
+    for delivery in reversed(store.webhooks.deliveries("wh_1")):
+        store.webhooks.settle(
+            after_attempt(delivery, Attempt(status_code=200), now=NOW, schedule=[5])
+        )
+    assert store.webhooks.forget_settled("wh_1", keep=1) == FORGET_WINDOW
+    assert store.webhooks.forget_settled("wh_1", keep=1) == count - 1 - FORGET_WINDOW
+    assert [d.id for d in store.webhooks.deliveries("wh_1")] == [ids[-1]]

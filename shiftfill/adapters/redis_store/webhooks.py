@@ -25,8 +25,24 @@ from shiftfill.adapters.redis_store.base import score_of, translating_errors
 from shiftfill.adapters.redis_store.keys import Keys
 from shiftfill.adapters.redis_store.steps import transact
 from shiftfill.domain.model import Shift
-from shiftfill.domain.webhooks import Delivery, Webhook, WebhookMessage
+from shiftfill.domain.webhooks import FORGET_WINDOW, Delivery, Webhook, WebhookMessage
 from shiftfill.services.ports import Expand
+
+# KEYS: an endpoint's delivery list, webhook-due, then each delivery's key. ARGV: each
+# delivery's id and its member of webhook-due, in turn. Forgets those with no due time
+# (settled); how many.
+FORGET = """
+local forgotten = 0
+for i = 3, #KEYS do
+  local id, member = ARGV[2 * i - 5], ARGV[2 * i - 4]
+  if not redis.call('ZSCORE', KEYS[2], member) then
+    redis.call('LREM', KEYS[1], -1, id)
+    redis.call('DEL', KEYS[i])
+    forgotten = forgotten + 1
+  end
+end
+return forgotten
+"""
 
 # KEYS: webhook-due. ARGV: the member, now, the lease's end. 1 when taken.
 CLAIM = """
@@ -142,6 +158,7 @@ class RedisWebhooks:
         self._load_shifts = load_shifts
         self.outbox = keys.webhook_outbox
         self._claim = client.register_script(CLAIM)
+        self._forget = client.register_script(FORGET)
 
     def add(self, webhook: Webhook) -> None:
         self._r.hset(self._k.webhooks, webhook.id, dump_webhook(webhook))
@@ -249,9 +266,10 @@ class RedisWebhooks:
 
         def step(pipe: Pipeline) -> None:
             raw = pipe.hget(self._k.webhooks, delivery.webhook_id)
+            held = pipe.exists(key)
             pipe.multi()
-            if raw is None:
-                return  # the endpoint was deleted meanwhile
+            if raw is None or not held:
+                return  # the endpoint was deleted meanwhile, or the delivery forgotten
             pipe.set(key, dump_delivery(delivery))
             if delivery.pending and delivery.next_attempt_at is not None:
                 pipe.zadd(self._k.webhook_due, {member: score_of(delivery.next_attempt_at)})
@@ -261,28 +279,25 @@ class RedisWebhooks:
                 disabled = replace(load_webhook(raw), enabled=False)
                 pipe.hset(self._k.webhooks, delivery.webhook_id, dump_webhook(disabled))
 
-        transact(self._r, [self._k.webhooks], step)
+        transact(self._r, [self._k.webhooks, key], step)
 
     def forget_settled(self, webhook_id: str, keep: int) -> int:
-        """The list is newest first: what lies past ``keep`` is older. Not one atomic step,
-        and need not be: a delivery is only ever settled once, and removing an id or a
-        key twice does nothing."""
+        """The list is newest first: its tail holds the oldest. A delivery is pending
+        exactly while it has a due time, which the script checks as it forgets, so a
+        settle that lands meanwhile is seen (and ``settle`` writes nothing for a
+        delivery whose key is gone)."""
         listed = self._k.webhook_deliveries(webhook_id)
-        older = [i.decode() for i in self._r.lrange(listed, keep, -1)]
+        with self._r.pipeline(transaction=True) as pipe:
+            pipe.llen(listed)
+            pipe.lrange(listed, -FORGET_WINDOW, -1)
+            length, tail = pipe.execute()
+        # The tail's first item is at index length - len(tail); keep those before ``keep``.
+        older = [i.decode() for i in tail[max(0, keep - (length - len(tail))) :]]
         if not older:
             return 0
-        raws = self._r.mget([self._k.webhook_delivery(webhook_id, i) for i in older])
-        settled = [
-            i
-            for i, raw in zip(older, raws, strict=True)
-            if not raw or not load_delivery(raw).pending
-        ]
-        with self._r.pipeline(transaction=True) as pipe:
-            for delivery_id in settled:
-                pipe.lrem(listed, -1, delivery_id)  # from the tail, where the oldest are
-                pipe.delete(self._k.webhook_delivery(webhook_id, delivery_id))
-            pipe.execute()
-        return len(settled)
+        keys = [self._k.webhook_delivery(webhook_id, i) for i in older]
+        args = [part for i in older for part in (i, _member(webhook_id, i))]
+        return int(self._forget(keys=[listed, self._k.webhook_due, *keys], args=args))
 
     def waiting(self) -> int:
         return int(self._r.llen(self.outbox))
