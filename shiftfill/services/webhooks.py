@@ -162,7 +162,9 @@ def expander(
 ) -> Callable[[WebhookMessage, Sequence[Webhook]], list[Delivery]]:
     """What ``WebhookRepository.dispatch`` runs: one delivery per endpoint that wants it.
 
-    Each is due at once (``now``, the dispatch's time).
+    Each is due at once, from the time of its event (never later than ``now``, the
+    dispatch's time), so that the first attempts go out in the order of their events,
+    where messages dispatched together would otherwise share one due time.
     """
 
     def expand(message: WebhookMessage, endpoints: Sequence[Webhook]) -> list[Delivery]:
@@ -177,7 +179,7 @@ def expander(
                 event=message.type,
                 body=body,
                 created_at=message.at,
-                next_attempt_at=now,
+                next_attempt_at=min(message.at, now),
             )
             for w in wanted
         ]

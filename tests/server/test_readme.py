@@ -108,6 +108,8 @@ def test_the_waves_recipe(server: Server, token: str) -> None:
     fanout = shift["fanout"]  # type: ignore[index]
     assert fanout["offered_caregiver_ids"] == ["cg_5", "cg_3"]
     assert fanout["waves_sent"] == 2
+    # Nobody is left, not even Hana, whom the first recipe opted back in: no wave is due.
+    assert fanout["next_wave_at"] is None
     texts = [n for n in get(server, "/shifts/sh_w/notifications", token) if n["channel"] == "sms"]  # type: ignore[union-attr, index]
     first, second = sorted(texts, key=lambda n: n["queued_at"])
     assert (first["caregiver_id"], second["caregiver_id"]) == ("cg_5", "cg_3")

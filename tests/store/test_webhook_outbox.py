@@ -169,13 +169,13 @@ def test_an_endpoint_keeps_its_newest_deliveries_and_every_pending_one(store: St
     assert store.webhooks.forget_settled("wh_unknown", keep=2) == 0
 
 
-def cancelled_shifts(store: Store, count: int) -> list[str]:
-    """``count`` shifts cancelled one after another, each made into a delivery to wh_1;
-    their ids, oldest first."""
+def cancelled_shifts(store: Store, count: int, dispatched_at: datetime = NOW) -> list[str]:
+    """``count`` shifts cancelled a second apart, each made into a delivery to wh_1 at
+    ``dispatched_at``; their ids, oldest first."""
     for n in range(1, count + 1):
         open_shift(store, f"sh_{n}")
         store.shifts.apply(f"sh_{n}", partial(fill.cancel, now=NOW + timedelta(seconds=n)))
-    while store.webhooks.dispatch(expander(render, NOW)):
+    while store.webhooks.dispatch(expander(render, dispatched_at)):
         pass
     return [d.id for d in reversed(store.webhooks.deliveries("wh_1"))]
 
@@ -209,3 +209,10 @@ def test_an_attempt_forgets_at_most_a_window_of_the_oldest(store: Store) -> None
     assert store.webhooks.forget_settled("wh_1", keep=1) == FORGET_WINDOW
     assert store.webhooks.forget_settled("wh_1", keep=1) == count - 1 - FORGET_WINDOW
     assert [d.id for d in store.webhooks.deliveries("wh_1")] == [ids[-1]]
+
+
+def test_deliveries_made_together_are_due_in_the_order_of_their_events(store: Store) -> None:
+    store.webhooks.add(hook())
+    later = NOW + timedelta(hours=1)
+    ids = cancelled_shifts(store, 12, dispatched_at=later)  # message ids are random
+    assert [did for _, did in store.webhooks.due(later)] == ids
