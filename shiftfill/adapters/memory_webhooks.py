@@ -95,14 +95,17 @@ class MemoryWebhooks:
     def settle(self, delivery: Delivery, *, disable: bool = False) -> None:
         with self._lock:
             held = self._deliveries.get(delivery.webhook_id)
-            if held is None or delivery.id not in held:
-                return  # the endpoint was deleted meanwhile, or the delivery forgotten
-            held[delivery.id] = delivery
-            key = (delivery.webhook_id, delivery.id)
-            if delivery.pending and delivery.next_attempt_at is not None:
-                self._due[key] = delivery.next_attempt_at
-            else:
-                self._due.pop(key, None)
+            if held is None:
+                return  # the endpoint was deleted meanwhile
+            # A late settle of a forgotten delivery (its attempt outlived the lease)
+            # writes nothing back; its 410 still disables the endpoint.
+            if delivery.id in held:
+                held[delivery.id] = delivery
+                key = (delivery.webhook_id, delivery.id)
+                if delivery.pending and delivery.next_attempt_at is not None:
+                    self._due[key] = delivery.next_attempt_at
+                else:
+                    self._due.pop(key, None)
             webhook = self._webhooks.get(delivery.webhook_id)
             if disable and webhook is not None:
                 self._webhooks[webhook.id] = replace(webhook, enabled=False)

@@ -216,3 +216,48 @@ def test_deliveries_made_together_are_due_in_the_order_of_their_events(store: St
     later = NOW + timedelta(hours=1)
     ids = cancelled_shifts(store, 12, dispatched_at=later)  # message ids are random
     assert [did for _, did in store.webhooks.due(later)] == ids
+
+
+def test_a_late_410_of_a_forgotten_delivery_still_disables_the_endpoint(store: Store) -> None:
+    store.webhooks.add(hook())
+    oldest, *_ = cancelled_shifts(store, 3)
+    slow = store.webhooks.claim("wh_1", oldest, NOW, NOW + timedelta(seconds=90))
+    later = NOW + timedelta(seconds=90)
+    retaken = store.webhooks.claim("wh_1", oldest, later, later + timedelta(seconds=90))
+    assert slow is not None and retaken is not None
+    store.webhooks.settle(after_attempt(retaken, Attempt(status_code=200), now=later, schedule=[5]))
+    assert store.webhooks.forget_settled("wh_1", keep=2) == 1
+    gone = after_attempt(slow, Attempt(status_code=410), now=later, schedule=[5])
+    store.webhooks.settle(gone, disable=True)
+    assert store.webhooks.get("wh_1").enabled is False  # type: ignore[union-attr]
+    assert len(store.webhooks.deliveries("wh_1")) == 2
+
+
+def dispatch_all(store: Store, started: threading.Event) -> None:
+    """Dispatch the outbox one message at a time until it is empty."""
+    while store.webhooks.dispatch(expander(render, NOW), limit=1):
+        started.set()
+    started.set()
+
+
+def test_no_delivery_of_a_removed_endpoint_stays_due_while_others_dispatch(store: Store) -> None:
+    """Dispatchers add deliveries while the endpoint is removed; nothing of it is left due."""
+    for round_ in range(20):
+        webhook_id = f"wh_{round_}"
+        store.webhooks.add(hook(webhook_id))
+        for n in range(10):
+            shift_id = f"sh_{round_}_{n}"
+            open_shift(store, shift_id)
+            store.shifts.apply(shift_id, partial(fill.cancel, now=NOW))
+        dispatching = threading.Event()
+        threads = [
+            threading.Thread(target=dispatch_all, args=(store, dispatching)) for _ in range(2)
+        ]
+        for t in threads:
+            t.start()
+        dispatching.wait(5)
+        assert store.webhooks.remove(webhook_id)
+        for t in threads:
+            t.join()
+        due = store.webhooks.due(NOW + timedelta(days=1), limit=10_000)
+        assert [did for wid, did in due if wid == webhook_id] == []

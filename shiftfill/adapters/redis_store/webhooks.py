@@ -35,8 +35,7 @@ FORGET = """
 local forgotten = 0
 for i = 3, #KEYS do
   local id, member = ARGV[2 * i - 5], ARGV[2 * i - 4]
-  if not redis.call('ZSCORE', KEYS[2], member) then
-    redis.call('LREM', KEYS[1], -1, id)
+  if not redis.call('ZSCORE', KEYS[2], member) and redis.call('LREM', KEYS[1], -1, id) > 0 then
     redis.call('DEL', KEYS[i])
     forgotten = forgotten + 1
   end
@@ -175,15 +174,22 @@ class RedisWebhooks:
         return [w for w in self._all(self._r) if w.organization_id == organization_id]
 
     def remove(self, webhook_id: str) -> bool:
-        ids = [i.decode() for i in self._r.lrange(self._k.webhook_deliveries(webhook_id), 0, -1)]
-        with self._r.pipeline(transaction=True) as pipe:
+        """Watches the endpoint's list: a dispatch that adds to it meanwhile makes this
+        read it again, so no delivery of the endpoint stays due after it is gone."""
+        listed = self._k.webhook_deliveries(webhook_id)
+
+        def step(pipe: Pipeline) -> bool:
+            existed = bool(pipe.hexists(self._k.webhooks, webhook_id))
+            ids = [i.decode() for i in pipe.lrange(listed, 0, -1)]
+            pipe.multi()
             pipe.hdel(self._k.webhooks, webhook_id)
-            pipe.delete(self._k.webhook_deliveries(webhook_id))
+            pipe.delete(listed)
             for delivery_id in ids:
                 pipe.delete(self._k.webhook_delivery(webhook_id, delivery_id))
                 pipe.zrem(self._k.webhook_due, _member(webhook_id, delivery_id))
-            removed = pipe.execute()[0]
-        return bool(removed)
+            return existed
+
+        return transact(self._r, [self._k.webhooks, listed], step)
 
     def deliveries(self, webhook_id: str) -> list[Delivery]:
         ids = [i.decode() for i in self._r.lrange(self._k.webhook_deliveries(webhook_id), 0, -1)]
@@ -268,13 +274,16 @@ class RedisWebhooks:
             raw = pipe.hget(self._k.webhooks, delivery.webhook_id)
             held = pipe.exists(key)
             pipe.multi()
-            if raw is None or not held:
-                return  # the endpoint was deleted meanwhile, or the delivery forgotten
-            pipe.set(key, dump_delivery(delivery))
-            if delivery.pending and delivery.next_attempt_at is not None:
-                pipe.zadd(self._k.webhook_due, {member: score_of(delivery.next_attempt_at)})
-            else:
-                pipe.zrem(self._k.webhook_due, member)
+            if raw is None:
+                return  # the endpoint was deleted meanwhile
+            # A late settle of a forgotten delivery (its attempt outlived the lease)
+            # writes nothing back; its 410 still disables the endpoint.
+            if held:
+                pipe.set(key, dump_delivery(delivery))
+                if delivery.pending and delivery.next_attempt_at is not None:
+                    pipe.zadd(self._k.webhook_due, {member: score_of(delivery.next_attempt_at)})
+                else:
+                    pipe.zrem(self._k.webhook_due, member)
             if disable:
                 disabled = replace(load_webhook(raw), enabled=False)
                 pipe.hset(self._k.webhooks, delivery.webhook_id, dump_webhook(disabled))
