@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from itertools import islice
@@ -76,9 +76,13 @@ class MemoryWebhooks:
                         self._due[(delivery.webhook_id, delivery.id)] = delivery.next_attempt_at
             return taken
 
-    def due(self, now: datetime, limit: int = 100) -> list[tuple[str, str]]:
+    def due(
+        self, now: datetime, limit: int = 100, skip: Collection[str] = ()
+    ) -> list[tuple[str, str]]:
         with self._lock:
-            due = sorted((at, key) for key, at in self._due.items() if at <= now)
+            due = sorted(
+                (at, key) for key, at in self._due.items() if at <= now and key[0] not in skip
+            )
         return [key for _, key in due[:limit]]
 
     def claim(

@@ -70,8 +70,11 @@ class WebhookWorkers:
     def poll(self) -> None:
         """Dispatch new messages and hand each endpoint's due deliveries to its lane, once."""
         webhooks.dispatch(self._deps, self._render)
+        with self._lock:
+            busy = set(self._lanes)
         due: dict[str, list[str]] = defaultdict(list)
-        for webhook_id, delivery_id in self._deps.store.webhooks.due(self._deps.clock(), DUE_BATCH):
+        found = self._deps.store.webhooks.due(self._deps.clock(), DUE_BATCH, skip=busy)
+        for webhook_id, delivery_id in found:
             due[webhook_id].append(delivery_id)
         with self._lock:
             for webhook_id, delivery_ids in due.items():

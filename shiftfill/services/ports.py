@@ -12,7 +12,7 @@ The contract suite in ``tests/store`` holds both to it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, TypeVar
@@ -362,8 +362,12 @@ class WebhookRepository(Protocol):
         in that step. Returns how many messages were taken.
         """
 
-    def due(self, now: datetime, limit: int = 100) -> list[tuple[str, str]]:
-        """``(webhook id, delivery id)`` of pending deliveries due at ``now``, earliest first."""
+    def due(
+        self, now: datetime, limit: int = 100, skip: Collection[str] = ()
+    ) -> list[tuple[str, str]]:
+        """``(webhook id, delivery id)`` of pending deliveries due at ``now``, earliest first,
+        of endpoints not in ``skip`` (those whose lane is busy: their backlog must not hide
+        the others' deliveries)."""
 
     def claim(
         self, webhook_id: str, delivery_id: str, now: datetime, until: datetime

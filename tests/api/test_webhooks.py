@@ -325,6 +325,27 @@ def test_a_hanging_receiver_times_out_and_holds_up_no_other_endpoint(
     assert "timed out" in (first["last_error"] or "")
 
 
+def test_a_hanging_receivers_backlog_hides_no_other_endpoints_deliveries(
+    client: FlaskClient,
+    workers: WebhookWorkers,
+    receivers: Callable[..., Receiver],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A poll takes 2 due deliveries at a time; the hanging receiver's 8 fill it for
+    # about 4 s (each attempt times out after 0.5 s).
+    monkeypatch.setattr("shiftfill.adapters.webhook_workers.DUE_BATCH", 2)
+    hanging = receivers(hang=3.0)
+    register(client, hanging.url, ["shift.fanout_started"])
+    for n in range(1, 9):
+        add_shift(client, id=f"sh_{n}")
+        client.post(f"/shifts/sh_{n}/fanout")
+    until(lambda: hanging.requests)  # its lane is busy, the others are due behind it
+    quick = receivers()
+    register(client, quick.url, ["shift.cancelled"])
+    client.post("/shifts/sh_1/cancel")
+    until(lambda: quick.requests, timeout=1.5)
+
+
 def test_a_name_that_resolves_to_loopback_is_refused_at_the_connected_address(
     monkeypatch: pytest.MonkeyPatch, receivers: Callable[..., Receiver]
 ) -> None:

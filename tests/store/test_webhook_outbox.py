@@ -261,3 +261,16 @@ def test_no_delivery_of_a_removed_endpoint_stays_due_while_others_dispatch(store
             t.join()
         due = store.webhooks.due(NOW + timedelta(days=1), limit=10_000)
         assert [did for wid, did in due if wid == webhook_id] == []
+
+
+def test_due_deliveries_of_busy_endpoints_are_skipped_past(store: Store) -> None:
+    store.webhooks.add(hook())
+    backlog = cancelled_shifts(store, 5, dispatched_at=NOW + timedelta(hours=1))
+    store.webhooks.add(hook("wh_2"))
+    open_shift(store, "sh_later")
+    store.shifts.apply("sh_later", partial(fill.cancel, now=NOW + timedelta(minutes=1)))
+    store.webhooks.dispatch(expander(render, NOW + timedelta(hours=1)))
+    later = NOW + timedelta(hours=1)
+    assert store.webhooks.due(later, limit=2) == [("wh_1", backlog[0]), ("wh_1", backlog[1])]
+    ((webhook_id, _),) = store.webhooks.due(later, limit=2, skip={"wh_1"})
+    assert webhook_id == "wh_2"

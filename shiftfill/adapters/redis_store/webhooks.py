@@ -12,7 +12,7 @@ again when its lease ends.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -241,15 +241,25 @@ class RedisWebhooks:
             id=data["id"],
         )
 
-    def due(self, now: datetime, limit: int = 100) -> list[tuple[str, str]]:
-        members = self._r.zrangebyscore(
-            self._k.webhook_due, "-inf", score_of(now), start=0, num=limit
-        )
-        found = []
-        for member in members:
-            webhook_id, delivery_id = member.decode().split(" ", 1)
-            found.append((webhook_id, delivery_id))
-        return found
+    def due(
+        self, now: datetime, limit: int = 100, skip: Collection[str] = ()
+    ) -> list[tuple[str, str]]:
+        """Pages through the due set past the skipped endpoints' entries: a round trip per
+        ``limit`` of them."""
+        found: list[tuple[str, str]] = []
+        start = 0
+        while len(found) < limit:
+            members = self._r.zrangebyscore(
+                self._k.webhook_due, "-inf", score_of(now), start=start, num=limit
+            )
+            for member in members:
+                webhook_id, delivery_id = member.decode().split(" ", 1)
+                if webhook_id not in skip:
+                    found.append((webhook_id, delivery_id))
+            if len(members) < limit:
+                break
+            start += limit
+        return found[:limit]
 
     def claim(
         self, webhook_id: str, delivery_id: str, now: datetime, until: datetime
