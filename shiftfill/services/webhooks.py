@@ -213,23 +213,22 @@ def attempt_delivery(
     webhook = store.get(webhook_id)
     if webhook is None:
         return None
-    if not webhook.enabled:
-        stopped = replace(
+    if webhook.enabled:
+        attempt = sender.send(webhook, delivery)
+        after = webhooks.after_attempt(
+            delivery, attempt, now=deps.clock(), schedule=deps.settings.webhook_retry_seconds
+        )
+        store.settle(after, disable=attempt.gone)
+        _report(deps, webhook, after, attempt)
+    else:
+        after = replace(
             delivery,
             status=webhooks.FAILED,
             next_attempt_at=None,
             last_error="not sent: the webhook is disabled",
         )
-        store.settle(stopped)
+        store.settle(after)
         deps.metrics.webhook_delivery(delivery.event, "failed")
-        store.forget_settled(webhook_id, deps.settings.webhook_deliveries_kept)
-        return stopped
-    attempt = sender.send(webhook, delivery)
-    after = webhooks.after_attempt(
-        delivery, attempt, now=deps.clock(), schedule=deps.settings.webhook_retry_seconds
-    )
-    store.settle(after, disable=attempt.gone)
-    _report(deps, webhook, after, attempt)
     store.forget_settled(webhook_id, deps.settings.webhook_deliveries_kept)
     return after
 
