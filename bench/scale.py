@@ -18,6 +18,7 @@ import json
 import statistics
 import tempfile
 import time
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -125,7 +126,7 @@ def inbound(seed: Path) -> dict[str, Any]:
         bare_runs.append(bare())
     shares = [
         run["shiftfill"]["rps"] / statistics.mean([before["rps"], after["rps"]])
-        for run, before, after in zip(runs, bare_runs, bare_runs[1:], strict=False)
+        for run, (before, after) in zip(runs, pairwise(bare_runs), strict=True)
     ]
     return {"runs": runs, "bare": bare_runs, "shares": shares}
 

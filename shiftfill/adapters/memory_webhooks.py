@@ -15,7 +15,7 @@ from dataclasses import replace
 from datetime import datetime
 from itertools import islice
 
-from shiftfill.domain.webhooks import FORGET_WINDOW, Delivery, Webhook, WebhookMessage
+from shiftfill.domain.webhooks import Delivery, Webhook, WebhookMessage, forgettable
 from shiftfill.services.ports import Expand
 
 
@@ -117,7 +117,7 @@ class MemoryWebhooks:
     def forget_settled(self, webhook_id: str, keep: int) -> int:
         with self._lock:
             held = self._deliveries.get(webhook_id, {})
-            older = list(islice(held.values(), min(FORGET_WINDOW, max(0, len(held) - keep))))
+            older = list(islice(held.values(), forgettable(len(held), keep)))
             settled = [delivery.id for delivery in older if not delivery.pending]
             for delivery_id in settled:
                 del held[delivery_id]

@@ -53,6 +53,13 @@ FAILED = "failed"
 FORGET_WINDOW = 100
 
 
+def forgettable(held: int, keep: int) -> int:
+    """How many of an endpoint's ``held`` deliveries, counted from the oldest, an attempt
+    looks at to forget (the settled among them go): those beyond the newest ``keep``,
+    at most ``FORGET_WINDOW``."""
+    return min(FORGET_WINDOW, max(0, held - keep))
+
+
 def new_secret() -> str:
     """A signing secret in the Standard Webhooks form: ``whsec_`` and base64 of random bytes."""
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()

@@ -12,7 +12,7 @@ from shiftfill.adapters.redis_store.store import RedisStore
 from shiftfill.domain import fill, rules, sending
 from shiftfill.domain.model import Caregiver, Channel, NotificationStatus, Shift
 from shiftfill.domain.rules import Outreach, ShiftChange, StepReads
-from shiftfill.domain.webhooks import FORGET_WINDOW, Attempt, Webhook, after_attempt
+from shiftfill.domain.webhooks import FORGET_WINDOW, Attempt, Delivery, Webhook, after_attempt
 from shiftfill.services.ports import Store
 from shiftfill.services.webhooks import expander
 
@@ -180,22 +180,29 @@ def cancelled_shifts(store: Store, count: int, dispatched_at: datetime = NOW) ->
     return [d.id for d in reversed(store.webhooks.deliveries("wh_1"))]
 
 
-def test_an_attempt_that_outlived_its_lease_does_not_bring_back_a_forgotten_delivery(
-    store: Store,
-) -> None:
+def forgotten_while_first_taker_waits(store: Store) -> tuple[list[str], Delivery, datetime]:
+    """Three deliveries to wh_1; the oldest is taken, its lease runs out, a second taker
+    delivers it and it is forgotten (two kept) while the first taker still holds it.
+    The ids oldest first, the first taker's copy, and the time."""
     store.webhooks.add(hook())
-    oldest, *_ = ids = cancelled_shifts(store, 3)
-    slow = store.webhooks.claim("wh_1", oldest, NOW, NOW + timedelta(seconds=90))
+    ids = cancelled_shifts(store, 3)
+    slow = store.webhooks.claim("wh_1", ids[0], NOW, NOW + timedelta(seconds=90))
     later = NOW + timedelta(seconds=90)
-    retaken = store.webhooks.claim("wh_1", oldest, later, later + timedelta(seconds=90))
+    retaken = store.webhooks.claim("wh_1", ids[0], later, later + timedelta(seconds=90))
     assert slow is not None and retaken is not None  # the first taker's lease ran out
     store.webhooks.settle(after_attempt(retaken, Attempt(status_code=200), now=later, schedule=[5]))
     assert store.webhooks.forget_settled("wh_1", keep=2) == 1
+    return ids, slow, later
 
+
+def test_an_attempt_that_outlived_its_lease_does_not_bring_back_a_forgotten_delivery(
+    store: Store,
+) -> None:
+    ids, slow, later = forgotten_while_first_taker_waits(store)
     # The first taker's answer comes in at last: a 500, which would be retried.
     store.webhooks.settle(after_attempt(slow, Attempt(status_code=500), now=later, schedule=[5]))
     assert [d.id for d in store.webhooks.deliveries("wh_1")] == ids[:0:-1]
-    assert oldest not in {did for _, did in store.webhooks.due(later + timedelta(days=1))}
+    assert ids[0] not in {did for _, did in store.webhooks.due(later + timedelta(days=1))}
 
 
 def test_an_attempt_forgets_at_most_a_window_of_the_oldest(store: Store) -> None:
@@ -219,14 +226,7 @@ def test_deliveries_made_together_are_due_in_the_order_of_their_events(store: St
 
 
 def test_a_late_410_of_a_forgotten_delivery_still_disables_the_endpoint(store: Store) -> None:
-    store.webhooks.add(hook())
-    oldest, *_ = cancelled_shifts(store, 3)
-    slow = store.webhooks.claim("wh_1", oldest, NOW, NOW + timedelta(seconds=90))
-    later = NOW + timedelta(seconds=90)
-    retaken = store.webhooks.claim("wh_1", oldest, later, later + timedelta(seconds=90))
-    assert slow is not None and retaken is not None
-    store.webhooks.settle(after_attempt(retaken, Attempt(status_code=200), now=later, schedule=[5]))
-    assert store.webhooks.forget_settled("wh_1", keep=2) == 1
+    _, slow, later = forgotten_while_first_taker_waits(store)
     gone = after_attempt(slow, Attempt(status_code=410), now=later, schedule=[5])
     store.webhooks.settle(gone, disable=True)
     assert store.webhooks.get("wh_1").enabled is False  # type: ignore[union-attr]

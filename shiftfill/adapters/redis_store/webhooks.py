@@ -25,7 +25,13 @@ from shiftfill.adapters.redis_store.base import score_of, translating_errors
 from shiftfill.adapters.redis_store.keys import Keys
 from shiftfill.adapters.redis_store.steps import transact
 from shiftfill.domain.model import Shift
-from shiftfill.domain.webhooks import FORGET_WINDOW, Delivery, Webhook, WebhookMessage
+from shiftfill.domain.webhooks import (
+    FORGET_WINDOW,
+    Delivery,
+    Webhook,
+    WebhookMessage,
+    forgettable,
+)
 from shiftfill.services.ports import Expand
 
 # KEYS: an endpoint's delivery list, webhook-due, then each delivery's key. ARGV: each
@@ -310,8 +316,8 @@ class RedisWebhooks:
             pipe.llen(listed)
             pipe.lrange(listed, -FORGET_WINDOW, -1)
             length, tail = pipe.execute()
-        # The tail's first item is at index length - len(tail); keep those before ``keep``.
-        older = [i.decode() for i in tail[max(0, keep - (length - len(tail))) :]]
+        # The tail holds the oldest ``FORGET_WINDOW``, newest first: the oldest are its end.
+        older = [i.decode() for i in tail[len(tail) - forgettable(length, keep) :]]
         if not older:
             return 0
         keys = [self._k.webhook_delivery(webhook_id, i) for i in older]
