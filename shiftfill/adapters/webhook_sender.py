@@ -8,15 +8,23 @@ to a private one for the connection (DNS rebinding) therefore cannot reach the
 private one. Redirects are not followed: ``http.client`` never follows them,
 and a 3xx is not 2xx, so it is retried like any other refusal.
 
+The timeout bounds the whole attempt, not each read: ``http.client``'s own
+timeout applies to one socket operation at a time, so a receiver answering a
+byte now and then would hold an attempt (and its endpoint's lane) past the
+delivery's lease, and another process would send the delivery again meanwhile.
+A watchdog shuts the attempt's socket when its time is up.
+
 Signing follows the Standard Webhooks specification, with its reference
 library (``standardwebhooks``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import socket
 import ssl
+import threading
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -37,31 +45,88 @@ def signed_headers(webhook: Webhook, delivery: Delivery, at: datetime) -> dict[s
     }
 
 
+class _Watchdog:
+    """Ends an attempt at its deadline by shutting its socket down, whatever it is waiting on.
+
+    A read blocked on the socket then returns at once (the end of the stream),
+    and the attempt fails; ``expired`` tells the sender that this was the cause.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.expired = False
+        self._lock = threading.Lock()
+        self._sock: socket.socket | None = None
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def start(self) -> None:
+        self._timer.start()
+
+    def watch(self, sock: socket.socket) -> None:
+        """Guard ``sock`` from now on; one connected after the deadline is shut at once."""
+        with self._lock:
+            self._sock = sock
+            if self.expired:
+                self._shut()
+
+    def stop(self) -> None:
+        """Disarm: the attempt is over, and its socket is about to be closed."""
+        self._timer.cancel()
+        with self._lock:
+            self._sock = None
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            self._shut()
+
+    def _shut(self) -> None:
+        if self._sock is not None:
+            # The plain socket's shutdown, also on a TLS socket: it acts on the connection
+            # under it and leaves the TLS object to the reading thread. OSError: the
+            # other side closed it already.
+            with contextlib.suppress(OSError):
+                socket.socket.shutdown(self._sock, socket.SHUT_RDWR)
+
+
 class _PinnedHTTPS(http.client.HTTPSConnection):
     """An HTTPS connection to ``address`` that speaks TLS to ``host`` (SNI, certificate)."""
 
-    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
+    def __init__(
+        self, host: str, port: int, address: str, watchdog: _Watchdog, timeout: float
+    ) -> None:
         super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
         self._address = address
+        self._watchdog = watchdog
 
     def connect(self) -> None:
         sock = socket.create_connection((self._address, self.port), self.timeout)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
+        tls = self._context.wrap_socket(  # type: ignore[attr-defined]
+            sock, server_hostname=self.host, do_handshake_on_connect=False
+        )
+        self._watchdog.watch(tls)  # before the handshake, which a receiver can trickle too
+        tls.do_handshake()
+        self.sock = tls
 
 
 class _PinnedHTTP(http.client.HTTPConnection):
     """A plain connection to ``address`` (allowed only with private addresses, for tests)."""
 
-    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
+    def __init__(
+        self, host: str, port: int, address: str, watchdog: _Watchdog, timeout: float
+    ) -> None:
         super().__init__(host, port, timeout=timeout)
         self._address = address
+        self._watchdog = watchdog
 
     def connect(self) -> None:
         self.sock = socket.create_connection((self._address, self.port), self.timeout)
+        self._watchdog.watch(self.sock)
 
 
 class HttpWebhookSender:
-    """Sends deliveries with ``http.client``: one connection per attempt, ``timeout`` seconds."""
+    """Sends deliveries with ``http.client``: one connection per attempt, of ``timeout``
+    seconds in all once the name is resolved."""
 
     def __init__(self, *, timeout: float = 10.0, allow_private: bool = False) -> None:
         self._timeout = timeout
@@ -70,8 +135,9 @@ class HttpWebhookSender:
     def send(self, webhook: Webhook, delivery: Delivery) -> Attempt:
         try:
             return self._send(webhook, delivery)
-        except (OSError, http.client.HTTPException) as exc:
-            # Timeouts, refused connections, TLS errors, a receiver that hung up.
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            # Timeouts, refused connections, TLS errors, a receiver that hung up; a URL
+            # stored before its port and name were checked (``ValueError``, ``UnicodeError``).
             return Attempt(error=f"{type(exc).__name__}: {exc}"[:500])
 
     def _send(self, webhook: Webhook, delivery: Delivery) -> Attempt:
@@ -87,7 +153,8 @@ class HttpWebhookSender:
             if why:
                 return Attempt(error=f"refused: {why}")
         kind = _PinnedHTTPS if secure else _PinnedHTTP
-        connection = kind(host, port, address, self._timeout)
+        watchdog = _Watchdog(self._timeout)
+        connection = kind(host, port, address, watchdog, self._timeout)
         path = parts.path or "/"
         if parts.query:
             path += "?" + parts.query
@@ -96,12 +163,18 @@ class HttpWebhookSender:
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
         }
+        watchdog.start()
         try:
             connection.request("POST", path, body=delivery.body.encode(), headers=headers)
             response = connection.getresponse()
             response.read(64 * 1024)  # enough to end the exchange; the body is not kept
             return Attempt(status_code=response.status)
+        except (OSError, http.client.HTTPException):
+            if watchdog.expired:
+                return Attempt(error=f"timed out after {self._timeout:g} s")
+            raise
         finally:
+            watchdog.stop()
             connection.close()
 
     @staticmethod

@@ -59,6 +59,13 @@ def check_url(url: str, *, allow_private: bool) -> None:
     schemes = ("https", "http") if allow_private else ("https",)
     if parts.scheme not in schemes or not parts.hostname:
         raise Invalid("The URL must be https://.", {"url": ["Must be an https:// URL."]})
+    try:
+        if parts.port == 0:  # ValueError below: not a number from 0 to 65535
+            raise ValueError("port 0")
+        parts.hostname.encode("idna")  # UnicodeError: an empty label, or one over 63 characters
+    except ValueError:
+        message = "The URL's host name or port is not valid."
+        raise Invalid(message, {"url": [message]}) from None
     if allow_private:
         return
     host = parts.hostname

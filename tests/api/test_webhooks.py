@@ -106,6 +106,12 @@ def test_unknown_events_and_unsafe_urls_are_refused() -> None:
         ("https://[::1]/", ["shift.filled"]),
         ("https://169.254.169.254/latest", ["shift.filled"]),
         ("https://10.0.0.8/", ["shift.filled"]),
+        # A name or port no attempt could connect to.
+        ("https://hooks..example.com/", ["shift.filled"]),
+        (f"https://{'a' * 64}.example.com/", ["shift.filled"]),
+        ("https://hooks.example.com:99999/", ["shift.filled"]),
+        ("https://hooks.example.com:http/", ["shift.filled"]),
+        ("https://hooks.example.com:0/", ["shift.filled"]),
     ]:
         response = client.post(
             "/organizations/default/webhooks", json={"url": url, "events": events}
@@ -379,3 +385,34 @@ def test_a_name_that_resolves_to_loopback_is_refused_at_the_connected_address(
         "refused: only https:// URLs are allowed"
     )
     assert receiver.requests == []
+
+
+def test_a_stored_url_no_attempt_can_use_fails_its_attempts_on_the_schedule(
+    client: FlaskClient, runtime: Runtime
+) -> None:
+    """An endpoint stored before its name and port were checked: each attempt is a failure
+    with its error, retried then failed like any unreachable receiver, never a delivery
+    stuck pending."""
+    deps = runtime.deps
+    for n, url in enumerate(["https://hooks..example.com/x", "https://hooks.example.com:99999/x"]):
+        deps.store.webhooks.add(
+            Webhook(
+                f"wh_{n}",
+                "default",
+                url,
+                ("shift.fanout_started",),
+                "whsec_" + "A" * 32,
+                datetime.now(UTC),
+            )
+        )
+    add_shift(client, id="sh_1")
+    client.post("/shifts/sh_1/fanout")
+    webhooks.dispatch(deps, lambda shift: {"id": shift.id})
+    sender = HttpWebhookSender(timeout=0.5)
+    due = deps.store.webhooks.due(deps.clock(), 10)
+    assert sorted(webhook_id for webhook_id, _ in due) == ["wh_0", "wh_1"]
+    for webhook_id, delivery_id in due:
+        after = webhooks.attempt_delivery(deps, sender, webhook_id, delivery_id)
+        assert after is not None
+        assert (after.status, after.attempts) == ("pending", 1)
+        assert after.last_error and after.next_attempt_at is not None
