@@ -125,6 +125,8 @@ def phone_round(
     *,
     at: datetime,
     reasons: Mapping[str, NotAsked | None],
+    organization: Organization,
+    wants: contact.Needs | None = None,
     unfilled_after: timedelta | None = None,
 ) -> ShiftChange:
     """Start the phone round if it is due: call everyone ``contact.why_not_ask`` allows.
@@ -132,13 +134,20 @@ def phone_round(
     ``reasons`` is ``why_not_called`` of the shift as read before the step, with
     the caregivers, assignments and organization read then; inside the step the
     shift's own state is asked again (``contact.askable``), so a decline that
-    landed a moment before is honoured. A caregiver kept from the shift by their
-    assignments or quiet hours is noted with a ``call_skipped`` event saying why.
-    ``unfilled_after``: how long after the round the ``shift.unfilled`` alarm goes.
+    landed a moment before is honoured. A caregiver offered since that read (a
+    wave another process sent meanwhile) is read and asked here, in the step, so
+    the round calls every caregiver texted by then. A caregiver kept from the
+    shift by their assignments or quiet hours is noted with a ``call_skipped``
+    event saying why. ``unfilled_after``: how long after the round the
+    ``shift.unfilled`` alarm goes.
     """
     change = rules.begin_phone_round(shift, now=at, unfilled_after=unfilled_after)
     if not change.changed:
         return change
+    reasons = {
+        **reasons,
+        **_newly_offered(change.shift, reads, reasons, at, organization, wants),
+    }
     still = set(contact.askable(change.shift, reasons, Channel.CALL))
     callees = [cid for cid, reason in reasons.items() if reason is None and cid in still]
     skipped = [
@@ -152,6 +161,37 @@ def phone_round(
         change.noting(escalated, *skipped)
         .reaching(Outreach(Channel.CALL, callees, at))
         .announcing(announced)
+    )
+
+
+def _newly_offered(
+    shift: Shift,
+    reads: StepReads,
+    known: Mapping[str, NotAsked | None],
+    at: datetime,
+    organization: Organization,
+    wants: contact.Needs | None,
+) -> dict[str, NotAsked | None]:
+    """``why_not_called`` of those the shift was offered to since ``known`` was worked out."""
+    fanout = shift.fanout
+    if fanout is None or len(fanout.offered_caregiver_ids) == len(known):
+        return {}  # the common case: nobody was offered in between
+    since = contact.eligibility_since(shift)
+    caregivers: dict[str, Caregiver] = {}
+    held: dict[str, list[Shift]] = {}
+    for cid in fanout.offered_caregiver_ids:
+        if cid in known:
+            continue
+        caregiver = reads.caregiver(cid)
+        if caregiver is None:
+            continue
+        caregivers[cid] = caregiver
+        if contact.reachable(caregiver):
+            held[cid] = reads.assignments(cid, since)
+    return (
+        why_not_called(shift, caregivers, held, at=at, organization=organization, wants=wants)
+        if caregivers
+        else {}
     )
 
 

@@ -132,10 +132,16 @@ def run_phone_round(deps: Dependencies, shift_id: str, *, now: datetime | None =
     client = deps.store.clients.get(shift.client_id) if shift.client_id else None
     wants = contact.needs(shift, client, org)
     # Asked of the shift as read here, outside the step: a step asks again only what
-    # may have changed since (a decline), so it stays short for ten thousand offered.
+    # may have changed since (a decline, a wave sent meanwhile), so it stays short for
+    # ten thousand offered.
     reasons = fill.why_not_called(shift, offered, held, at=at, organization=org, wants=wants)
     decide = partial(
-        fill.phone_round, at=at, reasons=reasons, unfilled_after=deps.settings.unfilled_after
+        fill.phone_round,
+        at=at,
+        reasons=reasons,
+        organization=org,
+        wants=wants,
+        unfilled_after=deps.settings.unfilled_after,
     )
     change = deps.store.shifts.apply(shift_id, decide)
     if not change.changed or change.outreach is None:

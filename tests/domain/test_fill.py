@@ -70,7 +70,7 @@ def test_a_phone_round_honours_a_decline_that_landed_after_its_reasons_were_read
     reasons = fill.why_not_called(shift, caregivers, {}, at=NOW + DELAY, organization=ORG)
     assert reasons == {"cg_1": None, "cg_3": None, "cg_5": None}
     declined = rules.decline(shift, "cg_3").shift
-    change = fill.phone_round(declined, Reads(), at=NOW + DELAY, reasons=reasons)
+    change = fill.phone_round(declined, Reads(), at=NOW + DELAY, reasons=reasons, organization=ORG)
     assert change.outreach is not None and list(change.outreach.caregiver_ids) == ["cg_1", "cg_5"]
     assert [(e.type, e.detail) for e in change.events] == [("escalated", {"calls": 2})]
     assert change.indexes is not None and change.indexes.phone_round is None

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import time, timedelta
+from typing import Any
 
 import pytest
 
-from shiftfill.domain.model import Channel, QuietHours
+from shiftfill.domain.model import Channel, QuietHours, Waves
 from shiftfill.services.caregivers import opt_out_caregiver, update_caregiver
 from shiftfill.services.dependencies import Dependencies
 from shiftfill.services.errors import Conflict, NotFound
@@ -14,6 +15,7 @@ from shiftfill.services.fanout import run_due_phone_rounds, run_phone_round, sta
 from shiftfill.services.inbound import InboundMessage, handle_inbound
 from shiftfill.services.organizations import create_organization
 from shiftfill.services.shifts import cancel_shift
+from shiftfill.services.waves import run_wave
 from tests.fakes import Clock, FakeNotifier, RecordingMetrics, send_queued
 from tests.services.conftest import DAY, RN, add_shift, phone, trail
 
@@ -172,6 +174,33 @@ class TestPhoneRound:
         clock.advance(DELAY)
         assert run_phone_round(staffed, "sh_1") == 2
         assert phone("cg_1") not in texted(staffed, notifier, "call")
+
+    def test_calls_a_wave_another_process_texted_while_the_round_read_the_shift(
+        self,
+        staffed: Dependencies,
+        clock: Clock,
+        notifier: FakeNotifier,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """Waves of one caregiver a minute apart; the round and wave 2 fall due together
+        (after a restart, say) in two processes. Wave 2 lands between the round's read and
+        its step: cg_2 was texted before the round began and is called too."""
+        create_organization(staffed, id="org_w", name="Waves", time_zone="UTC", waves=Waves(1, 60))
+        add_shift(staffed, "sh_1", organization_id="org_w")
+        start_fanout(staffed, "sh_1")
+        clock.advance(DELAY)
+        read = staffed.store.caregivers.get_many
+        waves: list[int] = []
+
+        def read_while_a_wave_goes_out(ids: Any) -> Any:
+            if not waves:
+                waves.append(run_wave(staffed, "sh_1"))
+            return read(ids)
+
+        monkeypatch.setattr(staffed.store.caregivers, "get_many", read_while_a_wave_goes_out)
+        assert run_phone_round(staffed, "sh_1") == 2
+        assert waves == [1]
+        assert texted(staffed, notifier, "call") == [phone("cg_1"), phone("cg_2")]
 
 
 def test_a_text_queued_before_an_opt_out_is_not_sent(

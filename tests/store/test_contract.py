@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from shiftfill.domain import rules, sending
+from shiftfill.domain import fill, rules, sending
 from shiftfill.domain.model import (
     Caregiver,
     Channel,
@@ -286,6 +286,34 @@ def test_racing_phone_rounds_start_once_and_call_each_caregiver_once(store: Stor
         assert sum(d.changed for d in decisions) == 1
         calls = [n for n in store.notifications.for_shift(shift_id) if n.channel is Channel.CALL]
         assert sorted(n.caregiver_id for n in calls) == sorted(offered)
+
+
+def test_a_phone_rounds_step_reads_and_calls_those_offered_after_its_reasons(
+    store: Store,
+) -> None:
+    """The round's reasons come from a read before its step; a wave another process sent
+    in between offered cg_2 and cg_3. The step reads them itself: cg_2 is called, cg_3
+    (opted out) is not, and cg_4, who holds an overlapping shift, is noted."""
+    store.caregivers.add_many(
+        [caregiver(1), caregiver(2), caregiver(3, opted_out=True), caregiver(4)]
+    )
+    fanned_out(store, "sh_other", ["cg_4"])  # the same hours as sh_1
+    claim(store, "sh_other", "cg_4")
+    fanned_out(store, "sh_1", ["cg_1", "cg_2", "cg_3", "cg_4"])
+    due = NOW + timedelta(minutes=10)
+    org = Organization("org_1", "Sunrise", "UTC")
+    change = store.shifts.apply(
+        "sh_1",
+        lambda s, reads: fill.phone_round(
+            s, reads, at=due, reasons={"cg_1": None}, organization=org
+        ),
+    )
+    assert change.outreach is not None
+    assert list(change.outreach.caregiver_ids) == ["cg_1", "cg_2"]
+    calls = [n for n in store.notifications.for_shift("sh_1") if n.channel is Channel.CALL]
+    assert sorted(n.caregiver_id for n in calls) == ["cg_1", "cg_2"]
+    skipped = [e for e in store.events.for_shift("sh_1") if e.type == "call_skipped"]
+    assert [(e.caregiver_id, e.detail) for e in skipped] == [("cg_4", {"reason": "conflict"})]
 
 
 def test_offers_are_found_through_the_role_most_recent_first(store: Store) -> None:
