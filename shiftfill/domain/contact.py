@@ -32,6 +32,7 @@ class NotAsked(enum.StrEnum):
     """Why a caregiver is not asked about a shift."""
 
     SHIFT_CLOSED = "shift_closed"
+    SHIFT_ENDED = "shift_ended"
     OPTED_OUT = "opted_out"
     INACTIVE = "inactive"
     OTHER_ROLE = "other_role"
@@ -286,10 +287,13 @@ def why_not_ask(
     they have not declined; ``assigned`` (their shifts) with ``organization``,
     that the shift neither overlaps one nor passes the weekly cap; ``at`` with
     ``organization`` on a call, that it is not inside their quiet hours;
-    ``wants`` with ``caregiver``, that the shift's client and credentials allow them.
+    ``wants`` with ``caregiver``, that the shift's client and credentials allow them;
+    ``at``, that the shift has not ended by then (nobody could work it any more).
     """
     if not shift.is_open:
         return NotAsked.SHIFT_CLOSED
+    if at is not None and shift.has_ended(at):
+        return NotAsked.SHIFT_ENDED
     if caregiver is not None:
         if caregiver.opted_out:
             return NotAsked.OPTED_OUT
@@ -343,6 +347,7 @@ def explain(reason: NotAsked, shift: Shift) -> str:
 
 
 _EXPLAINED = {
+    NotAsked.SHIFT_ENDED: "the shift has ended",
     NotAsked.OPTED_OUT: "the caregiver opted out",
     NotAsked.INACTIVE: "the caregiver is inactive",
     NotAsked.OTHER_ROLE: "the caregiver's role differs",

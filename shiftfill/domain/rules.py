@@ -330,11 +330,13 @@ def wave_due(shift: Shift, now: datetime) -> bool:
     """Whether the next wave of the shift's fanout may go out at ``now``.
 
     Only on an open shift still in its text round: a fill, a cancel or the phone
-    round ends the waves (I2, I4 in docs/invariants.md).
+    round ends the waves (I2, I4 in docs/invariants.md), and none goes out once the
+    shift has ended.
     """
     fanout = shift.fanout
     return (
         shift.is_open
+        and not shift.has_ended(now)
         and fanout is not None
         and fanout.escalated_at is None
         and fanout.next_wave_at is not None

@@ -83,10 +83,18 @@ def prepare_sends(deps: Dependencies, notification_ids: Sequence[str]) -> list[R
             moot[notification.id] = "shift or caregiver is gone"
             continue
         org = as_stored(deps, shift, found.organization)
-        # An exclusion or a lapse since the offer is caught here too.
+        # An exclusion or a lapse since the offer is caught here too; and, asked at the
+        # moment of sending, the end of the shift and (on a call) the caregiver's quiet
+        # hours: a send can wait behind a backlog, a rate cap or a retry.
         wants = contact.needs(shift, found.client, org)
         reason = contact.why_not_ask(
-            shift, caregiver.id, caregiver=caregiver, channel=notification.channel, wants=wants
+            shift,
+            caregiver.id,
+            caregiver=caregiver,
+            channel=notification.channel,
+            at=deps.clock(),
+            organization=org,
+            wants=wants,
         )
         if reason is not None:
             moot[notification.id] = contact.explain(reason, shift)

@@ -1,7 +1,7 @@
 """Who may be asked about a shift, and why not: the one rule every contact path asks."""
 
 from dataclasses import replace
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 from shiftfill.domain import contact, rules
 from shiftfill.domain.contact import NotAsked
@@ -52,7 +52,7 @@ def test_assignments_and_quiet_hours_count_only_when_the_caller_holds_them() -> 
     )
     clash = at(29, 18, 8)
     quiet = replace(ANA, quiet_hours=QuietHours(time(22), time(7)))
-    night = datetime(2026, 11, 30, 4, tzinfo=UTC)  # 10 PM in Chicago
+    night = datetime(2026, 11, 29, 4, tzinfo=UTC)  # 10 PM in Chicago, before the shift
     assert contact.why_not_ask(shift, "cg_1", assigned=[clash]) is None  # no organization
     refused = contact.why_not_ask(shift, "cg_1", assigned=[clash], organization=CHICAGO)
     assert refused is NotAsked.CONFLICT and refused.noted
@@ -62,6 +62,20 @@ def test_assignments_and_quiet_hours_count_only_when_the_caller_holds_them() -> 
     # Conflict before quiet hours: the phone round notes the reason that holds longest.
     both = contact.why_not_ask(shift, "cg_1", channel=Channel.CALL, assigned=[clash], **ask)
     assert both is NotAsked.CONFLICT
+
+
+
+def test_nobody_is_asked_about_a_shift_once_it_has_ended() -> None:
+    shift = fanned_out()
+    ended = shift.end_time
+    for channel in Channel:
+        assert why(shift, ANA, channel) is None  # no time given: not asked about
+        assert contact.why_not_ask(shift, "cg_1", channel=channel, at=ended) is (
+            NotAsked.SHIFT_ENDED
+        )
+    before = ended - timedelta(seconds=1)
+    assert contact.why_not_ask(shift, "cg_1", caregiver=ANA, at=before) is None
+    assert contact.explain(NotAsked.SHIFT_ENDED, shift) == "the shift has ended"
 
 
 # --- eligibility: overlapping shifts and the weekly hours cap ---

@@ -202,6 +202,60 @@ class TestPhoneRound:
         assert waves == [1]
         assert texted(staffed, notifier, "call") == [phone("cg_1"), phone("cg_2")]
 
+    def test_a_call_queued_before_quiet_hours_and_sent_inside_them_is_not_placed(
+        self, staffed: Dependencies, clock: Clock, notifier: FakeNotifier
+    ) -> None:
+        """The round starts at 21:59:30; the calls go out a minute later (a backlog, a rate
+        cap, a retry): cg_1's quiet hours began at 22:00, so cg_1 is not rung."""
+        update_caregiver(staffed, "cg_1", {"quiet_hours": QuietHours(time(22), time(7))})
+        add_shift(staffed, "sh_1")
+        clock.now = DAY.replace(hour=21, minute=49, second=30) - timedelta(days=1)
+        start_fanout(staffed, "sh_1")
+        texted(staffed, notifier)
+        clock.advance(DELAY)
+        assert run_phone_round(staffed, "sh_1") == 3
+        clock.advance(timedelta(minutes=1))
+        assert texted(staffed, notifier, "call") == [phone("cg_2"), phone("cg_3")]
+        (skipped,) = [
+            n
+            for n in staffed.store.notifications.for_shift("sh_1")
+            if n.caregiver_id == "cg_1" and n.channel is Channel.CALL
+        ]
+        assert skipped.error == "not sent: it is inside the caregiver's quiet hours"
+
+    def test_nobody_is_called_or_texted_about_a_shift_that_has_ended(
+        self, staffed: Dependencies, clock: Clock, notifier: FakeNotifier
+    ) -> None:
+        """A one-hour visit fanned out five minutes before its end: the texts still queued
+        when it ends are not sent, and its phone round, ten minutes later, calls nobody."""
+        add_shift(staffed, "sh_1", hours=1)
+        clock.now = DAY + timedelta(minutes=55)
+        start_fanout(staffed, "sh_1")
+        clock.advance(timedelta(minutes=5))
+        assert texted(staffed, notifier) == []
+        errors = {n.error for n in staffed.store.notifications.for_shift("sh_1")}
+        assert errors == {"not sent: the shift has ended"}
+        clock.advance(DELAY)
+        assert run_phone_round(staffed, "sh_1") == 0
+        assert texted(staffed, notifier, "call") == []
+        assert trail(staffed, "sh_1")[-1] == "escalated"  # the round ran, and is not due again
+        assert run_due_phone_rounds(staffed) == {}
+
+    def test_no_wave_goes_out_once_the_shift_has_ended(
+        self, staffed: Dependencies, clock: Clock, notifier: FakeNotifier
+    ) -> None:
+        create_organization(staffed, id="org_w", name="Waves", time_zone="UTC", waves=Waves(1, 60))
+        add_shift(staffed, "sh_1", organization_id="org_w", hours=1)
+        clock.now = DAY + timedelta(minutes=58)
+        start_fanout(staffed, "sh_1")
+        assert texted(staffed, notifier) == [phone("cg_1")]
+        clock.advance(timedelta(minutes=1))
+        assert run_wave(staffed, "sh_1") == 1  # 59 minutes in: still open
+        assert texted(staffed, notifier) == [phone("cg_1"), phone("cg_2")]
+        clock.advance(timedelta(minutes=1))
+        assert run_wave(staffed, "sh_1") == 0  # at its end: no third wave
+        assert texted(staffed, notifier) == [phone("cg_1"), phone("cg_2")]
+
 
 def test_a_text_queued_before_an_opt_out_is_not_sent(
     staffed: Dependencies, notifier: FakeNotifier, metrics: RecordingMetrics
