@@ -64,7 +64,6 @@ def test_assignments_and_quiet_hours_count_only_when_the_caller_holds_them() -> 
     assert both is NotAsked.CONFLICT
 
 
-
 def test_nobody_is_asked_about_a_shift_once_it_has_ended() -> None:
     shift = fanned_out()
     ended = shift.end_time

@@ -9,6 +9,7 @@ import pytest
 
 from shiftfill.domain.model import Channel
 from shiftfill.domain.rules import Outcome
+from shiftfill.services.caregivers import update_caregiver
 from shiftfill.services.dependencies import Dependencies
 from shiftfill.services.fanout import run_phone_round, start_fanout
 from shiftfill.services.inbound import (
@@ -109,6 +110,17 @@ class TestClaim:
         code = second.fanout.offer_code  # type: ignore[union-attr]
         named = reply(offered, "cg_1", f"yes {code}")
         assert (named.outcome, named.shift_id) == ("assigned", "sh_2")
+
+    def test_a_caregiver_moved_to_another_role_can_no_longer_take_its_offers(
+        self, offered: Dependencies, clock: Clock
+    ) -> None:
+        """Moved from RN to LPN after the RN shift was offered: they no longer qualify, so a
+        reply about it finds no offer, and the phone round does not call them."""
+        update_caregiver(offered, "cg_1", {"role": "LPN"})
+        assert reply(offered, "cg_1", "yes").outcome == "no_open_offer"
+        assert get_shift(offered, "sh_1").is_open
+        clock.advance(timedelta(minutes=10))
+        assert run_phone_round(offered, "sh_1") == 2
 
 
 class TestDeclineAndStop:
