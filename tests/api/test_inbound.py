@@ -86,8 +86,11 @@ def test_replayed_message_returns_the_same_outcome_and_changes_nothing(
     assert client.get("/shifts/sh_1/events").json == events_after_first
 
     json_first = reply(client, RN_PHONES[1], "no", message_id="m-7")
+    events_after_json = client.get("/shifts/sh_1/events").json
     json_replay = reply(client, RN_PHONES[1], "no", message_id="m-7")
     assert json_first == json_replay
+    # Handled again, the reply would be on the trail twice.
+    assert client.get("/shifts/sh_1/events").json == events_after_json
 
 
 def test_replay_of_an_accept_after_another_claim_still_says_assigned(
@@ -146,7 +149,8 @@ def test_unknown_sender(client: FlaskClient, fanned_out: dict[str, Any]) -> None
         "outcome": "unknown_sender",
         "shift_id": None,
         "caregiver_id": None,
-        "reply": answer["reply"],
+        "reply": "This number is not registered with your agency's shift line. "
+        "Please call the office.",
     }
     assert reply(client, "not a number", "yes")["outcome"] == "unknown_sender"
 

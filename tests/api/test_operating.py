@@ -48,8 +48,13 @@ def parsed(stream: io.StringIO) -> list[dict[str, Any]]:
     return [json.loads(line) for line in stream.getvalue().splitlines()]
 
 
-def metric(text: str, name: str, **labels: str) -> float:
-    """The value of one sample of the exposition ``text``; 0 when absent."""
+def metric(text: str, name: str, absent: float | None = None, **labels: str) -> float:
+    """The value of one sample of the exposition ``text``.
+
+    A sample that is not there fails the test, unless ``absent`` gives its value: a
+    counter with labels appears only once counted, so ``absent=0`` for one that may
+    not have counted yet; a gauge is always there.
+    """
     for line in text.splitlines():
         if line.startswith("#") or not line.startswith(name):
             continue
@@ -57,7 +62,8 @@ def metric(text: str, name: str, **labels: str) -> float:
         found = dict(re.findall(r'(\w+)="([^"]*)"', sample))
         if sample.split("{")[0] == name and found == labels:
             return float(value)
-    return 0.0
+    assert absent is not None, f"no sample {name} {labels} in the scrape"
+    return absent
 
 
 # --- logs and request ids ---
@@ -257,7 +263,7 @@ def test_the_queue_depth_gauge_is_read_from_the_store_at_scrape_time(runtime: Ru
     )
     text = runtime.metrics.exposition()[0].decode()
     assert metric(text, "shiftfill_send_queue_depth") == 2
-    assert metric(text, "shiftfill_fanouts_total", role="RN") == 0
+    assert metric(text, "shiftfill_fanouts_total", absent=0, role="RN") == 0
 
 
 def test_metrics_need_the_ops_token_when_one_is_set() -> None:

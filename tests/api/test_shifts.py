@@ -2,6 +2,7 @@
 
 import gc
 import logging
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -24,14 +25,15 @@ from tests.fakes import FakeNotifier
 
 
 def test_create_shift_stores_times_in_utc(client: FlaskClient) -> None:
+    day = (datetime.now(UTC) + timedelta(days=2)).date()
     response = client.post(
         "/shifts",
         json={
             "id": "sh_1",
             "organization_id": "default",
             "role_required": "rn",
-            "start_time": "2099-11-29T07:00:00-05:00",
-            "end_time": "2099-11-29T19:00:00-05:00",
+            "start_time": f"{day}T07:00:00-05:00",
+            "end_time": f"{day}T19:00:00-05:00",
         },
     )
     assert response.status_code == 201
@@ -39,8 +41,8 @@ def test_create_shift_stores_times_in_utc(client: FlaskClient) -> None:
         "id": "sh_1",
         "organization_id": "default",
         "role_required": "RN",
-        "start_time": "2099-11-29T12:00:00+00:00",
-        "end_time": "2099-11-30T00:00:00+00:00",
+        "start_time": f"{day}T12:00:00+00:00",
+        "end_time": f"{day + timedelta(days=1)}T00:00:00+00:00",
         "status": "open",
         "assigned_caregiver_id": None,
         "filled_at": None,

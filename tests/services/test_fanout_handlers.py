@@ -79,14 +79,6 @@ class TestStartFanout:
         assert trail(memory_deps, "sh_1") == ["fanout_started", "no_one_qualified"]
         assert memory_deps.store.outbox.depth() == 0
 
-    def test_open_shifts_get_different_offer_codes(self, staffed: Dependencies) -> None:
-        codes = set()
-        for n in range(5):
-            add_shift(staffed, f"sh_{n}", start=DAY + timedelta(days=n))
-            shift, _ = start_fanout(staffed, f"sh_{n}")
-            codes.add(shift.fanout.offer_code)  # type: ignore[union-attr]
-        assert len(codes) == 5
-
 
 class TestPhoneRound:
     def test_is_due_only_after_the_escalation_delay(

@@ -231,15 +231,17 @@ def gated_app(gated: GatedNotifier, **env: str) -> tuple[FlaskClient, Runtime]:
 
 
 def test_a_saturated_send_pool_never_blocks_an_inbound_reply(gated: GatedNotifier) -> None:
-    client, runtime = gated_app(gated)
+    # One sender, hung on the provider: the pool is saturated and two texts wait behind it.
+    client, runtime = gated_app(gated, SHIFTFILL_SEND_CONCURRENCY="1")
     try:
         started = time.perf_counter()
         assert client.post("/shifts/sh_1/fanout").status_code == 202
         # A send is hanging before the reply comes (else the claim could come first and
         # leave the workers nothing to send).
-        assert gated.holding.wait(1)
+        assert gated.holding.wait(5)
         answer = reply(client, RN_PHONES[0], "yes")
-        assert time.perf_counter() - started < 1.0
+        # Well under the 10 s the hung send holds its sender.
+        assert time.perf_counter() - started < 5.0
         assert answer["outcome"] == "assigned"
         assert not gated.gate.is_set()
         assert runtime.deps.store.outbox.depth() >= 1

@@ -1,5 +1,7 @@
-"""Model-based test: random sequences of operations, every rule of docs/invariants.md (I1 to I8)
-checked after every step against a simple reference model.
+"""Model-based test: random sequences of operations, the rules I1 to I5 and I7 of
+docs/invariants.md checked after every step against a simple reference model, on the
+memory store and on Redis (I6, bad input, is the fuzz's and the bounds tests'; I8, across
+processes and crashes, the server tests').
 
 Shifts start at one of ten times four hours apart and last eight, so some overlap, some
 are back to back, and some cross the start of a week (Monday 00:00 in Chicago); the
