@@ -178,15 +178,23 @@ def refused_address(address: str) -> str | None:
     """Why an IP address may not receive webhooks (SSRF), or ``None`` when it may.
 
     Private, loopback, link-local (cloud metadata lives there), multicast,
-    reserved and unspecified addresses reach the agency's or shiftfill's own
-    network, not a receiver on the internet.
+    reserved, unspecified and shared (carrier-grade NAT) addresses reach the
+    agency's or shiftfill's own network, not a receiver on the internet; so may
+    an IPv6 address that carries one of them (IPv4-mapped, 6to4, Teredo).
     """
     ip = ipaddress.ip_address(address.split("%", 1)[0])
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    for kind in ("loopback", "link_local", "private", "multicast", "reserved", "unspecified"):
-        if getattr(ip, f"is_{kind}"):
-            return f"address {ip} is {kind.replace('_', '-')}"
+        ip = ip.ipv4_mapped  # the IPv4 address itself, as the connection reaches it
+    candidates: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = [ip]
+    if isinstance(ip, ipaddress.IPv6Address):
+        carried = [ip.sixtofour, ip.teredo[1] if ip.teredo else None]
+        candidates += [v4 for v4 in carried if v4 is not None]
+    for candidate in candidates:
+        for kind in ("loopback", "link_local", "private", "multicast", "reserved", "unspecified"):
+            if getattr(candidate, f"is_{kind}"):
+                return f"address {candidate} is {kind.replace('_', '-')}"
+        if not candidate.is_global:
+            return f"address {candidate} is not global"
     return None
 
 

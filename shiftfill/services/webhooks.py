@@ -55,20 +55,32 @@ def check_url(url: str, *, allow_private: bool) -> None:
     Names are checked again on every attempt, on the address actually connected
     to: a check here cannot know what the name will resolve to then.
     """
-    parts = urlsplit(url)
-    schemes = ("https", "http") if allow_private else ("https",)
-    if parts.scheme not in schemes or not parts.hostname:
-        raise Invalid("The URL must be https://.", {"url": ["Must be an https:// URL."]})
+    if not url.isascii() or not url.isprintable() or " " in url:
+        message = (
+            "The URL must be plain ASCII without spaces: percent-encode other characters,"
+            " and give an international host name in its xn-- form."
+        )
+        raise Invalid(message, {"url": [message]})
     try:
-        if parts.port == 0:  # ValueError below: not a number from 0 to 65535
-            raise ValueError("port 0")
-        parts.hostname.encode("idna")  # UnicodeError: an empty label, or one over 63 characters
+        parts = urlsplit(url)  # ValueError: a bracketed host that is no IPv6 address
+        host, port = parts.hostname, parts.port  # ValueError: a port not from 0 to 65535
+        if host:
+            host.encode("idna")  # UnicodeError: an empty label, or one over 63 characters
     except ValueError:
         message = "The URL's host name or port is not valid."
         raise Invalid(message, {"url": [message]}) from None
+    schemes = ("https", "http") if allow_private else ("https",)
+    if parts.scheme not in schemes or not host:
+        raise Invalid("The URL must be https://.", {"url": ["Must be an https:// URL."]})
+    if port == 0:
+        message = "The URL's host name or port is not valid."
+        raise Invalid(message, {"url": [message]})
+    if parts.username is not None or parts.password is not None:
+        # They would never be sent: a receiver checks the signature instead.
+        message = "The URL must not carry a user name or password; the signature authenticates."
+        raise Invalid(message, {"url": [message]})
     if allow_private:
         return
-    host = parts.hostname
     why = "name is local" if host == "localhost" or host.endswith(".localhost") else None
     with contextlib.suppress(ValueError):  # a name: checked when it is resolved, per attempt
         why = why or webhooks.refused_address(host)

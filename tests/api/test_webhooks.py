@@ -112,11 +112,23 @@ def test_unknown_events_and_unsafe_urls_are_refused() -> None:
         ("https://hooks.example.com:99999/", ["shift.filled"]),
         ("https://hooks.example.com:http/", ["shift.filled"]),
         ("https://hooks.example.com:0/", ["shift.filled"]),
+        ("https://[::1", ["shift.filled"]),
+        ("https://a]b/", ["shift.filled"]),
+        ("https://hooks.example.com/café", ["shift.filled"]),
+        ("https://hooks.example.com/a b", ["shift.filled"]),
+        ("https://user:secret@hooks.example.com/", ["shift.filled"]),
+        # Shared (carrier-grade NAT) space, and loopback inside a 6to4 address.
+        ("https://100.64.0.1/", ["shift.filled"]),
+        ("https://[2002:7f00:1::]/", ["shift.filled"]),
     ]:
         response = client.post(
             "/organizations/default/webhooks", json={"url": url, "events": events}
         )
         assert response.status_code == 422, (url, response.json)
+        assert response.json["error"]["code"] == "validation_error"
+        assert list(response.json["error"]["fields"]) == [
+            "events" if events == ["shift.exploded"] else "url"
+        ]
 
 
 def test_every_event_arrives_signed_with_the_shift_as_get_shows_it(
