@@ -397,6 +397,8 @@ def claim(
         return ShiftChange.kept(shift, Outcome.FILLED)
     if shift.fanout is None or not shift.fanout.was_offered_to(caregiver_id):
         return ShiftChange.kept(shift, Outcome.NO_OPEN_OFFER)
+    if caregiver is not None and not contact.reachable(caregiver):
+        return ShiftChange.kept(shift, Outcome.NO_OPEN_OFFER)  # opted out or deactivated since
     if caregiver is not None and wants is not None:
         unmatched = wants.why_not(caregiver)
         if unmatched is not None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from shiftfill import phones
-from shiftfill.domain import fill, replies
+from shiftfill.domain import contact, fill, replies
 from shiftfill.domain.intents import Intent, ParsedReply, parse_reply
 from shiftfill.domain.model import Caregiver, Channel, Event, EventType, Shift
 from shiftfill.domain.rules import Outcome, ShiftChange
@@ -110,6 +110,8 @@ def handle_call_reply(
     (the called number) is used only for a call shiftfill has no record of.
     """
     call = deps.store.notifications.by_provider_id(call_sid)
+    if call is not None and call.channel is not Channel.CALL:
+        call = None  # a text's id: no call shiftfill placed
     if call is not None:
         caregiver = deps.store.caregivers.get(call.caregiver_id)
         shift_id: str | None = call.shift_id
@@ -233,10 +235,10 @@ def _find_target(
     """Resolve which offer a reply answers: explicit id, then offer code, then the only open one.
 
     With no open offer left, the most recent offer is the target, so a late
-    "yes" hears that the shift was filled or cancelled rather than nothing. A
-    deactivated caregiver's offers no longer count.
+    "yes" hears that the shift was filled or cancelled rather than nothing. The
+    offers of a caregiver who opted out or was deactivated no longer count.
     """
-    if not caregiver.active:
+    if not contact.reachable(caregiver):
         offers = []
     open_offers = [s for s in offers if s.is_open]
     if shift_id is not None:

@@ -85,6 +85,15 @@ def test_a_caregiver_never_offered_the_shift_cannot_claim_it() -> None:
     assert decision.shift.status is ShiftStatus.OPEN
 
 
+def test_a_caregiver_who_opted_out_or_was_deactivated_since_cannot_claim() -> None:
+    """Read in the claim's step: a STOP or a deactivation that landed first is honoured."""
+    for gone in ({"opted_out": True}, {"active": False}):
+        caregiver = Caregiver("cg_1", "Ana", "RN", "+15555550101", **gone)  # type: ignore[arg-type]
+        decision = rules.claim(fanned_out(), "cg_1", now=NOW, caregiver=caregiver)
+        assert decision.outcome is Outcome.NO_OPEN_OFFER
+        assert not decision.changed
+
+
 def test_a_claim_on_a_cancelled_shift_is_unavailable() -> None:
     cancelled = rules.cancel(fanned_out(), now=NOW).shift
     assert rules.claim(cancelled, "cg_1", now=NOW).outcome is Outcome.UNAVAILABLE

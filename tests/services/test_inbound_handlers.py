@@ -20,7 +20,7 @@ from shiftfill.services.inbound import (
 )
 from shiftfill.services.organizations import create_organization, update_organization
 from shiftfill.services.shifts import get_shift
-from tests.fakes import Clock, RecordingMetrics
+from tests.fakes import Clock, RecordingMetrics, send_queued
 from tests.services.conftest import DAY, add_shift, phone, trail
 
 
@@ -132,6 +132,29 @@ class TestDeclineAndStop:
         assert trail(offered, "sh_1").count("declined") == 1
         clock.advance(timedelta(minutes=10))
         assert run_phone_round(offered, "sh_1") == 2
+
+    def test_after_stop_a_yes_takes_nothing(self, offered: Dependencies) -> None:
+        """Who opted out is asked nothing more, so an offer made before no longer stands."""
+        code = get_shift(offered, "sh_1").fanout.offer_code  # type: ignore[union-attr]
+        assert reply(offered, "cg_2", "STOP").outcome == "opted_out"
+        assert reply(offered, "cg_2", f"YES {code}").outcome == "no_open_offer"
+        assert reply(offered, "cg_2", "yes", shift_id="sh_1").outcome == "no_open_offer"
+        assert get_shift(offered, "sh_1").is_open
+
+    def test_a_text_s_provider_id_given_as_a_call_s_finds_no_call(
+        self, offered: Dependencies
+    ) -> None:
+        """The gather callback names a call shiftfill placed; a text's id is no such call."""
+        send_queued(offered)
+        text = next(
+            n for n in offered.store.notifications.for_shift("sh_1") if n.caregiver_id == "cg_1"
+        )
+        assert text.provider_id
+        result = handle_call_reply(
+            offered, call_sid=text.provider_id, said="1", fallback_phone=None
+        )
+        assert result.outcome == "unknown_sender"
+        assert get_shift(offered, "sh_1").is_open
 
     def test_stop_opts_out_and_a_later_fanout_leaves_them_out(self, offered: Dependencies) -> None:
         assert reply(offered, "cg_3", "STOP").outcome == "opted_out"

@@ -334,6 +334,9 @@ class ShiftFillMachine(RuleBasedStateMachine):
         open_offers = [s for s, m in self.shifts.items() if cid in m.offered and m.open]
         result = handle_inbound(self.deps, message)
         self.messages[message.message_id] = (message, result)  # type: ignore[index]
+        if cid in self.opted_out:  # who opted out has no offers left: nothing changes (I3)
+            assert result.outcome == "no_open_offer"
+            return message.message_id  # type: ignore[return-value]
         target = sid if explicit else (open_offers[0] if len(open_offers) == 1 else None)
         if not explicit and len(open_offers) > 1:
             assert result.outcome == "ambiguous"
