@@ -184,6 +184,18 @@ def test_candidates_are_ranked_and_the_others_say_why_not(client: FlaskClient) -
     assert client.get("/shifts/nope/candidates").status_code == 404
 
 
+def test_a_closed_shift_has_no_candidates_and_says_so_in_its_documented_words(
+    client: FlaskClient,
+) -> None:
+    matching_roster(client)
+    client.post("/shifts/sh_1/cancel")
+    answer = client.get("/shifts/sh_1/candidates").json
+    assert answer["qualified"] == []
+    assert {o["reason"] for o in answer["left_out"]} == {"shift_closed"}
+    documented = client.get("/openapi.json").json["components"]["schemas"]["LeftOut"]
+    assert "shift_closed" in documented["properties"]["reason"]["enum"]
+
+
 def test_the_fanout_texts_only_the_matched_best_first(
     client: FlaskClient, runtime: Runtime, notifier: FakeNotifier
 ) -> None:

@@ -88,6 +88,7 @@ class CandidateSchema(ma.Schema):
 
 
 LEFT_OUT_REASONS = [
+    "shift_closed",
     "role",
     "opted_out",
     "inactive",
