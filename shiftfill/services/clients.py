@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from shiftfill.domain.model import Client
+from shiftfill.domain.model import Client, ShiftStatus
 from shiftfill.services.dependencies import Dependencies
 from shiftfill.services.errors import Conflict, Invalid, NotFound
 from shiftfill.services.organizations import find_organization
@@ -71,12 +71,30 @@ def list_clients(deps: Dependencies, organization_id: str | None = None) -> list
 
 
 def update_client(deps: Dependencies, client_id: str, changes: Mapping[str, Any]) -> Client:
-    """Change any field of a client but its id; a claim decided after it honours it."""
+    """Change any field of a client but its id; a claim decided after it honours it.
+
+    A client named by an open shift stays in that shift's organization (``Conflict``):
+    moved, their lists would be another agency's to edit while this one's fanouts,
+    claims and sends still follow them.
+    """
     values = dict(changes)
     for field in LISTS:
         if field in values:
             values[field] = tuple(dict.fromkeys(values[field]))
     current = get_client(deps, client_id)
+    moving_to = values.get("organization_id", current.organization_id)
+    if moving_to != current.organization_id:
+        held = [
+            s.id
+            for s in deps.store.shifts.all(ShiftStatus.OPEN)
+            if s.client_id == client_id and s.organization_id != moving_to
+        ]
+        if held:
+            raise Conflict(
+                f"Client {client_id} has open shifts in organization "
+                f"{current.organization_id} ({', '.join(sorted(held))}): fill or cancel them"
+                " first, or add the client to the other organization as a new client."
+            )
     check_client(deps, replace(current, **values))
     try:
         return deps.store.clients.update(client_id, lambda c: replace(c, **values))

@@ -143,6 +143,24 @@ def test_a_shift_names_a_client_of_its_own_organization(client: FlaskClient) -> 
     assert missing.status_code == 422
 
 
+def test_a_client_with_open_shifts_stays_in_their_organization(client: FlaskClient) -> None:
+    """Moved, the client's lists would be another agency's to edit while this one's shifts
+    still follow them; once no open shift names the client, the move is allowed."""
+    add_org(client)
+    add_org(client, id="org_2", name="Harbor")
+    add_client(client)
+    made = add_shift(client, organization_id="org_1", client_id="cl_1")
+    moved = client.patch("/clients/cl_1", json={"organization_id": "org_2"})
+    assert moved.status_code == 409
+    assert made["id"] in moved.json["error"]["message"]
+    assert client.get("/clients/cl_1").json["organization_id"] == "org_1"
+    assert client.patch("/clients/cl_1", json={"organization_id": "org_1"}).status_code == 200
+    client.post(f"/shifts/{made['id']}/cancel")
+    moved = client.patch("/clients/cl_1", json={"organization_id": "org_2"})
+    assert moved.status_code == 200
+    assert moved.json["organization_id"] == "org_2"
+
+
 # --- who qualifies, in what order ---
 
 

@@ -57,7 +57,7 @@ def get_client(client_id: str) -> Client:
 @blp.doc(operationId="updateClient")
 @blp.arguments(ClientPatchSchema)
 @blp.response(200, ClientSchema)
-@blp.errors(404)
+@blp.errors(404, 409)
 def update_client(data: dict[str, Any], client_id: str) -> Client:
     """Change any field but the id; claims decided after it follow it."""
     return clients.update_client(services(), client_id, data)
