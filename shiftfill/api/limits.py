@@ -26,12 +26,19 @@ def webhook_body_limit(config: Mapping[str, Any]) -> int:
     return limit
 
 
+FORM = "application/x-www-form-urlencoded"
+
+
 def check_webhook_body(req: Request, limit: int) -> None:
-    """Stop a provider webhook whose body is over ``limit`` (413) or repeats a parameter (400)."""
+    """Stop a provider webhook whose body is over ``limit`` (413), is not a form (400), or
+    repeats a parameter (400)."""
     # Also bounds a chunked body, which has no Content-Length to check.
     req.max_content_length = limit
     if req.content_length is not None and req.content_length > limit:
         reject(413, f"A provider webhook's body is limited to {limit} bytes.")
+    if req.mimetype != FORM:
+        # The provider posts forms; anything else is a wrong content type, not a bad form.
+        reject(400, f"Content-Type must be {FORM}.")
     # The signature covers every value, but a view reads one value per name:
     # "Body=HELP&Body=YES" must not be read as HELP where it was signed as both.
     refuse_repeated(req.form, 400, "Parameter", "form")

@@ -243,3 +243,20 @@ def test_a_report_for_an_unknown_message_changes_nothing(
 
 def test_a_report_without_ids_is_422(client: FlaskClient, fanned_out: dict[str, Any]) -> None:
     assert signed(client, "/messages/status", {"MessageStatus": "delivered"}).status_code == 422
+
+
+@pytest.mark.parametrize("path", ["/messages/status", "/voice/gather"])
+def test_a_callback_that_is_not_a_form_is_400_before_its_signature(
+    client: FlaskClient, fanned_out: dict[str, Any], path: str
+) -> None:
+    """A wrong content type is the caller's mistake (400), not a form with fields missing
+    (422), and it is known before the signature is read (no 403)."""
+    before = client.get("/shifts/sh_1/notifications").json
+    answer = client.post(path, json={"CallSid": "CA1", "Digits": "1", "CallStatus": "completed"})
+    assert answer.status_code == 400
+    assert answer.json["error"] == {
+        "code": "bad_request",
+        "message": "Content-Type must be application/x-www-form-urlencoded.",
+        "fields": {},
+    }
+    assert client.get("/shifts/sh_1/notifications").json == before
