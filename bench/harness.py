@@ -6,7 +6,9 @@ started in a process group of its own and stopped by that group, never by name.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import fcntl
 import json
 import os
 import shutil
@@ -20,7 +22,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,6 +35,9 @@ def free_port() -> int:
 
 class Server:
     """A gunicorn process running ``wsgi:app`` with the shipped config."""
+
+    # What the error says did not start.
+    NAME = "gunicorn"
 
     def __init__(
         self,
@@ -47,39 +52,70 @@ class Server:
         self.base = f"http://127.0.0.1:{self.port}"
         environment = {**os.environ, "SHIFTFILL_SEED_FILE": "", "SHIFTFILL_LOG_LEVEL": "WARNING"}
         environment.update(env)
-        # A file, not a pipe: nobody reads the log while the server runs.
-        self._log_file = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop() or kill()
+        command = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            "config/gunicorn.conf.py",
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            *(args or []),
+            app,
+        ]
+        self._launch(command, environment, ready_seconds)
+
+    def _launch(self, command: list[str], environment: dict[str, str], seconds: float) -> None:
+        """Start ``command`` in a process group of its own and wait for it to be ready.
+
+        When it is not ready in ``seconds`` (or exits, or the wait is interrupted), what
+        was started is stopped before the error is raised, with the log as a note.
+        """
+        self._log_file = _log_file()
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-c",
-                "config/gunicorn.conf.py",
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                *(args or []),
-                app,
-            ],
+            command,
             cwd=ROOT,
             env=environment,
             stdout=subprocess.DEVNULL,
             stderr=self._log_file,
             start_new_session=True,
         )
-        self._wait_ready(ready_seconds)
+        try:
+            self._wait_ready(seconds)
+        except BaseException as error:
+            self._end_unready()
+            error.add_note(f"{self.NAME}'s log:\n{self._close_log()}")
+            raise
 
-    def _wait_ready(self, seconds: float = 10) -> None:
+    def _wait_ready(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited: {self.read_log()}")
-            try:
-                if self.request("GET", "/health")[0] == 200:
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError(f"gunicorn did not become ready in {seconds:g} s")
+        while not self._exited():
+            if self._ready():
+                return
+            if time.monotonic() >= deadline:
+                raise RuntimeError(f"{self.NAME} did not become ready in {seconds:g} s")
+            time.sleep(0.05)
+        raise RuntimeError(f"{self.NAME} exited before it was ready")
+
+    def _ready(self) -> bool:
+        """Whether the server answers ``/health`` with a 200."""
+        try:
+            return self.request("GET", "/health")[0] == 200
+        except OSError:
+            return False
+
+    def _exited(self) -> bool:
+        """Whether the first process exited. It is not reaped: until it is, its pid (the
+        id of its process group) cannot go to another process, so killing that group
+        afterwards cannot reach anyone else's."""
+        flags = os.WEXITED | os.WNOHANG | os.WNOWAIT
+        return os.waitid(os.P_PID, self.process.pid, flags) is not None
+
+    def _end_unready(self) -> None:
+        """SIGKILL to the whole process group (gunicorn's master and any worker); reap it."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
 
     def request(
         self,
@@ -235,34 +271,30 @@ class Stack(Server):
     ``deploy/serve.py`` runs in a session of its own; its two children die with it.
     """
 
-    def __init__(self, port: int | None = None, **env: str) -> None:
+    NAME = "deploy/serve.py"
+
+    def __init__(self, port: int | None = None, ready_seconds: float = 30, **env: str) -> None:
         self.port = port or free_port()
         self.log = ""
         self.base = f"http://127.0.0.1:{self.port}"
         environment = {**os.environ, "SHIFTFILL_SEED_FILE": "", "SHIFTFILL_LOG_LEVEL": "WARNING"}
         environment.update(SHIFTFILL_PUBLIC_HOST="127.0.0.1", SHIFTFILL_PUBLIC_PORT=str(self.port))
         environment.update(env)
-        # A file, not a pipe: nobody reads the log while the stack runs.
-        self._log_file = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop() or kill()
-        self.process = subprocess.Popen(
-            [sys.executable, "deploy/serve.py"],
-            cwd=ROOT,
-            env=environment,
-            stdout=subprocess.DEVNULL,
-            stderr=self._log_file,
-            start_new_session=True,
-        )
-        self._wait_ready()
+        self._launch([sys.executable, "deploy/serve.py"], environment, ready_seconds)
 
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"deploy/serve.py exited: {self.read_log()}")
-            if "serving on" in self.read_log():
-                return
-            time.sleep(0.05)
-        raise RuntimeError("the stack did not become ready in 30 s")
+    def _ready(self) -> bool:
+        return "serving on" in self.read_log()
+
+    def _end_unready(self) -> None:
+        """SIGTERM first: serve.py stops nginx and gunicorn (in groups of their own) and
+        removes its directory; then what is left of its own group is killed."""
+        if not self._exited():
+            # Not Popen.send_signal, which would reap a process that just exited.
+            os.kill(self.process.pid, signal.SIGTERM)
+            deadline = time.monotonic() + 30
+            while not self._exited() and time.monotonic() < deadline:
+                time.sleep(0.05)
+        super()._end_unready()
 
     def children(self) -> list[int]:
         """The pids of nginx's master and gunicorn's master."""
@@ -270,6 +302,20 @@ class Stack(Server):
         return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
     STOP_SECONDS = 60
+
+
+def _log_file() -> IO[bytes]:
+    """A temporary file for a server's stderr, which the server appends to.
+
+    A file, not a pipe: nobody reads the log while the server runs, except
+    ``read_log()`` now and then. Append-only, because the server shares this file's
+    offset: otherwise a line written while ``read_log()`` had moved it back to the
+    start would overwrite the log there.
+    """
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop(), kill() or on a failed start
+    flags = fcntl.fcntl(log.fileno(), fcntl.F_GETFL)
+    fcntl.fcntl(log.fileno(), fcntl.F_SETFL, flags | os.O_APPEND)
+    return log
 
 
 def _die_with_parent() -> None:
