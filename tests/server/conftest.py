@@ -19,6 +19,12 @@ def redis() -> Iterator[RedisServer]:
     server.close()
 
 
-def sent_to(log: str, channel: str) -> Counter[str]:
-    """Count the messages the log notifier wrote, per last four digits of the number."""
-    return Counter(re.findall(rf"{channel} to \+1555•••(\d{{4}})", log))
+def sent_to(log: str, channel: str, about: str = "") -> Counter[str]:
+    """Count the messages the log notifier wrote, per last four digits of the number.
+
+    The log notifier writes a line per text or call at DEBUG: start the server with
+    ``SHIFTFILL_LOG_LEVEL=DEBUG``. With ``about``, only the messages whose words hold it
+    count (a shift's day and start, say, as the texts write them).
+    """
+    lines = re.findall(rf"{channel} to \+1555•••(\d{{4}}): (.*)", log)
+    return Counter(digits for digits, words in lines if about in words)
