@@ -29,9 +29,12 @@ pytestmark = pytest.mark.server
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
     stack = Stack()
-    add_caregiver(stack)
-    yield stack
-    assert stack.stop() == 0
+    try:
+        add_caregiver(stack)
+        yield stack
+    finally:
+        exit_code = stack.stop()
+    assert exit_code == 0
 
 
 def raw(stack: Stack, request: bytes) -> tuple[int, bytes, bytes]:
@@ -53,6 +56,17 @@ def raw(stack: Stack, request: bytes) -> tuple[int, bytes, bytes]:
 def socket_path_of(stack: Stack) -> str:
     """gunicorn's socket, as ``serve.py``'s ready line names it."""
     return stack.read_log().split(" on ", 2)[2].split(")")[0]
+
+
+def started_at(pid: int) -> str | None:
+    """When process ``pid`` started (in clock ticks since boot), or None if there is none.
+
+    With its pid, it names one process: a pid alone may be given to another once freed.
+    """
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except OSError:
+        return None
 
 
 def gone(pid: int) -> bool:
@@ -136,17 +150,27 @@ def test_sigterm_stops_nginx_then_gunicorn_and_leaves_nothing_behind() -> None:
 
 def test_a_kill_of_the_stack_script_takes_nginx_and_gunicorn_with_it() -> None:
     stack = Stack()
-    children = stack.children()
-    runtime = Path(socket_path_of(stack)).parent
-    stack.kill()
+    children: dict[int, str | None] = {}
+    runtime: Path | None = None
     try:
+        children = {pid: started_at(pid) for pid in stack.children()}
+        runtime = Path(socket_path_of(stack)).parent
+        stack.kill()
         deadline = time.monotonic() + 40
         while time.monotonic() < deadline and not all(gone(pid) for pid in children):
             time.sleep(0.1)
         assert all(gone(pid) for pid in children)
     finally:
-        # A killed serve.py cannot remove its temporary directory; the test does.
-        shutil.rmtree(runtime, ignore_errors=True)
+        stack.kill()  # done already, unless a step before it failed
+        for pid, start in children.items():
+            # Each child leads a process group of its own (nginx's or gunicorn's workers
+            # with it). One still running is the failure under test: stop its group here,
+            # if that pid is still the same process (a freed pid may be another's).
+            if not gone(pid) and started_at(pid) == start:
+                os.killpg(pid, signal.SIGKILL)
+        if runtime is not None:
+            # A killed serve.py cannot remove its temporary directory; the test does.
+            shutil.rmtree(runtime, ignore_errors=True)
 
 
 def test_make_serve_runs_the_stack_and_stops_it_on_sigterm() -> None:

@@ -19,16 +19,19 @@ def test_sigterm_sends_or_records_every_queued_notification() -> None:
         SHIFTFILL_SHUTDOWN_DRAIN_SECONDS="0.5",
         SHIFTFILL_LOG_LEVEL="DEBUG",  # the log notifier writes each text at DEBUG
     )
-    people = [
-        {"id": f"cg_{i}", "name": f"RN {i}", "role": "RN", "phone": f"+1555555{i + 600:04d}"}
-        for i in range(20)
-    ]
-    assert server.request("POST", "/caregivers/batch", {"caregivers": people})[0] == 201
-    shift = shift_body(id="sh_1")
-    assert server.request("POST", "/shifts", shift)[0] == 201
-    assert server.request("POST", "/shifts/sh_1/fanout")[0] == 202
-
-    assert server.stop() == 0
+    try:
+        people = [
+            {"id": f"cg_{i}", "name": f"RN {i}", "role": "RN", "phone": f"+1555555{i + 600:04d}"}
+            for i in range(20)
+        ]
+        assert server.request("POST", "/caregivers/batch", {"caregivers": people})[0] == 201
+        shift = shift_body(id="sh_1")
+        assert server.request("POST", "/shifts", shift)[0] == 201
+        assert server.request("POST", "/shifts/sh_1/fanout")[0] == 202
+    finally:
+        # The SIGTERM under test; also what stops the server when a step above failed.
+        exit_code = server.stop()
+    assert exit_code == 0
     sent = re.findall(r"sms to \+1555•••(\d{4})", server.log)
     [(count, ids)] = re.findall(
         r"(\d+) notifications not sent \(not sent: shiftfill was shutting down\): (.*)", server.log
