@@ -172,24 +172,47 @@ def wake(app: Flask) -> None:
     poller.scheduler.wakeup()
 
 
+# The witness of the negative checks: an LPN, offered an LPN shift whose phone round falls
+# due at the instant checked. Its call shows that the poller ran a poll at that instant (and
+# that poll's calls went out); only then does "no other call" say anything.
+LPN_PHONE = "+15555550102"
+
+
+def add_witness(client: FlaskClient) -> None:
+    """The LPN and her shift, fanned out now: its phone round is due ten minutes from now."""
+    add_caregiver(client, name="Ben Okafor", role="LPN", phone=LPN_PHONE)
+    add_shift(client, id="sh_witness", role_required="LPN")
+    assert client.post("/shifts/sh_witness/fanout").status_code == 202
+
+
+def wake_and_see_the_poll_through(app: Flask, notifier: FakeNotifier) -> None:
+    """Wake the poller and wait until it has run a poll at the frozen time and every
+    call that poll queued is placed: the witness's call says the poll ran."""
+    wake(app)
+    assert wait_until(lambda: LPN_PHONE in calls(notifier)), "the poller ran no poll"
+    assert app.extensions["shiftfill"].sender.wait_idle(5)
+
+
 def test_real_scheduler_places_the_calls_when_ten_minutes_pass(
     frozen: FrozenDateTimeFactory, real_app: Flask, notifier: FakeNotifier
 ) -> None:
     client = real_app.test_client()
     for i, phone in enumerate(RN_PHONES):
         add_caregiver(client, name=f"RN {i}", role="RN", phone=phone)
+    add_witness(client)  # due a second before sh_1
+    frozen.tick(timedelta(seconds=1))
     add_shift(client, id="sh_1")
     assert client.post("/shifts/sh_1/fanout").status_code == 202
+    due = DUE + timedelta(seconds=1)
 
-    frozen.move_to(DUE - timedelta(seconds=1))
-    wake(real_app)
-    time.sleep(0.2)
-    assert calls(notifier) == []
+    frozen.move_to(due - timedelta(seconds=1))
+    wake_and_see_the_poll_through(real_app, notifier)
+    assert calls(notifier) == [LPN_PHONE]
 
-    frozen.move_to(DUE)
+    frozen.move_to(due)
     wake(real_app)
-    assert wait_until(lambda: len(calls(notifier)) == 3)
-    assert calls(notifier) == sorted(RN_PHONES)
+    assert wait_until(lambda: len(calls(notifier)) == 4)
+    assert calls(notifier) == sorted([*RN_PHONES, LPN_PHONE])
 
 
 def test_real_scheduler_runs_a_phone_round_found_late(
@@ -211,8 +234,8 @@ def test_real_scheduler_places_no_call_once_the_shift_is_claimed(
     add_caregiver(client, name="Ana", role="RN", phone=RN_PHONES[0])
     add_shift(client, id="sh_1")
     client.post("/shifts/sh_1/fanout")
+    add_witness(client)  # due at the same instant as sh_1
     assert reply(client, RN_PHONES[0], "yes")["outcome"] == "assigned"
     frozen.move_to(DUE)
-    wake(real_app)
-    time.sleep(0.2)
-    assert calls(notifier) == []
+    wake_and_see_the_poll_through(real_app, notifier)
+    assert calls(notifier) == [LPN_PHONE]
