@@ -105,7 +105,11 @@ class _PinnedHTTPS(http.client.HTTPSConnection):
             sock, server_hostname=self.host, do_handshake_on_connect=False
         )
         self._watchdog.watch(tls)  # before the handshake, which a receiver can trickle too
-        tls.do_handshake()
+        try:
+            tls.do_handshake()
+        except BaseException:
+            tls.close()  # ``self.sock`` is not set yet: ``close()`` would not reach it
+            raise
         self.sock = tls
 
 
@@ -168,7 +172,6 @@ class HttpWebhookSender:
             connection.request("POST", path, body=delivery.body.encode(), headers=headers)
             response = connection.getresponse()
             response.read(64 * 1024)  # enough to end the exchange; the body is not kept
-            return Attempt(status_code=response.status)
         except (OSError, http.client.HTTPException):
             if watchdog.expired:
                 return Attempt(error=f"timed out after {self._timeout:g} s")
@@ -176,6 +179,11 @@ class HttpWebhookSender:
         finally:
             watchdog.stop()
             connection.close()
+        if watchdog.expired:
+            # The socket was shut mid-answer: ``http.client`` takes that for the end of the
+            # headers or the body, not for an error. A cut-off answer is no delivery.
+            return Attempt(error=f"timed out after {self._timeout:g} s")
+        return Attempt(status_code=response.status)
 
     @staticmethod
     def _resolve(host: str, port: int) -> str:

@@ -82,6 +82,7 @@ def update_client(deps: Dependencies, client_id: str, changes: Mapping[str, Any]
         if field in values:
             values[field] = tuple(dict.fromkeys(values[field]))
     current = get_client(deps, client_id)
+    check_client(deps, replace(current, **values))
     moving_to = values.get("organization_id", current.organization_id)
     if moving_to != current.organization_id:
         held = [
@@ -95,7 +96,6 @@ def update_client(deps: Dependencies, client_id: str, changes: Mapping[str, Any]
                 f"{current.organization_id} ({', '.join(sorted(held))}): fill or cancel them"
                 " first, or add the client to the other organization as a new client."
             )
-    check_client(deps, replace(current, **values))
     try:
         return deps.store.clients.update(client_id, lambda c: replace(c, **values))
     except KeyError:

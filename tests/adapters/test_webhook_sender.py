@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import socket
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -67,3 +69,68 @@ def test_an_answer_trickled_past_the_timeout_fails_at_the_timeout(
     assert not attempt.delivered
     assert attempt.error == f"timed out after {TIMEOUT:g} s"
     assert took < TIMEOUT + 1.0, f"the attempt took {took:.1f} s"
+
+
+def stalling_receiver(first: bytes) -> socket.socket:
+    """A receiver that reads the request, sends ``first`` at once, then stalls for 3 s."""
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        with conn:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += conn.recv(65536)
+            conn.sendall(first)
+            time.sleep(3)
+
+    threading.Thread(target=serve, daemon=True).start()
+    return server
+
+
+@pytest.mark.parametrize(
+    "first",
+    [b"HTTP/1.1 200 OK\r\n", b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab"],
+    ids=["status-line-then-stall", "headers-and-part-of-the-body-then-stall"],
+)
+def test_an_answer_cut_off_by_the_timeout_is_a_timeout_not_a_delivery(first: bytes) -> None:
+    """The watchdog shuts the socket; ``http.client`` reads that as the end of the headers
+    or of the body, not as an error. Before the watchdog this was ``TimeoutError``, retried;
+    an attempt the watchdog ended must not count as delivered."""
+    server = stalling_receiver(first)
+    try:
+        port = server.getsockname()[1]
+        delivery = Delivery("msg_1", "wh_1", "shift.filled", "{}", datetime.now(UTC))
+        sender = HttpWebhookSender(timeout=TIMEOUT, allow_private=True)
+        attempt = sender.send(hook_at(f"http://127.0.0.1:{port}/hooks"), delivery)
+        assert not attempt.delivered, attempt
+        assert attempt.error == f"timed out after {TIMEOUT:g} s"
+    finally:
+        server.close()
+
+
+def test_a_failed_tls_handshake_closes_its_socket() -> None:
+    """``wrap_socket`` closed the socket of a handshake that failed; with the handshake done
+    by hand, ``connect`` raises before ``self.sock`` is set, and ``close()`` cannot reach it."""
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        with conn:
+            conn.recv(1024)
+            conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\nnot TLS")
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        port = server.getsockname()[1]
+        delivery = Delivery("msg_1", "wh_1", "shift.filled", "{}", datetime.now(UTC))
+        sender = HttpWebhookSender(timeout=2, allow_private=True)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            attempt = sender.send(hook_at(f"https://127.0.0.1:{port}/hooks"), delivery)
+            gc.collect()
+        assert attempt.error is not None and "SSL" in attempt.error
+        unclosed = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
+        assert unclosed == []
+    finally:
+        server.close()

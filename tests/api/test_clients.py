@@ -150,6 +150,8 @@ def test_a_client_with_open_shifts_stays_in_their_organization(client: FlaskClie
     add_org(client, id="org_2", name="Harbor")
     add_client(client)
     made = add_shift(client, organization_id="org_1", client_id="cl_1")
+    nowhere = client.patch("/clients/cl_1", json={"organization_id": "org_404"})
+    assert nowhere.status_code == 422  # no such organization: the move is invalid first
     moved = client.patch("/clients/cl_1", json={"organization_id": "org_2"})
     assert moved.status_code == 409
     assert made["id"] in moved.json["error"]["message"]
