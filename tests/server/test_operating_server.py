@@ -46,6 +46,11 @@ def shiftfill_lines(stderr: str) -> list[str]:
         ({"SHIFTFILL_SEND_CONCURRENCY": "0"}, "SHIFTFILL_SEND_CONCURRENCY"),
         ({"SHIFTFILL_ROLES": "RN,Home Health Aide"}, "SHIFTFILL_ROLES"),
         ({"SHIFTFILL_API_TOKEN": "ops"}, "SHIFTFILL_SECRET_KEY"),
+        # Signatures on, the ops API left open: refused, naming the token it needs.
+        (
+            {"TWILIO_AUTH_TOKEN": "secret", "SHIFTFILL_PUBLIC_BASE_URL": "https://x.example.com"},
+            "SHIFTFILL_API_TOKEN",
+        ),
         (
             {
                 "SHIFTFILL_NOTIFIER": "twilio",
