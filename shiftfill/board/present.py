@@ -48,6 +48,7 @@ LEFT_OUT_WORDS = {
     "out_of_range": "too far away",
     "credential_missing": "credential missing",
     "credential_expired": "credential expired",
+    "not_eligible": "not eligible for the client or the credentials",
 }
 
 
@@ -76,7 +77,7 @@ def duration(span: timedelta | None) -> str:
     """A span as a person says it: ``45 s``, ``12 min``, ``3 h 05 min``, ``2 d 4 h``."""
     if span is None:
         return "—"
-    seconds = max(0, int(span.total_seconds()))
+    seconds = max(0, round(span.total_seconds()))  # as the log says it: 31.9 s is 32 s
     if seconds < 60:
         return f"{seconds} s"
     minutes = seconds // 60

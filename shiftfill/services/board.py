@@ -18,6 +18,7 @@ from shiftfill.domain import contact
 from shiftfill.domain.model import (
     Caregiver,
     Channel,
+    Client,
     Event,
     EventType,
     Fanout,
@@ -95,6 +96,8 @@ class Overview:
     filled: list[FilledShift]
     organizations: list[Organization]
     webhooks: list[WebhookTrouble]
+    # The clients the listed shifts name, by id, for their names.
+    clients: dict[str, Client]
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +157,9 @@ class Offer:
     call: Notification | None
     declined: bool
     assigned: bool
+    # A yes that came after the fill (``claim_lost``), or one refused and why (``claim_refused``).
+    late: bool = False
+    refused: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +171,7 @@ class ShiftDetail:
     organization: Organization
     progress: Progress | None
     offers: list[Offer]
+    client: Client | None
     # Why caregivers of the role were not offered the shift, counted by reason, as
     # recorded when the fanout started; shown for a shift no longer open.
     left_out: dict[str, int]
@@ -198,6 +205,8 @@ def overview(deps: Dependencies, organization_id: str | None = None) -> Overview
     orgs = organizations_of(deps, [*opened, *filled])
     everyone = list_organizations(deps)
     winners = _caregivers(deps, [s.assigned_caregiver_id for s in filled])
+    named = {s.client_id for s in (*opened, *filled) if s.client_id}
+    clients = {c.id: c for c in deps.store.clients.all(organization_id) if c.id in named}
     return Overview(
         now=now,
         open=[
@@ -228,6 +237,7 @@ def overview(deps: Dependencies, organization_id: str | None = None) -> Overview
         webhooks=webhook_trouble(
             deps, [o for o in everyone if organization_id in (None, o.id)], now
         ),
+        clients=clients,
     )
 
 
@@ -244,6 +254,12 @@ def shift_detail(deps: Dependencies, shift_id: str) -> ShiftDetail:
         [*offered, shift.assigned_caregiver_id, *(e.caregiver_id for e in events)],
     )
     by_channel = {(n.caregiver_id, n.channel): n for n in notifications}
+    late = {e.caregiver_id for e in events if e.type == EventType.CLAIM_LOST}
+    refused = {
+        e.caregiver_id: str(e.detail.get("reason", ""))
+        for e in events
+        if e.type == EventType.CLAIM_REFUSED
+    }
     offers = [
         Offer(
             caregiver_id=cid,
@@ -252,6 +268,8 @@ def shift_detail(deps: Dependencies, shift_id: str) -> ShiftDetail:
             call=by_channel.get((cid, Channel.CALL)),
             declined=fanout is not None and fanout.has_declined(cid),
             assigned=cid == shift.assigned_caregiver_id,
+            late=cid in late,
+            refused=refused.get(cid),
         )
         for cid in offered
     ]
@@ -261,6 +279,7 @@ def shift_detail(deps: Dependencies, shift_id: str) -> ShiftDetail:
         organization=org,
         progress=progress(fanout, notifications, waves=org.waves is not None) if fanout else None,
         offers=offers,
+        client=deps.store.clients.get(shift.client_id) if shift.client_id else None,
         left_out=_left_out(events),
         candidates=_candidates(deps, shift, org, by_channel) if shift.is_open else None,
         notifications=notifications,

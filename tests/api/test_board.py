@@ -369,6 +369,33 @@ def test_the_phone_round_shows_when_it_ran_and_how_many_were_called(
     assert "phone round at 8:10 AM CST · called 2" in board.text
 
 
+def test_a_shift_filled_early_shows_no_phone_round_and_each_answer_with_the_clients_name(
+    chicago: tuple[Flask, FlaskClient], frozen: FrozenDateTimeFactory
+) -> None:
+    app, client = chicago
+    api(
+        client, "POST", "/clients", {"id": "cl_1", "organization_id": "org_1", "name": "R. Alvarez"}
+    )
+    api(client, "POST", "/shifts", shift_body(id="sh_c", organization_id="org_1", client_id="cl_1",
+                                              start_time=tomorrow_at(20).isoformat(),
+                                              end_time=tomorrow_at(23).isoformat()))  # fmt: skip
+    api(client, "POST", "/shifts/sh_c/fanout")
+    assert "client R. Alvarez" in page(client, "/board").text
+    assert runtime_of(app).sender.wait_idle(5)
+    frozen.tick(timedelta(seconds=31.6))
+    for phone, body in ((RN_PHONES[1], "yes"), (RN_PHONES[2], "yes")):
+        reply = {"from": phone, "body": body, "shift_id": "sh_c"}
+        client.post("/messages/inbound", json=reply, headers=BEARER)
+    detail = page(client, "/board/shifts/sh_c")
+    assert "Client R. Alvarez" in detail.text
+    # Filled before its phone round was due: no round is shown as coming, nor as run.
+    assert "phone round at" not in detail.text
+    assert "32 s after the fanout started" in detail.text  # 31.6 s, as the log rounds it
+    assert "Chen Wei sent — took it" in detail.text
+    assert "Eli Haddad sent — yes, too late" in detail.text
+    assert "Ana Lima sent — —" in detail.text
+
+
 def test_the_board_filters_by_organization(chicago: tuple[Flask, FlaskClient]) -> None:
     _, client = chicago
     api(client, "POST", "/organizations",
