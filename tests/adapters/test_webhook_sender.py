@@ -19,6 +19,16 @@ ANSWER = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
 TIMEOUT = 0.5
 
 
+def read_request_head(conn: socket.socket) -> None:
+    """Read until the end of the request's headers (the small body comes with them)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return  # the sender hung up
+        data += chunk
+
+
 @pytest.fixture
 def trickler() -> Iterator[socket.socket]:
     """A receiver that reads the request, then answers 200 a byte every 0.1 s (3.8 s in all)."""
@@ -28,9 +38,7 @@ def trickler() -> Iterator[socket.socket]:
     def serve() -> None:
         conn, _ = server.accept()
         with conn:
-            data = b""
-            while b"\r\n\r\n" not in data:
-                data += conn.recv(65536)
+            read_request_head(conn)
             for byte in ANSWER:
                 if done.is_set():
                     return
@@ -78,9 +86,7 @@ def stalling_receiver(first: bytes) -> socket.socket:
     def serve() -> None:
         conn, _ = server.accept()
         with conn:
-            data = b""
-            while b"\r\n\r\n" not in data:
-                data += conn.recv(65536)
+            read_request_head(conn)
             conn.sendall(first)
             time.sleep(3)
 
