@@ -75,6 +75,7 @@ def prepare_sends(deps: Dependencies, notification_ids: Sequence[str]) -> list[R
     """
     candidates: dict[str, Ready] = {}
     moot: dict[str, str] = {}
+    now = deps.clock()
     for found in deps.store.outgoing(notification_ids):
         notification, shift, caregiver = found.notification, found.shift, found.caregiver
         if notification.status is not NotificationStatus.QUEUED:
@@ -92,7 +93,7 @@ def prepare_sends(deps: Dependencies, notification_ids: Sequence[str]) -> list[R
             caregiver.id,
             caregiver=caregiver,
             channel=notification.channel,
-            at=deps.clock(),
+            at=now,
             organization=org,
             wants=wants,
         )
