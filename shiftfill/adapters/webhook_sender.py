@@ -173,15 +173,14 @@ class HttpWebhookSender:
             response = connection.getresponse()
             response.read(64 * 1024)  # enough to end the exchange; the body is not kept
         except (OSError, http.client.HTTPException):
-            if watchdog.expired:
-                return Attempt(error=f"timed out after {self._timeout:g} s")
-            raise
+            if not watchdog.expired:
+                raise
         finally:
             watchdog.stop()
             connection.close()
         if watchdog.expired:
-            # The socket was shut mid-answer: ``http.client`` takes that for the end of the
-            # headers or the body, not for an error. A cut-off answer is no delivery.
+            # The socket was shut mid-answer: ``http.client`` raised, or took that for the end
+            # of the headers or the body. Either way a cut-off answer is no delivery.
             return Attempt(error=f"timed out after {self._timeout:g} s")
         return Attempt(status_code=response.status)
 

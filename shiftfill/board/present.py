@@ -12,7 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from shiftfill.domain import replies
-from shiftfill.domain.model import Event, Organization, Round, Shift
+from shiftfill.domain.model import Client, Event, Organization, Round, Shift
 
 # Events in words; a type not listed (a newer one) is shown as its name.
 EVENT_WORDS = {
@@ -118,7 +118,13 @@ def _detail_words(detail: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
+def client_name(client: Client | None, shift: Shift) -> str:
+    """The shift's client by name; by id when the record is gone."""
+    return client.name if client is not None else shift.client_id or ""
+
+
 HELPERS = {
+    "client_name": client_name,
     "local": local,
     "when": when,
     "period": period,

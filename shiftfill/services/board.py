@@ -76,6 +76,7 @@ class OpenShift:
     shift: Shift
     organization: Organization
     progress: Progress | None
+    client: Client | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +86,7 @@ class FilledShift:
     winner: Caregiver | None
     round: Round | None
     time_to_fill: timedelta | None
+    client: Client | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +98,6 @@ class Overview:
     filled: list[FilledShift]
     organizations: list[Organization]
     webhooks: list[WebhookTrouble]
-    # The clients the listed shifts name, by id, for their names.
-    clients: dict[str, Client]
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +220,7 @@ def overview(deps: Dependencies, organization_id: str | None = None) -> Overview
                 )
                 if s.fanout
                 else None,
+                clients.get(s.client_id or ""),
             )
             for s in opened
         ],
@@ -230,6 +231,7 @@ def overview(deps: Dependencies, organization_id: str | None = None) -> Overview
                 winners.get(s.assigned_caregiver_id or ""),
                 s.fanout.round if s.fanout else None,
                 s.filled_at - s.fanout.started_at if s.fanout and s.filled_at else None,
+                clients.get(s.client_id or ""),
             )
             for s in filled
         ],
@@ -237,7 +239,6 @@ def overview(deps: Dependencies, organization_id: str | None = None) -> Overview
         webhooks=webhook_trouble(
             deps, [o for o in everyone if organization_id in (None, o.id)], now
         ),
-        clients=clients,
     )
 
 

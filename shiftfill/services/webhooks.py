@@ -34,6 +34,8 @@ LEASE = timedelta(seconds=90)
 
 RenderShift = Callable[[Shift], dict[str, Any]]
 
+BAD_HOST_OR_PORT = "The URL's host name or port is not valid."
+
 
 class WebhookSender(Protocol):
     """Posts one signed delivery to one endpoint; never raises for the receiver's faults."""
@@ -56,37 +58,38 @@ def check_url(url: str, *, allow_private: bool) -> None:
     to: a check here cannot know what the name will resolve to then.
     """
     if not url.isascii() or not url.isprintable() or " " in url:
-        message = (
+        raise _invalid_url(
             "The URL must be plain ASCII without spaces: percent-encode other characters,"
             " and give an international host name in its xn-- form."
         )
-        raise Invalid(message, {"url": [message]})
     try:
         parts = urlsplit(url)  # ValueError: a bracketed host that is no IPv6 address
         host, port = parts.hostname, parts.port  # ValueError: a port not from 0 to 65535
         if host:
             host.encode("idna")  # UnicodeError: an empty label, or one over 63 characters
     except ValueError:
-        message = "The URL's host name or port is not valid."
-        raise Invalid(message, {"url": [message]}) from None
+        raise _invalid_url(BAD_HOST_OR_PORT) from None
     schemes = ("https", "http") if allow_private else ("https",)
     if parts.scheme not in schemes or not host:
         raise Invalid("The URL must be https://.", {"url": ["Must be an https:// URL."]})
     if port == 0:
-        message = "The URL's host name or port is not valid."
-        raise Invalid(message, {"url": [message]})
+        raise _invalid_url(BAD_HOST_OR_PORT)
     if parts.username is not None or parts.password is not None:
         # They would never be sent: a receiver checks the signature instead.
-        message = "The URL must not carry a user name or password; the signature authenticates."
-        raise Invalid(message, {"url": [message]})
+        raise _invalid_url(
+            "The URL must not carry a user name or password; the signature authenticates."
+        )
     if allow_private:
         return
     why = "name is local" if host == "localhost" or host.endswith(".localhost") else None
     with contextlib.suppress(ValueError):  # a name: checked when it is resolved, per attempt
         why = why or webhooks.refused_address(host)
     if why:
-        message = f"Private, loopback and link-local addresses are refused ({why})."
-        raise Invalid(message, {"url": [message]})
+        raise _invalid_url(f"Private, loopback and link-local addresses are refused ({why}).")
+
+
+def _invalid_url(message: str) -> Invalid:
+    return Invalid(message, {"url": [message]})
 
 
 def create_webhook(
