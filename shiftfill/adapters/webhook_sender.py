@@ -168,19 +168,24 @@ class HttpWebhookSender:
             "User-Agent": USER_AGENT,
         }
         watchdog.start()
+        timed_out = False
         try:
             connection.request("POST", path, body=delivery.body.encode(), headers=headers)
             response = connection.getresponse()
             response.read(64 * 1024)  # enough to end the exchange; the body is not kept
+        except TimeoutError:
+            # One socket operation waited the whole timeout, so the attempt's time is up as
+            # well, whichever went off first: the socket's timer or the watchdog's thread.
+            timed_out = True
         except (OSError, http.client.HTTPException):
             if not watchdog.expired:
                 raise
         finally:
             watchdog.stop()
             connection.close()
-        if watchdog.expired:
-            # The socket was shut mid-answer: ``http.client`` raised, or took that for the end
-            # of the headers or the body. Either way a cut-off answer is no delivery.
+        if timed_out or watchdog.expired:
+            # A read timed out, or the socket was shut mid-answer: ``http.client`` raised, or
+            # took that for the end of the headers or the body. A cut-off answer is no delivery.
             return Attempt(error=f"timed out after {self._timeout:g} s")
         return Attempt(status_code=response.status)
 

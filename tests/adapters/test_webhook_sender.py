@@ -115,6 +115,24 @@ def test_an_answer_cut_off_by_the_timeout_is_a_timeout_not_a_delivery(first: byt
         server.close()
 
 
+def test_a_read_timing_out_before_the_watchdog_is_the_same_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On a busy machine the socket's own timer can go off before the watchdog's thread
+    runs; the attempt has still run out of time, and says so in the same words."""
+    monkeypatch.setattr("shiftfill.adapters.webhook_sender._Watchdog.start", lambda self: None)
+    server = stalling_receiver(b"HTTP/1.1 200 OK\r\n")
+    try:
+        port = server.getsockname()[1]
+        delivery = Delivery("msg_1", "wh_1", "shift.filled", "{}", datetime.now(UTC))
+        sender = HttpWebhookSender(timeout=TIMEOUT, allow_private=True)
+        attempt = sender.send(hook_at(f"http://127.0.0.1:{port}/hooks"), delivery)
+        assert not attempt.delivered, attempt
+        assert attempt.error == f"timed out after {TIMEOUT:g} s"
+    finally:
+        server.close()
+
+
 def test_a_failed_tls_handshake_closes_its_socket() -> None:
     """``wrap_socket`` closed the socket of a handshake that failed; with the handshake done
     by hand, ``connect`` raises before ``self.sock`` is set, and ``close()`` cannot reach it."""
