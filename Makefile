@@ -6,7 +6,7 @@ STAMP := $(VENV)/.requirements-installed
 # Playwright drives Debian's chromium (make chromium): it never downloads a browser of its own.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: run run-redis serve hostile nginx redis-server chromium test test-ahead soak lint format bench bench-matching screenshot clean
+.PHONY: run run-redis serve hostile nginx redis-server chromium test test-ahead soak lint format bench bench-matching bench-webhooks screenshot clean
 
 # Rebuilt whenever requirements.txt is newer than the last install.
 $(STAMP): requirements.txt
@@ -76,14 +76,20 @@ soak: $(STAMP) redis-server
 	SHIFTFILL_RACE_ROUNDS=600 HYPOTHESIS_PROFILE=soak $(BIN)/python -m pytest \
 		tests/server/test_races.py tests/services/test_invariants_model.py
 
-# Every figure of docs/performance.md: the service's own benchmark, then matching at scale.
+# Every figure of docs/performance.md: the service's own benchmark, matching at scale, and
+# what a provider outage leaves in the webhook deliveries.
 bench: $(STAMP) redis-server
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/matching.py
+	$(BIN)/python bench/webhook_outage.py
 
 # The fanout of a client's shift needing a credential, 10,000 qualified of 100,000 (about 1 minute).
 bench-matching: $(STAMP) redis-server
 	$(BIN)/python bench/matching.py
+
+# 10,000 failed texts announced to two endpoints: what the deliveries keep (a few seconds).
+bench-webhooks: $(STAMP) redis-server
+	$(BIN)/python bench/webhook_outage.py
 
 # docs/board.png: the board on the sample data, photographed in chromium.
 screenshot: $(STAMP) chromium

@@ -15,7 +15,13 @@ from dataclasses import replace
 from datetime import datetime
 from itertools import islice
 
-from shiftfill.domain.webhooks import Delivery, Webhook, WebhookMessage, forgettable
+from shiftfill.domain.webhooks import (
+    NO_PAYLOAD,
+    Delivery,
+    Webhook,
+    WebhookMessage,
+    forgettable,
+)
 from shiftfill.services.ports import Expand
 
 
@@ -57,7 +63,8 @@ class MemoryWebhooks:
 
     def deliveries(self, webhook_id: str) -> list[Delivery]:
         with self._lock:
-            return list(reversed(self._deliveries.get(webhook_id, {}).values()))
+            held = list(reversed(self._deliveries.get(webhook_id, {}).values()))
+        return [replace(d, payload=NO_PAYLOAD) if d.pending else d for d in held]
 
     def dispatch(self, expand: Expand, limit: int = 100) -> int:
         with self._lock:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import ipaddress
+import json
 import secrets
 import uuid
 from collections.abc import Mapping, Sequence
@@ -110,18 +111,53 @@ class Webhook:
 
 
 @dataclass(frozen=True, slots=True)
+class Payload:
+    """The JSON a delivery posts, kept as its shift's part and what goes around it.
+
+    The shift is nearly all of it on a big fanout (10,000 offered ids are about
+    110 KB), and many messages carry one shift state: every failed text of a send
+    batch does. So a store keeps each shift part once for all the pending
+    deliveries that carry it, and a settled delivery keeps no payload at all
+    (docs/webhooks.md, "What a delivery keeps").
+    """
+
+    head: str
+    shift: str = ""
+    tail: str = ""
+
+    @property
+    def text(self) -> str:
+        return f"{self.head}{self.shift}{self.tail}"
+
+
+# What a settled delivery keeps: it is never sent again.
+NO_PAYLOAD = Payload("")
+
+
+def payload_of(message: WebhookMessage, shift: str) -> Payload:
+    """``{"type", "timestamp", "data": {"shift", ...fields}}`` around ``shift``, the shift's
+    JSON: the same text as ``json.dumps`` of the whole, built in parts."""
+    stamp = message.at.isoformat().replace("+00:00", "Z")
+    head = f'{{"type": {json.dumps(message.type)}, "timestamp": {json.dumps(stamp)}, '
+    fields = json.dumps(dict(message.fields))
+    tail = f", {fields[1:]}}}" if message.fields else "}}"
+    return Payload(head + '"data": {"shift": ', shift, tail)
+
+
+@dataclass(frozen=True, slots=True)
 class Delivery:
     """One message on its way to one endpoint.
 
     ``id`` is the message's id (unique among one endpoint's deliveries, and the
-    ``webhook-id`` header); ``body`` the JSON posted, fixed when the delivery
-    was made so that every attempt sends the same bytes.
+    ``webhook-id`` header); ``payload`` the JSON posted, fixed when the delivery
+    was made so that every attempt sends the same bytes, and dropped once it is
+    settled.
     """
 
     id: str
     webhook_id: str
     event: str
-    body: str
+    payload: Payload
     created_at: datetime
     status: str = PENDING
     attempts: int = 0
@@ -132,6 +168,10 @@ class Delivery:
     @property
     def pending(self) -> bool:
         return self.status == PENDING
+
+    @property
+    def body(self) -> str:
+        return self.payload.text
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +200,7 @@ def after_attempt(
     it; when it runs out, or on ``410``, the delivery is ``failed``.
     """
     attempts = delivery.attempts + 1
-    settled = replace(
+    tried = replace(
         delivery,
         attempts=attempts,
         last_status_code=attempt.status_code,
@@ -168,10 +208,16 @@ def after_attempt(
         next_attempt_at=None,
     )
     if attempt.delivered:
-        return replace(settled, status=DELIVERED, last_error=None)
+        return settled(tried, DELIVERED, last_error=None)
     if attempt.gone or attempts > len(schedule):
-        return replace(settled, status=FAILED)
-    return replace(settled, next_attempt_at=now + timedelta(seconds=schedule[attempts - 1]))
+        return settled(tried, FAILED)
+    return replace(tried, next_attempt_at=now + timedelta(seconds=schedule[attempts - 1]))
+
+
+def settled(delivery: Delivery, status: str, **changes: Any) -> Delivery:
+    """``delivery`` ended ``status`` (delivered or failed): due no more, and without its
+    payload, which is never sent again."""
+    return replace(delivery, status=status, next_attempt_at=None, payload=NO_PAYLOAD, **changes)
 
 
 def refused_address(address: str) -> str | None:

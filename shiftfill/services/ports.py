@@ -353,7 +353,7 @@ class WebhookRepository(Protocol):
         """Delete an endpoint (its pending deliveries are dropped); whether it existed."""
 
     def deliveries(self, webhook_id: str) -> list[Delivery]:
-        """An endpoint's deliveries, newest first."""
+        """An endpoint's deliveries, newest first, without their payloads."""
 
     def dispatch(self, expand: Expand, limit: int = 100) -> int:
         """Turn up to ``limit`` messages of the outbox into deliveries, in one atomic step.

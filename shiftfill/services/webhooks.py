@@ -11,8 +11,8 @@ import contextlib
 import json
 import logging
 import secrets
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, Protocol
@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=90)
 
 RenderShift = Callable[[Shift], dict[str, Any]]
+# A send batch's failures may be about a few shifts at once, in turns.
+RENDERINGS_KEPT = 8
 
 BAD_HOST_OR_PORT = "The URL's host name or port is not valid."
 
@@ -172,13 +174,6 @@ def run_due_unfilled(deps: Dependencies) -> list[str]:
 # --- deliveries ---
 
 
-def body_of(message: WebhookMessage, render_shift: RenderShift) -> str:
-    """The JSON posted for a message: type, timestamp, and the shift beside the event's fields."""
-    data = {"shift": render_shift(message.shift), **message.fields}
-    stamp = message.at.isoformat().replace("+00:00", "Z")
-    return json.dumps({"type": message.type, "timestamp": stamp, "data": data})
-
-
 def expander(
     render_shift: RenderShift, now: datetime
 ) -> Callable[[WebhookMessage, Sequence[Webhook]], list[Delivery]]:
@@ -186,20 +181,32 @@ def expander(
 
     Each is due at once, from the time of its event (never later than ``now``, the
     dispatch's time), so that the first attempts go out in the order of their events,
-    where messages dispatched together would otherwise share one due time.
+    where messages dispatched together would otherwise share one due time. Messages
+    about one stored shift (the same object: every failed text of a send batch, on the
+    memory store) share one rendering of it, the largest part of their payloads.
     """
+    # The shifts rendered last, by identity (each kept, so that its id is not reused).
+    rendered: OrderedDict[int, tuple[Shift, str]] = OrderedDict()
+
+    def shift_text(shift: Shift) -> str:
+        kept = rendered.get(id(shift))
+        if kept is None or kept[0] is not shift:
+            kept = rendered[id(shift)] = (shift, json.dumps(render_shift(shift)))
+            if len(rendered) > RENDERINGS_KEPT:
+                rendered.popitem(last=False)
+        return kept[1]
 
     def expand(message: WebhookMessage, endpoints: Sequence[Webhook]) -> list[Delivery]:
         wanted = [w for w in endpoints if w.wants(message.type)]
         if not wanted:
             return []
-        body = body_of(message, render_shift)
+        payload = webhooks.payload_of(message, shift_text(message.shift))
         return [
             Delivery(
                 id=message.id,
                 webhook_id=w.id,
                 event=message.type,
-                body=body,
+                payload=payload,
                 created_at=message.at,
                 next_attempt_at=min(message.at, now),
             )
@@ -243,11 +250,8 @@ def attempt_delivery(
         store.settle(after, disable=attempt.gone)
         _report(deps, webhook, after, attempt)
     else:
-        after = replace(
-            delivery,
-            status=webhooks.FAILED,
-            next_attempt_at=None,
-            last_error="not sent: the webhook is disabled",
+        after = webhooks.settled(
+            delivery, webhooks.FAILED, last_error="not sent: the webhook is disabled"
         )
         store.settle(after)
         deps.metrics.webhook_delivery(delivery.event, "failed")

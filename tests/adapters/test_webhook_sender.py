@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import pytest
 
 from shiftfill.adapters.webhook_sender import HttpWebhookSender
-from shiftfill.domain.webhooks import Delivery, Webhook
+from shiftfill.domain.webhooks import Delivery, Payload, Webhook
 
 ANSWER = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
 TIMEOUT = 0.5
@@ -69,7 +69,7 @@ def test_an_answer_trickled_past_the_timeout_fails_at_the_timeout(
     a time would otherwise hold the attempt past the delivery's lease, and another process
     would send the same delivery meanwhile."""
     port = trickler.getsockname()[1]
-    delivery = Delivery("msg_1", "wh_1", "shift.filled", "{}", datetime.now(UTC))
+    delivery = Delivery("msg_1", "wh_1", "shift.filled", Payload("{}"), datetime.now(UTC))
     sender = HttpWebhookSender(timeout=TIMEOUT, allow_private=True)
     began = time.monotonic()
     attempt = sender.send(hook_at(f"http://127.0.0.1:{port}/hooks"), delivery)
@@ -106,7 +106,7 @@ def test_an_answer_cut_off_by_the_timeout_is_a_timeout_not_a_delivery(first: byt
     server = stalling_receiver(first)
     try:
         port = server.getsockname()[1]
-        delivery = Delivery("msg_1", "wh_1", "shift.filled", "{}", datetime.now(UTC))
+        delivery = Delivery("msg_1", "wh_1", "shift.filled", Payload("{}"), datetime.now(UTC))
         sender = HttpWebhookSender(timeout=TIMEOUT, allow_private=True)
         attempt = sender.send(hook_at(f"http://127.0.0.1:{port}/hooks"), delivery)
         assert not attempt.delivered, attempt
@@ -124,7 +124,7 @@ def test_a_read_timing_out_before_the_watchdog_is_the_same_timeout(
     server = stalling_receiver(b"HTTP/1.1 200 OK\r\n")
     try:
         port = server.getsockname()[1]
-        delivery = Delivery("msg_1", "wh_1", "shift.filled", "{}", datetime.now(UTC))
+        delivery = Delivery("msg_1", "wh_1", "shift.filled", Payload("{}"), datetime.now(UTC))
         sender = HttpWebhookSender(timeout=TIMEOUT, allow_private=True)
         attempt = sender.send(hook_at(f"http://127.0.0.1:{port}/hooks"), delivery)
         assert not attempt.delivered, attempt
@@ -147,7 +147,7 @@ def test_a_failed_tls_handshake_closes_its_socket() -> None:
     threading.Thread(target=serve, daemon=True).start()
     try:
         port = server.getsockname()[1]
-        delivery = Delivery("msg_1", "wh_1", "shift.filled", "{}", datetime.now(UTC))
+        delivery = Delivery("msg_1", "wh_1", "shift.filled", Payload("{}"), datetime.now(UTC))
         sender = HttpWebhookSender(timeout=2, allow_private=True)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")

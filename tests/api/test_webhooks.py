@@ -18,7 +18,7 @@ from shiftfill.adapters.webhook_sender import HttpWebhookSender
 from shiftfill.adapters.webhook_workers import WebhookWorkers
 from shiftfill.api.shifts.schemas import ShiftSchema
 from shiftfill.bootstrap import Runtime
-from shiftfill.domain.webhooks import Delivery, Webhook
+from shiftfill.domain.webhooks import Delivery, Payload, Webhook
 from shiftfill.services import fanout, webhooks
 from tests.conftest import RN_PHONES, add_roster, add_shift, build_app, reply
 from tests.webhook_receiver import Receiver
@@ -384,7 +384,7 @@ def test_a_name_that_resolves_to_loopback_is_refused_at_the_connected_address(
         "whsec_" + "A" * 32,
         datetime.now(UTC),
     )
-    delivery = Delivery("msg_1", "wh_1", "shift.filled", "{}", datetime.now(UTC))
+    delivery = Delivery("msg_1", "wh_1", "shift.filled", Payload("{}"), datetime.now(UTC))
     attempt = HttpWebhookSender(timeout=0.5).send(hook, delivery)
     assert attempt.error == "refused: address 127.0.0.1 is loopback"
     localhost = dataclasses.replace(hook, url=f"https://localhost:{port}/hooks")

@@ -44,10 +44,12 @@ def test_a_change_writes_its_message_and_dispatch_makes_one_delivery_per_wanting
     assert store.webhooks.waiting() == 1
     assert store.webhooks.dispatch(expander(render, NOW)) == 1
     assert store.webhooks.dispatch(expander(render, NOW)) == 0
-    (delivery,) = store.webhooks.deliveries("wh_1")
-    assert delivery.event == "shift.cancelled" and '"status": "cancelled"' in delivery.body
+    (listed,) = store.webhooks.deliveries("wh_1")
     assert store.webhooks.deliveries("wh_2") == []
-    assert store.webhooks.due(NOW) == [("wh_1", delivery.id)]
+    assert store.webhooks.due(NOW) == [("wh_1", listed.id)]
+    delivery = store.webhooks.claim("wh_1", listed.id, NOW, NOW + timedelta(seconds=90))
+    assert delivery is not None
+    assert delivery.event == "shift.cancelled" and '"status": "cancelled"' in delivery.body
 
 
 def test_of_many_takers_one_claims_a_due_delivery_and_a_retry_is_due_on_schedule(

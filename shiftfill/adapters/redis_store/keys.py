@@ -56,7 +56,11 @@ class Keys:
     webhook-outbox         list        webhook messages not yet made into deliveries, JSON
     webhook-due            sorted set  ``<webhook> <message>`` of pending deliveries, by due time
     webhook-deliveries:<w> list        an endpoint's delivery ids, newest first
-    webhook-delivery:<w>:<m>  string   one delivery as JSON (its body included)
+    webhook-delivery:<w>:<m>  string   one delivery as JSON: its payload around its
+                                       shift's digest while pending, none once settled
+    webhook-body:<digest>  string      a shift's part of payloads, by its SHA-256, kept
+                                       while a pending delivery refers to it
+    webhook-body-refs      hash        digest to how many pending deliveries refer to it
     =====================  ==========  ==============================================
     """
 
@@ -80,6 +84,7 @@ class Keys:
         self.webhooks = self("webhooks")
         self.webhook_outbox = self("webhook-outbox")
         self.webhook_due = self("webhook-due")
+        self.webhook_body_refs = self("webhook-body-refs")
 
     def __call__(self, *parts: str) -> str:
         return self._base + ":".join(parts)
@@ -149,3 +154,6 @@ class Keys:
 
     def webhook_delivery(self, webhook_id: str, delivery_id: str) -> str:
         return self("webhook-delivery", webhook_id, delivery_id)
+
+    def webhook_body(self, digest: str) -> str:
+        return self("webhook-body", digest)

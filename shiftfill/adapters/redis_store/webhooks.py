@@ -7,11 +7,18 @@ WATCH/MULTI/EXEC step; each pending delivery has its due time in
 ``webhook-due``, which ``claim`` moves forward atomically (a script) so that of
 any number of processes one sends each attempt, and one whose taker died is due
 again when its lease ends.
+
+A pending delivery keeps its payload around the digest of its shift's part,
+which ``webhook-body:<digest>`` holds once for every delivery that refers to it;
+``webhook-body-refs`` counts them, and the last to settle (or be removed)
+deletes it, in the same step (docs/webhooks.md, "What a delivery keeps").
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections import Counter
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import replace
 from datetime import datetime
@@ -26,11 +33,16 @@ from shiftfill.adapters.redis_store.keys import Keys
 from shiftfill.adapters.redis_store.steps import transact
 from shiftfill.domain.model import Shift
 from shiftfill.domain.webhooks import (
+    FAILED,
     FORGET_WINDOW,
+    NO_PAYLOAD,
+    PENDING,
     Delivery,
+    Payload,
     Webhook,
     WebhookMessage,
     forgettable,
+    settled,
 )
 from shiftfill.services.ports import Expand
 
@@ -47,6 +59,16 @@ for i = 3, #KEYS do
   end
 end
 return forgotten
+"""
+
+# KEYS: webhook-body-refs, webhook-body:<digest>. ARGV: the digest, how many pending
+# deliveries stopped referring to it. The last one to let go deletes the shift part.
+RELEASE = """
+if redis.call('HINCRBY', KEYS[1], ARGV[1], -tonumber(ARGV[2])) <= 0 then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  redis.call('DEL', KEYS[2])
+end
+return 0
 """
 
 # KEYS: webhook-due. ARGV: the member, now, the lease's end. 1 when taken.
@@ -104,13 +126,21 @@ def load_webhook(raw: str | bytes) -> Webhook:
     )
 
 
-def dump_delivery(delivery: Delivery) -> str:
+def digest_of(payload: Payload) -> str | None:
+    """The key of a payload's shift part in ``webhook-body:<digest>``; ``None`` for none."""
+    return hashlib.sha256(payload.shift.encode()).hexdigest() if payload.shift else None
+
+
+def dump_delivery(delivery: Delivery, digest: str | None) -> str:
+    """A delivery as JSON; a pending one with its payload around ``digest``, its shift part's."""
+    payload = delivery.payload
+    kept = {"head": payload.head, "shift": digest, "tail": payload.tail}
     return json.dumps(
         {
             "id": delivery.id,
             "webhook_id": delivery.webhook_id,
             "event": delivery.event,
-            "body": delivery.body,
+            **(kept if delivery.pending else {}),
             "created_at": codec.dump_time(delivery.created_at),
             "status": delivery.status,
             "attempts": delivery.attempts,
@@ -123,14 +153,27 @@ def dump_delivery(delivery: Delivery) -> str:
     )
 
 
-def load_delivery(raw: str | bytes) -> Delivery:
-    data = json.loads(raw)
+def held_digest(data: dict[str, Any]) -> str | None:
+    """The shift part a stored delivery refers to (and counts in ``webhook-body-refs``)."""
+    return data.get("shift") if data["status"] == PENDING else None
+
+
+def load_delivery(data: dict[str, Any], shift: str | None) -> Delivery:
+    """A stored delivery; with its payload when ``shift`` (its shift part) is given.
+
+    A delivery stored before payloads were kept in parts has its ``body`` whole.
+    """
     next_at = data["next_attempt_at"]
+    payload = NO_PAYLOAD
+    if shift is not None and "body" in data:
+        payload = Payload(data["body"])
+    elif shift is not None and "head" in data:
+        payload = Payload(data["head"], shift, data["tail"])
     return Delivery(
         id=data["id"],
         webhook_id=data["webhook_id"],
         event=data["event"],
-        body=data["body"],
+        payload=payload,
         created_at=datetime.fromisoformat(data["created_at"]),
         status=data["status"],
         attempts=data["attempts"],
@@ -164,6 +207,7 @@ class RedisWebhooks:
         self.outbox = keys.webhook_outbox
         self._claim = client.register_script(CLAIM)
         self._forget = client.register_script(FORGET)
+        self._release_script = client.register_script(RELEASE)
 
     def add(self, webhook: Webhook) -> None:
         self._r.hset(self._k.webhooks, webhook.id, dump_webhook(webhook))
@@ -187,12 +231,20 @@ class RedisWebhooks:
         def step(pipe: Pipeline) -> bool:
             existed = bool(pipe.hexists(self._k.webhooks, webhook_id))
             ids = [i.decode() for i in pipe.lrange(listed, 0, -1)]
+            keys = [self._k.webhook_delivery(webhook_id, i) for i in ids]
+            held: Counter[str] = Counter()
+            if keys:
+                pipe.watch(*keys)  # a settle meanwhile lets go of its shift part itself
+                stored = [json.loads(raw) for raw in pipe.mget(keys) if raw]
+                held.update(d for d in map(held_digest, stored) if d)
             pipe.multi()
             pipe.hdel(self._k.webhooks, webhook_id)
             pipe.delete(listed)
-            for delivery_id in ids:
-                pipe.delete(self._k.webhook_delivery(webhook_id, delivery_id))
+            for delivery_id, key in zip(ids, keys, strict=True):
+                pipe.delete(key)
                 pipe.zrem(self._k.webhook_due, _member(webhook_id, delivery_id))
+            for digest, count in held.items():
+                self._release(pipe, digest, count)
             return existed
 
         return transact(self._r, [self._k.webhooks, listed], step)
@@ -202,7 +254,7 @@ class RedisWebhooks:
         if not ids:
             return []
         raws = self._r.mget([self._k.webhook_delivery(webhook_id, i) for i in ids])
-        return [load_delivery(raw) for raw in raws if raw]
+        return [load_delivery(json.loads(raw), None) for raw in raws if raw]
 
     def dispatch(self, expand: Expand, limit: int = 100) -> int:
         def step(pipe: Pipeline) -> int:
@@ -219,15 +271,28 @@ class RedisWebhooks:
                 endpoints = [w for w in webhooks if w.organization_id == message.organization_id]
                 made += expand(message, endpoints)
             pipe.multi()
+            digests: dict[int, str | None] = {}  # by payload: a message's endpoints share one
+            shift_parts: dict[str, str] = {}
+            refs: Counter[str] = Counter()
             for delivery in made:
+                payload = delivery.payload
+                if id(payload) not in digests:
+                    digests[id(payload)] = digest_of(payload)
+                digest = digests[id(payload)]
+                if digest is not None:
+                    shift_parts[digest] = payload.shift
+                    refs[digest] += 1
                 pipe.set(
                     self._k.webhook_delivery(delivery.webhook_id, delivery.id),
-                    dump_delivery(delivery),
+                    dump_delivery(delivery, digest),
                 )
                 pipe.lpush(self._k.webhook_deliveries(delivery.webhook_id), delivery.id)
                 if delivery.next_attempt_at is not None:
                     member = _member(delivery.webhook_id, delivery.id)
                     pipe.zadd(self._k.webhook_due, {member: score_of(delivery.next_attempt_at)})
+            for digest, shift_part in shift_parts.items():
+                pipe.set(self._k.webhook_body(digest), shift_part)
+                pipe.hincrby(self._k.webhook_body_refs, digest, refs[digest])
             pipe.ltrim(self.outbox, len(raws), -1)
             return len(raws)
 
@@ -280,22 +345,40 @@ class RedisWebhooks:
         if raw is None:
             self._r.zrem(self._k.webhook_due, member)
             return None
-        return load_delivery(raw)
+        data = json.loads(raw)
+        digest = held_digest(data)
+        shift = self._r.get(self._k.webhook_body(digest)) if digest else b""
+        if shift is None:
+            # Kept while this delivery refers to it; gone only if the store lost data.
+            lost = load_delivery(data, None)
+            self.settle(settled(lost, FAILED, last_error="not sent: its payload was lost"))
+            return None
+        return load_delivery(data, shift.decode())
 
     def settle(self, delivery: Delivery, *, disable: bool = False) -> None:
         key = self._k.webhook_delivery(delivery.webhook_id, delivery.id)
         member = _member(delivery.webhook_id, delivery.id)
+        digest = digest_of(delivery.payload) if delivery.pending else None
 
         def step(pipe: Pipeline) -> None:
             raw = pipe.hget(self._k.webhooks, delivery.webhook_id)
-            held = pipe.exists(key)
+            stored = pipe.get(key)
             pipe.multi()
             if raw is None:
                 return  # the endpoint was deleted meanwhile
             # A late settle of a forgotten delivery (its attempt outlived the lease)
             # writes nothing back; its 410 still disables the endpoint.
-            if held:
-                pipe.set(key, dump_delivery(delivery))
+            if stored is not None:
+                held = held_digest(json.loads(stored))
+                if digest != held:
+                    # Settled, it lets go of its shift part; pending again after another
+                    # taker settled it (an attempt that outlived its lease), it takes it back.
+                    if digest is not None:
+                        pipe.set(self._k.webhook_body(digest), delivery.payload.shift)
+                        pipe.hincrby(self._k.webhook_body_refs, digest, 1)
+                    if held is not None:
+                        self._release(pipe, held, 1)
+                pipe.set(key, dump_delivery(delivery, digest))
                 if delivery.pending and delivery.next_attempt_at is not None:
                     pipe.zadd(self._k.webhook_due, {member: score_of(delivery.next_attempt_at)})
                 else:
@@ -305,6 +388,11 @@ class RedisWebhooks:
                 pipe.hset(self._k.webhooks, delivery.webhook_id, dump_webhook(disabled))
 
         transact(self._r, [self._k.webhooks, key], step)
+
+    def _release(self, pipe: Pipeline, digest: str, count: int) -> None:
+        """Queue on ``pipe``: ``count`` pending deliveries no longer refer to ``digest``."""
+        keys = [self._k.webhook_body_refs, self._k.webhook_body(digest)]
+        self._release_script(keys=keys, args=[digest, count], client=pipe)
 
     def forget_settled(self, webhook_id: str, keep: int) -> int:
         """The list is newest first: its tail holds the oldest. A delivery is pending
