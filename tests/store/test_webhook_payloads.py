@@ -3,14 +3,17 @@ of it once for every delivery that carries it, and nothing once settled."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
+import time
 import tracemalloc
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
-from redis.client import Pipeline
+import redis
 
 from bench.webhook_outage import outage as bench_outage
 from shiftfill.adapters.redis_store.store import RedisStore
@@ -23,6 +26,7 @@ from tests.store.test_webhook_outbox import NOW
 LEASE = timedelta(seconds=90)
 OFFERED = 5_000  # about 60 KB of offered ids in every message's shift
 FAILED_TEXTS = 200
+RACES = 300
 
 
 def render(shift: Shift) -> dict[str, object]:
@@ -115,7 +119,6 @@ def test_a_listing_and_a_settled_delivery_carry_no_payload(store: Store) -> None
     )
     assert delivered.status == "delivered" and delivered.body == ""
     store.webhooks.settle(delivered)
-    assert store.webhooks.claim(wid, did, NOW + timedelta(days=1), NOW + timedelta(days=2)) is None
 
 
 def shift_parts(store: RedisStore) -> tuple[int, dict[bytes, bytes]]:
@@ -211,30 +214,85 @@ def test_redis_racing_takers_and_a_removal_keep_the_count_of_a_shared_part_right
     assert shift_parts(store) == (0, {})
 
 
+def settle_and_claim_at_once(
+    store: Store, slow: Delivery, later: datetime, claim_after: float
+) -> Delivery | None:
+    """``slow``'s taker settles it delivered at ``later`` as another claims it, ``claim_after``
+    seconds later: what the other got."""
+    start = threading.Barrier(2)
+    taken: list[Delivery | None] = []
+
+    def deliver() -> None:
+        start.wait()
+        ok = Attempt(status_code=200)
+        store.webhooks.settle(after_attempt(slow, ok, now=later, schedule=[5]))
+
+    def re_claim() -> None:
+        start.wait()
+        time.sleep(claim_after)
+        taken.append(store.webhooks.claim(slow.webhook_id, slow.id, later, later + LEASE))
+
+    threads = [threading.Thread(target=deliver), threading.Thread(target=re_claim)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return taken[0]
+
+
 @pytest.mark.parametrize("make_store", ["redis"], indirect=True)
-def test_redis_a_removal_read_before_a_settle_lands_does_not_let_go_twice(
+def test_redis_a_re_claim_racing_a_late_settle_sends_all_or_nothing_and_undoes_nothing(
+    store: Store,
+) -> None:
+    """The first taker's lease ran out; as another process claims the delivery again, the
+    first taker's 200 lands. The new taker gets nothing (it was delivered) or the whole
+    payload (it claimed first), never an empty body, and the delivery stays delivered."""
+    assert isinstance(store, RedisStore)
+    outage(store, failed=RACES)
+    while store.webhooks.dispatch(expander(render, NOW)):
+        pass
+    assert store.webhooks.remove("wh_2")
+    for n, (_, did) in enumerate(store.webhooks.due(NOW, limit=1_000)):
+        slow = claim(store, "wh_1", did)
+        # The claim starts from 0 to 1.5 ms after the settle, across the settle's round trips.
+        taken = settle_and_claim_at_once(store, slow, NOW + LEASE, n % 30 * 0.00005)
+        assert taken is None or taken.body == slow.body
+    statuses = {(d.status, d.last_error) for d in store.webhooks.deliveries("wh_1")}
+    assert statuses == {("delivered", None)}
+
+
+@pytest.mark.parametrize("make_store", ["redis"], indirect=True)
+def test_redis_an_endpoint_is_removed_however_often_its_deliveries_settle_meanwhile(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The removal reads ``wh_2``'s deliveries, then one of them is settled (and lets go of
-    its part) before the removal writes: the removal must read again, not let go of it too."""
+    """During an outage an endpoint's retries settle all the time, and that is when an
+    operator deletes it. Another process settles one of its deliveries before every
+    command the removal sends: the removal still ends, and lets go of what they held."""
     assert isinstance(store, RedisStore)
-    outage(store, failed=2)
+    outage(store, failed=20)
     store.webhooks.dispatch(expander(render, NOW))
-    (_, did), *_ = [(w, d) for w, d in store.webhooks.due(NOW) if w == "wh_2"]
-    delivered = after_attempt(
-        claim(store, "wh_2", did), Attempt(status_code=200), now=NOW, schedule=[5]
-    )
-    read = Pipeline.mget
+    taken = [claim(store, w, d) for w, d in store.webhooks.due(NOW, limit=1_000) if w == "wh_2"]
+    retries = itertools.cycle(taken)
+    send = redis.connection.Connection.send_packed_command
+    inside = threading.local()
+    settled_meanwhile = 0
 
-    def settle_after_the_read(pipe: Pipeline, *args: object, **kwargs: object) -> object:
-        found = read(pipe, *args, **kwargs)
-        monkeypatch.setattr(Pipeline, "mget", read)
-        store.webhooks.settle(delivered)  # another process, between the read and the write
-        return found
+    def settle_first(connection: redis.connection.Connection, *args: Any, **kwargs: Any) -> None:
+        nonlocal settled_meanwhile
+        if not getattr(inside, "settling", False):
+            settled_meanwhile += 1
+            assert settled_meanwhile < 100, "the removal never ends while retries settle"
+            inside.settling = True
+            try:
+                refused = Attempt(status_code=500)
+                store.webhooks.settle(after_attempt(next(retries), refused, now=NOW, schedule=[5]))
+            finally:
+                inside.settling = False
+        send(connection, *args, **kwargs)
 
-    monkeypatch.setattr(Pipeline, "mget", settle_after_the_read)
+    monkeypatch.setattr(redis.connection.Connection, "send_packed_command", settle_first)
     assert store.webhooks.remove("wh_2")
-    pending = store.webhooks.due(NOW, limit=1_000)
-    assert [w for w, _ in pending] == ["wh_1", "wh_1"]
+    monkeypatch.undo()
+    assert store.webhooks.deliveries("wh_2") == []
     held, refs = shift_parts(store)
-    assert (held, [int(n) for n in refs.values()]) == (1, [2])
+    assert (held, [int(n) for n in refs.values()]) == (1, [20])

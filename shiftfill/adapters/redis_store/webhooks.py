@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import replace
@@ -46,6 +47,8 @@ from shiftfill.domain.webhooks import (
 )
 from shiftfill.services.ports import Expand
 
+log = logging.getLogger(__name__)
+
 # KEYS: an endpoint's delivery list, webhook-due, then each delivery's key. ARGV: each
 # delivery's id and its member of webhook-due, in turn. Forgets those with no due time
 # (settled); how many.
@@ -61,22 +64,59 @@ end
 return forgotten
 """
 
-# KEYS: webhook-body-refs, webhook-body:<digest>. ARGV: the digest, how many pending
-# deliveries stopped referring to it. The last one to let go deletes the shift part.
+# KEYS: webhook-body-refs, webhook-body:<digest>. ARGV: the digest. A pending delivery
+# stopped referring to it; the last one to let go deletes the shift part.
 RELEASE = """
-if redis.call('HINCRBY', KEYS[1], ARGV[1], -tonumber(ARGV[2])) <= 0 then
+if redis.call('HINCRBY', KEYS[1], ARGV[1], -1) <= 0 then
   redis.call('HDEL', KEYS[1], ARGV[1])
   redis.call('DEL', KEYS[2])
 end
 return 0
 """
 
-# KEYS: webhook-due. ARGV: the member, now, the lease's end. 1 when taken.
+# KEYS: webhook-due, the delivery's key. ARGV: its member of webhook-due, now, the lease's
+# end, the webhook-body key prefix. When taken: the delivery's JSON and its shift part
+# (nil when it has none, or when the part is lost), read in the same step as the take,
+# so that another taker's settle cannot land between them.
 CLAIM = """
 local at = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if not at or tonumber(at) > tonumber(ARGV[2]) then return 0 end
+if not at or tonumber(at) > tonumber(ARGV[2]) then return false end
+local record = redis.call('GET', KEYS[2])
+if not record then
+  redis.call('ZREM', KEYS[1], ARGV[1])
+  return false
+end
+local delivery = cjson.decode(record)
+if delivery['status'] ~= 'pending' then return false end
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
-return 1
+local digest = delivery['shift_digest']
+if type(digest) ~= 'string' then return {record} end
+return {record, redis.call('GET', ARGV[4] .. digest)}
+"""
+
+# KEYS: webhooks, the endpoint's delivery list, webhook-due, webhook-body-refs. ARGV: the
+# endpoint's id, its delivery key prefix, the webhook-body key prefix, its member prefix
+# of webhook-due. Deletes the endpoint and its deliveries, and lets go of the shift parts
+# its pending ones refer to, as one step: 1 when it existed.
+REMOVE = """
+local existed = redis.call('HDEL', KEYS[1], ARGV[1])
+for _, id in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do
+  local record = redis.call('GET', ARGV[2] .. id)
+  if record then
+    local delivery = cjson.decode(record)
+    local digest = delivery['shift_digest']
+    if delivery['status'] == 'pending' and type(digest) == 'string' then
+      if redis.call('HINCRBY', KEYS[4], digest, -1) <= 0 then
+        redis.call('HDEL', KEYS[4], digest)
+        redis.call('DEL', ARGV[3] .. digest)
+      end
+    end
+    redis.call('DEL', ARGV[2] .. id)
+  end
+  redis.call('ZREM', KEYS[3], ARGV[4] .. id)
+end
+redis.call('DEL', KEYS[2])
+return existed
 """
 
 
@@ -126,6 +166,10 @@ def load_webhook(raw: str | bytes) -> Webhook:
     )
 
 
+# The error of a delivery whose shift part is gone (only a store that lost data has that).
+PAYLOAD_LOST = "not sent: its payload was lost"
+
+
 def digest_of(payload: Payload) -> str | None:
     """The key of a payload's shift part in ``webhook-body:<digest>``; ``None`` for none."""
     return hashlib.sha256(payload.shift.encode()).hexdigest() if payload.shift else None
@@ -134,7 +178,7 @@ def digest_of(payload: Payload) -> str | None:
 def dump_delivery(delivery: Delivery, digest: str | None) -> str:
     """A delivery as JSON; a pending one with its payload around ``digest``, its shift part's."""
     payload = delivery.payload
-    kept = {"head": payload.head, "shift": digest, "tail": payload.tail}
+    kept = {"head": payload.head, "shift_digest": digest, "tail": payload.tail}
     return json.dumps(
         {
             "id": delivery.id,
@@ -155,20 +199,20 @@ def dump_delivery(delivery: Delivery, digest: str | None) -> str:
 
 def held_digest(data: dict[str, Any]) -> str | None:
     """The shift part a stored delivery refers to (and counts in ``webhook-body-refs``)."""
-    return data.get("shift") if data["status"] == PENDING else None
+    return data.get("shift_digest") if data["status"] == PENDING else None
 
 
-def load_delivery(data: dict[str, Any], shift: str | None) -> Delivery:
-    """A stored delivery; with its payload when ``shift`` (its shift part) is given.
+def load_delivery(data: dict[str, Any], part: str | None = None) -> Delivery:
+    """A stored delivery, without its payload; a pending one with it when ``part`` is given
+    (the shift part it refers to, ``""`` when it refers to none).
 
     A delivery stored before payloads were kept in parts has its ``body`` whole.
     """
     next_at = data["next_attempt_at"]
     payload = NO_PAYLOAD
-    if shift is not None and "body" in data:
-        payload = Payload(data["body"])
-    elif shift is not None and "head" in data:
-        payload = Payload(data["head"], shift, data["tail"])
+    if part is not None and data["status"] == PENDING:
+        whole = data.get("body")
+        payload = Payload(whole) if whole is not None else Payload(data["head"], part, data["tail"])
     return Delivery(
         id=data["id"],
         webhook_id=data["webhook_id"],
@@ -206,6 +250,7 @@ class RedisWebhooks:
         self._load_shifts = load_shifts
         self.outbox = keys.webhook_outbox
         self._claim = client.register_script(CLAIM)
+        self._remove = client.register_script(REMOVE)
         self._forget = client.register_script(FORGET)
         self._release_script = client.register_script(RELEASE)
 
@@ -224,37 +269,28 @@ class RedisWebhooks:
         return [w for w in self._all(self._r) if w.organization_id == organization_id]
 
     def remove(self, webhook_id: str) -> bool:
-        """Watches the endpoint's list: a dispatch that adds to it meanwhile makes this
-        read it again, so no delivery of the endpoint stays due after it is gone."""
-        listed = self._k.webhook_deliveries(webhook_id)
-
-        def step(pipe: Pipeline) -> bool:
-            existed = bool(pipe.hexists(self._k.webhooks, webhook_id))
-            ids = [i.decode() for i in pipe.lrange(listed, 0, -1)]
-            keys = [self._k.webhook_delivery(webhook_id, i) for i in ids]
-            held: Counter[str] = Counter()
-            if keys:
-                pipe.watch(*keys)  # a settle meanwhile lets go of its shift part itself
-                stored = [json.loads(raw) for raw in pipe.mget(keys) if raw]
-                held.update(d for d in map(held_digest, stored) if d)
-            pipe.multi()
-            pipe.hdel(self._k.webhooks, webhook_id)
-            pipe.delete(listed)
-            for delivery_id, key in zip(ids, keys, strict=True):
-                pipe.delete(key)
-                pipe.zrem(self._k.webhook_due, _member(webhook_id, delivery_id))
-            for digest, count in held.items():
-                self._release(pipe, digest, count)
-            return existed
-
-        return transact(self._r, [self._k.webhooks, listed], step)
+        """One script: a settle or dispatch meanwhile sees the endpoint gone and writes
+        nothing for it, so none of its deliveries stays due or keeps a shift part."""
+        keys = [
+            self._k.webhooks,
+            self._k.webhook_deliveries(webhook_id),
+            self._k.webhook_due,
+            self._k.webhook_body_refs,
+        ]
+        args = [
+            webhook_id,
+            self._k.webhook_delivery(webhook_id, ""),
+            self._k.webhook_body(""),
+            _member(webhook_id, ""),
+        ]
+        return bool(self._remove(keys=keys, args=args))
 
     def deliveries(self, webhook_id: str) -> list[Delivery]:
         ids = [i.decode() for i in self._r.lrange(self._k.webhook_deliveries(webhook_id), 0, -1)]
         if not ids:
             return []
         raws = self._r.mget([self._k.webhook_delivery(webhook_id, i) for i in ids])
-        return [load_delivery(json.loads(raw), None) for raw in raws if raw]
+        return [load_delivery(json.loads(raw)) for raw in raws if raw]
 
     def dispatch(self, expand: Expand, limit: int = 100) -> int:
         def step(pipe: Pipeline) -> int:
@@ -335,25 +371,28 @@ class RedisWebhooks:
     def claim(
         self, webhook_id: str, delivery_id: str, now: datetime, until: datetime
     ) -> Delivery | None:
-        member = _member(webhook_id, delivery_id)
+        key = self._k.webhook_delivery(webhook_id, delivery_id)
         taken = self._claim(
-            keys=[self._k.webhook_due], args=[member, score_of(now), score_of(until)]
+            keys=[self._k.webhook_due, key],
+            args=[
+                _member(webhook_id, delivery_id),
+                score_of(now),
+                score_of(until),
+                self._k.webhook_body(""),
+            ],
         )
         if not taken:
             return None
-        raw = self._r.get(self._k.webhook_delivery(webhook_id, delivery_id))
-        if raw is None:
-            self._r.zrem(self._k.webhook_due, member)
-            return None
-        data = json.loads(raw)
+        data = json.loads(taken[0])
         digest = held_digest(data)
-        shift = self._r.get(self._k.webhook_body(digest)) if digest else b""
-        if shift is None:
-            # Kept while this delivery refers to it; gone only if the store lost data.
-            lost = load_delivery(data, None)
-            self.settle(settled(lost, FAILED, last_error="not sent: its payload was lost"))
+        part = taken[1] if len(taken) > 1 else None
+        if digest is not None and part is None:
+            # Kept while a pending delivery refers to it; gone only if the store lost data.
+            log.error("webhook payload lost: delivery %s of %s fails", delivery_id, webhook_id)
+            lost = settled(load_delivery(data), FAILED, last_error=PAYLOAD_LOST)
+            self.settle(lost)
             return None
-        return load_delivery(data, shift.decode())
+        return load_delivery(data, part.decode() if part is not None else "")
 
     def settle(self, delivery: Delivery, *, disable: bool = False) -> None:
         key = self._k.webhook_delivery(delivery.webhook_id, delivery.id)
@@ -377,7 +416,7 @@ class RedisWebhooks:
                         pipe.set(self._k.webhook_body(digest), delivery.payload.shift)
                         pipe.hincrby(self._k.webhook_body_refs, digest, 1)
                     if held is not None:
-                        self._release(pipe, held, 1)
+                        self._release(pipe, held)
                 pipe.set(key, dump_delivery(delivery, digest))
                 if delivery.pending and delivery.next_attempt_at is not None:
                     pipe.zadd(self._k.webhook_due, {member: score_of(delivery.next_attempt_at)})
@@ -389,10 +428,10 @@ class RedisWebhooks:
 
         transact(self._r, [self._k.webhooks, key], step)
 
-    def _release(self, pipe: Pipeline, digest: str, count: int) -> None:
-        """Queue on ``pipe``: ``count`` pending deliveries no longer refer to ``digest``."""
+    def _release(self, pipe: Pipeline, digest: str) -> None:
+        """Queue on ``pipe``: a pending delivery no longer refers to ``digest``."""
         keys = [self._k.webhook_body_refs, self._k.webhook_body(digest)]
-        self._release_script(keys=keys, args=[digest, count], client=pipe)
+        self._release_script(keys=keys, args=[digest], client=pipe)
 
     def forget_settled(self, webhook_id: str, keep: int) -> int:
         """The list is newest first: its tail holds the oldest. A delivery is pending
