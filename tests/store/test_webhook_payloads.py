@@ -21,7 +21,7 @@ from shiftfill.domain.model import Shift
 from shiftfill.domain.webhooks import Attempt, Delivery, after_attempt
 from shiftfill.services.ports import Store
 from shiftfill.services.webhooks import expander
-from tests.store.test_webhook_outbox import NOW
+from tests.store.test_webhook_outbox import NOW, hook
 
 LEASE = timedelta(seconds=90)
 OFFERED = 5_000  # about 60 KB of offered ids in every message's shift
@@ -117,8 +117,14 @@ def test_a_listing_and_a_settled_delivery_carry_no_payload(store: Store) -> None
     delivered = after_attempt(
         claim(store, wid, did), Attempt(status_code=200), now=NOW, schedule=[5]
     )
-    assert delivered.status == "delivered" and delivered.body == ""
     store.webhooks.settle(delivered)
+    if isinstance(store, RedisStore):
+        kept = json.loads(store.client.get(store.keys.webhook_delivery(wid, did)) or "{}")
+        assert kept["status"] == "delivered"
+        assert not {"head", "shift_digest", "tail", "body"} & kept.keys(), kept
+    else:
+        (kept_in_memory,) = [d for d in store.webhooks.deliveries(wid) if d.id == did]
+        assert (kept_in_memory.status, kept_in_memory.body) == ("delivered", "")
 
 
 def shift_parts(store: RedisStore) -> tuple[int, dict[bytes, bytes]]:
@@ -259,6 +265,77 @@ def test_redis_a_re_claim_racing_a_late_settle_sends_all_or_nothing_and_undoes_n
         assert taken is None or taken.body == slow.body
     statuses = {(d.status, d.last_error) for d in store.webhooks.deliveries("wh_1")}
     assert statuses == {("delivered", None)}
+
+
+@pytest.mark.parametrize("make_store", ["redis"], indirect=True)
+def test_redis_a_settle_right_after_the_claim_took_it_cannot_take_its_part_away(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The only reference to a part: the first taker's late 200 lands just after the claim's
+    first round trip. The claim has the whole payload by then, and the delivery stays
+    delivered (not failed for a lost part)."""
+    assert isinstance(store, RedisStore)
+    outage(store, failed=1)
+    store.webhooks.dispatch(expander(render, NOW))
+    assert store.webhooks.remove("wh_2")  # the part now has one reference
+    ((_, did),) = store.webhooks.due(NOW)
+    slow = claim(store, "wh_1", did)
+    later = NOW + LEASE
+    read = redis.connection.Connection.read_response
+    calls = 0
+
+    def settle_after_the_first_answer(connection: Any, *args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        answer = read(connection, *args, **kwargs)
+        calls += 1
+        if calls == 1:
+            ok = Attempt(status_code=200)
+            store.webhooks.settle(after_attempt(slow, ok, now=later, schedule=[5]))
+        return answer
+
+    monkeypatch.setattr(redis.connection.Connection, "read_response", settle_after_the_first_answer)
+    taken = store.webhooks.claim("wh_1", did, later, later + LEASE)
+    monkeypatch.undo()
+    assert taken is not None and taken.body == slow.body
+    ((listed),) = store.webhooks.deliveries("wh_1")
+    assert (listed.status, listed.last_error) == ("delivered", None)
+
+
+@pytest.mark.parametrize("make_store", ["redis"], indirect=True)
+def test_redis_a_delivery_stored_whole_by_an_older_version_is_sent_and_removed(
+    store: Store,
+) -> None:
+    """Before payloads were kept in parts a pending delivery held its ``body`` whole and no
+    digest: it is sent whole, retried whole, and its removal lets go of no part."""
+    assert isinstance(store, RedisStore)
+    outage(store, failed=1)
+    store.webhooks.dispatch(expander(render, NOW))
+    store.webhooks.add(hook("wh_3", ("notification.failed",)))
+    body = json.dumps({"type": "notification.failed", "data": {"shift": {"id": "sh_1"}}})
+    record = {
+        "id": "msg_old",
+        "webhook_id": "wh_3",
+        "event": "notification.failed",
+        "body": body,
+        "created_at": NOW.isoformat(),
+        "status": "pending",
+        "attempts": 0,
+        "last_status_code": None,
+        "last_error": None,
+        "next_attempt_at": NOW.isoformat(),
+    }
+    keys = store.keys
+    store.client.set(keys.webhook_delivery("wh_3", "msg_old"), json.dumps(record))
+    store.client.lpush(keys.webhook_deliveries("wh_3"), "msg_old")
+    store.client.zadd(keys.webhook_due, {"wh_3 msg_old": NOW.timestamp()})
+    before = shift_parts(store)
+
+    first = claim(store, "wh_3", "msg_old")
+    assert first.body == body
+    store.webhooks.settle(after_attempt(first, Attempt(status_code=500), now=NOW, schedule=[5]))
+    assert claim(store, "wh_3", "msg_old", NOW + timedelta(seconds=5)).body == body
+    assert store.webhooks.remove("wh_3")
+    assert shift_parts(store) == before
 
 
 @pytest.mark.parametrize("make_store", ["redis"], indirect=True)

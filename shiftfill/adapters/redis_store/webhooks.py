@@ -65,7 +65,9 @@ return forgotten
 """
 
 # KEYS: webhook-body-refs, webhook-body:<digest>. ARGV: the digest. A pending delivery
-# stopped referring to it; the last one to let go deletes the shift part.
+# stopped referring to it; the last one to let go deletes the shift part. Sent whole
+# (EVAL) inside a settle's MULTI: an EVALSHA there could fail on an emptied script cache
+# after the rest of the transaction was applied.
 RELEASE = """
 if redis.call('HINCRBY', KEYS[1], ARGV[1], -1) <= 0 then
   redis.call('HDEL', KEYS[1], ARGV[1])
@@ -74,42 +76,56 @@ end
 return 0
 """
 
+# Whether a stored delivery (JSON as ``dump_delivery`` writes it) is pending, and the
+# digest of the shift part it refers to. Matched, not decoded: a delivery stored before
+# payloads were kept in parts holds its whole body (110 KB on a big fanout), and an
+# endpoint's backlog may hold thousands. The quotes matched cannot occur unescaped
+# inside a JSON string, so only the fields themselves match.
+_PENDING_DIGEST = """
+local function pending_digest(record)
+  if not string.find(record, '"status": "pending"', 1, true) then return false, nil end
+  return true, string.match(record, '"shift_digest": "(%x+)"')
+end
+"""
+
 # KEYS: webhook-due, the delivery's key. ARGV: its member of webhook-due, now, the lease's
 # end, the webhook-body key prefix. When taken: the delivery's JSON and its shift part
 # (nil when it has none, or when the part is lost), read in the same step as the take,
-# so that another taker's settle cannot land between them.
-CLAIM = """
+# so that another taker's settle cannot land between them. A due entry without a pending
+# delivery (none is left so) is dropped.
+CLAIM = (
+    _PENDING_DIGEST
+    + """
 local at = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if not at or tonumber(at) > tonumber(ARGV[2]) then return false end
 local record = redis.call('GET', KEYS[2])
-if not record then
+local pending, digest = false, nil
+if record then pending, digest = pending_digest(record) end
+if not pending then
   redis.call('ZREM', KEYS[1], ARGV[1])
   return false
 end
-local delivery = cjson.decode(record)
-if delivery['status'] ~= 'pending' then return false end
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
-local digest = delivery['shift_digest']
-if type(digest) ~= 'string' then return {record} end
+if not digest then return {record} end
 return {record, redis.call('GET', ARGV[4] .. digest)}
 """
+)
 
 # KEYS: webhooks, the endpoint's delivery list, webhook-due, webhook-body-refs. ARGV: the
 # endpoint's id, its delivery key prefix, the webhook-body key prefix, its member prefix
 # of webhook-due. Deletes the endpoint and its deliveries, and lets go of the shift parts
 # its pending ones refer to, as one step: 1 when it existed.
-REMOVE = """
+REMOVE = (
+    _PENDING_DIGEST
+    + """
 local existed = redis.call('HDEL', KEYS[1], ARGV[1])
 for _, id in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do
   local record = redis.call('GET', ARGV[2] .. id)
   if record then
-    local delivery = cjson.decode(record)
-    local digest = delivery['shift_digest']
-    if delivery['status'] == 'pending' and type(digest) == 'string' then
-      if redis.call('HINCRBY', KEYS[4], digest, -1) <= 0 then
-        redis.call('HDEL', KEYS[4], digest)
-        redis.call('DEL', ARGV[3] .. digest)
-      end
+    local _, digest = pending_digest(record)
+    if digest and redis.call('HINCRBY', KEYS[4], digest, -1) <= 0 then
+      redis.call('HDEL', KEYS[4], digest)
+      redis.call('DEL', ARGV[3] .. digest)
     end
     redis.call('DEL', ARGV[2] .. id)
   end
@@ -118,6 +134,7 @@ end
 redis.call('DEL', KEYS[2])
 return existed
 """
+)
 
 
 def dump_message(message: WebhookMessage) -> str:
@@ -176,7 +193,11 @@ def digest_of(payload: Payload) -> str | None:
 
 
 def dump_delivery(delivery: Delivery, digest: str | None) -> str:
-    """A delivery as JSON; a pending one with its payload around ``digest``, its shift part's."""
+    """A delivery as JSON; a pending one with its payload around ``digest``, its shift part's.
+
+    The scripts find ``"status": "pending"`` and ``"shift_digest": "<hex>"`` in it as written
+    here, with ``json.dumps``' default separators.
+    """
     payload = delivery.payload
     kept = {"head": payload.head, "shift_digest": digest, "tail": payload.tail}
     return json.dumps(
@@ -252,7 +273,6 @@ class RedisWebhooks:
         self._claim = client.register_script(CLAIM)
         self._remove = client.register_script(REMOVE)
         self._forget = client.register_script(FORGET)
-        self._release_script = client.register_script(RELEASE)
 
     def add(self, webhook: Webhook) -> None:
         self._r.hset(self._k.webhooks, webhook.id, dump_webhook(webhook))
@@ -430,8 +450,7 @@ class RedisWebhooks:
 
     def _release(self, pipe: Pipeline, digest: str) -> None:
         """Queue on ``pipe``: a pending delivery no longer refers to ``digest``."""
-        keys = [self._k.webhook_body_refs, self._k.webhook_body(digest)]
-        self._release_script(keys=keys, args=[digest], client=pipe)
+        pipe.eval(RELEASE, 2, self._k.webhook_body_refs, self._k.webhook_body(digest), digest)
 
     def forget_settled(self, webhook_id: str, keep: int) -> int:
         """The list is newest first: its tail holds the oldest. A delivery is pending
