@@ -347,7 +347,8 @@ class RedisWebhooks:
                     member = _member(delivery.webhook_id, delivery.id)
                     pipe.zadd(self._k.webhook_due, {member: score_of(delivery.next_attempt_at)})
             for digest, shift_part in shift_parts.items():
-                pipe.set(self._k.webhook_body(digest), shift_part)
+                # Named by its content: one already there is this one (no 110 KB rewrite).
+                pipe.set(self._k.webhook_body(digest), shift_part, nx=True)
                 pipe.hincrby(self._k.webhook_body_refs, digest, refs[digest])
             pipe.ltrim(self.outbox, len(raws), -1)
             return len(raws)
@@ -433,7 +434,8 @@ class RedisWebhooks:
                     # Settled, it lets go of its shift part; pending again after another
                     # taker settled it (an attempt that outlived its lease), it takes it back.
                     if digest is not None:
-                        pipe.set(self._k.webhook_body(digest), delivery.payload.shift)
+                        part = delivery.payload.shift
+                        pipe.set(self._k.webhook_body(digest), part, nx=True)
                         pipe.hincrby(self._k.webhook_body_refs, digest, 1)
                     if held is not None:
                         self._release(pipe, held)
