@@ -13,10 +13,13 @@ import random
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import IO, Any, cast
 
+import flask
 from flask import Flask, Response, request
-from werkzeug.exceptions import BadRequest, HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
+from werkzeug.utils import cached_property
+from werkzeug.wsgi import LimitedStream, get_input_stream
 
 from shiftfill.adapters import logs
 
@@ -83,6 +86,40 @@ class ReadableInput:
             ) from exc
 
 
+class CappedBody(LimitedStream):
+    """A body read up to the cap (``max_content_length``) however it is sent: one that goes
+    on past the cap is a 413.
+
+    werkzeug's own stream raises 413 only on a read *after* the cap; reading the whole body
+    at once (``read()``, as the JSON and form parsers do) stops at the cap as if the body
+    ended there. A chunked body, which has no length to check first, was then used cut short.
+    """
+
+    def __init__(self, stream: IO[bytes], limit: int) -> None:
+        super().__init__(stream, limit, is_max=True)
+        self._source = stream
+
+    def readall(self) -> bytes:
+        data = super().readall()
+        if self.is_exhausted and self._source.read(1):
+            raise RequestEntityTooLarge()
+        return data
+
+
+class Request(flask.Request):
+    """Flask's request, its body read through ``CappedBody`` when the server ends the body
+    itself (gunicorn, for a chunked one as for one with a length)."""
+
+    @cached_property
+    def stream(self) -> IO[bytes]:
+        limit = self.max_content_length
+        if limit is None or "wsgi.input_terminated" not in self.environ:
+            return get_input_stream(self.environ, max_content_length=limit)
+        if self.content_length is not None and self.content_length > limit:
+            raise RequestEntityTooLarge()
+        return cast(IO[bytes], CappedBody(self.environ["wsgi.input"], limit))
+
+
 class RequestScope:
     """The WSGI side: the id (echoed on the response, stamped on every log line of the
     request), the start of its timer, and the body read through ``ReadableInput``."""
@@ -112,6 +149,7 @@ class RequestScope:
 def init_app(app: Flask, observe: Observe) -> None:
     """Wrap ``app`` in ``RequestScope``, and time every answered request with ``observe``
     by method, route (never the raw path) and status."""
+    app.request_class = Request
     app.wsgi_app = RequestScope(app.wsgi_app)  # type: ignore[method-assign]
 
     @app.after_request

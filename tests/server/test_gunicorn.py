@@ -135,6 +135,42 @@ def test_junk_input_never_gets_a_5xx_over_http(server: Server) -> None:
     assert server.request("GET", "/caregivers")[1] == before
 
 
+def post_chunked(port: int, path: str, content_type: str, body: bytes) -> tuple[int, bytes]:
+    """Post ``body`` with ``Transfer-Encoding: chunked`` (8 KiB chunks): status, answer body."""
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\n"
+        "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    )
+    chunks = [body[i : i + 8192] for i in range(0, len(body), 8192)]
+    framed = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks) + b"0\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(head.encode() + framed)
+        answer = b""
+        while data := sock.recv(65536):
+            answer += data
+    status_line, _, rest = answer.partition(b"\r\n")
+    return int(status_line.split()[1]), rest.partition(b"\r\n\r\n")[2]
+
+
+def test_a_chunked_body_over_the_cap_is_413_over_http(server: Server) -> None:
+    """gunicorn ends a chunked body itself, with no length to check first: the caps hold for
+    it too (1 MiB for the ops API, 16 KiB for a provider webhook), not cut it short."""
+    before = server.request("GET", "/caregivers")[1]
+    caregiver = b'{"name": "Chunked", "role": "RN", "phone": "+15555550398"}'
+    json_over = caregiver + b" " * (1024 * 1024 + 1 - len(caregiver))
+    status, answer = post_chunked(server.port, "/caregivers", "application/json", json_over)
+    assert status == 413, answer
+    assert b"payload_too_large" in answer
+    form = b"From=%2B15555550397&Body=yes&MessageSid=SMchunked"
+    form_over = form + b"+" * (16 * 1024 + 1 - len(form))
+    form_type = "application/x-www-form-urlencoded"
+    assert post_chunked(server.port, "/messages/inbound", form_type, form_over)[0] == 413
+    assert server.request("GET", "/caregivers")[1] == before
+
+    status, answer = post_chunked(server.port, "/messages/inbound", form_type, form)
+    assert status == 200, answer  # under the cap: answered (an unknown number)
+
+
 def test_gunicorn_opens_no_control_socket_that_could_add_workers(tmp_path: Path) -> None:
     # gunicorn 25.1+ listens on $XDG_RUNTIME_DIR/gunicorn.ctl (or ~/.gunicorn/), where
     # "worker add 1" would start a second worker with a second in-memory store.
