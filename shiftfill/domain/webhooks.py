@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import ipaddress
 import json
+import re
 import secrets
 import uuid
 from collections.abc import Mapping, Sequence
@@ -218,6 +219,44 @@ def settled(delivery: Delivery, status: str, **changes: Any) -> Delivery:
     """``delivery`` ended ``status`` (delivered or failed): due no more, and without its
     payload, which is never sent again."""
     return replace(delivery, status=status, next_attempt_at=None, payload=NO_PAYLOAD, **changes)
+
+
+# One label of a host name (RFC 1123), as ``urlsplit`` gives it: lower case.
+_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+_NUMBER = re.compile(r"[0-9]+|0x[0-9a-f]*")
+
+
+def host_problem(host: str) -> str | None:
+    """Why ``host`` (a URL's, lower case, an IPv6 address without its brackets) can name no
+    receiver, or ``None``.
+
+    A name is labels of letters, digits and inner hyphens, 63 characters each and 253 in
+    all, with one final dot at most. One whose last label is a number is no name: resolvers
+    read it as an IPv4 address in a form of their own (``127.1``, ``2130706433``,
+    ``0x7f000001``, ``0177.0.0.1``), so it must be an address in its dotted form, where the
+    checks of ``refused_address`` can see what it is.
+    """
+    if ":" in host:
+        return None  # an IPv6 address, which ``urlsplit`` checked
+    name = host.removesuffix(".")
+    labels = name.split(".")
+    if _NUMBER.fullmatch(labels[-1]):
+        try:
+            ipaddress.IPv4Address(name)  # four numbers 0-255, no leading zeros
+        except ValueError:
+            return "a numeric host must be an IPv4 address written a.b.c.d"
+        return None
+    if len(name) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
+        return "a host name is labels of letters, digits and hyphens (63 at most, 253 in all)"
+    for label in labels:
+        if label.startswith("xn--"):
+            try:
+                decoded = label.encode().decode("idna")
+            except UnicodeError:
+                decoded = ""
+            if not decoded or decoded == label:
+                return f"{label} is no international (xn--) name"
+    return None
 
 
 def refused_address(address: str) -> str | None:

@@ -67,13 +67,14 @@ def check_url(url: str, *, allow_private: bool) -> None:
     try:
         parts = urlsplit(url)  # ValueError: a bracketed host that is no IPv6 address
         host, port = parts.hostname, parts.port  # ValueError: a port not from 0 to 65535
-        if host:
-            host.encode("idna")  # UnicodeError: an empty label, or one over 63 characters
     except ValueError:
         raise _invalid_url(BAD_HOST_OR_PORT) from None
     schemes = ("https", "http") if allow_private else ("https",)
     if parts.scheme not in schemes or not host:
         raise Invalid("The URL must be https://.", {"url": ["Must be an https:// URL."]})
+    problem = webhooks.host_problem(host)
+    if problem:
+        raise _invalid_url(f"The URL's host is not valid: {problem}.")
     if port == 0:
         raise _invalid_url(BAD_HOST_OR_PORT)
     if parts.username is not None or parts.password is not None:
@@ -83,9 +84,10 @@ def check_url(url: str, *, allow_private: bool) -> None:
         )
     if allow_private:
         return
-    why = "name is local" if host == "localhost" or host.endswith(".localhost") else None
+    name = host.removesuffix(".")
+    why = "name is local" if name == "localhost" or name.endswith(".localhost") else None
     with contextlib.suppress(ValueError):  # a name: checked when it is resolved, per attempt
-        why = why or webhooks.refused_address(host)
+        why = why or webhooks.refused_address(name)
     if why:
         raise _invalid_url(f"Private, loopback and link-local addresses are refused ({why}).")
 

@@ -120,6 +120,21 @@ def test_unknown_events_and_unsafe_urls_are_refused() -> None:
         # Shared (carrier-grade NAT) space, and loopback inside a 6to4 address.
         ("https://100.64.0.1/", ["shift.filled"]),
         ("https://[2002:7f00:1::]/", ["shift.filled"]),
+        # Loopback and private addresses in the forms resolvers read, or with a final dot.
+        ("https://127.1/", ["shift.filled"]),
+        ("https://2130706433/", ["shift.filled"]),
+        ("https://0x7f000001/", ["shift.filled"]),
+        ("https://0177.0.0.1/", ["shift.filled"]),
+        ("https://0/", ["shift.filled"]),
+        ("https://localhost./", ["shift.filled"]),
+        ("https://foo.localhost./", ["shift.filled"]),
+        ("https://10.0.0.1./", ["shift.filled"]),
+        # Names no resolver answers for.
+        (f"https://{'.'.join(['a' * 60] * 5)}/", ["shift.filled"]),
+        ("https://exa%20mple.com/", ["shift.filled"]),
+        ("https://xn--/", ["shift.filled"]),
+        ("https://xn--zz.example.com/", ["shift.filled"]),
+        ("https://hooks_1.example.com/", ["shift.filled"]),
     ]:
         response = client.post(
             "/organizations/default/webhooks", json={"url": url, "events": events}
