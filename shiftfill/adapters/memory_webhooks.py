@@ -64,7 +64,13 @@ class MemoryWebhooks:
     def deliveries(self, webhook_id: str) -> list[Delivery]:
         with self._lock:
             held = list(reversed(self._deliveries.get(webhook_id, {}).values()))
-        return [replace(d, payload=NO_PAYLOAD) if d.pending else d for d in held]
+            due = {d.id: self._due.get((webhook_id, d.id)) for d in held if d.pending}
+        return [
+            replace(d, payload=NO_PAYLOAD, next_attempt_at=due[d.id] or d.next_attempt_at)
+            if d.pending
+            else d
+            for d in held
+        ]
 
     def dispatch(self, expand: Expand, limit: int = 100) -> int:
         with self._lock:

@@ -353,7 +353,8 @@ class WebhookRepository(Protocol):
         """Delete an endpoint (its pending deliveries are dropped); whether it existed."""
 
     def deliveries(self, webhook_id: str) -> list[Delivery]:
-        """An endpoint's deliveries, newest first, without their payloads."""
+        """An endpoint's deliveries, newest first, without their payloads; a pending one's
+        ``next_attempt_at`` is when it is due (while an attempt holds it, its claim's end)."""
 
     def dispatch(self, expand: Expand, limit: int = 100) -> int:
         """Turn up to ``limit`` messages of the outbox into deliveries, in one atomic step.

@@ -76,9 +76,13 @@ def test_of_many_takers_one_claims_a_due_delivery_and_a_retry_is_due_on_schedule
     claimed = [d for d in taken if d is not None]
     assert len(claimed) == 1
     assert store.webhooks.due(NOW + timedelta(seconds=89)) == []
+    # While held, the list shows when it is tried again should its attempt never report.
+    (held,) = store.webhooks.deliveries(wid)
+    assert (held.attempts, held.next_attempt_at) == (0, NOW + timedelta(seconds=90))
     retry = after_attempt(claimed[0], Attempt(status_code=500), now=NOW, schedule=[5])  # type: ignore[arg-type]
     store.webhooks.settle(retry)
     assert store.webhooks.due(NOW + timedelta(seconds=5)) == [(wid, did)]
+    assert store.webhooks.deliveries(wid)[0].next_attempt_at == NOW + timedelta(seconds=5)
     gone = after_attempt(retry, Attempt(status_code=410), now=NOW, schedule=[5])
     store.webhooks.settle(gone, disable=True)
     assert store.webhooks.due(NOW + timedelta(days=1)) == []

@@ -22,7 +22,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
@@ -309,8 +309,19 @@ class RedisWebhooks:
         ids = [i.decode() for i in self._r.lrange(self._k.webhook_deliveries(webhook_id), 0, -1)]
         if not ids:
             return []
-        raws = self._r.mget([self._k.webhook_delivery(webhook_id, i) for i in ids])
-        return [load_delivery(json.loads(raw)) for raw in raws if raw]
+        with self._r.pipeline(transaction=True) as pipe:
+            pipe.mget([self._k.webhook_delivery(webhook_id, i) for i in ids])
+            pipe.zmscore(self._k.webhook_due, [_member(webhook_id, i) for i in ids])
+            raws, scores = pipe.execute()
+        listed = []
+        for raw, score in zip(raws, scores, strict=True):
+            if raw:
+                delivery = load_delivery(json.loads(raw))
+                if delivery.pending and score is not None:
+                    due = datetime.fromtimestamp(score, UTC)
+                    delivery = replace(delivery, next_attempt_at=due)
+                listed.append(delivery)
+        return listed
 
     def dispatch(self, expand: Expand, limit: int = 100) -> int:
         def step(pipe: Pipeline) -> int:
