@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import pytest
 
 from shiftfill.adapters.webhook_sender import HttpWebhookSender
-from shiftfill.domain.webhooks import Delivery, Payload, Webhook
+from shiftfill.domain.webhooks import Attempt, Delivery, Payload, Webhook
 
 ANSWER = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
 TIMEOUT = 0.5
@@ -103,14 +103,19 @@ def test_an_answer_cut_off_by_the_timeout_is_a_timeout_not_a_delivery(first: byt
     """The watchdog shuts the socket; ``http.client`` reads that as the end of the headers
     or of the body, not as an error. Before the watchdog this was ``TimeoutError``, retried;
     an attempt the watchdog ended must not count as delivered."""
+    attempt = attempt_on_stalling_receiver(first)
+    assert not attempt.delivered, attempt
+    assert attempt.error == f"timed out after {TIMEOUT:g} s"
+
+
+def attempt_on_stalling_receiver(first: bytes) -> Attempt:
+    """One attempt against ``stalling_receiver(first)``."""
     server = stalling_receiver(first)
     try:
         port = server.getsockname()[1]
         delivery = Delivery("msg_1", "wh_1", "shift.filled", Payload("{}"), datetime.now(UTC))
         sender = HttpWebhookSender(timeout=TIMEOUT, allow_private=True)
-        attempt = sender.send(hook_at(f"http://127.0.0.1:{port}/hooks"), delivery)
-        assert not attempt.delivered, attempt
-        assert attempt.error == f"timed out after {TIMEOUT:g} s"
+        return sender.send(hook_at(f"http://127.0.0.1:{port}/hooks"), delivery)
     finally:
         server.close()
 
@@ -121,16 +126,9 @@ def test_a_read_timing_out_before_the_watchdog_is_the_same_timeout(
     """On a busy machine the socket's own timer can go off before the watchdog's thread
     runs; the attempt has still run out of time, and says so in the same words."""
     monkeypatch.setattr("shiftfill.adapters.webhook_sender._Watchdog.start", lambda self: None)
-    server = stalling_receiver(b"HTTP/1.1 200 OK\r\n")
-    try:
-        port = server.getsockname()[1]
-        delivery = Delivery("msg_1", "wh_1", "shift.filled", Payload("{}"), datetime.now(UTC))
-        sender = HttpWebhookSender(timeout=TIMEOUT, allow_private=True)
-        attempt = sender.send(hook_at(f"http://127.0.0.1:{port}/hooks"), delivery)
-        assert not attempt.delivered, attempt
-        assert attempt.error == f"timed out after {TIMEOUT:g} s"
-    finally:
-        server.close()
+    attempt = attempt_on_stalling_receiver(b"HTTP/1.1 200 OK\r\n")
+    assert not attempt.delivered, attempt
+    assert attempt.error == f"timed out after {TIMEOUT:g} s"
 
 
 def test_a_failed_tls_handshake_closes_its_socket() -> None:
