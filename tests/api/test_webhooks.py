@@ -96,6 +96,17 @@ def test_endpoints_are_created_listed_without_secret_and_deleted(client: FlaskCl
     assert client.get(f"{path}/deliveries").status_code == 404
 
 
+def test_an_event_named_more_than_once_is_subscribed_once() -> None:
+    client = build_app({}).test_client()
+    events = ["shift.filled"] * 8 + ["shift.cancelled"]
+    response = client.post(
+        "/organizations/default/webhooks",
+        json={"url": "https://hooks.example.com/", "events": events},
+    )
+    assert response.status_code == 201, response.json
+    assert response.json["events"] == ["shift.filled", "shift.cancelled"]
+
+
 def test_unknown_events_and_unsafe_urls_are_refused() -> None:
     client = build_app({}).test_client()
     for url, events in [
