@@ -24,6 +24,8 @@ import urllib.request
 from pathlib import Path
 from typing import IO, Any
 
+from deploy.serve import GUNICORN
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -52,17 +54,7 @@ class Server:
         self.base = f"http://127.0.0.1:{self.port}"
         environment = {**os.environ, "SHIFTFILL_SEED_FILE": "", "SHIFTFILL_LOG_LEVEL": "WARNING"}
         environment.update(env)
-        command = [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-c",
-            "config/gunicorn.conf.py",
-            "--bind",
-            f"127.0.0.1:{self.port}",
-            *(args or []),
-            app,
-        ]
+        command = [*GUNICORN, "--bind", f"127.0.0.1:{self.port}", *(args or []), app]
         self._launch(command, environment, ready_seconds)
 
     def _launch(self, command: list[str], environment: dict[str, str], seconds: float) -> None:

@@ -29,7 +29,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from config import Config, ConfigError, config_from_env  # noqa: E402
-from deploy.serve import STOP_SIGNALS, answers, in_use, show, start, wait_for  # noqa: E402
+from deploy.serve import (  # noqa: E402
+    GUNICORN,
+    STOP_SIGNALS,
+    answers,
+    in_use,
+    show,
+    start,
+    wait_for,
+)
 
 REDIS_MISSING = (
     "shiftfill: redis-server is missing; install Debian's package: apt-get install -y redis-server"
@@ -89,9 +97,7 @@ def main() -> int:
         # This Redis, whatever the shell exports: it is the one checked above.
         os.environ["SHIFTFILL_STORE_URL"] = f"redis://{HOST}:{port}/0"
         os.environ.setdefault("SHIFTFILL_WORKERS", "2")
-        gunicorn = start(
-            [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "wsgi:app"]
-        )
+        gunicorn = start([*GUNICORN, "wsgi:app"])
         children.append(gunicorn)
         if bind.startswith("unix:"):
             ready = wait_for(lambda: Path(bind.removeprefix("unix:")).exists(), gunicorn, stopping)

@@ -37,6 +37,8 @@ from config import Config, ConfigError, config_from_env  # noqa: E402
 
 NGINX_MISSING = "shiftfill: nginx is missing; install Debian's package: apt-get install -y nginx"
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+# gunicorn with shiftfill's config, from the project's root; a --bind and the app follow.
+GUNICORN = [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py"]
 
 
 def main() -> int:
@@ -71,18 +73,7 @@ def main() -> int:
         socket_path = runtime / "gunicorn.sock"
         conf = runtime / "nginx.conf"
         conf.write_text(render(TEMPLATE.read_text(), config, runtime, socket_path))
-        gunicorn = start(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-c",
-                "config/gunicorn.conf.py",
-                "--bind",
-                f"unix:{socket_path}",
-                "wsgi:app",
-            ]
-        )
+        gunicorn = start([*GUNICORN, "--bind", f"unix:{socket_path}", "wsgi:app"])
         children.append(gunicorn)
         if not wait_for(lambda: socket_path.exists(), gunicorn, stopping):
             return 0 if stopping else 1

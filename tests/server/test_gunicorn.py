@@ -7,7 +7,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from bench.harness import ROOT, Server, free_port
+from deploy.serve import GUNICORN
 from tests.api.test_operating import metric
 from tests.conftest import shift_body, tomorrow_at
 from tests.server.conftest import sent_to
@@ -198,9 +198,8 @@ def test_a_bad_server_setting_stops_gunicorn_with_one_line_naming_it_and_its_bou
 ) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SHIFTFILL_", "TWILIO_"))}
     env[name] = value
-    command = ["-m", "gunicorn", "-c", "config/gunicorn.conf.py", "wsgi:app"]
     result = subprocess.run(
-        [sys.executable, *command, "--bind", f"127.0.0.1:{free_port()}"],
+        [*GUNICORN, "wsgi:app", "--bind", f"127.0.0.1:{free_port()}"],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -265,9 +264,8 @@ def test_without_bind_on_the_command_line_gunicorn_listens_on_shiftfill_bind() -
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SHIFTFILL_", "TWILIO_"))}
     env.update(SHIFTFILL_SEED_FILE="", SHIFTFILL_BIND=f"127.0.0.1:{port}")
-    command = [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "wsgi:app"]
     process = subprocess.Popen(
-        command,
+        [*GUNICORN, "wsgi:app"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

@@ -19,12 +19,11 @@ from pathlib import Path
 import pytest
 
 from bench.harness import ROOT, RedisServer, Server, free_port
+from deploy.serve import GUNICORN
 from tests.api.test_operating import metric
 from tests.conftest import shift_body, tomorrow_at, unique_prefix
 
 pytestmark = pytest.mark.server
-
-GUNICORN = [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py"]
 
 
 def start_up(command: list[str], **env: str) -> subprocess.CompletedProcess[str]:
