@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
+from collections.abc import Callable
+from types import FunctionType
+from typing import Any
 
 from flask import Flask, request
 
@@ -14,6 +18,26 @@ from shiftfill.bootstrap import Runtime, bootstrap, describe_config
 from shiftfill.seed import SeedError
 
 log = logging.getLogger(__name__)
+
+
+class App(Flask):
+    """Flask, with a cheaper answer to "is this view or hook a coroutine function?".
+
+    Flask asks it before every hook and view it calls, five times for a provider's
+    reply, through ``inspect.iscoroutinefunction``: about a microsecond each
+    (docs/performance.md, "The reply path"). For a plain function the answer is its
+    code's flag, or the mark ``inspect.markcoroutinefunction`` leaves; anything else
+    is asked as Flask asks.
+    """
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        if (
+            type(func) is FunctionType
+            and not func.__code__.co_flags & inspect.CO_COROUTINE
+            and "_is_coroutine_marker" not in func.__dict__
+        ):
+            return func
+        return super().ensure_sync(func)
 
 
 def create_app(config: Config | None = None, runtime: Runtime | None = None) -> Flask:
@@ -28,7 +52,7 @@ def create_app(config: Config | None = None, runtime: Runtime | None = None) -> 
             return create_app(config_from_env(), runtime)
         except (ConfigError, SeedError) as exc:
             raise SystemExit(f"shiftfill: {exc}") from None
-    app = Flask(__name__, static_folder=None)
+    app = App(__name__, static_folder=None)
     app.config.from_object(config)
     configure_logging(app)
     runtime = runtime or bootstrap(config)
@@ -52,11 +76,17 @@ def start_before_requests(app: Flask, runtime: Runtime) -> None:
     A view marked ``without_store`` (``/metrics``) reads no record and answers anyway.
     """
 
+    ready = False
+
     @app.before_request
     def start_runtime() -> None:
+        nonlocal ready
+        if ready:  # every request after the first ones: nothing left to do
+            return
         runtime.start()
         if not answers_without_store(app.view_functions.get(request.endpoint or "")):
             runtime.startup.run()
+            ready = not runtime.startup.pending
 
 
 def configure_logging(app: Flask) -> None:

@@ -1,14 +1,12 @@
 """What every request gets before any view runs: an id, its log context, a timer, a safe body.
 
-One WSGI middleware around the Flask app, and one ``after_request`` hook for the
-timing (the route is known only inside Flask). A reply from the provider is the
+One WSGI middleware around the Flask app. A reply from the provider is the
 busiest request shiftfill answers, so this work is done once, on the WSGI
-environ, and not in several Flask hooks (docs/performance.md, "The reply path").
+environ, and not in Flask hooks (docs/performance.md, "The reply path").
 """
 
 from __future__ import annotations
 
-import contextvars
 import random
 import re
 import time
@@ -16,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any, cast
 
 import flask
-from flask import Flask, Response, request
+from flask import Flask
 from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
 from werkzeug.utils import cached_property
 from werkzeug.wsgi import LimitedStream, get_input_stream
@@ -27,10 +25,6 @@ REQUEST_ID_HEADER = "X-Request-ID"
 # A client's request id is used as given only when it is short and plain.
 REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-# When the request being served started, for the timing hook.
-_started: contextvars.ContextVar[float | None] = contextvars.ContextVar(
-    "shiftfill_request_started", default=None
-)
 
 Observe = Callable[[str, str, int, float], None]
 StartResponse = Callable[..., Any]
@@ -107,34 +101,52 @@ class CappedBody(LimitedStream):
 
 
 class Request(flask.Request):
-    """Flask's request, its body read through ``CappedBody`` when the server ends the body
-    itself (gunicorn, for a chunked one as for one with a length)."""
+    """Flask's request, a chunked body read through ``CappedBody`` when the server ends
+    the body itself (gunicorn).
+
+    A body with a length over the cap is refused before it is read; one within it is
+    read as the server gives it, which stops at that length, as werkzeug's own stream
+    does. Wrapping it too made each request allocate and fill buffers of the cap's
+    size for a body of a few hundred bytes (docs/performance.md, "The reply path").
+    """
 
     @cached_property
     def stream(self) -> IO[bytes]:
         limit = self.max_content_length
         if limit is None or "wsgi.input_terminated" not in self.environ:
             return get_input_stream(self.environ, max_content_length=limit)
-        if self.content_length is not None and self.content_length > limit:
+        length = self.content_length
+        if length is None:
+            return cast(IO[bytes], CappedBody(self.environ["wsgi.input"], limit))
+        if length > limit:
             raise RequestEntityTooLarge()
-        return cast(IO[bytes], CappedBody(self.environ["wsgi.input"], limit))
+        return cast(IO[bytes], self.environ["wsgi.input"])
 
 
 class RequestScope:
     """The WSGI side: the id (echoed on the response, stamped on every log line of the
-    request), the start of its timer, and the body read through ``ReadableInput``."""
+    request), the body read through ``ReadableInput``, and the request's timing.
 
-    def __init__(self, app: WsgiApp) -> None:
+    Every answered request is timed with ``observe``, by method, route (never the raw
+    path) and status. The route is read from the request Flask made for it, which
+    werkzeug leaves in the environ; a Flask hook for it cost every request a call.
+    """
+
+    def __init__(self, app: WsgiApp, observe: Observe) -> None:
         self._app = app
+        self._observe = observe
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        started = _started.set(time.perf_counter())
+        started = time.perf_counter()
         rid = request_id_for(environ.get("HTTP_X_REQUEST_ID", ""))
         body = environ.get("wsgi.input")
         if body is not None:
             environ["wsgi.input"] = ReadableInput(body)
+        answered: list[tuple[str, str]] = []
 
         def start_with_id(status: str, headers: list[tuple[str, str]], *exc_info: Any) -> Any:
+            # Read here: Flask takes its request out of the environ once it is done.
+            answered.append((status, _route(environ)))
             headers.append((REQUEST_ID_HEADER, rid))
             return start_response(status, headers, *exc_info)
 
@@ -143,26 +155,25 @@ class RequestScope:
             return self._app(environ, start_with_id)
         finally:
             logs.request_id.reset(token)
-            _started.reset(started)
+            if answered:
+                status, route = answered[-1]
+                method = environ.get("REQUEST_METHOD", "")
+                self._observe(
+                    method if method in HTTP_METHODS else "OTHER",
+                    route,
+                    int(status[:3]),
+                    time.perf_counter() - started,
+                )
+
+
+def _route(environ: dict[str, Any]) -> str:
+    """The route of the request Flask made from ``environ``, which werkzeug leaves there."""
+    rule = getattr(environ.get("werkzeug.request"), "url_rule", None)
+    return rule.rule if rule is not None else "unmatched"
 
 
 def init_app(app: Flask, observe: Observe) -> None:
-    """Wrap ``app`` in ``RequestScope``, and time every answered request with ``observe``
-    by method, route (never the raw path) and status."""
+    """Wrap ``app`` in ``RequestScope``, which times every answered request with
+    ``observe``, and read bodies with ``Request``."""
     app.request_class = Request
-    app.wsgi_app = RequestScope(app.wsgi_app)  # type: ignore[method-assign]
-
-    @app.after_request
-    def time_request(response: Response) -> Response:
-        started = _started.get()
-        if started is not None:
-            req = request._get_current_object()  # type: ignore[attr-defined]
-            rule = req.url_rule
-            method = req.method
-            observe(
-                method if method in HTTP_METHODS else "OTHER",
-                rule.rule if rule is not None else "unmatched",
-                response.status_code,
-                time.perf_counter() - started,
-            )
-        return response
+    app.wsgi_app = RequestScope(app.wsgi_app, observe)  # type: ignore[method-assign]

@@ -1,9 +1,11 @@
 """The app factory, the config classes and the seed file."""
 
+import functools
 import json
 import threading
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -327,3 +329,57 @@ def test_a_bad_relative_seed_shift_names_the_field(
     seed.write_text(json.dumps({"shifts": [record]}))
     with pytest.raises(SeedError, match=message):
         make_app(SHIFTFILL_SEED_FILE=str(seed))
+
+
+async def _coroutine_view() -> str:
+    return "async"
+
+
+def _plain_view() -> str:
+    return "sync"
+
+
+class _Views:
+    async def coroutine(self) -> str:
+        return "async"
+
+    def plain(self) -> str:
+        return "sync"
+
+
+@pytest.mark.parametrize(
+    "view",
+    [
+        _plain_view,
+        _coroutine_view,
+        lambda: "sync",
+        functools.partial(_coroutine_view),
+        functools.partial(_plain_view),
+        _Views().coroutine,
+        _Views().plain,
+        functools.wraps(_coroutine_view)(lambda: _coroutine_view()),
+    ],
+    ids=[
+        "def",
+        "async def",
+        "lambda",
+        "partial of async",
+        "partial",
+        "async method",
+        "method",
+        "sync wrapper of async",
+    ],
+)
+def test_views_and_hooks_are_run_as_flask_runs_them_sync_or_async(view: Any) -> None:
+    # The app's cheaper check (shiftfill.app.App) must come to Flask's answer: a sync
+    # callable is called as it is, an async one goes to Flask's async_to_sync.
+    app = make_app()
+
+    def outcome(ensure_sync: Any) -> object:
+        try:
+            return ensure_sync(app, view) is view
+        except RuntimeError as error:  # Flask without its "async" extra refuses async views
+            return str(error)
+
+    assert outcome(type(app).ensure_sync) == outcome(Flask.ensure_sync)
+    assert type(app).ensure_sync is not Flask.ensure_sync

@@ -149,46 +149,48 @@ class PrometheusMetrics:
             ["method", "endpoint", "status"],
             registry=r,
         )
-        self._request_series: dict[tuple[str, str, int], Any] = {}
+        self._children: dict[tuple[Any, tuple[object, ...]], Any] = {}
         if self._files is None:
             r.register(StoreGauges(store))
 
     # --- the Metrics port ---
 
     def fanout_started(self, role: str, offered: int) -> None:
-        self._record(lambda: self._fanouts.labels(role=role).inc())
+        self._record(lambda: self._series(self._fanouts, role).inc())
 
     def notifications(self, channel: str, status: str, count: int = 1) -> None:
         if count:
-            self._record(
-                lambda: self._notifications.labels(channel=channel, status=status).inc(count)
-            )
+            self._record(lambda: self._series(self._notifications, channel, status).inc(count))
 
     def inbound_handled(self, outcome: str) -> None:
-        self._record(lambda: self._inbound.labels(outcome=outcome).inc())
+        self._record(lambda: self._series(self._inbound, outcome).inc())
 
     def shift_filled(self, round: str, seconds: float) -> None:
-        self._record(lambda: self._filled.labels(round=round).inc())
-        self._record(lambda: self._time_to_fill.labels(round=round).observe(seconds))
+        self._record(lambda: self._series(self._filled, round).inc())
+        self._record(lambda: self._series(self._time_to_fill, round).observe(seconds))
 
     def webhook_delivery(self, event: str, status: str) -> None:
-        self._record(lambda: self._webhook_deliveries.labels(event=event, status=status).inc())
+        self._record(lambda: self._series(self._webhook_deliveries, event, status).inc())
 
     # --- the web layer ---
 
     def observe_request(self, method: str, endpoint: str, status: int, seconds: float) -> None:
         """Time one answered request."""
-        self._record(lambda: self._request_series_of(method, endpoint, status).observe(seconds))
+        self._record(
+            lambda: self._series(self._requests, method, endpoint, status).observe(seconds)
+        )
 
-    def _request_series_of(self, method: str, endpoint: str, status: int) -> Any:
-        """The series of one method, route and status, looked up once: a few microseconds off
-        every request. Called inside ``_record``: a new series opens a file, which may fail."""
-        key = (method, endpoint, status)
-        series = self._request_series.get(key)
+    def _series(self, metric: Any, *values: object) -> Any:
+        """The series of ``metric`` with label ``values`` (in its labels' order; ``labels``
+        makes each a string), looked up once. prometheus_client's ``labels`` checks the
+        values and takes a lock on every call: a microsecond and more off every reply
+        (docs/performance.md, "The reply path"). Every label here has a few known values,
+        so this holds as many entries as prometheus_client keeps series. Called inside
+        ``_record``: a new series opens a file, which may fail."""
+        key = (metric, values)
+        series = self._children.get(key)
         if series is None:
-            series = self._request_series.setdefault(
-                key, self._requests.labels(method=method, endpoint=endpoint, status=str(status))
-            )
+            series = self._children.setdefault(key, metric.labels(*values))
         return series
 
     def exposition(self) -> tuple[bytes, str]:

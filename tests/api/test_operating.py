@@ -246,6 +246,22 @@ def test_metrics_count_a_whole_fill_in_the_prometheus_text_format(
     assert 'endpoint="/shifts/sh_1/fanout"' not in text
 
 
+def test_requests_are_timed_by_route_and_status_never_by_raw_path_or_odd_method(
+    client: FlaskClient,
+) -> None:
+    client.get("/no/such/path/4821")
+    client.open("/health", method="PROPFIND")
+    client.post("/shifts/missing/fanout")
+    client.post("/messages/inbound", data="not json", content_type="application/json")
+    text = client.get("/metrics").get_data(as_text=True)
+    count = "shiftfill_http_request_duration_seconds_count"
+    assert metric(text, count, method="GET", endpoint="unmatched", status="404") == 1
+    assert metric(text, count, method="OTHER", endpoint="unmatched", status="405") == 1
+    assert metric(text, count, method="POST", endpoint="/shifts/<shift_id>/fanout", status="404")
+    assert metric(text, count, method="POST", endpoint="/messages/inbound", status="400") == 1
+    assert "4821" not in text and "missing" not in text and "PROPFIND" not in text
+
+
 def test_the_queue_depth_gauge_is_read_from_the_store_at_scrape_time(runtime: Runtime) -> None:
     # No request reaches this runtime, so its send workers never start to take the texts.
     store = runtime.deps.store

@@ -171,6 +171,22 @@ def test_a_chunked_body_over_the_cap_is_413_over_http(server: Server) -> None:
     assert status == 200, answer  # under the cap: answered (an unknown number)
 
 
+def test_a_webhook_body_with_its_length_is_read_whole_to_the_cap_and_413_past_it(
+    server: Server,
+) -> None:
+    """A body with a Content-Length is read as gunicorn ends it, at that length: all of it
+    up to the provider's cap (16 KiB), and one byte more is refused unread."""
+    form_type = "application/x-www-form-urlencoded"
+    form = b"From=%2B15555550397&Body=help&MessageSid=SMlength&Padding="
+    at_cap = form + b"x" * (16 * 1024 - len(form))
+    status, answer = server.request("POST", "/messages/inbound", raw=at_cap, content_type=form_type)
+    assert status == 200, answer
+    assert "<Message>" in answer  # the whole form was read: the reply was answered
+    past = server.request("POST", "/messages/inbound", raw=at_cap + b"x", content_type=form_type)
+    assert past[0] == 413
+    assert past[1]["error"]["code"] == "payload_too_large"
+
+
 def test_gunicorn_opens_no_control_socket_that_could_add_workers(tmp_path: Path) -> None:
     # gunicorn 25.1+ listens on $XDG_RUNTIME_DIR/gunicorn.ctl (or ~/.gunicorn/), where
     # "worker add 1" would start a second worker with a second in-memory store.
