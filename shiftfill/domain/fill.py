@@ -216,11 +216,11 @@ def answer(
             caregiver_id, contact.eligibility_since(shift), shift.organization_id
         )
         organization = stored or fallback
-        caregiver, wants = None, None
+        # The caregiver as they are now, in this step: a STOP or a deactivation that
+        # lands first is honoured, as are the client's lists and the credentials.
+        caregiver = reads.caregiver(caregiver_id)
+        wants = None
         if shift.client_id is not None or shift.required_credentials:
-            # The client's lists and the caregiver's credentials as they are now, in
-            # this step: an exclusion or a lapse that lands first is honoured.
-            caregiver = reads.caregiver(caregiver_id)
             client = reads.client(shift.client_id) if shift.client_id else None
             wants = contact.needs(shift, client, organization)
         change = rules.claim(

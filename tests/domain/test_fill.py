@@ -13,8 +13,10 @@ ORG = Organization("org_1", "Sunrise", "UTC")
 class Reads:
     """A step's reads, as a test sets them."""
 
-    def __init__(self, code: str = "1234", assigned: list[Shift] | None = None) -> None:
-        self.code, self.assigned = code, assigned or []
+    def __init__(
+        self, code: str = "1234", assigned: list[Shift] | None = None, opted_out: bool = False
+    ) -> None:
+        self.code, self.assigned, self.opted_out = code, assigned or [], opted_out
 
     def free_code(self) -> str:
         return self.code
@@ -24,6 +26,9 @@ class Reads:
 
     def organization(self, organization_id: str) -> Organization | None:
         return ORG
+
+    def caregiver(self, caregiver_id: str) -> Caregiver | None:
+        return Caregiver(caregiver_id, "N", "RN", "+15555550101", opted_out=self.opted_out)
 
     def assignments_and_organization(
         self, caregiver_id: str, since: object, organization_id: str
@@ -85,6 +90,9 @@ def test_a_claim_notes_the_reply_and_what_it_came_to_and_says_which_organization
     refused = fill.answer(fanned_out(), clash, accepts=True, **answer)  # type: ignore[arg-type]
     assert (refused.changed, refused.outcome, refused.organization) == (False, "conflict", ORG)
     assert [e.type for e in refused.events] == ["reply_received", "claim_refused"]
+    stopped = fill.answer(fanned_out(), Reads(opted_out=True), accepts=True, **answer)  # type: ignore[arg-type]
+    assert (stopped.changed, stopped.outcome) == (False, "no_open_offer")  # a STOP read in the step
+    assert [e.type for e in stopped.events] == ["reply_received"]
     won = fill.answer(fanned_out(), Reads(), accepts=True, **answer)  # type: ignore[arg-type]
     assert won.outcome == "assigned" and [e.type for e in won.events][-1] == "assigned"
     assert won.indexes is not None and won.indexes.assigned_to == "cg_1"

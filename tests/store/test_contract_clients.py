@@ -35,7 +35,14 @@ from shiftfill.domain.rules import CaregiverChange, Outcome, ShiftChange, StepRe
 from shiftfill.services.ports import DuplicateKey, Store
 from tests.conftest import unique_prefix
 from tests.store.conftest import NOW
-from tests.store.test_contract import THREADS, caregiver, opting_out, race, start_fanout_with
+from tests.store.test_contract import (
+    THREADS,
+    caregiver,
+    changing,
+    opting_out,
+    race,
+    start_fanout_with,
+)
 
 ORG = Organization("org_1", "Sunrise", "America/Chicago", waves=Waves(2, 120))
 
@@ -154,6 +161,27 @@ def test_an_exclusion_that_lands_inside_a_claims_step_is_honoured(store: Store) 
         assert attempts == [True, True]
         assert change.outcome is Outcome.NOT_ELIGIBLE
         assert store.shifts.get("sh_1").assigned_caregiver_id is None  # type: ignore[union-attr]
+
+
+def test_a_stop_stored_after_the_reply_was_read_stops_its_claim_on_any_shift(
+    store: Store,
+) -> None:
+    """A reply reads its sender, then a STOP from them is stored, then the reply's claim runs:
+    the claim reads the caregiver again in its step, with or without a client, and does not
+    assign a caregiver who opted out. On Redis the reply's read is the step's first guess,
+    which the checked write finds stale."""
+    setup(store)
+    plain = Shift("sh_1", "org_1", "RN", NOW, NOW + timedelta(hours=8))
+    fanned_out(store, plain, ["cg_1"])
+    fanned_out(store, client_shift("sh_2"), ["cg_1"])
+    sender = store.shifts.offers_by_phone(caregiver(1).phone)
+    assert sender is not None and not sender[0].opted_out
+    store.caregivers.update("cg_1", opting_out)
+    for shift_id in ("sh_1", "sh_2"):
+        assert accept(store, shift_id, "cg_1").outcome is Outcome.NO_OPEN_OFFER
+        assert store.shifts.get(shift_id).assigned_caregiver_id is None  # type: ignore[union-attr]
+    store.caregivers.update("cg_1", changing(lambda c: replace(c, opted_out=False)))
+    assert accept(store, "sh_1", "cg_1").outcome is Outcome.ASSIGNED
 
 
 def test_an_exclusion_racing_accepts_never_leaves_an_excluded_caregiver_assigned(

@@ -17,7 +17,8 @@ from bench.harness import RedisServer, RoundTrips
 from shiftfill.adapters.redis_store.store import RedisStore
 from shiftfill.services.ports import StoreUnavailable
 from tests.store.conftest import redis_store
-from tests.store.test_contract import caregiver, fanned_out
+from tests.store.test_contract import caregiver, fanned_out, opting_out
+from tests.store.test_contract_clients import ORG, accept
 
 
 @pytest.fixture
@@ -80,3 +81,23 @@ def test_a_sender_that_cannot_be_read_takes_no_lease(store: RedisStore) -> None:
     with pytest.raises((StoreUnavailable, redis.ResponseError)):
         store.inbound.once("SM1", caregiver(1).phone, lambda *_: 1, encode=str, decode=int)
     assert store.client.get(store.keys.inbound("SM1")) is None
+
+
+def test_a_claim_reads_its_caregiver_from_the_replys_own_read_and_still_sees_a_stop(
+    store: RedisStore,
+) -> None:
+    """The claim's step reads the caregiver again (a STOP since counts), on the reply's own
+    read as its guess: no round trip of its own, unless the caregiver changed meanwhile."""
+    store.organizations.add(ORG)
+    store.caregivers.add_many([caregiver(1), caregiver(2)])
+    fanned_out(store, "sh_1", ["cg_1", "cg_2"])
+    with RoundTrips() as trips:
+        assert store.shifts.offers_by_phone(caregiver(2).phone) is not None
+        store.caregivers.update("cg_2", opting_out)
+        assert store.shifts.offers_by_phone(caregiver(1).phone) is not None
+        guessed = trips.of(lambda: accept(store, "sh_1", "cg_2"))
+        assert store.shifts.get("sh_1").assigned_caregiver_id is None  # type: ignore[union-attr]
+        claimed = trips.of(lambda: accept(store, "sh_1", "cg_1"))
+    assert store.shifts.get("sh_1").assigned_caregiver_id == "cg_1"  # type: ignore[union-attr]
+    assert claimed == 1  # the checked write alone: every read was a guess
+    assert guessed > claimed  # the stale guess failed the check; read again, refused

@@ -199,8 +199,9 @@ class RedisShifts:
         return held, codec.load_organization(raw) if raw else None
 
     def _caregiver_in(self, step: Step, caregiver_id: str) -> Caregiver | None:
-        """The caregiver as stored, read in ``step``: a change before the write fails its check."""
-        (raw,) = step.read(("GET", self._related.caregivers.key(caregiver_id)))
+        """The caregiver as stored, read in ``step`` (this process's last read as the guess:
+        a reply's own read of its sender): a change before the write fails its check."""
+        (raw,) = step.recall(("GET", self._related.caregivers.key(caregiver_id)))
         return codec.load_caregiver(raw) if raw else None
 
     def _client_in(self, step: Step, client_id: str) -> Client | None:
@@ -319,6 +320,8 @@ class RedisShifts:
     def sender_in(self, answer: list[Any]) -> Sender:
         """The caregiver and their offers in a ``reply_read`` answer that found them."""
         caregiver = codec.load_caregiver(answer[1])
+        # The guess of the claim step that may follow, which reads the caregiver again.
+        self._steps.remember(("GET", self._related.caregivers.key(caregiver.id)), answer[1])
         return caregiver, indexes.offered_to(caregiver.id, self.loaded(answer[2:]))
 
     def due_phone_rounds(self, now: datetime) -> list[str]:
