@@ -154,16 +154,16 @@ class RequestScope:
         try:
             return self._app(environ, start_with_id)
         finally:
-            logs.request_id.reset(token)
-            if answered:
+            if answered:  # inside the log context: a metrics warning names the request
                 status, route = answered[-1]
-                method = environ.get("REQUEST_METHOD", "")
+                method = environ.get("REQUEST_METHOD", "GET").upper()  # as werkzeug reads it
                 self._observe(
                     method if method in HTTP_METHODS else "OTHER",
                     route,
                     int(status[:3]),
                     time.perf_counter() - started,
                 )
+            logs.request_id.reset(token)
 
 
 def _route(environ: dict[str, Any]) -> str:

@@ -18,7 +18,7 @@ import pytest
 from flask.testing import FlaskClient
 from prometheus_client import values
 
-from shiftfill.adapters import metrics_files
+from shiftfill.adapters import logs, metrics_files
 from tests.api.test_operating import metric
 from tests.conftest import add_caregiver, build_app, shift_body
 
@@ -104,6 +104,27 @@ def test_a_directory_that_cannot_be_made_again_skips_metrics_with_one_warning(
     text = client.get("/metrics").text
     assert metric(text, "shiftfill_fanouts_total", role="RN") == 1
     assert "metrics are recorded again" in caplog.text
+
+
+def test_a_metrics_warning_names_the_request_whose_write_failed(directory: Path) -> None:
+    client = multiprocess_client(directory)
+    assert client.get("/health").status_code == 200
+    shutil.rmtree(directory)
+    seen: list[str | None] = []
+
+    class Capture(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(logs.request_id.get())  # what the log line is stamped with
+
+    capture = Capture(logging.WARNING)
+    logging.getLogger(WARNINGS).addHandler(capture)
+    try:
+        # The request's timing is its only metric: its write finds the files gone.
+        answer = client.get("/health", headers={"X-Request-ID": "probe-4821"})
+    finally:
+        logging.getLogger(WARNINGS).removeHandler(capture)
+    assert answer.status_code == 200
+    assert seen == ["probe-4821"]
 
 
 def test_a_route_first_answered_after_the_directory_is_lost_fails_no_request(

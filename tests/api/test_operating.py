@@ -14,7 +14,7 @@ import pytest
 import redis
 from flask.testing import FlaskClient
 from freezegun.api import FrozenDateTimeFactory
-from werkzeug.test import EnvironBuilder
+from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from bench.harness import RedisServer, free_port
 from config import SAMPLE_SEED
@@ -260,6 +260,17 @@ def test_requests_are_timed_by_route_and_status_never_by_raw_path_or_odd_method(
     assert metric(text, count, method="POST", endpoint="/shifts/<shift_id>/fanout", status="404")
     assert metric(text, count, method="POST", endpoint="/messages/inbound", status="400") == 1
     assert "4821" not in text and "missing" not in text and "PROPFIND" not in text
+
+
+def test_a_method_sent_in_lower_case_is_timed_as_it_is_routed(client: FlaskClient) -> None:
+    # gunicorn refuses one; a development server passes it on, and werkzeug routes it as GET.
+    environ = EnvironBuilder(path="/health").get_environ()
+    environ["REQUEST_METHOD"] = "get"
+    status = run_wsgi_app(client.application, environ)[1]
+    assert status.startswith("200")
+    text = client.get("/metrics").get_data(as_text=True)
+    count = "shiftfill_http_request_duration_seconds_count"
+    assert metric(text, count, method="GET", endpoint="/health", status="200") == 1
 
 
 def test_the_queue_depth_gauge_is_read_from_the_store_at_scrape_time(runtime: Runtime) -> None:
