@@ -10,10 +10,11 @@ interleaved: a claim decided after the exclusion was stored sees it.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
-from shiftfill.domain.model import Client, Organization
-from shiftfill.services.ports import DuplicateKey
+from shiftfill.domain import rules
+from shiftfill.domain.model import Client, Organization, Shift
+from shiftfill.services.ports import ClientHeld, DuplicateKey
 
 
 class MemoryClients:
@@ -22,6 +23,12 @@ class MemoryClients:
     def __init__(self, lock: threading.Lock) -> None:
         self._lock = lock
         self._by_id: dict[str, Client] = {}
+        # The shifts by id, behind the same lock: those open hold a client in place.
+        self._shifts: Mapping[str, Shift] = {}
+
+    def held_by(self, shifts: Mapping[str, Shift]) -> None:
+        """Judge a client's move against ``shifts`` (the shifts' own dict, read under the lock)."""
+        self._shifts = shifts
 
     def add(self, client: Client) -> None:
         with self._lock:
@@ -47,7 +54,13 @@ class MemoryClients:
 
     def update(self, client_id: str, change: Callable[[Client], Client]) -> Client:
         with self._lock:
-            changed = self._by_id[client_id] = change(self._by_id[client_id])
+            current = self._by_id[client_id]
+            changed = change(current)
+            if changed.organization_id != current.organization_id:
+                held = rules.shifts_holding(changed, self._shifts.values())
+                if held:
+                    raise ClientHeld(client_id, held)
+            self._by_id[client_id] = changed
             return changed
 
     def __len__(self) -> int:

@@ -20,7 +20,7 @@ from typing import TypeVar
 from shiftfill.adapters.memory_clients import MemoryClients, MemoryOrganizations
 from shiftfill.adapters.memory_inbound import MemoryInbound
 from shiftfill.adapters.memory_webhooks import MemoryWebhooks
-from shiftfill.domain import indexes
+from shiftfill.domain import indexes, rules
 from shiftfill.domain.contact import Reach, reach_of, reachable
 from shiftfill.domain.indexes import (
     RECENTLY_CLOSED,
@@ -44,6 +44,7 @@ from shiftfill.services.dependencies import Clock, system_clock
 from shiftfill.services.ports import (
     ChangeCaregiver,
     ChangeNotification,
+    ClientElsewhere,
     Decide,
     DuplicateKey,
     Outgoing,
@@ -339,6 +340,7 @@ class MemoryShifts:
         self._clients = clients if clients is not None else MemoryClients(lock)
         self._code_source = code_source
         self._by_id: dict[str, Shift] = {}
+        self._clients.held_by(self._by_id)
         self._codes_in_use: set[str] = set()
         self._due_rounds: dict[str, datetime] = {}
         self._due_waves: dict[str, datetime] = {}
@@ -355,6 +357,9 @@ class MemoryShifts:
         with self._lock:
             if shift.id in self._by_id:
                 raise DuplicateKey("id", shift.id)
+            client = self._clients.get(shift.client_id) if shift.client_id else None
+            if rules.client_elsewhere(shift, client):
+                raise ClientElsewhere(shift)
             self._by_id[shift.id] = shift
 
     def add_absent(self, shifts: Sequence[Shift]) -> list[Shift]:

@@ -288,6 +288,30 @@ def opt_out(
     return replace(change, messages=messages)
 
 
+def client_elsewhere(shift: Shift, client: Client | None) -> bool:
+    """Whether ``shift`` names a client that is not one of its organization's (or none that
+    is stored): such a shift is not added (docs/behaviour.md, "Clients")."""
+    return shift.client_id is not None and (
+        client is None or client.organization_id != shift.organization_id
+    )
+
+
+def shifts_holding(client: Client, shifts: Iterable[Shift]) -> list[str]:
+    """The open shifts naming ``client`` in another organization than the one it names now.
+
+    A client named by an open shift stays in that shift's organization: moved, their
+    lists would be another agency's to edit while this one's fanouts, claims and sends
+    still follow them (docs/behaviour.md, "Clients").
+    """
+    return sorted(
+        s.id
+        for s in shifts
+        if s.client_id == client.id
+        and s.status is ShiftStatus.OPEN
+        and s.organization_id != client.organization_id
+    )
+
+
 def start_fanout(
     shift: Shift,
     *,

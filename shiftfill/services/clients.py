@@ -7,11 +7,11 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from shiftfill.domain.model import Client, ShiftStatus
+from shiftfill.domain.model import Client
 from shiftfill.services.dependencies import Dependencies
 from shiftfill.services.errors import Conflict, Invalid, NotFound
 from shiftfill.services.organizations import find_organization
-from shiftfill.services.ports import DuplicateKey
+from shiftfill.services.ports import ClientHeld, DuplicateKey
 
 LISTS = ("preferred_caregiver_ids", "excluded_caregiver_ids")
 
@@ -83,20 +83,14 @@ def update_client(deps: Dependencies, client_id: str, changes: Mapping[str, Any]
             values[field] = tuple(dict.fromkeys(values[field]))
     current = get_client(deps, client_id)
     check_client(deps, replace(current, **values))
-    moving_to = values.get("organization_id", current.organization_id)
-    if moving_to != current.organization_id:
-        held = [
-            s.id
-            for s in deps.store.shifts.all(ShiftStatus.OPEN)
-            if s.client_id == client_id and s.organization_id != moving_to
-        ]
-        if held:
-            raise Conflict(
-                f"Client {client_id} has open shifts in organization "
-                f"{current.organization_id} ({', '.join(sorted(held))}): fill or cancel them"
-                " first, or add the client to the other organization as a new client."
-            )
     try:
+        # The store judges the move (``rules.shifts_holding``) in the step that writes it.
         return deps.store.clients.update(client_id, lambda c: replace(c, **values))
     except KeyError:
         raise NotFound(f"No client with id {client_id}.") from None
+    except ClientHeld as exc:
+        raise Conflict(
+            f"Client {client_id} has open shifts in organization "
+            f"{current.organization_id} ({', '.join(exc.shift_ids)}): fill or cancel them"
+            " first, or add the client to the other organization as a new client."
+        ) from exc

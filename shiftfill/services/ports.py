@@ -54,6 +54,26 @@ class DuplicateKey(Exception):
         self.value = value
 
 
+class ClientElsewhere(Exception):
+    """A new shift names a client that is not its organization's (``rules.client_elsewhere``)."""
+
+    def __init__(self, shift: Shift) -> None:
+        super().__init__(
+            f"No client with id {shift.client_id} in organization {shift.organization_id}."
+        )
+        self.shift = shift
+
+
+class ClientHeld(Exception):
+    """A client's move would leave open shifts naming them in their old organization
+    (``rules.shifts_holding``); ``shift_ids`` are those shifts."""
+
+    def __init__(self, client_id: str, shift_ids: Sequence[str]) -> None:
+        super().__init__(f"Client {client_id} has open shifts: {', '.join(shift_ids)}.")
+        self.client_id = client_id
+        self.shift_ids = list(shift_ids)
+
+
 class StoreUnavailable(Exception):
     """The store cannot be reached; nothing of the request was written."""
 
@@ -182,7 +202,10 @@ class ClientRepository(Protocol):
         """Store ``change`` of the stored client in one atomic step; ``KeyError`` when none is.
 
         A claim reads the client in its own step, so an exclusion stored first is
-        honoured by every claim decided after it.
+        honoured by every claim decided after it. A change of organization that open
+        shifts of the old one hold back (``rules.shifts_holding``, judged in the same
+        step as the write, against every shift added before it) is not stored:
+        ``ClientHeld``.
         """
 
 
@@ -190,7 +213,13 @@ class ShiftRepository(Protocol):
     """Shifts, their fanouts, the offer codes in use and the phone rounds to come."""
 
     def add(self, shift: Shift) -> None:
-        """Store a new shift; ``DuplicateKey`` when the id is taken."""
+        """Store a new shift; ``DuplicateKey`` when the id is taken.
+
+        A shift naming a client is stored only if the client, as stored at that moment,
+        is one of the shift's organization (``rules.client_elsewhere``): else
+        ``ClientElsewhere``. With ``ClientRepository.update``'s own check, a client's
+        move and a new shift naming them never both land on different organizations.
+        """
 
     def add_absent(self, shifts: Sequence[Shift]) -> list[Shift]:
         """Store the shifts whose id is not stored yet; return those stored."""

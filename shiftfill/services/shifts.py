@@ -14,7 +14,7 @@ from shiftfill.domain.model import Event, Notification, Shift, ShiftStatus
 from shiftfill.services.dependencies import Dependencies
 from shiftfill.services.errors import Conflict, Invalid, NotFound
 from shiftfill.services.organizations import find_organization
-from shiftfill.services.ports import DuplicateKey
+from shiftfill.services.ports import ClientElsewhere, DuplicateKey
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,8 @@ def create_shift(
         deps.store.shifts.add(shift)
     except DuplicateKey as exc:
         raise Conflict(f"A shift with id {exc.value} already exists.") from exc
+    except ClientElsewhere as exc:  # the client moved since it was read above
+        raise Invalid(str(exc), {"client_id": [str(exc)]}) from exc
     return shift
 
 

@@ -17,7 +17,9 @@ from typing import Any
 
 import pytest
 
+from bench.harness import RedisServer
 from shiftfill.adapters.memory_store import MemoryStore
+from shiftfill.adapters.redis_store import codec
 from shiftfill.adapters.redis_store.store import RedisStore
 from shiftfill.domain import contact, fill
 from shiftfill.domain.model import (
@@ -32,9 +34,9 @@ from shiftfill.domain.model import (
     Waves,
 )
 from shiftfill.domain.rules import CaregiverChange, Outcome, ShiftChange, StepReads
-from shiftfill.services.ports import DuplicateKey, Store
+from shiftfill.services.ports import ClientElsewhere, ClientHeld, DuplicateKey, Store
 from tests.conftest import unique_prefix
-from tests.store.conftest import NOW
+from tests.store.conftest import NOW, redis_store
 from tests.store.test_contract import (
     THREADS,
     caregiver,
@@ -55,8 +57,10 @@ def eager_thread_switching() -> Iterator[None]:
     sys.setswitchinterval(interval)
 
 
-def client_shift(shift_id: str, **fields: object) -> Shift:
-    return Shift(shift_id, "org_1", "RN", NOW, NOW + timedelta(hours=8), client_id="cl_1", **fields)
+def client_shift(shift_id: str, client_id: str = "cl_1", **fields: object) -> Shift:
+    return Shift(
+        shift_id, "org_1", "RN", NOW, NOW + timedelta(hours=8), client_id=client_id, **fields
+    )
 
 
 def accept(store: Store, shift_id: str, caregiver_id: str) -> ShiftChange:
@@ -105,6 +109,68 @@ def test_clients_are_stored_once_listed_by_organization_and_updated(store: Store
         store.clients.update("nope", lambda c: c)
 
 
+ORG_2 = Organization("org_2", "Lakeside", "America/Chicago")
+
+
+def test_a_shift_is_added_only_naming_a_client_of_its_own_organization(store: Store) -> None:
+    setup(store)
+    store.organizations.add(ORG_2)
+    elsewhere = Shift("sh_x", "org_2", "RN", NOW, NOW + timedelta(hours=8), client_id="cl_1")
+    for shift in (elsewhere, client_shift("sh_y", client_id="cl_none")):
+        with pytest.raises(ClientElsewhere):
+            store.shifts.add(shift)
+        assert store.shifts.get(shift.id) is None
+    store.shifts.add(client_shift("sh_1"))
+    assert [s.id for s in store.shifts.all()] == ["sh_1"]
+
+
+def test_an_open_shift_keeps_its_client_in_its_organization_until_it_closes(store: Store) -> None:
+    setup(store)
+    store.organizations.add(ORG_2)
+    store.shifts.add(client_shift("sh_1"))
+    store.shifts.add(client_shift("sh_2"))
+    store.shifts.apply("sh_2", partial(fill.cancel, now=NOW))
+    move = partial(replace, organization_id="org_2")
+    with pytest.raises(ClientHeld) as refused:
+        store.clients.update("cl_1", move)
+    assert refused.value.shift_ids == ["sh_1"]
+    assert store.clients.get("cl_1").organization_id == "org_1"  # type: ignore[union-attr]
+    # An edit that stays in the organization is not held back.
+    edited = store.clients.update("cl_1", partial(replace, excluded_caregiver_ids=("cg_2",)))
+    assert edited.excluded_caregiver_ids == ("cg_2",)
+    store.shifts.apply("sh_1", partial(fill.cancel, now=NOW))
+    assert store.clients.update("cl_1", move).organization_id == "org_2"
+
+
+def test_a_clients_move_and_new_shifts_naming_them_never_both_land(store: Store) -> None:
+    """One thread moves the client to another organization while the others add shifts
+    naming them in the old one, all at once: afterwards every open shift naming the
+    client is in the client's organization, whichever landed first."""
+    setup(store)
+    store.organizations.add(ORG_2)
+    for round_ in range(10):
+        client_id = f"cl_r{round_}"
+        store.clients.add(Client(client_id, "org_1", "R. Alvarez"))
+
+        def work(i: int, client_id: str = client_id, round_: int = round_) -> str:
+            try:
+                if i == 0:
+                    store.clients.update(client_id, partial(replace, organization_id="org_2"))
+                    return "moved"
+                shift_id = f"sh_{round_}_{i}"
+                store.shifts.add(client_shift(shift_id, client_id=client_id))
+                return "added"
+            except (ClientHeld, ClientElsewhere):
+                return "refused"
+
+        results = race(8, work)
+        client = store.clients.get(client_id)
+        assert client is not None
+        naming = [s for s in store.shifts.all() if s.client_id == client_id]
+        assert {s.organization_id for s in naming} <= {client.organization_id}, results
+        assert len(naming) == results.count("added")
+
+
 def test_places_credentials_and_requirements_are_kept(store: Store) -> None:
     held = Caregiver(
         "cg_9",
@@ -117,6 +183,7 @@ def test_places_credentials_and_requirements_are_kept(store: Store) -> None:
     )
     store.caregivers.add_many([held])
     assert store.caregivers.get("cg_9") == held
+    store.clients.add(Client("cl_1", "org_1", "R. Alvarez"))
     s = client_shift("sh_1", required_credentials=("CPR",))
     store.shifts.add(s)
     assert store.shifts.get("sh_1") == s
@@ -229,6 +296,7 @@ def test_a_lapsed_credential_is_refused_at_claim_time(store: Store) -> None:
 def test_a_wave_is_pending_until_sent_and_goes_out_once_when_raced(store: Store) -> None:
     store.organizations.add(ORG)
     store.caregivers.add_many([caregiver(i) for i in range(6)])
+    store.clients.add(Client("cl_1", "org_1", "R. Alvarez"))
     store.shifts.add(client_shift("sh_1"))
     due = NOW + timedelta(seconds=120)
 
@@ -355,5 +423,34 @@ def test_a_role_index_written_before_its_reach_hash_is_read_from_the_records(
         found = store.caregivers.reach_of_role("RN")
         assert found == _expected_reach(store, "RN") and list(found) == ["cg_1", "cg_2"]
         assert store.client.hlen(keys.reach("RN")) == 2
+    finally:
+        store.close()
+
+
+def test_on_redis_a_move_stored_between_a_new_shifts_read_and_write_refuses_the_shift(
+    redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The window the race test rarely hits: the shift's step has read the client, and the
+    move lands before the shift is written. The step watches the client, so it runs again
+    and sees the move."""
+    store = redis_store(redis_server.url)
+    try:
+        setup(store)
+        store.organizations.add(ORG_2)
+        load_client = codec.load_client
+        moved: list[Client] = []
+
+        def load_then_move(raw: Any) -> Client:
+            loaded = load_client(raw)
+            if not moved:
+                moved.append(loaded)
+                store.clients.update("cl_1", partial(replace, organization_id="org_2"))
+            return loaded
+
+        monkeypatch.setattr(codec, "load_client", load_then_move)
+        with pytest.raises(ClientElsewhere):
+            store.shifts.add(client_shift("sh_1"))
+        assert moved and store.shifts.get("sh_1") is None
+        assert store.clients.get("cl_1").organization_id == "org_2"  # type: ignore[union-attr]
     finally:
         store.close()

@@ -11,8 +11,9 @@ from shiftfill.adapters.redis_store import codec
 from shiftfill.adapters.redis_store.base import add_absent, translating_errors
 from shiftfill.adapters.redis_store.keys import Keys
 from shiftfill.adapters.redis_store.steps import Steps, transact
-from shiftfill.domain.model import Client
-from shiftfill.services.ports import DuplicateKey
+from shiftfill.domain import rules
+from shiftfill.domain.model import Client, Shift
+from shiftfill.services.ports import ClientHeld, DuplicateKey
 
 
 @translating_errors
@@ -56,15 +57,30 @@ class RedisClients:
         return [c for c in found if c.organization_id == organization_id]
 
     def update(self, client_id: str, change: Callable[[Client], Client]) -> Client:
+        """A move to another organization reads every shift in the step, watching the
+        list of shifts: a shift added meanwhile makes the step run again and see it
+        (``RedisShifts.add`` watches the client in turn). Moves are rare; edits of the
+        lists, the common change, read no shift."""
         key = self.key(client_id)
 
         def step(pipe: Pipeline) -> Client:
             raw = pipe.get(key)
             if raw is None:
                 raise KeyError(client_id)
-            changed = change(codec.load_client(raw))
+            current = codec.load_client(raw)
+            changed = change(current)
+            if changed.organization_id != current.organization_id:
+                held = rules.shifts_holding(changed, self._shifts_in(pipe))
+                if held:
+                    raise ClientHeld(client_id, held)
             pipe.multi()
             pipe.set(key, codec.dump_client(changed))
             return changed
 
-        return transact(self._r, [key], step)
+        return transact(self._r, [key, self._k.shifts], step)
+
+    def _shifts_in(self, pipe: Pipeline) -> list[Shift]:
+        """Every shift, read through ``pipe`` while it watches (without their offered ids)."""
+        ids = pipe.lrange(self._k.shifts, 0, -1)
+        raws = pipe.mget([self._k.shift(i.decode()) for i in ids]) if ids else []
+        return [codec.load_shift(codec.parse_shift(raw)) for raw in raws if raw]

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import redis
+from redis.client import Pipeline
 
 from shiftfill.adapters.redis_store import codec
 from shiftfill.adapters.redis_store.base import add_absent, score_of, translating_errors
@@ -19,13 +20,13 @@ from shiftfill.adapters.redis_store.keys import Keys
 from shiftfill.adapters.redis_store.notifications import RedisNotifications
 from shiftfill.adapters.redis_store.organizations import RedisOrganizations
 from shiftfill.adapters.redis_store.scripts import ASSIGNED_SINCE, OFFERS, REPLY_READ
-from shiftfill.adapters.redis_store.steps import Command, Recent, Step, Steps
+from shiftfill.adapters.redis_store.steps import Command, Recent, Step, Steps, transact
 from shiftfill.adapters.redis_store.webhooks import message_writes
-from shiftfill.domain import indexes
+from shiftfill.domain import indexes, rules
 from shiftfill.domain.indexes import RECENTLY_CLOSED, IndexDelta, code_digits
 from shiftfill.domain.model import Caregiver, Client, Organization, Shift, ShiftStatus
 from shiftfill.domain.rules import ShiftChange
-from shiftfill.services.ports import Decide, DuplicateKey, Sender
+from shiftfill.services.ports import ClientElsewhere, Decide, DuplicateKey, Sender
 
 # Shifts each process keeps parsed, by their stored value; and offered-id lists of
 # fanouts it keeps, which never change.
@@ -148,8 +149,26 @@ class RedisShifts:
         return found
 
     def add(self, shift: Shift) -> None:
-        if not self.add_absent([shift]):
-            raise DuplicateKey("id", shift.id)
+        if shift.client_id is None:
+            if not self.add_absent([shift]):
+                raise DuplicateKey("id", shift.id)
+            return
+        client_key = self._related.clients.key(shift.client_id)
+
+        def step(pipe: Pipeline) -> None:
+            # The client as stored now, watched: a move stored before the write makes
+            # the step run again (and a move after it sees this shift in the list).
+            raw_client, taken = pipe.get(client_key), pipe.exists(self.key(shift.id))
+            if taken:
+                raise DuplicateKey("id", shift.id)
+            client = codec.load_client(raw_client) if raw_client else None
+            if rules.client_elsewhere(shift, client):
+                raise ClientElsewhere(shift)
+            pipe.multi()
+            pipe.set(self.key(shift.id), codec.dump_shift(shift))
+            pipe.rpush(self._order, shift.id)
+
+        transact(self._r, [self._order, client_key], step)
 
     def add_absent(self, shifts: Sequence[Shift]) -> list[Shift]:
         return add_absent(self._r, self._order, self.key, codec.dump_shift, shifts)
