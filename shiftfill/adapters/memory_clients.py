@@ -10,7 +10,7 @@ interleaved: a claim decided after the exclusion was stored sees it.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from shiftfill.domain import rules
 from shiftfill.domain.model import Client, Organization, Shift
@@ -23,12 +23,12 @@ class MemoryClients:
     def __init__(self, lock: threading.Lock) -> None:
         self._lock = lock
         self._by_id: dict[str, Client] = {}
-        # The shifts by id, behind the same lock: those open hold a client in place.
-        self._shifts: Mapping[str, Shift] = {}
+        # The shifts naming a client, read under the same lock: open ones hold it in place.
+        self._naming: Callable[[str], Iterable[Shift]] = lambda client_id: ()
 
-    def held_by(self, shifts: Mapping[str, Shift]) -> None:
-        """Judge a client's move against ``shifts`` (the shifts' own dict, read under the lock)."""
-        self._shifts = shifts
+    def held_by(self, naming: Callable[[str], Iterable[Shift]]) -> None:
+        """Judge a client's move against the shifts ``naming`` gives for it, under the lock."""
+        self._naming = naming
 
     def add(self, client: Client) -> None:
         with self._lock:
@@ -57,7 +57,7 @@ class MemoryClients:
             current = self._by_id[client_id]
             changed = change(current)
             if changed.organization_id != current.organization_id:
-                held = rules.shifts_holding(changed, self._shifts.values())
+                held = rules.shifts_holding(changed, self._naming(client_id))
                 if held:
                     raise ClientHeld(client_id, held)
             self._by_id[client_id] = changed

@@ -340,7 +340,9 @@ class MemoryShifts:
         self._clients = clients if clients is not None else MemoryClients(lock)
         self._code_source = code_source
         self._by_id: dict[str, Shift] = {}
-        self._clients.held_by(self._by_id)
+        # The ids of the shifts naming each client: a move of the client reads them.
+        self._by_client: dict[str, list[str]] = defaultdict(list)
+        self._clients.held_by(self._naming)
         self._codes_in_use: set[str] = set()
         self._due_rounds: dict[str, datetime] = {}
         self._due_waves: dict[str, datetime] = {}
@@ -357,16 +359,31 @@ class MemoryShifts:
         with self._lock:
             if shift.id in self._by_id:
                 raise DuplicateKey("id", shift.id)
-            client = self._clients.get(shift.client_id) if shift.client_id else None
-            if rules.client_elsewhere(shift, client):
+            if self._client_elsewhere(shift):
                 raise ClientElsewhere(shift)
-            self._by_id[shift.id] = shift
+            self._put(shift)
 
     def add_absent(self, shifts: Sequence[Shift]) -> list[Shift]:
         with self._lock:
-            added = [s for s in shifts if s.id not in self._by_id]
-            self._by_id.update((s.id, s) for s in added)
+            added = []
+            for shift in shifts:
+                if shift.id not in self._by_id and not self._client_elsewhere(shift):
+                    self._put(shift)
+                    added.append(shift)
             return added
+
+    def _client_elsewhere(self, shift: Shift) -> bool:
+        client = self._clients.get(shift.client_id) if shift.client_id else None
+        return rules.client_elsewhere(shift, client)
+
+    def _put(self, shift: Shift) -> None:
+        self._by_id[shift.id] = shift
+        if shift.client_id is not None:
+            self._by_client[shift.client_id].append(shift.id)
+
+    def _naming(self, client_id: str) -> list[Shift]:
+        """The shifts naming ``client_id`` (called under the lock, by a move of the client)."""
+        return [self._by_id[i] for i in self._by_client.get(client_id, ())]
 
     def get(self, shift_id: str) -> Shift | None:
         return self._by_id.get(shift_id)

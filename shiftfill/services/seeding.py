@@ -24,7 +24,9 @@ def seed(
 
     Returns how many caregivers and shifts were added. A store that already
     holds a record keeps it as it is: a restart on a live store never reopens a
-    filled shift or resubscribes a caregiver. Ids that repeat inside the seed
+    filled shift or resubscribes a caregiver; nor does it add a shift naming a
+    client the store holds in another organization (moved since the seed was
+    written: ``rules.client_elsewhere``). Ids that repeat inside the seed
     itself are a ``Conflict``; a shift of an organization that exists neither in
     the seed nor in the store is ``Invalid``.
     """

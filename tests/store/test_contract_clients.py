@@ -124,6 +124,17 @@ def test_a_shift_is_added_only_naming_a_client_of_its_own_organization(store: St
     assert [s.id for s in store.shifts.all()] == ["sh_1"]
 
 
+def test_shifts_added_in_bulk_leave_out_those_naming_a_client_elsewhere(store: Store) -> None:
+    """As a seed adds them on a live store, where a client may have moved since."""
+    setup(store)
+    store.organizations.add(ORG_2)
+    elsewhere = Shift("sh_2", "org_2", "RN", NOW, NOW + timedelta(hours=8), client_id="cl_1")
+    plain = Shift("sh_4", "org_2", "RN", NOW, NOW + timedelta(hours=8))
+    batch = [client_shift("sh_1"), elsewhere, client_shift("sh_3", client_id="cl_none"), plain]
+    assert [s.id for s in store.shifts.add_absent(batch)] == ["sh_1", "sh_4"]
+    assert [s.id for s in store.shifts.all()] == ["sh_1", "sh_4"]
+
+
 def test_an_open_shift_keeps_its_client_in_its_organization_until_it_closes(store: Store) -> None:
     setup(store)
     store.organizations.add(ORG_2)
@@ -452,5 +463,79 @@ def test_on_redis_a_move_stored_between_a_new_shifts_read_and_write_refuses_the_
             store.shifts.add(client_shift("sh_1"))
         assert moved and store.shifts.get("sh_1") is None
         assert store.clients.get("cl_1").organization_id == "org_2"  # type: ignore[union-attr]
+    finally:
+        store.close()
+
+
+def test_in_memory_a_move_sent_during_a_new_shifts_step_waits_for_it_and_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The memory store's window: the shift's step has read the client when the move comes.
+    The move waits for the step's lock, then sees the shift and is refused."""
+    store = MemoryStore()
+    setup(store)
+    store.organizations.add(ORG_2)
+    read = store.clients.get
+    outcome: list[object] = []
+    finished = threading.Event()
+
+    def move() -> None:
+        try:
+            outcome.append(store.clients.update("cl_1", partial(replace, organization_id="org_2")))
+        except ClientHeld as refused:
+            outcome.append(refused)
+        finished.set()
+
+    def read_then_move(client_id: str) -> Client | None:
+        client = read(client_id)
+        if not outcome:
+            outcome.append("started")
+            threading.Thread(target=move).start()
+            finished.wait(0.5)  # a move that does not wait for the step lands meanwhile
+        return client
+
+    monkeypatch.setattr(store.clients, "get", read_then_move)
+    store.shifts.add(client_shift("sh_1"))
+    assert finished.wait(5)
+    assert outcome[0] == "started"
+    result = outcome[1]
+    assert isinstance(result, ClientHeld) and result.shift_ids == ["sh_1"]
+    assert read("cl_1").organization_id == "org_1"  # type: ignore[union-attr]
+
+
+def test_on_redis_a_move_runs_again_only_for_a_shift_naming_its_client(
+    redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Shifts added for other clients while a move reads do not make it start over (a busy
+    agency would starve it); one naming the client does, and the move then sees it."""
+    store = redis_store(redis_server.url)
+    try:
+        setup(store)
+        store.organizations.add(ORG_2)
+        for client_id in ("cl_2", "cl_3"):
+            store.clients.add(Client(client_id, "org_1", "B. Other"))
+        read_shifts = store.clients._shifts_in  # type: ignore[attr-defined]
+        reads: list[str] = []
+
+        def adding(shift: Shift) -> Any:
+            def read_while_added(pipe: Any) -> Any:
+                reads.append(shift.id)
+                shifts = read_shifts(pipe)
+                if len(reads) == 1:  # lands between the move's read and its write
+                    store.shifts.add(shift)
+                return shifts
+
+            return read_while_added
+
+        move = partial(replace, organization_id="org_2")
+        monkeypatch.setattr(store.clients, "_shifts_in", adding(client_shift("sh_2", "cl_2")))
+        assert store.clients.update("cl_1", move).organization_id == "org_2"
+        assert reads == ["sh_2"]  # one attempt
+
+        reads.clear()
+        monkeypatch.setattr(store.clients, "_shifts_in", adding(client_shift("sh_3", "cl_3")))
+        with pytest.raises(ClientHeld):
+            store.clients.update("cl_3", move)
+        assert reads == ["sh_3", "sh_3"]  # run again, and refused
     finally:
         store.close()

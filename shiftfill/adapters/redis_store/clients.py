@@ -58,9 +58,10 @@ class RedisClients:
 
     def update(self, client_id: str, change: Callable[[Client], Client]) -> Client:
         """A move to another organization reads every shift in the step, watching the
-        list of shifts: a shift added meanwhile makes the step run again and see it
-        (``RedisShifts.add`` watches the client in turn). Moves are rare; edits of the
-        lists, the common change, read no shift."""
+        count of shifts added naming the client (``client-shifts``): one added meanwhile
+        makes the step run again and see it (``RedisShifts.add`` watches the client in
+        turn). Shifts naming other clients do not disturb it. Moves are rare; edits of
+        the lists, the common change, read no shift."""
         key = self.key(client_id)
 
         def step(pipe: Pipeline) -> Client:
@@ -77,10 +78,12 @@ class RedisClients:
             pipe.set(key, codec.dump_client(changed))
             return changed
 
-        return transact(self._r, [key, self._k.shifts], step)
+        return transact(self._r, [key, self._k.client_shifts(client_id)], step)
 
     def _shifts_in(self, pipe: Pipeline) -> list[Shift]:
-        """Every shift, read through ``pipe`` while it watches (without their offered ids)."""
+        """Every shift, read through ``pipe`` (without their offered ids). All of them, not
+        only those counted in ``client-shifts``: shifts stored before the count was kept
+        hold a client too."""
         ids = pipe.lrange(self._k.shifts, 0, -1)
         raws = pipe.mget([self._k.shift(i.decode()) for i in ids]) if ids else []
         return [codec.load_shift(codec.parse_shift(raw)) for raw in raws if raw]

@@ -37,6 +37,8 @@ class Keys:
     waves                  sorted set  shift ids by the due time of their next wave
     clients                list        client ids in the order they were added
     client:<id>            string      a client as JSON
+    client-shifts:<id>     string      a count of the shifts added naming the client, which
+                                       a move of the client watches
     offer-codes            set         the offer codes of open fanouts
     phone-rounds           sorted set  shift ids by the due time of their phone round
     open-fanouts:<role>    set         fanned-out open shifts of a role
@@ -121,6 +123,9 @@ class Keys:
 
     def client(self, client_id: str) -> str:
         return self("client", client_id)
+
+    def client_shifts(self, client_id: str) -> str:
+        return self("client-shifts", client_id)
 
     def offered_set(self, shift_id: str) -> str:
         return self("offered-set", shift_id)

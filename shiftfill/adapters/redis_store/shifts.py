@@ -12,7 +12,7 @@ import redis
 from redis.client import Pipeline
 
 from shiftfill.adapters.redis_store import codec
-from shiftfill.adapters.redis_store.base import add_absent, score_of, translating_errors
+from shiftfill.adapters.redis_store.base import score_of, translating_errors
 from shiftfill.adapters.redis_store.caregivers import RedisCaregivers
 from shiftfill.adapters.redis_store.clients import RedisClients
 from shiftfill.adapters.redis_store.events import RedisEvents
@@ -149,29 +149,48 @@ class RedisShifts:
         return found
 
     def add(self, shift: Shift) -> None:
-        if shift.client_id is None:
-            if not self.add_absent([shift]):
-                raise DuplicateKey("id", shift.id)
-            return
-        client_key = self._related.clients.key(shift.client_id)
-
-        def step(pipe: Pipeline) -> None:
-            # The client as stored now, watched: a move stored before the write makes
-            # the step run again (and a move after it sees this shift in the list).
-            raw_client, taken = pipe.get(client_key), pipe.exists(self.key(shift.id))
-            if taken:
-                raise DuplicateKey("id", shift.id)
-            client = codec.load_client(raw_client) if raw_client else None
-            if rules.client_elsewhere(shift, client):
-                raise ClientElsewhere(shift)
-            pipe.multi()
-            pipe.set(self.key(shift.id), codec.dump_shift(shift))
-            pipe.rpush(self._order, shift.id)
-
-        transact(self._r, [self._order, client_key], step)
+        added, elsewhere = self._add([shift])
+        if elsewhere:
+            raise ClientElsewhere(shift)
+        if not added:
+            raise DuplicateKey("id", shift.id)
 
     def add_absent(self, shifts: Sequence[Shift]) -> list[Shift]:
-        return add_absent(self._r, self._order, self.key, codec.dump_shift, shifts)
+        return self._add(shifts)[0]
+
+    def _add(self, shifts: Sequence[Shift]) -> tuple[list[Shift], list[Shift]]:
+        """Store the shifts whose id is not stored yet (a repeated id once), but those naming
+        a client that is not one of their organization's as stored now: (stored, refused).
+
+        The clients named are watched, so a move stored before the write makes the step
+        run again; each shift stored counts in its client's ``client-shifts``, which a
+        move watches in turn (``RedisClients.update``).
+        """
+        client_ids = sorted({s.client_id for s in shifts if s.client_id is not None})
+        client_keys = [self._related.clients.key(c) for c in client_ids]
+
+        def step(pipe: Pipeline) -> tuple[list[Shift], list[Shift]]:
+            stored = pipe.mget([self.key(s.id) for s in shifts]) if shifts else []
+            raws = pipe.mget(client_keys) if client_keys else []
+            loaded = zip(client_ids, raws, strict=True)
+            clients = {c: codec.load_client(raw) for c, raw in loaded if raw}
+            fresh = [s for s, raw in zip(shifts, stored, strict=True) if raw is None]
+            fresh = list({s.id: s for s in reversed(fresh)}.values())[::-1]
+            elsewhere = {
+                s.id
+                for s in fresh
+                if rules.client_elsewhere(s, clients.get(s.client_id) if s.client_id else None)
+            }
+            added = [s for s in fresh if s.id not in elsewhere]
+            pipe.multi()
+            if added:
+                pipe.mset({self.key(s.id): codec.dump_shift(s) for s in added})
+                pipe.rpush(self._order, *(s.id for s in added))
+                for client_id in (s.client_id for s in added if s.client_id is not None):
+                    pipe.incr(self._k.client_shifts(client_id))
+            return added, [s for s in fresh if s.id in elsewhere]
+
+        return transact(self._r, [self._order, *client_keys], step)
 
     def get(self, shift_id: str) -> Shift | None:
         shifts = self.loaded([self._r.get(self.key(shift_id))])
