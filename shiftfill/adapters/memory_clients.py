@@ -59,7 +59,7 @@ class MemoryClients:
             if changed.organization_id != current.organization_id:
                 held = rules.shifts_holding(changed, self._naming(client_id))
                 if held:
-                    raise ClientHeld(client_id, held)
+                    raise ClientHeld(client_id, current.organization_id, held)
             self._by_id[client_id] = changed
             return changed
 

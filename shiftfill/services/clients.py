@@ -91,6 +91,6 @@ def update_client(deps: Dependencies, client_id: str, changes: Mapping[str, Any]
     except ClientHeld as exc:
         raise Conflict(
             f"Client {client_id} has open shifts in organization "
-            f"{current.organization_id} ({', '.join(exc.shift_ids)}): fill or cancel them"
+            f"{exc.organization_id} ({', '.join(exc.shift_ids)}): fill or cancel them"
             " first, or add the client to the other organization as a new client."
         ) from exc

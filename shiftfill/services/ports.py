@@ -65,12 +65,16 @@ class ClientElsewhere(Exception):
 
 
 class ClientHeld(Exception):
-    """A client's move would leave open shifts naming them in their old organization
-    (``rules.shifts_holding``); ``shift_ids`` are those shifts."""
+    """A client's move would leave open shifts naming them in their organization as stored,
+    ``organization_id`` (``rules.shifts_holding``); ``shift_ids`` are those shifts."""
 
-    def __init__(self, client_id: str, shift_ids: Sequence[str]) -> None:
-        super().__init__(f"Client {client_id} has open shifts: {', '.join(shift_ids)}.")
+    def __init__(self, client_id: str, organization_id: str, shift_ids: Sequence[str]) -> None:
+        super().__init__(
+            f"Client {client_id} has open shifts in organization {organization_id}: "
+            f"{', '.join(shift_ids)}."
+        )
         self.client_id = client_id
+        self.organization_id = organization_id
         self.shift_ids = list(shift_ids)
 
 

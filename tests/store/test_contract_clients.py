@@ -144,7 +144,7 @@ def test_an_open_shift_keeps_its_client_in_its_organization_until_it_closes(stor
     move = partial(replace, organization_id="org_2")
     with pytest.raises(ClientHeld) as refused:
         store.clients.update("cl_1", move)
-    assert refused.value.shift_ids == ["sh_1"]
+    assert (refused.value.organization_id, refused.value.shift_ids) == ("org_1", ["sh_1"])
     assert store.clients.get("cl_1").organization_id == "org_1"  # type: ignore[union-attr]
     # An edit that stays in the organization is not held back.
     edited = store.clients.update("cl_1", partial(replace, excluded_caregiver_ids=("cg_2",)))

@@ -73,7 +73,7 @@ class RedisClients:
             if changed.organization_id != current.organization_id:
                 held = rules.shifts_holding(changed, self._shifts_in(pipe))
                 if held:
-                    raise ClientHeld(client_id, held)
+                    raise ClientHeld(client_id, current.organization_id, held)
             pipe.multi()
             pipe.set(key, codec.dump_client(changed))
             return changed
