@@ -59,7 +59,7 @@ class ClientElsewhere(Exception):
 
     def __init__(self, shift: Shift) -> None:
         super().__init__(
-            f"No client with id {shift.client_id} in organization {shift.organization_id}."
+            f"Shift {shift.id} names client {shift.client_id} of another organization."
         )
         self.shift = shift
 

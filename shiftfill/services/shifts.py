@@ -39,11 +39,6 @@ def create_shift(
     if find_organization(deps, organization_id) is None:
         message = f"No organization with id {organization_id}."
         raise Invalid(message, {"organization_id": [message]})
-    if client_id is not None:
-        client = deps.store.clients.get(client_id)
-        if client is None or client.organization_id != organization_id:
-            message = f"No client with id {client_id} in organization {organization_id}."
-            raise Invalid(message, {"client_id": [message]})
     shift = new_shift(
         {
             "id": id,
@@ -55,15 +50,23 @@ def create_shift(
             "required_credentials": required_credentials,
         }
     )
+    client = deps.store.clients.get(shift.client_id) if shift.client_id else None
+    if rules.client_elsewhere(shift, client):
+        raise _client_elsewhere(shift)
     if shift.has_ended(deps.clock()):
         raise Invalid("The shift has already ended.", {"end_time": ["Must be in the future."]})
     try:
         deps.store.shifts.add(shift)
     except DuplicateKey as exc:
         raise Conflict(f"A shift with id {exc.value} already exists.") from exc
-    except ClientElsewhere as exc:  # the client moved since it was read above
-        raise Invalid(str(exc), {"client_id": [str(exc)]}) from exc
+    except ClientElsewhere:  # the client moved since it was read above
+        raise _client_elsewhere(shift) from None
     return shift
+
+
+def _client_elsewhere(shift: Shift) -> Invalid:
+    message = f"No client with id {shift.client_id} in organization {shift.organization_id}."
+    return Invalid(message, {"client_id": [message]})
 
 
 def new_shift(record: dict[str, Any]) -> Shift:

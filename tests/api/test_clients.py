@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -11,7 +12,7 @@ from freezegun.api import FrozenDateTimeFactory
 
 from shiftfill.bootstrap import Runtime
 from shiftfill.services.upkeep import upkeep
-from tests.conftest import add_caregiver, add_shift, reply
+from tests.conftest import add_caregiver, add_shift, reply, shift_body
 from tests.fakes import FakeNotifier
 
 # Chicago's Loop, a caregiver 3 miles north of it, one 40 miles away.
@@ -141,6 +142,34 @@ def test_a_shift_names_a_client_of_its_own_organization(client: FlaskClient) -> 
         "/shifts", json={**body, "id": "sh_3", "organization_id": "org_1", "client_id": "cl_404"}
     )
     assert missing.status_code == 422
+
+
+def test_a_client_moved_while_the_shift_is_made_is_the_same_422(
+    client: FlaskClient, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The request reads the client, then the client is moved: the store's step sees it."""
+    add_org(client)
+    add_org(client, id="org_2", name="Harbor")
+    add_client(client)
+    clients = runtime.deps.store.clients
+    read = clients.get
+
+    moved: list[Any] = []
+
+    def read_then_moved(client_id: str) -> Any:
+        found = read(client_id)
+        if not moved:  # the move lands right after the request's read
+            moved.append(clients.update("cl_1", lambda c: replace(c, organization_id="org_2")))
+        return found
+
+    monkeypatch.setattr(clients, "get", read_then_moved)
+    body = shift_body(id="sh_1", organization_id="org_1", client_id="cl_1")
+    refused = client.post("/shifts", json=body)
+    assert refused.status_code == 422
+    message = "No client with id cl_1 in organization org_1."
+    assert refused.json["error"]["fields"] == {"client_id": [message]}
+    assert client.get("/shifts/sh_1").status_code == 404
+    assert read("cl_1").organization_id == "org_2"  # type: ignore[union-attr]
 
 
 def test_a_client_with_open_shifts_stays_in_their_organization(client: FlaskClient) -> None:

@@ -4,7 +4,7 @@ and adding records absent by id."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
@@ -63,6 +63,11 @@ class Identified(Protocol):
 Rec = TypeVar("Rec", bound=Identified)
 
 
+def first_of_each_id(records: Iterable[Rec]) -> list[Rec]:
+    """``records`` with each id once: its first record, at the place of its last."""
+    return list({r.id: r for r in reversed(list(records))}.values())[::-1]
+
+
 def add_absent(
     client: redis.Redis,
     order: str,
@@ -77,8 +82,7 @@ def add_absent(
 
     def step(pipe: Pipeline) -> list[Rec]:
         stored = pipe.mget([key_of(r.id) for r in records]) if records else []
-        added = [r for r, raw in zip(records, stored, strict=True) if raw is None]
-        added = list({r.id: r for r in reversed(added)}.values())[::-1]
+        added = first_of_each_id(r for r, raw in zip(records, stored, strict=True) if raw is None)
         pipe.multi()
         if added:
             pipe.mset({key_of(r.id): dump(r) for r in added})

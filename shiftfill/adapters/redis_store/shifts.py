@@ -12,7 +12,7 @@ import redis
 from redis.client import Pipeline
 
 from shiftfill.adapters.redis_store import codec
-from shiftfill.adapters.redis_store.base import score_of, translating_errors
+from shiftfill.adapters.redis_store.base import first_of_each_id, score_of, translating_errors
 from shiftfill.adapters.redis_store.caregivers import RedisCaregivers
 from shiftfill.adapters.redis_store.clients import RedisClients
 from shiftfill.adapters.redis_store.events import RedisEvents
@@ -174,8 +174,9 @@ class RedisShifts:
             raws = pipe.mget(client_keys) if client_keys else []
             loaded = zip(client_ids, raws, strict=True)
             clients = {c: codec.load_client(raw) for c, raw in loaded if raw}
-            fresh = [s for s, raw in zip(shifts, stored, strict=True) if raw is None]
-            fresh = list({s.id: s for s in reversed(fresh)}.values())[::-1]
+            fresh = first_of_each_id(
+                s for s, raw in zip(shifts, stored, strict=True) if raw is None
+            )
             elsewhere = {
                 s.id
                 for s in fresh
