@@ -21,7 +21,6 @@ from shiftfill.domain.replies import speech_locale
 from shiftfill.services.delivery import record_delivery_report
 from shiftfill.services.inbound import (
     InboundMessage,
-    InboundResult,
     handle_call_reply,
     handle_inbound,
 )
@@ -33,6 +32,7 @@ JSON = "application/json"
 # Built once: a marshmallow schema is reusable, and building one per request is slow.
 TWILIO_WEBHOOK = TwilioWebhookSchema()
 INBOUND_JSON = InboundJsonSchema()
+INBOUND_RESULT = InboundResultSchema()
 
 PROVIDER_SECURITY: list[dict[str, list[str]]] = [{"twilioSignature": []}]
 
@@ -60,10 +60,12 @@ _REQUEST_BODY = {
         }
     },
 )
-@blp.response(200, InboundResultSchema, description="JSON in, JSON out; a form in, TwiML out.")
 @blp.errors(422)
-def inbound() -> InboundResult | Response:
+def inbound() -> dict[str, Any] | Response:
     """Handle a caregiver's reply: accept, decline, STOP, HELP, or something else."""
+    # The 200 is documented above, for both shapes, and the JSON one is dumped here:
+    # flask-smorest's ``response`` would wrap the view in a call on every provider
+    # reply, the busiest request (docs/performance.md, "The reply path").
     if request.mimetype == FORM:
         data = load(TWILIO_WEBHOOK, request.form.to_dict())
         if "CallSid" in data and "Body" not in data:
@@ -76,7 +78,8 @@ def inbound() -> InboundResult | Response:
         payload = request_json()
         if payload is None:
             reject(400, INVALID_JSON)
-        return handle_inbound(services(), InboundMessage(**load(INBOUND_JSON, payload)))
+        result = handle_inbound(services(), InboundMessage(**load(INBOUND_JSON, payload)))
+        return INBOUND_RESULT.dump(result)
     reject(400, f"Content-Type must be {JSON} or {FORM}.")
 
 
