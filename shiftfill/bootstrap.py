@@ -121,9 +121,10 @@ def bootstrap(
     outage = OutageLog()
     metrics = PrometheusMetrics(store, config.PROMETHEUS_MULTIPROC_DIR)
     requests = RequestGate()
+    notifier = notifier or build_notifier(config)
     deps = Dependencies(
         store=store,
-        notifier=notifier or build_notifier(config),
+        notifier=notifier,
         settings=Settings(
             escalation_delay=timedelta(seconds=config.SHIFTFILL_ESCALATION_DELAY_SECONDS),
             phone_region=config.SHIFTFILL_DEFAULT_REGION,
@@ -149,6 +150,7 @@ def bootstrap(
         rate_per_second=config.SHIFTFILL_SEND_RATE_PER_SECOND,
         outage=outage,
         turns=requests,
+        inline=not getattr(notifier, "waits", True),
     )
     poller = (
         EscalationPoller(

@@ -54,6 +54,16 @@ def test_environment_variables_reach_the_runtime() -> None:
     assert runtime.sender.workers == 3
 
 
+def test_sends_that_never_wait_are_made_by_the_send_path_itself() -> None:
+    """The log notifier without a latency sends from the reader; one that waits gets threads."""
+    assert bootstrap(TestingConfig({})).sender.inline
+    slow = TestingConfig({"SHIFTFILL_NOTIFIER_LATENCY_MS": "50"})
+    assert not bootstrap(slow).sender.inline
+    assert not bootstrap(TestingConfig({}), notifier=FakeNotifier()).sender.inline
+    twilio = bootstrap(config_from_env({**TWILIO, "SHIFTFILL_SEED_FILE": ""}))
+    assert not twilio.sender.inline
+
+
 def test_a_second_bootstrap_shares_nothing_with_the_first() -> None:
     first, second = make_app(), make_app()
     first.test_client().post(

@@ -26,6 +26,9 @@ class LogNotifier:
 
     def __init__(self, latency_ms: int = 0) -> None:
         self._latency = latency_ms / 1000
+        # Without a simulated latency a send never waits: the send path makes it in
+        # its own thread rather than a thread per send (adapters/send_workers.py).
+        self.waits = latency_ms > 0
 
     def send_sms(self, to: str, body: str) -> str:
         return self._deliver("sms", to, body)

@@ -100,6 +100,12 @@ class SendWorkers(Generic[Claimed, Result]):
     on between requests rather than during them. The threads start with
     ``start()``, in the process that serves requests: nothing runs at import, in
     a pre-forking master, or in the watcher of a reloader.
+
+    With ``inline``, for a provider whose sends never wait (the log notifier
+    without a simulated latency), there are no senders: the reader sends what it
+    took in its own step. Waking a sender per send costs more than the send then,
+    and the request threads paid for it (docs/performance.md, "Sending yields to
+    requests").
     """
 
     def __init__(
@@ -113,6 +119,7 @@ class SendWorkers(Generic[Claimed, Result]):
         rate_per_second: float | None = None,
         outage: OutageLog | None = None,
         turns: Turns | None = None,
+        inline: bool = False,
     ) -> None:
         if workers < 1:
             raise ValueError("sending needs at least one worker")
@@ -121,10 +128,12 @@ class SendWorkers(Generic[Claimed, Result]):
         self._send = send
         self._settle = settle
         self._workers = workers
+        self._inline = inline
         self._limiter = RateLimiter(rate_per_second) if rate_per_second else None
         self._outage = outage or OutageLog()
         self._turns = turns or _Always()
         self._senders: list[threading.Thread] = []
+        self._started = False
         self._reader: threading.Thread | None = None
         self._settler: threading.Thread | None = None
         self._start_lock = threading.Lock()
@@ -140,17 +149,23 @@ class SendWorkers(Generic[Claimed, Result]):
         return self._workers
 
     @property
+    def inline(self) -> bool:
+        """Whether the reader makes the sends itself, with no sender threads."""
+        return self._inline
+
+    @property
     def running(self) -> bool:
-        return bool(self._senders) and not self._stopping.is_set()
+        return self._started and not self._stopping.is_set()
 
     def start(self) -> None:
         """Start the threads; calling it again does nothing."""
         with self._start_lock:
-            if self._senders or self._stopping.is_set():
+            if self._started or self._stopping.is_set():
                 return
+            self._started = True
             self._senders = [
                 threading.Thread(target=self._work, name=f"send-{n}", daemon=True)
-                for n in range(self._workers)
+                for n in range(0 if self._inline else self._workers)
             ]
             self._reader = threading.Thread(target=self._read, name="send-reader", daemon=True)
             self._settler = threading.Thread(target=self._record, name="send-settler", daemon=True)
@@ -174,10 +189,10 @@ class SendWorkers(Generic[Claimed, Result]):
         ids taken for a sender that did not start them. The outcomes of the
         sends that finished are recorded before this returns.
         """
-        if self._senders and wait_for_queue:
+        if self._started and wait_for_queue:
             self.wait_idle(timeout)
         self._stopping.set()
-        for _ in range(self._workers):
+        for _ in self._senders:
             self._handed.put(None)
         deadline = time.monotonic() + timeout + POLL_SECONDS
         for thread in [*self._senders, self._reader]:
@@ -205,16 +220,21 @@ class SendWorkers(Generic[Claimed, Result]):
     def _read(self) -> None:
         """Take and prepare ids for the idle senders; the only thread that waits on the outbox."""
         while not self._stopping.is_set():
-            if not self._idle.acquire(timeout=POLL_SECONDS):
+            if self._inline:
+                wanted = 1 if self._limiter is not None else TAKE_BATCH
+            elif self._idle.acquire(timeout=POLL_SECONDS):
+                wanted = 1
+                # Under a rate cap, one at a time, and only once its turn has come: an id
+                # taken is claimed at once, so none waits taken but unclaimed, and none
+                # is claimed that then waits for its turn.
+                while (
+                    self._limiter is None
+                    and wanted < TAKE_BATCH
+                    and self._idle.acquire(blocking=False)
+                ):
+                    wanted += 1
+            else:
                 continue
-            wanted = 1
-            # Under a rate cap, one at a time, and only once its turn has come: an id
-            # taken is claimed at once, so none waits taken but unclaimed, and none
-            # is claimed that then waits for its turn.
-            while (
-                self._limiter is None and wanted < TAKE_BATCH and self._idle.acquire(blocking=False)
-            ):
-                wanted += 1
             if self._limiter is not None:
                 self._limiter.acquire()
             handed = 0
@@ -223,8 +243,9 @@ class SendWorkers(Generic[Claimed, Result]):
             except Exception:  # the reader must outlive a bug anywhere below it
                 log.exception("taking sends failed")
                 self._stopping.wait(STORE_RETRY_SECONDS)
-            for _ in range(wanted - handed):
-                self._idle.release()
+            if not self._inline:
+                for _ in range(wanted - handed):
+                    self._idle.release()
 
     def _hand_out(self, wanted: int) -> int:
         """Take up to ``wanted`` ids, prepare them and hand them to senders; how many went."""
@@ -254,8 +275,19 @@ class SendWorkers(Generic[Claimed, Result]):
             # Claimed but not started: back on the queue, where the next taker claims again.
             self._requeue([each.id for each in claimed])
             return 0
+        if self._inline:
+            return self._send_here(claimed)
         for each in claimed:
             self._handed.put(each)
+        return len(claimed)
+
+    def _send_here(self, claimed: list[Claimed]) -> int:
+        """Send ``claimed`` one after another in this thread; a stop gives back the rest."""
+        for done, each in enumerate(claimed):
+            if self._stopping.is_set():
+                self._requeue([rest.id for rest in claimed[done:]])
+                return done
+            self._send_one(each)
         return len(claimed)
 
     def _claim(self, taken: list[str]) -> list[Claimed]:
@@ -300,21 +332,25 @@ class SendWorkers(Generic[Claimed, Result]):
                 # Taken but not started: given back at shutdown.
                 self._handed.put(claimed)
                 return
-            try:
-                outcome = self._send(claimed)
-            except StoreUnavailable as exc:
-                # Left taken: once the store is back, the visibility timeout hands it
-                # to a process that settles it (see ``recover_stalled_sends``).
-                log.warning("sending %s stopped, the store is unreachable: %s", claimed.id, exc)
-            except Exception:
-                log.exception("sending %s failed", claimed.id)
+            self._send_one(claimed)
+            self._idle.release()
+
+    def _send_one(self, claimed: Claimed) -> None:
+        """Make one send and pass its outcome to the settler."""
+        try:
+            outcome = self._send(claimed)
+        except StoreUnavailable as exc:
+            # Left taken: once the store is back, the visibility timeout hands it
+            # to a process that settles it (see ``recover_stalled_sends``).
+            log.warning("sending %s stopped, the store is unreachable: %s", claimed.id, exc)
+        except Exception:
+            log.exception("sending %s failed", claimed.id)
+            self._acknowledge([claimed.id])
+        else:
+            if outcome is None:
                 self._acknowledge([claimed.id])
             else:
-                if outcome is None:
-                    self._acknowledge([claimed.id])
-                else:
-                    self._outcomes.put(outcome)
-            self._idle.release()
+                self._outcomes.put(outcome)
 
     def _record(self) -> None:
         """Settle the outcomes that came in since the last round, many in one step."""

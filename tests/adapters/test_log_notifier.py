@@ -45,3 +45,8 @@ def test_at_info_a_fanout_logs_its_sends_per_batch_not_per_text(
     assert recorded, messages
     assert sum(int(m.split()[2]) for m in recorded) == 3
     assert all(m.endswith("sms sent") for m in recorded)
+
+
+def test_the_send_path_sends_in_its_own_thread_only_when_no_latency_is_simulated() -> None:
+    assert LogNotifier().waits is False
+    assert LogNotifier(latency_ms=50).waits is True

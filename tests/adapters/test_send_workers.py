@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import pytest
+
 from shiftfill.adapters.memory_store import MemoryOutbox
 from shiftfill.adapters.request_gate import RequestGate
 from shiftfill.adapters.send_workers import TAKE_BATCH, RateLimiter, SendWorkers
@@ -36,6 +38,7 @@ def started(
     *,
     prepare: Callable[[list[str]], list[Item]] = claim_all,
     settle: Callable[[list[Item]], object] = lambda outcomes: None,
+    inline: bool = False,
 ) -> SendWorkers[Item, Item]:
     """Send workers whose ``send`` calls ``handler`` with the id, and reports it as the outcome."""
 
@@ -43,7 +46,7 @@ def started(
         handler(item.id)
         return item
 
-    sender = SendWorkers(outbox, prepare, send, settle, workers=workers)
+    sender = SendWorkers(outbox, prepare, send, settle, workers=workers, inline=inline)
     sender.start()
     return sender
 
@@ -78,7 +81,8 @@ def test_every_item_is_handled_once_by_at_most_the_configured_workers() -> None:
     sender.shutdown(timeout=5)
 
 
-def test_a_failing_item_does_not_stop_the_worker() -> None:
+@pytest.mark.parametrize("inline", [False, True], ids=["senders", "inline"])
+def test_a_failing_item_does_not_stop_the_worker(inline: bool) -> None:
     handled: list[str] = []
 
     def handler(item: str) -> None:
@@ -86,13 +90,14 @@ def test_a_failing_item_does_not_stop_the_worker() -> None:
             raise RuntimeError("boom")
         handled.append(item)
 
-    sender = started(outbox_with(["a", "bad", "b"]), handler, workers=1)
+    sender = started(outbox_with(["a", "bad", "b"]), handler, workers=1, inline=inline)
     assert sender.wait_idle(5)
     assert handled == ["a", "b"]
     sender.shutdown(timeout=5)
 
 
-def test_shutdown_leaves_what_the_workers_did_not_reach_in_the_outbox() -> None:
+@pytest.mark.parametrize("inline", [False, True], ids=["senders", "inline"])
+def test_shutdown_leaves_what_the_workers_did_not_reach_in_the_outbox(inline: bool) -> None:
     gate, began = threading.Event(), threading.Event()
 
     def handler(item: str) -> None:
@@ -100,7 +105,7 @@ def test_shutdown_leaves_what_the_workers_did_not_reach_in_the_outbox() -> None:
         gate.wait(5)
 
     outbox = outbox_with(["a", "b", "c"])
-    sender = started(outbox, handler, workers=1)
+    sender = started(outbox, handler, workers=1, inline=inline)
     assert began.wait(5)
     threading.Timer(0.3, gate.set).start()
     sender.shutdown(timeout=0.2)
@@ -184,7 +189,8 @@ def test_shutdown_records_the_sends_that_finished_before_it_returns() -> None:
     assert recorded == ["a"]
 
 
-def test_under_a_rate_cap_each_send_is_claimed_when_its_turn_comes() -> None:
+@pytest.mark.parametrize("inline", [False, True], ids=["senders", "inline"])
+def test_under_a_rate_cap_each_send_is_claimed_when_its_turn_comes(inline: bool) -> None:
     batches: list[list[str]] = []
     started_at: list[float] = []
 
@@ -200,6 +206,7 @@ def test_under_a_rate_cap_each_send_is_claimed_when_its_turn_comes() -> None:
         lambda outcomes: None,
         workers=10,
         rate_per_second=20,
+        inline=inline,
     )
     sender.start()
     try:
@@ -288,13 +295,14 @@ def test_rate_limiter_spaces_sends_at_the_configured_rate() -> None:
     assert slept == [0.25]
 
 
-def test_nothing_is_sent_while_a_request_is_served_and_all_is_sent_after() -> None:
+@pytest.mark.parametrize("inline", [False, True], ids=["senders", "inline"])
+def test_nothing_is_sent_while_a_request_is_served_and_all_is_sent_after(inline: bool) -> None:
     gate = RequestGate(max_wait=10)
     sent: list[str] = []
     outbox = outbox_with(["a", "b", "c"])
     sender = SendWorkers(
         outbox, claim_all, lambda item: sent.append(item.id), lambda outcomes: None,
-        workers=4, turns=gate,
+        workers=4, turns=gate, inline=inline,
     )  # fmt: skip
     gate.enter()
     sender.start()
@@ -321,7 +329,8 @@ def always_serving(gate: RequestGate, sender: SendWorkers[Item, Item]) -> Iterat
         sender.shutdown(timeout=5)
 
 
-def test_a_process_that_always_serves_a_request_still_sends_in_small_steps() -> None:
+@pytest.mark.parametrize("inline", [False, True], ids=["senders", "inline"])
+def test_a_process_that_always_serves_a_request_still_sends_in_small_steps(inline: bool) -> None:
     gate = RequestGate(max_wait=0.05)
     batches: list[int] = []
 
@@ -331,8 +340,9 @@ def test_a_process_that_always_serves_a_request_still_sends_in_small_steps() -> 
 
     outbox = outbox_with([f"n{i}" for i in range(300)])
     sender = SendWorkers(
-        outbox, prepare, lambda item: None, lambda outcomes: None, workers=500, turns=gate
-    )
+        outbox, prepare, lambda item: None, lambda outcomes: None,
+        workers=500, turns=gate, inline=inline,
+    )  # fmt: skip
     with always_serving(gate, sender):
         assert sender.wait_idle(10)
     assert sum(batches) == 300
@@ -349,3 +359,28 @@ def test_under_a_rate_cap_a_process_that_always_serves_a_request_sends_at_its_ra
     with always_serving(gate, sender):
         # 10 texts at 20 a second take about half a second; a step per longest wait, 100 s.
         assert sender.wait_idle(5)
+
+
+def test_inline_sends_are_made_by_the_reader_in_steps_without_a_thread_per_send() -> None:
+    """For a provider whose sends never wait: one thread sends, and every send is settled."""
+    senders: set[str] = set()
+    recorded: list[str] = []
+    outbox = outbox_with([f"n{i}" for i in range(300)])
+    before = {t.name for t in threading.enumerate()}
+    sender = started(
+        outbox,
+        lambda item: senders.add(threading.current_thread().name),
+        workers=500,
+        settle=lambda outcomes: recorded.extend(o.id for o in outcomes),
+        inline=True,
+    )
+    try:
+        assert sender.running
+        started_threads = {t.name for t in threading.enumerate()} - before
+        assert not any(name.startswith("send-") and name[5:].isdigit() for name in started_threads)
+        assert sender.wait_idle(5)
+    finally:
+        sender.shutdown(timeout=5)
+    assert senders == {"send-reader"}
+    assert sorted(recorded) == sorted(f"n{i}" for i in range(300))
+    assert not sender.running
