@@ -207,6 +207,35 @@ def test_missing_from_or_body_is_422_and_changes_nothing(
     assert client.get("/shifts/sh_1").json["status"] == "open"
 
 
+def test_a_provider_form_without_a_reply_is_422_naming_both_shapes(
+    client: FlaskClient, fanned_out: dict[str, Any]
+) -> None:
+    either = ["Missing data for required field (or CallSid with Digits or SpeechResult)."]
+    neither = webhook(client, From=RN_PHONES[0], MessageSid="SM1")
+    assert neither.status_code == 422
+    assert neither.json["error"]["fields"] == {"Body": either}
+    call_without_answer = webhook(client, From=RN_PHONES[0], CallSid="CA1")
+    assert call_without_answer.status_code == 422
+    assert call_without_answer.json["error"]["fields"] == {"Body": either}
+    bad_keys = webhook(client, From=RN_PHONES[0], CallSid="CA1", Digits="1; DROP")
+    assert bad_keys.status_code == 422
+    assert "Digits" in bad_keys.json["error"]["fields"]
+    assert client.get("/shifts/sh_1").json["status"] == "open"
+
+
+def test_a_text_is_read_as_a_text_whatever_call_parameters_it_also_carries(
+    client: FlaskClient, fanned_out: dict[str, Any]
+) -> None:
+    """With a ``Body`` the form is a text's reply; a call's parameters are then ignored,
+    as are Twilio's other parameters."""
+    response = webhook(
+        client, From=RN_PHONES[0], Body="yes", MessageSid="SM1", CallSid="?", Digits="x"
+    )
+    assert response.status_code == 200
+    assert "<Message>Confirmed" in response.get_data(as_text=True)
+    assert client.get("/shifts/sh_1").json["assigned_caregiver_id"] == "cg_1"
+
+
 def test_bad_shapes_are_4xx(client: FlaskClient, fanned_out: dict[str, Any]) -> None:
     assert (
         client.post("/messages/inbound", data="yes", content_type="text/plain").status_code == 400

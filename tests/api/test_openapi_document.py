@@ -221,6 +221,19 @@ def test_the_document_is_valid_openapi_3(open_app: Flask) -> None:
     schemathesis.openapi.from_dict(doc).validate()
 
 
+def test_a_provider_reply_is_documented_as_a_text_or_a_call(open_app: Flask) -> None:
+    doc = document(open_app)
+    body = doc["paths"]["/messages/inbound"]["post"]["requestBody"]["content"]
+    shapes = [
+        doc["components"]["schemas"][ref["$ref"].rsplit("/", 1)[1]]
+        for ref in body["application/x-www-form-urlencoded"]["schema"]["oneOf"]
+    ]
+    assert [sorted(shape["required"]) for shape in shapes] == [
+        ["Body", "From"],
+        ["CallSid", "From"],
+    ]
+
+
 def codes_the_app_can_send() -> set[str]:
     """Every error code in the code: by status, by service error, and literal ones."""
     service_errors, todo = set(), [ServiceError]

@@ -42,27 +42,40 @@ class ProviderParamsSchema(ma.Schema):
         unknown = ma.EXCLUDE
 
 
-class TwilioWebhookSchema(ProviderParamsSchema):
-    """An SMS (``MessageSid``, ``Body``) or a gathered call reply (``CallSid``, ``Digits`` or
-    ``SpeechResult``) in Twilio's parameter names. Twilio's other parameters are ignored."""
+# A form with neither reply is answered as a text without its ``Body``.
+NO_REPLY = "Missing data for required field (or CallSid with Digits or SpeechResult)."
+
+
+class SmsReplySchema(ProviderParamsSchema):
+    """A text's reply in Twilio's parameter names: ``From``, ``Body``, ``MessageSid``.
+
+    The provider's busiest request: it loads only what a text's reply uses, and
+    Twilio's other parameters are ignored.
+    """
 
     From = Line(required=True, validate=ma.validate.Length(min=1))
-    Body = ReplyText()
+    Body = ReplyText(required=True, error_messages={"required": NO_REPLY})
     MessageSid = MessageId()
-    CallSid = MessageId()
+
+
+class CallReplySchema(ProviderParamsSchema):
+    """A call's gathered reply in Twilio's parameter names: ``CallSid`` with ``Digits``
+    or ``SpeechResult``, and the ``From`` it came from."""
+
+    From = Line(required=True, validate=ma.validate.Length(min=1))
+    CallSid = MessageId(required=True)
     Digits = ma.fields.String(validate=FullMatch(DIGITS, error="Keys 0-9, * and # only."))
     SpeechResult = ReplyText()
 
     @ma.validates_schema
     def has_a_reply(self, data: dict[str, Any], **kwargs: Any) -> None:
-        if "Body" in data:
-            return
-        if "CallSid" in data and ("Digits" in data or "SpeechResult" in data):
-            return
-        raise ma.ValidationError(
-            "Missing data for required field (or CallSid with Digits or SpeechResult).",
-            field_name="Body",
-        )
+        if "Digits" not in data and "SpeechResult" not in data:
+            raise ma.ValidationError(NO_REPLY, field_name="Body")
+
+
+def is_call_reply(form: dict[str, str]) -> bool:
+    """A form is a call's reply when it names a call and carries no text."""
+    return "CallSid" in form and "Body" not in form
 
 
 class InboundResultSchema(ma.Schema):

@@ -10,10 +10,12 @@ from flask import Response, request
 from shiftfill.api.blueprint import INVALID_JSON, Blueprint, reject, request_json
 from shiftfill.api.context import services
 from shiftfill.api.messages.schemas import (
+    CallReplySchema,
     InboundJsonSchema,
     InboundResultSchema,
+    SmsReplySchema,
     StatusCallbackSchema,
-    TwilioWebhookSchema,
+    is_call_reply,
 )
 from shiftfill.api.twiml import twiml_reply
 from shiftfill.domain.model import Channel, DeliveryReport
@@ -30,7 +32,8 @@ blp = Blueprint("messages", __name__, url_prefix="/messages", description="Inbou
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
 # Built once: a marshmallow schema is reusable, and building one per request is slow.
-TWILIO_WEBHOOK = TwilioWebhookSchema()
+SMS_REPLY = SmsReplySchema()
+CALL_REPLY = CallReplySchema()
 INBOUND_JSON = InboundJsonSchema()
 INBOUND_RESULT = InboundResultSchema()
 
@@ -40,7 +43,7 @@ _REQUEST_BODY = {
     "required": True,
     "content": {
         JSON: {"schema": InboundJsonSchema},
-        FORM: {"schema": TwilioWebhookSchema},
+        FORM: {"schema": {"oneOf": [SmsReplySchema, CallReplySchema]}},
     },
 }
 
@@ -67,9 +70,11 @@ def inbound() -> dict[str, Any] | Response:
     # flask-smorest's ``response`` would wrap the view in a call on every provider
     # reply, the busiest request (docs/performance.md, "The reply path").
     if request.mimetype == FORM:
-        data = load(TWILIO_WEBHOOK, request.form.to_dict())
-        if "CallSid" in data and "Body" not in data:
-            return answer_on_call(data, fallback_phone=data["From"])
+        form = request.form.to_dict()
+        if is_call_reply(form):
+            call = load(CALL_REPLY, form)
+            return answer_on_call(call, fallback_phone=call["From"])
+        data = load(SMS_REPLY, form)
         message = InboundMessage(
             sender=data["From"], body=data["Body"], message_id=data.get("MessageSid")
         )
