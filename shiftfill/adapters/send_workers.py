@@ -218,7 +218,8 @@ class SendWorkers(Generic[Claimed, Result]):
         self._requeue(unstarted)
 
     def _read(self) -> None:
-        """Take and prepare ids for the idle senders; the only thread that waits on the outbox."""
+        """Take and prepare ids for the idle senders, or send them here when ``inline``; the
+        only thread that waits on the outbox."""
         while not self._stopping.is_set():
             if self._inline:
                 wanted = 1 if self._limiter is not None else TAKE_BATCH
