@@ -2,9 +2,10 @@
 
 Every server here starts from a seed file of 100,000 caregivers (1,000 LPNs,
 10,000 RNs, the rest CNAs) written to a temporary directory, on the memory store
-with the shipped settings: the log notifier at 0 ms, the default number of
-senders and the default log level (INFO). So the send path has work whenever a
-fanout has queued texts, and competes with the requests for the process.
+with the shipped settings: the log notifier at 0 ms (whose sends the send path's
+reader makes itself, without sender threads) and the default log level (INFO).
+So the send path has work whenever a fanout has queued texts, and competes with
+the requests for the process.
 Measured: start-up until ``/health`` answers; fanouts posted back to back, a
 hundred of a thousand caregivers then a hundred of ten thousand, while the texts
 of the earlier ones are still going out; the same fanouts with CPython's own
@@ -176,7 +177,7 @@ def report(figures: dict[str, Any]) -> None:
     tuned, untuned, replies = figures["tuned"], figures["untuned"], figures["inbound"]
     print(
         f"\n6. At scale: a seed file of {SEED_CAREGIVERS:,} caregivers ({RNS:,} RNs, "
-        f"{LPNS:,} LPNs), memory store, log notifier at 0 ms, default senders, log level INFO"
+        f"{LPNS:,} LPNs), memory store, log notifier at 0 ms, log level INFO"
     )
     starts = [tuned["startup"], untuned["startup"], *(run["startup"] for run in replies["runs"])]
     print(f"   {'figure':<58} {'measured':>17} {'target':>10}")

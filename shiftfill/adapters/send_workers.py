@@ -201,6 +201,8 @@ class SendWorkers(Generic[Claimed, Result]):
         still_sending = sum(thread.is_alive() for thread in self._senders)
         if still_sending:
             log.warning("%d sends were still under way at shutdown", still_sending)
+        if self._inline and self._reader is not None and self._reader.is_alive():
+            log.warning("a step of sends was still under way at shutdown")
         if self._settler is not None:
             self._outcomes.put(None)
             self._settler.join(max(0.0, deadline - time.monotonic()) + STORE_RETRY_SECONDS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -94,6 +95,30 @@ def test_a_failing_item_does_not_stop_the_worker(inline: bool) -> None:
     assert sender.wait_idle(5)
     assert handled == ["a", "b"]
     sender.shutdown(timeout=5)
+
+
+@pytest.mark.parametrize(
+    ("inline", "said"),
+    [(False, "1 sends were still under way"), (True, "a step of sends was still under way")],
+    ids=["senders", "inline"],
+)
+def test_a_send_still_under_way_when_shutdown_gives_up_is_logged(
+    inline: bool, said: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    release, began = threading.Event(), threading.Event()
+
+    def handler(item: str) -> None:
+        began.set()
+        release.wait(5)
+
+    sender = started(outbox_with(["a"]), handler, workers=1, inline=inline)
+    try:
+        assert began.wait(5)
+        with caplog.at_level(logging.WARNING, logger="shiftfill.adapters.send_workers"):
+            sender.shutdown(timeout=0.05, wait_for_queue=False)
+    finally:
+        release.set()
+    assert said in caplog.text
 
 
 @pytest.mark.parametrize("inline", [False, True], ids=["senders", "inline"])

@@ -43,7 +43,8 @@ _REQUEST_BODY = {
     "required": True,
     "content": {
         JSON: {"schema": InboundJsonSchema},
-        FORM: {"schema": {"oneOf": [SmsReplySchema, CallReplySchema]}},
+        # anyOf: a text's reply may carry a call's parameters too, and is then a text.
+        FORM: {"schema": {"anyOf": [SmsReplySchema, CallReplySchema]}},
     },
 }
 
