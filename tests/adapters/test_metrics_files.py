@@ -55,6 +55,12 @@ def a_working_day(client: FlaskClient, n: int) -> list[int]:
     ]
 
 
+def sent_out(client: FlaskClient) -> None:
+    """Wait until the texts queued so far are sent and recorded, with their counts written:
+    the send path writes them from its own thread, and could make a removed directory again."""
+    assert client.application.extensions["shiftfill"].sender.wait_idle(5)
+
+
 def warnings_of(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [
         r.getMessage()
@@ -69,6 +75,7 @@ def test_the_directory_removed_under_a_running_app_fails_no_request(
     client = multiprocess_client(directory)
     assert a_working_day(client, 1) == [201, 202, 200, 200, 200]
     assert any(directory.glob("counter_*.db"))
+    sent_out(client)
 
     shutil.rmtree(directory)
     for n in range(2, 6):
@@ -88,6 +95,7 @@ def test_a_directory_that_cannot_be_made_again_skips_metrics_with_one_warning(
 ) -> None:
     client = multiprocess_client(directory)
     assert a_working_day(client, 1) == [201, 202, 200, 200, 200]
+    sent_out(client)
 
     shutil.rmtree(directory)
     directory.write_text("a file where the directory was")  # makedirs now fails
