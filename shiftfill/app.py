@@ -107,7 +107,7 @@ def configure_logging(app: Flask) -> None:
 
 def log_configuration(config: Config, runtime: Runtime) -> None:
     """Write the one start-up line an operator reads first: what this process runs with."""
-    settings = describe_config(config, runtime.deps.store)
+    settings = describe_config(config, runtime.deps.store, inline_sends=runtime.sender.inline)
     log.info(
         "shiftfill started: %s",
         " ".join(f"{key}={value}" for key, value in settings.items()),

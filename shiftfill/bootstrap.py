@@ -182,13 +182,17 @@ def bootstrap(
     )
 
 
-def describe_config(config: Config, store: Store) -> dict[str, object]:
-    """The effective settings an operator needs to see at start, and never a secret."""
+def describe_config(config: Config, store: Store, *, inline_sends: bool) -> dict[str, object]:
+    """The effective settings an operator needs to see at start, and never a secret.
+
+    With ``inline_sends`` the send path's reader makes the sends itself, and
+    ``SHIFTFILL_SEND_CONCURRENCY`` is not used: the line says ``inline``.
+    """
     return {
         "store": store.kind,
         "notifier": config.SHIFTFILL_NOTIFIER,
         "escalation_delay_seconds": config.SHIFTFILL_ESCALATION_DELAY_SECONDS,
-        "send_concurrency": config.SHIFTFILL_SEND_CONCURRENCY,
+        "send_concurrency": "inline" if inline_sends else config.SHIFTFILL_SEND_CONCURRENCY,
         "auth": "on" if config.SHIFTFILL_API_TOKENS else "off",
         "signatures": "on" if config.TWILIO_AUTH_TOKEN else "off",
         "public_base_url": config.SHIFTFILL_PUBLIC_BASE_URL or None,

@@ -17,10 +17,11 @@ from freezegun.api import FrozenDateTimeFactory
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from bench.harness import RedisServer, free_port
-from config import SAMPLE_SEED
+from config import SAMPLE_SEED, TestingConfig
 from shiftfill.adapters import logs
 from shiftfill.adapters.memory_store import MemoryStore
-from shiftfill.bootstrap import Runtime
+from shiftfill.app import create_app
+from shiftfill.bootstrap import Runtime, bootstrap
 from shiftfill.domain import rules
 from shiftfill.domain.model import Channel, Shift
 from shiftfill.domain.rules import Outreach
@@ -183,6 +184,18 @@ def test_start_up_writes_one_line_with_the_effective_configuration_and_no_secret
     assert line["escalation_delay_seconds"] == 90
     assert (line["auth"], line["signatures"]) == ("on", "on")
     assert "secret" not in json_lines.getvalue()
+
+
+def test_start_up_line_says_inline_when_the_send_path_makes_the_sends_itself(
+    json_lines: io.StringIO,
+) -> None:
+    for env in ({}, {"SHIFTFILL_NOTIFIER_LATENCY_MS": "50", "SHIFTFILL_SEND_CONCURRENCY": "7"}):
+        config = TestingConfig(env)
+        runtime = bootstrap(config, escalation=False)
+        create_app(config, runtime)
+        runtime.shutdown()
+    lines = [line for line in parsed(json_lines) if line["event"] == "config"]
+    assert [line["send_concurrency"] for line in lines] == ["inline", 7]
 
 
 def test_refused_tokens_and_signatures_are_logged(json_lines: io.StringIO) -> None:
