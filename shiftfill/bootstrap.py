@@ -150,7 +150,7 @@ def bootstrap(
         rate_per_second=config.SHIFTFILL_SEND_RATE_PER_SECOND,
         outage=outage,
         turns=requests,
-        inline=not getattr(notifier, "waits", True),
+        inline=not notifier.waits,
     )
     poller = (
         EscalationPoller(

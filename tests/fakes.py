@@ -23,6 +23,8 @@ class Sent:
 class FakeNotifier:
     """Records every message; numbers in ``failing`` get a provider error instead."""
 
+    waits = True  # sent from sender threads, as a provider's would be
+
     def __init__(self, failing: set[str] | None = None) -> None:
         self.sent: list[Sent] = []
         self.failing = failing or set()

@@ -73,6 +73,8 @@ class TwilioNotifier:
     the offer inside a ``<Gather>`` whose answer comes back to ``/voice/gather``.
     """
 
+    waits = True  # each send is an HTTP request to the provider
+
     def __init__(
         self,
         *,

@@ -499,7 +499,14 @@ class NotifierError(Exception):
 
 
 class Notifier(Protocol):
-    """Where outbound messages go. Each method returns the provider's id for the message."""
+    """Where outbound messages go. Each method returns the provider's id for the message.
+
+    ``waits`` says whether a send waits on the network (a provider's API): such sends
+    get a thread each; sends that never wait are made by the send path's reader
+    itself (adapters/send_workers.py, ``inline``).
+    """
+
+    waits: bool
 
     def send_sms(self, to: str, body: str) -> str:
         """Send one text message; raise ``NotifierError`` when the provider refuses it."""

@@ -137,6 +137,8 @@ def test_a_permanent_error_is_not_retried(
 
 
 class BrokenNotifier:
+    waits = True
+
     def send_sms(self, to: str, body: str) -> str:
         raise KeyError("bug in an adapter")
 

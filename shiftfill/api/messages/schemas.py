@@ -46,23 +46,27 @@ class ProviderParamsSchema(ma.Schema):
 NO_REPLY = "Missing data for required field (or CallSid with Digits or SpeechResult)."
 
 
-class SmsReplySchema(ProviderParamsSchema):
+class ProviderReplySchema(ProviderParamsSchema):
+    """A caregiver's reply posted by the provider: the number it came ``From``."""
+
+    From = Line(required=True, validate=ma.validate.Length(min=1))
+
+
+class SmsReplySchema(ProviderReplySchema):
     """A text's reply in Twilio's parameter names: ``From``, ``Body``, ``MessageSid``.
 
     The provider's busiest request: it loads only what a text's reply uses, and
     Twilio's other parameters are ignored.
     """
 
-    From = Line(required=True, validate=ma.validate.Length(min=1))
     Body = ReplyText(required=True, error_messages={"required": NO_REPLY})
     MessageSid = MessageId()
 
 
-class CallReplySchema(ProviderParamsSchema):
+class CallReplySchema(ProviderReplySchema):
     """A call's gathered reply in Twilio's parameter names: ``CallSid`` with ``Digits``
     or ``SpeechResult``, and the ``From`` it came from."""
 
-    From = Line(required=True, validate=ma.validate.Length(min=1))
     CallSid = MessageId(required=True)
     Digits = ma.fields.String(validate=FullMatch(DIGITS, error="Keys 0-9, * and # only."))
     SpeechResult = ReplyText()
